@@ -1,0 +1,279 @@
+"""``syndication``: the operator's command line.
+
+Each command parses its arguments, calls a service and formats the result; anything that
+prints data also takes ``--json``. Errors end as one line on stderr and a non-zero exit:
+2 for configuration, 3 for an unreachable Redis, 1 for input that could not be processed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from syndication.config import ConfigError, Settings, load_settings
+from syndication.store.connection import ConnectionFailed, StoreUnavailable, redacted
+
+EXIT_INPUT, EXIT_CONFIG, EXIT_REDIS = 1, 2, 3
+
+
+def _context(settings: Settings) -> Any:
+    """A Context whose events go to Celery (imported here: only commands that need it)."""
+    from syndication.context import Context
+    from syndication.store.connection import connect
+    from workers.celery_app import configure
+    from workers.events import CeleryEvents
+
+    client = connect(settings.need_redis_url())
+    return Context(settings, CeleryEvents(configure(settings)), client)
+
+
+def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    if getattr(args, "json", False):
+        json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        print(text)
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.progress import Progress
+
+    from syndication.ingest.files import IngestError, expand_paths, load_path
+
+    ctx = _context(settings)
+    paths = expand_paths([Path(p) for p in args.paths])
+    if args.url and len(paths) != 1:
+        print("error: --url names the canonical URL of one file; give exactly one", file=sys.stderr)
+        return EXIT_INPUT
+    counts: Counter[str] = Counter()
+    failures: list[dict[str, str]] = []
+    results: list[dict[str, str]] = []
+    with Progress(disable=args.json or not sys.stderr.isatty(), transient=True) as progress:
+        task = progress.add_task("Importing", total=len(paths))
+        for path in paths:
+            try:
+                for article in load_path(path, settings.publisher, url=args.url):
+                    outcome = ctx.articles.accept(article)
+                    counts[outcome.value] += 1
+                    results.append({"file": str(path), "id": article.id, "outcome": outcome.value})
+            except IngestError as exc:
+                failures.append({"file": str(path), "error": str(exc)})
+            progress.advance(task)
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing imported"
+    lines = [f"{len(paths)} file(s): {summary}"]
+    lines += [f"  failed: {f['file']}: {f['error']}" for f in failures]
+    _emit(
+        args, {"counts": dict(counts), "articles": results, "failures": failures}, "\n".join(lines)
+    )
+    if failures and not args.json:
+        print(f"{len(failures)} file(s) could not be imported", file=sys.stderr)
+    return EXIT_INPUT if failures else 0
+
+
+def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
+    ctx = _context(settings)
+    report = ctx.ingest.poll(args.url, args.kind)
+    counts = Counter(o.value for o in report.outcomes.values())
+    if report.not_modified:
+        text = f"{args.url}: not modified since the last poll"
+    else:
+        text = f"{args.url}: " + (
+            ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no items"
+        )
+    text += "".join(f"\n  skipped: {e}" for e in report.errors)
+    _emit(
+        args,
+        {
+            "url": args.url,
+            "not_modified": report.not_modified,
+            "outcomes": {k: v.value for k, v in report.outcomes.items()},
+            "errors": report.errors,
+        },
+        text,
+    )
+    return 0
+
+
+def cmd_feeds_build(args: argparse.Namespace, settings: Settings) -> int:
+    ctx = _context(settings)
+    changed = ctx.feeds.rebuild_site()
+    _emit(
+        args,
+        {"changed": [f"all.{f}" for f in changed]},
+        "changed: " + (", ".join(f"all.{f}" for f in changed) or "none (already current)"),
+    )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    settings.need_redis_url()
+    _context(settings)  # fail now, with one line, if Redis is not there
+    uvicorn.run(
+        "syndication.web.factory:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        log_level="info",
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.celery_app import QUEUES, configure
+
+    _context(settings)
+    argv = [
+        "worker",
+        "--loglevel",
+        args.loglevel,
+        "-Q",
+        args.queues or ",".join(QUEUES),
+        "--concurrency",
+        str(args.concurrency),
+        "--pool",
+        "prefork",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    if args.beat:
+        argv += ["--beat", "--schedule", args.schedule]
+    configure(settings).worker_main(argv)
+    return 0
+
+
+def cmd_beat(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.celery_app import configure
+
+    _context(settings)
+    configure(settings).start(["beat", "--loglevel", args.loglevel, "--schedule", args.schedule])
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from syndication.store.connection import connect
+
+    checks: list[dict[str, str]] = []
+
+    def add(name: str, fn: Callable[[], str]) -> None:
+        try:
+            checks.append({"check": name, "status": "ok", "detail": fn()})
+        except (ConfigError, StoreUnavailable) as exc:
+            checks.append({"check": name, "status": "fail", "detail": str(exc)})
+
+    def redis_check() -> str:
+        client = connect(settings.need_redis_url())
+        aof = client.config_get("appendonly").get("appendonly")
+        return f"{redacted(settings.need_redis_url())} (appendonly={aof})"
+
+    add("config", lambda: f"{settings.config_path} ({settings.publisher.name})")
+    add("redis", redis_check)
+    add("secret key", lambda: f"{len(settings.need_secret_key())} characters")
+    add("api token", lambda: f"{len(settings.need_api_token())} characters")
+    add("public url", lambda: settings.public_url)
+    failed = [c for c in checks if c["status"] != "ok"]
+    text = "\n".join(
+        f"{'OK  ' if c['status'] == 'ok' else 'FAIL'} {c['check']}: {c['detail']}" for c in checks
+    )
+    _emit(args, {"ok": not failed, "checks": checks}, text)
+    return EXIT_CONFIG if failed else 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings | None) -> int:
+    from syndication.demo import run_demo
+
+    return run_demo(data_dir=Path(args.data_dir), host=args.host, port=args.port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="syndication",
+        description="Newsletter and syndication service for Creative Commons newsrooms.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(
+        name: str, help_text: str, fn: Callable[..., int], json_flag: bool = False
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(fn=fn)
+        if json_flag:
+            p.add_argument("--json", action="store_true", help="print one JSON document")
+        return p
+
+    p = command("demo", "Run everything on an embedded Redis with sample articles", cmd_demo)
+    p.add_argument("--data-dir", default=".demo", help="where Redis data and caught mail go")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+
+    p = command("serve", "Run the web app (feeds, API, pages)", cmd_serve)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+
+    p = command("worker", "Run a Celery worker for the feeds, mail and ingest queues", cmd_worker)
+    p.add_argument("--concurrency", type=int, default=2)
+    p.add_argument("--queues", help="comma-separated (default: feeds,mail,ingest)")
+    p.add_argument("--loglevel", default="INFO")
+    p.add_argument("--beat", action="store_true", help="also run the beat schedule (one only)")
+    p.add_argument("--schedule", default="celerybeat-schedule", help="beat state file")
+
+    p = command("beat", "Run the beat schedule (polls and digests); run exactly one", cmd_beat)
+    p.add_argument("--loglevel", default="INFO")
+    p.add_argument("--schedule", default="celerybeat-schedule", help="beat state file")
+
+    p = command(
+        "import", "Import articles from JSON, HTML pages or page dumps", cmd_import, json_flag=True
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
+    p.add_argument("--url", help="canonical URL, for a single file that has none")
+
+    p = command(
+        "poll", "Poll an RSS/Atom feed or WordPress REST API once", cmd_poll, json_flag=True
+    )
+    p.add_argument("url", metavar="URL")
+    p.add_argument("--kind", choices=["auto", "feed", "wordpress"], default="auto")
+
+    feeds = sub.add_parser("feeds", help="Feed commands", description="Feed commands")
+    feeds_sub = feeds.add_subparsers(dest="feeds_command", required=True, metavar="COMMAND")
+    p = feeds_sub.add_parser(
+        "build",
+        help="Rebuild the site-wide feeds now",
+        description="Rebuild the site-wide feeds now",
+    )
+    p.set_defaults(fn=cmd_feeds_build)
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+
+    command("check", "Check configuration and that Redis is reachable", cmd_check, json_flag=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = None if args.fn is cmd_demo else load_settings()
+        code = int(args.fn(args, settings))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = EXIT_CONFIG
+    except StoreUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = EXIT_REDIS
+    except ConnectionFailed as exc:
+        print(f"error: cannot reach Redis: {exc}", file=sys.stderr)
+        code = EXIT_REDIS
+    except KeyboardInterrupt:
+        code = 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

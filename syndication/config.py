@@ -1,0 +1,257 @@
+"""The only reader of the environment.
+
+Everything else receives a ``Settings`` (and the ``Publisher`` inside it). A bad or missing
+setting is reported as one line naming the variable, before anything starts.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from syndication.licences import normalise_licence
+
+ENV_PREFIX = "SYNDICATION_"
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message is one line that names it."""
+
+
+class _Toml(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AttributionTerms(_Toml):
+    """How the publisher wants to be credited (the CC licence's attribution clause)."""
+
+    name: str = ""
+    byline: str = "by {authors}, {publisher}"
+    terms: str = ""
+    contact: str = ""
+    note: str = ""
+
+
+class PollSource(_Toml):
+    url: str
+    kind: str = "auto"
+    interval_minutes: int = Field(default=15, ge=1, le=24 * 60)
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, value: str) -> str:
+        if value not in ("auto", "feed", "wordpress"):
+            raise ValueError("must be auto, feed or wordpress")
+        return value
+
+
+class Publisher(_Toml):
+    """The publisher's identity and terms, from ``syndication.toml``."""
+
+    name: str = Field(min_length=1)
+    site_url: str
+    licence: str = "CC-BY-NC-4.0"
+    language: str = "en"
+    languages: list[str] = Field(default_factory=lambda: ["en"])
+    timezone: str = "UTC"
+    postal_address: str = ""
+    contact_email: str = ""
+    description: str = ""
+    logo_url: str = ""
+    attribution: AttributionTerms = Field(default_factory=AttributionTerms)
+    sources: list[PollSource] = Field(default_factory=list)
+
+    @field_validator("licence")
+    @classmethod
+    def _licence(cls, value: str) -> str:
+        return normalise_licence(value)
+
+    @field_validator("site_url")
+    @classmethod
+    def _site_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an absolute http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def attribution_name(self) -> str:
+        return self.attribution.name or self.name
+
+
+class _Env(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    redis_url: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    secret_key: SecretStr | None = None
+    api_token: SecretStr | None = None
+    smtp_url: str | None = None
+    config: Path | None = None
+    key_prefix: str = "synd:"
+    feed_items: int = Field(default=50, ge=1, le=1000)
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an absolute http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("smtp", "smtps", "smtp+starttls"):
+            raise ValueError("must be an smtp://, smtp+starttls:// or smtps:// URL")
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (try: openssl rand -hex 32)")
+        return value
+
+    @field_validator("api_token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters")
+        return value
+
+    @field_validator("key_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not value or any(c.isspace() or c in "{}" for c in value):
+            raise ValueError("must be non-empty, without spaces or braces")
+        return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings; ``need_*`` raise ConfigError for what a command cannot run without."""
+
+    redis_url: str | None
+    public_url: str
+    secret_key: str | None
+    api_token: str | None
+    smtp_url: str | None
+    key_prefix: str
+    feed_items: int
+    max_body_bytes: int
+    publisher: Publisher
+    config_path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def need_redis_url(self) -> str:
+        if not self.redis_url:
+            raise ConfigError(
+                f"{ENV_PREFIX}REDIS_URL is not set (e.g. redis://localhost:6379/0; "
+                "'syndication demo' runs an embedded Redis)"
+            )
+        return self.redis_url
+
+    def need_secret_key(self) -> str:
+        if not self.secret_key:
+            raise ConfigError(
+                f"{ENV_PREFIX}SECRET_KEY is not set (32+ characters; try: openssl rand -hex 32)"
+            )
+        return self.secret_key
+
+    def need_api_token(self) -> str:
+        if not self.api_token:
+            raise ConfigError(f"{ENV_PREFIX}API_TOKEN is not set (16+ characters)")
+        return self.api_token
+
+    def need_smtp_url(self) -> str:
+        if not self.smtp_url:
+            raise ConfigError(f"{ENV_PREFIX}SMTP_URL is not set (e.g. smtp://localhost:25)")
+        return self.smtp_url
+
+
+def load_publisher(path: Path) -> Publisher:
+    """Read ``syndication.toml``; errors name the file and the key."""
+    var = f"{ENV_PREFIX}CONFIG"
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{var}: no such file {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{var}: cannot read {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{var}: {path} is not valid TOML: {exc}") from None
+    try:
+        return Publisher.model_validate(raw.get("publisher", raw))
+    except ValidationError as exc:
+        raise ConfigError(f"{var}: {path}: {_first_error(exc, 'publisher.')}") from None
+
+
+def _first_error(exc: ValidationError, prefix: str = "") -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    return f"{prefix}{loc}: {err['msg']}"
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Build Settings from the environment (or ``environ`` in tests)."""
+    try:
+        if environ is None:
+            env = _Env()
+        else:
+            values = {
+                k[len(ENV_PREFIX) :].lower(): v
+                for k, v in environ.items()
+                if k.startswith(ENV_PREFIX)
+            }
+            env = _Env.model_validate(values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = ENV_PREFIX + str(err["loc"][0]).upper() if err["loc"] else ENV_PREFIX
+        raise ConfigError(f"{name}: {err['msg'].removeprefix('Value error, ')}") from None
+
+    path = env.config
+    if path is None and Path("syndication.toml").is_file():
+        path = Path("syndication.toml")
+    if path is None:
+        raise ConfigError(
+            f"{ENV_PREFIX}CONFIG is not set and there is no syndication.toml here "
+            "(see examples/insightcrime.toml)"
+        )
+    publisher = load_publisher(path)
+    return Settings(
+        redis_url=env.redis_url,
+        public_url=env.public_url,
+        secret_key=env.secret_key.get_secret_value() if env.secret_key else None,
+        api_token=env.api_token.get_secret_value() if env.api_token else None,
+        smtp_url=env.smtp_url,
+        key_prefix=env.key_prefix,
+        feed_items=env.feed_items,
+        max_body_bytes=env.max_body_bytes,
+        publisher=publisher,
+        config_path=path,
+    )

@@ -1,0 +1,32 @@
+"""How use cases announce background work without knowing about Celery.
+
+``workers.events.CeleryEvents`` implements this with Celery; ``RecordingEvents`` keeps the
+calls in a list, for code that runs the use cases without a broker (the import benchmark's
+reference, and unit tests of the services).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Events(Protocol):
+    def published(self, article_id: str) -> None: ...
+    def updated(self, article_id: str) -> None: ...
+    def withdrawn(self, article_id: str) -> None: ...
+
+
+class RecordingEvents:
+    """Keeps every event as ``(kind, article_id)``, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def published(self, article_id: str) -> None:
+        self.calls.append(("published", article_id))
+
+    def updated(self, article_id: str) -> None:
+        self.calls.append(("updated", article_id))
+
+    def withdrawn(self, article_id: str) -> None:
+        self.calls.append(("withdrawn", article_id))

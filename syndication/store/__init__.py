@@ -1,0 +1,1 @@
+"""Redis, the system of record: every key lives under one configurable prefix."""

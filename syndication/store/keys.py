@@ -1,0 +1,37 @@
+"""Key names in one place, so the layout of the store is readable at a glance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str
+
+    def article(self, article_id: str) -> str:
+        return f"{self.prefix}article:{article_id}"
+
+    @property
+    def by_date(self) -> str:
+        """Published articles, scored by publish time."""
+        return f"{self.prefix}articles:by_date"
+
+    @property
+    def all_ids(self) -> str:
+        """Every article ever stored, withdrawn included, scored by last change."""
+        return f"{self.prefix}articles:all"
+
+    def index(self, kind: str, slug: str) -> str:
+        """``topic``, ``author``, ``section`` or ``lang`` index, scored by publish time."""
+        return f"{self.prefix}{kind}:{slug}"
+
+    def feed(self, name: str, fmt: str) -> str:
+        return f"{self.prefix}feed:{name}:{fmt}"
+
+    def poll_state(self, source_hash: str) -> str:
+        return f"{self.prefix}poll:{source_hash}"
+
+    @property
+    def worker_heartbeat(self) -> str:
+        return f"{self.prefix}worker:heartbeat"

