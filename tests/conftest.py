@@ -83,3 +83,72 @@ def context(settings: Settings, redis_client: redis.Redis) -> Iterator[object]:
     from syndication.events import RecordingEvents
 
     yield Context(settings, RecordingEvents(), redis_client)
+
+
+class WorkerProcess:
+    """A real ``syndication worker`` process (Celery prefork) with its log in a file."""
+
+    def __init__(self, env: dict[str, str], log: Path, concurrency: int = 1) -> None:
+        import subprocess
+        import sys
+
+        self.log = log
+        self._out = log.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "syndication.cli", "worker", "--loglevel", "INFO",
+             "--concurrency", str(concurrency)],
+            env={**os.environ, **env},
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("worker exited:\n" + self.log.read_text(errors="replace"))
+            if "ready." in self.log.read_text(errors="replace"):
+                return
+            time.sleep(0.1)
+        raise RuntimeError("worker not ready:\n" + self.log.read_text(errors="replace"))
+
+    def stop(self) -> None:
+        import signal
+        import subprocess
+
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._out.close()
+
+
+@pytest.fixture
+def worker(env: dict[str, str], tmp_path: Path) -> Iterator[WorkerProcess]:
+    proc = WorkerProcess(env, tmp_path / "worker.log")
+    try:
+        proc.wait_ready()
+        yield proc
+    finally:
+        proc.stop()
+
+
+def wait_for(predicate: object, timeout: float = 30, interval: float = 0.05) -> object:
+    """Poll until ``predicate()`` is truthy: a wait, not a speed assertion."""
+    import time
+
+    assert callable(predicate)
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
