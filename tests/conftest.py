@@ -95,8 +95,16 @@ class WorkerProcess:
         self.log = log
         self._out = log.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "syndication.cli", "worker", "--loglevel", "INFO",
-             "--concurrency", str(concurrency)],
+            [
+                sys.executable,
+                "-m",
+                "syndication.cli",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                str(concurrency),
+            ],
             env={**os.environ, **env},
             stdout=self._out,
             stderr=subprocess.STDOUT,

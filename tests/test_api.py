@@ -44,8 +44,7 @@ def test_create_repeat_update_and_withdraw_fire_one_event_each(client, context):
     assert first.json() == {"id": "sample-story-1", "outcome": "created"}
     again = client.post("/api/articles", json=article_data(), headers=AUTH)
     assert again.status_code == 200 and again.json()["outcome"] == "unchanged"
-    updated = article_data(title="Sample story, corrected",
-                           updated_at="2026-11-02T15:00:00+00:00")
+    updated = article_data(title="Sample story, corrected", updated_at="2026-11-02T15:00:00+00:00")
     assert client.post("/api/articles", json=updated, headers=AUTH).json()["outcome"] == "updated"
     gone = client.delete("/api/articles/sample-story-1", headers=AUTH)
     assert gone.status_code == 200 and gone.json()["outcome"] == "withdrawn"
@@ -106,8 +105,11 @@ def test_invalid_values_are_422_naming_the_field(client, override, field):
 def test_oversized_invalid_utf8_and_bad_json_store_nothing(client, context, redis_client, prefix):
     client.post("/api/articles", json=article_data(), headers=AUTH)
     before = snapshot(redis_client, prefix)
-    huge = article_data(title="Replaced", body_html="<p>" + "x" * (5 * 1024 * 1024) + "</p>",
-                        updated_at="2026-12-01T00:00:00+00:00")
+    huge = article_data(
+        title="Replaced",
+        body_html="<p>" + "x" * (5 * 1024 * 1024) + "</p>",
+        updated_at="2026-12-01T00:00:00+00:00",
+    )
     resp = client.post("/api/articles", json=huge, headers=AUTH)
     assert resp.status_code == 413 and "larger than" in resp.json()["error"]
     bad = b'{"title": "\xff\xfe"}'
@@ -133,11 +135,13 @@ def test_stale_update_is_409_and_keeps_the_newer_version(client, context, redis_
 
 
 def test_body_is_sanitised_and_made_absolute(client):
-    data = article_data(body_html=(
-        '<p onclick="steal()">Hi <a href="/news/other/">other</a>'
-        '<a href="javascript:alert(1)">x</a></p><script>alert(1)</script>'
-        '<img src="../img/a.jpg" onerror="x()">'
-    ))
+    data = article_data(
+        body_html=(
+            '<p onclick="steal()">Hi <a href="/news/other/">other</a>'
+            '<a href="javascript:alert(1)">x</a></p><script>alert(1)</script>'
+            '<img src="../img/a.jpg" onerror="x()">'
+        )
+    )
     client.post("/api/articles", json=data, headers=AUTH)
     body = client.get("/api/articles/sample-story-1", headers=AUTH).json()["body_html"]
     assert "script" not in body and "onclick" not in body and "onerror" not in body

@@ -43,10 +43,13 @@ def test_feed_follows_publish_update_withdraw(live: TestClient):
     live.post("/api/articles", json=article_data(2), headers=AUTH)
     wait_for(lambda: len(entries(live)) == 2)
 
-    fixed = article_data(1, title="Sample story 1, corrected",
-                         updated_at="2026-11-03T09:00:00+00:00")
+    fixed = article_data(
+        1, title="Sample story 1, corrected", updated_at="2026-11-03T09:00:00+00:00"
+    )
     assert live.post("/api/articles", json=fixed, headers=AUTH).json()["outcome"] == "updated"
-    after = wait_for(lambda: "Sample story 1, corrected" in entries(live).values() and entries(live))
+    after = wait_for(
+        lambda: "Sample story 1, corrected" in entries(live).values() and entries(live)
+    )
     # The GUID of the updated item did not change: readers must not see it as new.
     assert len(after) == 2 and set(first) <= set(after)  # type: ignore[arg-type]
     assert live.get("/feeds/all.rss", headers={"If-None-Match": etag}).status_code == 200

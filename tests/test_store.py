@@ -42,8 +42,12 @@ def test_indexes_follow_topic_author_and_section_changes(redis_client, prefix):
     k = store.keys
     assert store.latest_ids(10, index=k.index("topic", "coca")) == ["sample-story-1"]
     store.upsert(
-        art(topics=["Extortion"], authors=["Bea"], section="Analysis",
-            updated_at="2026-11-03T00:00:00+00:00"),
+        art(
+            topics=["Extortion"],
+            authors=["Bea"],
+            section="Analysis",
+            updated_at="2026-11-03T00:00:00+00:00",
+        ),
         NOW,
     )
     assert store.count(k.index("topic", "coca")) == 0

@@ -7,6 +7,9 @@ permanent for that input and is logged with the id, not retried forever.
 from __future__ import annotations
 
 import logging
+from typing import Any
+
+from celery.signals import worker_ready
 
 from syndication.context import Context
 from syndication.store.connection import ConnectionFailed
@@ -52,3 +55,17 @@ def poll_source(url: str, kind: str = "auto") -> dict[str, object]:
     report = context().ingest.poll(url, kind)
     log.info("polled", extra={"source": url, "changed": len(report.outcomes)})
     return {"not_modified": report.not_modified, "errors": report.errors}
+
+
+@worker_ready.connect
+def _build_feeds_on_start(**_: Any) -> None:
+    """After a deploy or a flush the feeds may be missing; a cheap rebuild makes them exist."""
+    try:
+        rebuild_site.delay()
+    except Exception:  # the broker may still be coming up: the next publish rebuilds anyway
+        log.warning("could not queue the start-up feed rebuild", exc_info=True)
+
+
+@app.task(name="feeds.rebuild_site", acks_late=True, autoretry_for=TEMPORARY, retry_backoff=True)
+def rebuild_site() -> list[str]:
+    return context().feeds.rebuild_site()

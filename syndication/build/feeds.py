@@ -22,7 +22,7 @@ from syndication.licences import LICENCES
 from syndication.models import Article
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 @dataclass(frozen=True)

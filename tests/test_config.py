@@ -1,0 +1,80 @@
+"""Settings: a bad or missing value stops the start with one line that names it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLE_CONFIG
+
+from syndication.config import ConfigError, load_settings
+
+
+def base() -> dict[str, str]:
+    return {"SYNDICATION_CONFIG": str(EXAMPLE_CONFIG)}
+
+
+def test_example_config_loads():
+    s = load_settings(base())
+    assert s.publisher.name == "InSight Crime"
+    assert s.publisher.licence == "CC-BY-NC-4.0"
+    assert s.publisher.timezone == "America/Bogota"
+    assert "links to the original" in s.publisher.attribution.terms
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ({"SYNDICATION_REDIS_URL": "http://localhost"}, "SYNDICATION_REDIS_URL"),
+        ({"SYNDICATION_PUBLIC_URL": "not a url"}, "SYNDICATION_PUBLIC_URL"),
+        ({"SYNDICATION_SECRET_KEY": "short"}, "SYNDICATION_SECRET_KEY"),
+        ({"SYNDICATION_API_TOKEN": "short"}, "SYNDICATION_API_TOKEN"),
+        ({"SYNDICATION_SMTP_URL": "mail://x"}, "SYNDICATION_SMTP_URL"),
+        ({"SYNDICATION_FEED_ITEMS": "lots"}, "SYNDICATION_FEED_ITEMS"),
+        ({"SYNDICATION_CONFIG": "/nonexistent.toml"}, "SYNDICATION_CONFIG"),
+    ],
+)
+def test_invalid_setting_is_named(extra, named):
+    with pytest.raises(ConfigError) as err:
+        load_settings({**base(), **extra})
+    assert str(err.value).startswith(named)
+    assert "\n" not in str(err.value)
+
+
+def test_bad_toml_names_file_and_key(tmp_path: Path):
+    bad = tmp_path / "syndication.toml"
+    bad.write_text('[publisher]\nname = "X"\nsite_url = "https://x.org"\nlicence = "CC-BY-XX"\n')
+    with pytest.raises(ConfigError, match=r"SYNDICATION_CONFIG: .*publisher\.licence"):
+        load_settings({"SYNDICATION_CONFIG": str(bad)})
+    bad.write_text("[publisher\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings({"SYNDICATION_CONFIG": str(bad)})
+
+
+def test_missing_required_setting_is_named_when_needed():
+    s = load_settings(base())
+    with pytest.raises(ConfigError, match=r"^SYNDICATION_REDIS_URL is not set"):
+        s.need_redis_url()
+    with pytest.raises(ConfigError, match=r"^SYNDICATION_SECRET_KEY is not set"):
+        s.need_secret_key()
+
+
+def test_cli_prints_one_line_and_exit_code_2(tmp_path: Path):
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "SYNDICATION_CONFIG": str(EXAMPLE_CONFIG),
+        "SYNDICATION_REDIS_URL": "http://wrong",
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "syndication.cli", "feeds", "build"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "error: SYNDICATION_REDIS_URL: must be a redis://, rediss:// or unix:// URL"
+    ]
