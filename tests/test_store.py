@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
+import pytest
 from conftest import article_data
 
 from syndication.models import Article
@@ -84,3 +85,50 @@ def test_concurrent_writers_of_one_article_create_it_once(redis_client, prefix):
         t.join()
     assert outcomes.count(Outcome.CREATED) == 1
     assert outcomes.count(Outcome.UNCHANGED) == 7
+
+
+class BrokerDown:
+    """An Events whose broker is unreachable, as kombu raises it."""
+
+    def published(self, article_id: str) -> None:
+        raise ConnectionError("broker down")
+
+    updated = withdrawn = published
+
+
+def test_event_survives_a_broker_outage_between_write_and_enqueue(redis_client, prefix):
+    from syndication.events import RecordingEvents
+    from syndication.services.articles import ArticleService
+
+    store = ArticleStore(redis_client, prefix)
+    failing = ArticleService(store, BrokerDown())  # type: ignore[arg-type]
+    with pytest.raises(ConnectionError):
+        failing.accept(art())
+    assert store.get("sample-story-1") is not None  # stored …
+    assert [p.kind for p in store.pending()] == ["published"]  # … and the event is owed
+    recording = RecordingEvents()
+    working = ArticleService(store, recording)
+    # The CMS retries the same content: nothing is stored anew, but the owed event goes out.
+    assert working.accept(art()) is Outcome.UNCHANGED
+    assert recording.calls == [("published", "sample-story-1")]
+    assert store.pending() == []
+    assert working.accept(art()) is Outcome.UNCHANGED
+    assert recording.calls == [("published", "sample-story-1")]
+
+
+def test_sweep_hands_over_owed_events_once(redis_client, prefix):
+    from syndication.events import RecordingEvents
+    from syndication.services.articles import ArticleService
+
+    store = ArticleStore(redis_client, prefix)
+    for n in (1, 2):
+        store.upsert(art(n), NOW)  # written, never dispatched (say the process died)
+    store.withdraw("sample-story-2", NOW)
+    recording = RecordingEvents()
+    service = ArticleService(store, recording)
+    assert service.flush_pending() == 2
+    assert sorted(recording.calls) == [
+        ("published", "sample-story-1"),
+        ("withdrawn", "sample-story-2"),
+    ]
+    assert service.flush_pending() == 0

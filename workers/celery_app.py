@@ -52,8 +52,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
 
 def beat_schedule(settings: Settings) -> dict[str, Any]:
-    """Poll each configured source on its interval."""
+    """Poll each configured source on its interval; sweep the event outbox every minute."""
     return {
+        "flush pending events": {
+            "task": "ingest.flush_pending_events",
+            "schedule": timedelta(minutes=1),
+        },
+    } | {
         f"poll {source.url}": {
             "task": "ingest.poll_source",
             "schedule": timedelta(minutes=source.interval_minutes),

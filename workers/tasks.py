@@ -57,6 +57,12 @@ def poll_source(url: str, kind: str = "auto") -> dict[str, object]:
     return {"not_modified": report.not_modified, "errors": report.errors}
 
 
+@app.task(name="ingest.flush_pending_events", acks_late=True, autoretry_for=TEMPORARY)
+def flush_pending_events() -> int:
+    """Events whose hand-over to the broker failed after their write (see the outbox)."""
+    return context().articles.flush_pending()
+
+
 @worker_ready.connect
 def _build_feeds_on_start(**_: Any) -> None:
     """After a deploy or a flush the feeds may be missing; a cheap rebuild makes them exist."""

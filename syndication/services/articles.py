@@ -1,7 +1,9 @@
 """Accepting and withdrawing articles: the one place every way in goes through.
 
 The write happens first and the event after it, so a task never looks for an article that
-is not there yet; a repeat or a stale update fires nothing.
+is not there yet; a repeat or a stale update fires nothing. The store keeps an outbox entry
+with each change until the event is handed over (see store/articles.py), so a broker outage
+between the two delays the event but never loses it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from datetime import UTC, datetime
 
 from syndication.events import Events
 from syndication.models import Article
-from syndication.store.articles import ArticleStore, Outcome
+from syndication.store.articles import ArticleStore, Outcome, PendingEvent
 
 
 def utcnow() -> datetime:
@@ -27,14 +29,29 @@ class ArticleService:
 
     def accept(self, article: Article) -> Outcome:
         outcome = self.store.upsert(article, self.clock())
-        if outcome in (Outcome.CREATED, Outcome.REPUBLISHED):
-            self.events.published(article.id)
-        elif outcome is Outcome.UPDATED:
-            self.events.updated(article.id)
+        if outcome is not Outcome.STALE:
+            # A repeat also hands over an event a failed earlier attempt left behind.
+            self._dispatch(self.store.pending(article.id))
         return outcome
 
     def withdraw(self, article_id: str) -> Outcome:
         outcome = self.store.withdraw(article_id, self.clock())
-        if outcome is Outcome.WITHDRAWN:
-            self.events.withdrawn(article_id)
+        if outcome is not Outcome.NOT_FOUND:
+            self._dispatch(self.store.pending(article_id))
         return outcome
+
+    def flush_pending(self) -> int:
+        """Hand over every event still in the outbox (the periodic sweep); returns how many."""
+        pending = self.store.pending()
+        self._dispatch(pending)
+        return len(pending)
+
+    def _dispatch(self, events: list[PendingEvent]) -> None:
+        for event in events:
+            announce = {
+                "published": self.events.published,
+                "updated": self.events.updated,
+                "withdrawn": self.events.withdrawn,
+            }[event.kind]
+            announce(event.article_id)
+            self.store.clear_pending(event)

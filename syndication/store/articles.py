@@ -4,6 +4,11 @@ A write compares the incoming article with what is stored and reports what happe
 caller fires exactly one event for a real change and none for a repeat. The record and its
 indexes change in one MULTI/EXEC under WATCH: a reader never sees an article in an index
 that its record does not list, and two writers of the same article cannot interleave.
+
+The same transaction records the event the change owes (an outbox entry). The caller clears
+it once the broker has the task; if the broker was down in between, the entry stays, and the
+next repeat of the write or the periodic sweep hands the event over again, so a change is
+never stored without its feeds eventually being rebuilt.
 """
 
 from __future__ import annotations
@@ -63,6 +68,23 @@ def _index_keys(keys: Keys, article: Article) -> list[str]:
     return list(dict.fromkeys(wanted))
 
 
+# Delete the outbox entry only if it is still the one this caller dispatched: a newer
+# change of the same article may have replaced it meanwhile, and that one must stay.
+_CLEAR_PENDING = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    article_id: str
+    kind: str
+    token: str
+
+
 class ArticleStore:
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.r = client
@@ -114,6 +136,8 @@ class ArticleStore:
                     for index in _index_keys(self.keys, article):
                         pipe.zadd(index, {article.id: score})
                     pipe.zadd(self.keys.all_ids, {article.id: now.timestamp()})
+                    kind = "updated" if outcome is Outcome.UPDATED else "published"
+                    pipe.hset(self.keys.pending_events, article.id, f"{kind}:{digest}")
                     pipe.execute()
                     return outcome
                 except redis.WatchError:
@@ -139,10 +163,27 @@ class ArticleStore:
                         pipe.zrem(index, article_id)
                     pipe.set(key, _encode(old.article, State.WITHDRAWN, old.content_hash, now))
                     pipe.zadd(self.keys.all_ids, {article_id: now.timestamp()})
+                    pipe.hset(self.keys.pending_events, article_id, f"withdrawn:{now.isoformat()}")
                     pipe.execute()
                     return Outcome.WITHDRAWN
                 except redis.WatchError:
                     continue
+
+    def pending(self, article_id: str | None = None) -> list[PendingEvent]:
+        """Events stored but not yet confirmed as queued (one article, or all)."""
+        if article_id is not None:
+            raw = self.r.hget(self.keys.pending_events, article_id)
+            items = {} if raw is None else {article_id.encode(): raw}
+        else:
+            items = self.r.hgetall(self.keys.pending_events)
+        out = []
+        for key, value in items.items():
+            token = value.decode()
+            out.append(PendingEvent(key.decode(), token.split(":", 1)[0], token))
+        return out
+
+    def clear_pending(self, event: PendingEvent) -> None:
+        self.r.eval(_CLEAR_PENDING, 1, self.keys.pending_events, event.article_id, event.token)
 
 
 def _classify(old: StoredArticle | None, new: Article, digest: str) -> Outcome:

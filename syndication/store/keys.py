@@ -26,6 +26,11 @@ class Keys:
         """``topic``, ``author``, ``section`` or ``lang`` index, scored by publish time."""
         return f"{self.prefix}{kind}:{slug}"
 
+    @property
+    def pending_events(self) -> str:
+        """Article id → event not yet handed to the broker (written with the article)."""
+        return f"{self.prefix}events:pending"
+
     def feed(self, name: str, fmt: str) -> str:
         return f"{self.prefix}feed:{name}:{fmt}"
 
