@@ -76,8 +76,14 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
+    from syndication.ingest.normalise import IngestError
+
     ctx = _context(settings)
-    report = ctx.ingest.poll(args.url, args.kind)
+    try:
+        report = ctx.ingest.poll(args.url, args.kind)
+    except IngestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
     counts = Counter(o.value for o in report.outcomes.values())
     if report.not_modified:
         text = f"{args.url}: not modified since the last poll"
@@ -122,6 +128,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port,
         workers=args.workers,
         proxy_headers=True,
+        forwarded_allow_ips=args.forwarded_allow_ips,
         log_level="info",
     )
     return 0
@@ -218,6 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    p.add_argument(
+        "--forwarded-allow-ips",
+        default="127.0.0.1",
+        help="proxies whose X-Forwarded-* headers are trusted (comma-separated, or '*')",
+    )
 
     p = command("worker", "Run a Celery worker for the feeds, mail and ingest queues", cmd_worker)
     p.add_argument("--concurrency", type=int, default=2)

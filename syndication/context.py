@@ -15,9 +15,11 @@ from syndication.config import Settings
 from syndication.events import Events
 from syndication.services.articles import ArticleService
 from syndication.services.feeds import FeedService
+from syndication.services.ingest import IngestService
 from syndication.store.articles import ArticleStore
 from syndication.store.connection import connect
 from syndication.store.feeds import FeedCache
+from syndication.store.poll_state import PollStateStore
 
 
 @dataclass
@@ -51,3 +53,11 @@ class Context:
             self.settings.public_url,
             self.settings.feed_items,
         )
+
+    @cached_property
+    def poll_state(self) -> PollStateStore:
+        return PollStateStore(self.client, self.settings.key_prefix)
+
+    @cached_property
+    def ingest(self) -> IngestService:
+        return IngestService(self.articles, self.settings.publisher, self.poll_state)

@@ -15,9 +15,14 @@ _PACKAGE = Path(__file__).resolve().parent
 
 
 def templates_dir() -> Path:
-    for candidate in (_PACKAGE / "templates", _PACKAGE.parent / "templates"):
-        if candidate.is_dir():
-            return candidate
+    packaged = _PACKAGE / "templates"
+    if packaged.is_dir():
+        return packaged
+    # A source checkout: only trust the sibling folder when it is our own repository's,
+    # never a stray ``templates`` folder next to the package in site-packages.
+    checkout = _PACKAGE.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "templates").is_dir():
+        return checkout / "templates"
     raise FileNotFoundError("templates folder not found (is the package installed fully?)")
 
 

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from syndication.context import Context
 from syndication.embedded_redis import free_port
 from syndication.events import RecordingEvents
+from syndication.store.connection import connect
 from syndication.web.app import create_app
 from syndication.web.auth import SIGNATURE_HEADER, sign
 
@@ -163,7 +164,7 @@ def test_listing_and_404(client):
 
 
 def test_redis_unreachable_is_503(settings):
-    dead = redis.Redis(port=free_port(), socket_connect_timeout=0.5)
+    dead = connect(f"redis://127.0.0.1:{free_port()}/0", check=False)
     client = TestClient(create_app(Context(settings, RecordingEvents(), dead)))
     resp = client.post("/api/articles", json=article_data(), headers=AUTH)
     assert resp.status_code == 503

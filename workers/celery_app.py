@@ -1,7 +1,8 @@
 """The Celery app, configured lazily from Settings.
 
-``celery -A workers.celery_app worker`` (docker-compose) reads the environment on first use;
-``syndication worker``/``demo`` and the tests call ``configure`` with explicit Settings.
+``celery -A workers.celery_app worker`` reads the environment on first use;
+``syndication worker``/``beat``/``demo`` and the tests call ``configure`` with explicit
+Settings.
 """
 
 from __future__ import annotations

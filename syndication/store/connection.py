@@ -5,6 +5,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 RedisError = redis.exceptions.RedisError
 ConnectionFailed = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
@@ -26,8 +28,14 @@ def redacted(url: str) -> str:
 
 def connect(url: str, *, check: bool = True) -> redis.Redis:
     """A client for ``url``; with ``check`` it pings so a wrong URL fails now, not later."""
+    # A few quick retries ride out a Redis restart or failover; more would leave a web
+    # request hanging for seconds when Redis is really gone (it gets a 503 instead).
     client = redis.Redis.from_url(
-        url, socket_connect_timeout=3, socket_timeout=10, health_check_interval=30
+        url,
+        socket_connect_timeout=3,
+        socket_timeout=10,
+        health_check_interval=30,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
     )
     if check:
         try:

@@ -1,0 +1,65 @@
+"""``syndication demo`` as a newcomer runs it: everything starts, samples show up, Ctrl-C stops."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import feedparser
+import httpx
+import pytest
+from conftest import ROOT, wait_for
+
+from syndication.embedded_redis import free_port
+
+
+def _feed_titles(base: str) -> list[str]:
+    try:
+        resp = httpx.get(f"{base}/feeds/all.rss", timeout=2)
+    except httpx.HTTPError:
+        return []
+    if resp.status_code != 200:
+        return []
+    return [e.title for e in feedparser.parse(resp.content).entries]
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.slow
+def test_demo_runs_imports_samples_and_stops_cleanly(tmp_path: Path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATION_")}
+    log = (tmp_path / "demo.out").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "syndication.cli", "demo", "--data-dir", str(tmp_path / "d"),
+         "--port", str(port)],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        titles = wait_for(
+            lambda: [t for t in _feed_titles(base) if "Shining Path" in t], timeout=90
+        )
+        assert titles == ["Peru in Familiar Stalemate With Shining Path Rebels"]
+        out = (tmp_path / "demo.out").read_text()
+        assert f"{base}/feeds/all.rss" in out and "Ctrl-C" in out
+        home = httpx.get(base + "/", timeout=5)
+        assert home.status_code == 200 and "Peru in Familiar Stalemate" in home.text
+        assert (tmp_path / "d" / "mail").is_dir()
+        redis_port = int(out.split("redis://127.0.0.1:")[1].split("/")[0])
+        assert _listening(redis_port)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=60)
+        log.close()
+    assert code == 0, (tmp_path / "demo.out").read_text()
+    assert "stopped." in (tmp_path / "demo.out").read_text()
+    assert not _listening(port)
+    assert not _listening(redis_port)

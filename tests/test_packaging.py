@@ -1,0 +1,336 @@
+"""The wheel is what the Docker image installs, so it must work without the source tree.
+
+The development venv has an *editable* install, where ``templates/`` is found beside the
+package in the checkout; a wheel that forgot the templates would pass every other test and
+fail only in production. So: build the wheel once, check what it holds, then import it from
+an unpacked copy with the checkout off ``sys.path`` and render a template.
+"""
+
+from __future__ import annotations
+
+import argparse
+import configparser
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tomllib
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syndication.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "templates"
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+VERSION = PYPROJECT["project"]["version"]
+DIST_INFO = f"syndication-{VERSION}.dist-info"
+PACKAGES = ("syndication", "workers")
+
+
+def _command_paths(
+    parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()
+) -> Iterator[tuple[str, ...]]:
+    """Every node of the argparse tree: (), ("serve",), ("feeds",), ("feeds", "build") …"""
+    yield prefix
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _command_paths(sub, (*prefix, name))
+
+
+COMMAND_PATHS = list(_command_paths(build_parser()))
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    )
+
+
+# -- build once per module ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if importlib.util.find_spec("hatchling") is None:
+        pytest.fail("hatchling is not installed in this venv: pip install -e '.[dev]'")
+    out = tmp_path_factory.mktemp("dist")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--quiet",
+            "--wheel-dir",
+            str(out),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=out,
+    )
+    assert proc.returncode == 0, f"pip wheel failed:\n{proc.stdout}\n{proc.stderr}"
+    built = list(out.glob("*.whl"))
+    assert len(built) == 1, built
+    assert built[0].name == f"syndication-{VERSION}-py3-none-any.whl"
+    return built[0]
+
+
+@pytest.fixture(scope="module")
+def names(wheel: Path) -> set[str]:
+    with zipfile.ZipFile(wheel) as zf:
+        return set(zf.namelist())
+
+
+@pytest.fixture(scope="module")
+def unpacked(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel's contents, as ``pip install`` would put them in site-packages."""
+    site = tmp_path_factory.mktemp("site-packages")
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(site)
+    return site
+
+
+# -- what the wheel holds -----------------------------------------------------------------------
+
+
+def test_wheel_ships_every_template(wheel: Path, names: set[str]) -> None:
+    expected = _files(TEMPLATES)
+    assert "web/index.html" in expected
+    missing = [rel for rel in expected if f"syndication/templates/{rel}" not in names]
+    assert not missing, f"templates/ files not in the wheel: {missing}"
+    with zipfile.ZipFile(wheel) as zf:
+        for rel in expected:
+            assert zf.read(f"syndication/templates/{rel}") == (TEMPLATES / rel).read_bytes(), rel
+
+
+def test_wheel_ships_both_packages(names: set[str]) -> None:
+    for package in ("syndication", "workers"):
+        expected = [f"{package}/{rel}" for rel in _files(ROOT / package) if rel.endswith(".py")]
+        assert f"{package}/__init__.py" in expected
+        missing = sorted(set(expected) - names)
+        assert not missing, f"not in the wheel: {missing}"
+    for module in ("workers/celery_app.py", "workers/tasks.py", "syndication/cli.py"):
+        assert module in names
+
+
+def test_wheel_holds_nothing_stray(names: set[str]) -> None:
+    top = {n.split("/")[0] for n in names}
+    assert top == {"syndication", "workers", DIST_INFO}, top
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+
+
+def test_wheel_declares_the_console_script_and_metadata(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as zf:
+        entry_points = zf.read(f"{DIST_INFO}/entry_points.txt").decode()
+        metadata = zf.read(f"{DIST_INFO}/METADATA").decode()
+    parser = configparser.ConfigParser()
+    parser.read_string(entry_points)
+    assert dict(parser["console_scripts"]) == {"syndication": "syndication.cli:main"}
+    assert PYPROJECT["project"]["scripts"] == {"syndication": "syndication.cli:main"}
+    assert f"Version: {VERSION}" in metadata.splitlines()
+    assert "Requires-Python: >=3.11" in metadata.splitlines()
+    required = {line.split(":", 1)[1].strip() for line in metadata.splitlines()
+                if line.startswith("Requires-Dist:") and "extra ==" not in line}  # fmt: skip
+    assert required == set(PYPROJECT["project"]["dependencies"])
+
+
+# -- a non-editable install works on its own -------------------------------------------------------
+
+_CHILD = r"""
+import contextlib, io, json, sys
+from datetime import datetime, timezone
+from importlib.metadata import entry_points
+from pathlib import Path
+
+config, paths = Path(sys.argv[1]), sys.argv[2]
+
+import syndication
+from syndication.config import load_publisher
+from syndication.licences import LICENCES
+from syndication.models import Article
+from syndication.templating import environment, templates_dir
+
+publisher = load_publisher(config)
+article = Article.model_validate({
+    "url": "https://insightcrime.org/news/brief/packaging-check/",
+    "title": "Packaging <check>",
+    "body_html": "<p>body</p>",
+    "authors": ["A. Reporter"],
+    "published_at": datetime(2024, 5, 6, 12, 0, tzinfo=timezone.utc),
+    "section": "Briefs",
+})
+html = environment().get_template("web/index.html").render(
+    publisher=publisher,
+    language=publisher.language,
+    public_url="https://feeds.example.org",
+    articles=[article],
+    licence=LICENCES[publisher.licence],
+)
+
+(script,) = entry_points(group="console_scripts", name="syndication")
+cli_main = script.load()
+helps = {}
+for path in json.loads(paths):
+    out = io.StringIO()
+    code = None
+    with contextlib.redirect_stdout(out):
+        try:
+            cli_main([*path, "--help"])
+        except SystemExit as exc:
+            code = exc.code
+    helps[" ".join(path)] = {"code": code, "out": out.getvalue()}
+
+import workers.celery_app  # the worker package imports on its own too
+
+loaded = {n: getattr(m, "__file__", None) for n, m in list(sys.modules.items())}
+print(json.dumps({
+    "syndication": syndication.__file__,
+    "templates_dir": str(templates_dir()),
+    "html": html,
+    "entry_point": script.value,
+    "cli_main_file": sys.modules[cli_main.__module__].__file__,
+    "helps": helps,
+    "sys_path": sys.path,
+    "loaded": {n: f for n, f in loaded.items() if f},
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def from_wheel(unpacked: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Run Python on the unpacked wheel plus the venv's dependencies, far from the checkout.
+
+    ``-S`` skips site-packages processing, so the editable install's ``.pth`` (which puts the
+    checkout on ``sys.path``) is never read; the venv's site-packages is on PYTHONPATH only
+    for the third-party dependencies, after the unpacked wheel.
+    """
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    config = elsewhere / "syndication.toml"
+    shutil.copy(ROOT / "examples" / "insightcrime.toml", config)
+    deps = dict.fromkeys(sysconfig.get_paths()[k] for k in ("purelib", "platlib"))
+    assert str(ROOT) not in deps
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env["PYTHONPATH"] = os.pathsep.join([str(unpacked), *deps])
+    env["PYTHONNOUSERSITE"] = "1"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-S",
+            "-c",
+            _CHILD,
+            str(config),
+            json.dumps(COMMAND_PATHS),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=elsewhere,
+        env=env,
+    )
+    assert proc.returncode == 0, f"importing the unpacked wheel failed:\n{proc.stderr}"
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
+
+
+def test_unpacked_wheel_imports_nothing_from_the_checkout(
+    from_wheel: dict[str, Any], unpacked: Path
+) -> None:
+    assert Path(from_wheel["syndication"]).is_relative_to(unpacked)
+    # The venv may live inside the checkout; its site-packages (dependencies only) may be used,
+    # nothing else under ROOT may.
+    venv = Path(sys.prefix).resolve()
+
+    def from_checkout(path: str) -> bool:
+        resolved = Path(path).resolve()
+        return resolved.is_relative_to(ROOT.resolve()) and not resolved.is_relative_to(venv)
+
+    assert not [p for p in from_wheel["sys_path"] if p and from_checkout(p)]
+    sources = {n: f for n, f in from_wheel["loaded"].items() if from_checkout(f)}
+    assert not sources, f"modules loaded from the source tree: {sorted(sources)}"
+    ours = {n: f for n, f in from_wheel["loaded"].items() if n.split(".")[0] in PACKAGES}
+    assert len(ours) > 5 and all(Path(f).is_relative_to(unpacked) for f in ours.values()), ours
+
+
+def test_templates_resolve_inside_the_installed_package(
+    from_wheel: dict[str, Any], unpacked: Path
+) -> None:
+    assert Path(from_wheel["templates_dir"]) == unpacked / "syndication" / "templates"
+
+
+def test_index_template_renders_from_the_wheel(from_wheel: dict[str, Any]) -> None:
+    html = from_wheel["html"]
+    assert html.startswith("<!doctype html>")
+    assert "<title>InSight Crime — feeds and newsletters</title>" in html
+    assert 'href="https://feeds.example.org/feeds/all.rss"' in html
+    assert "Packaging &lt;check&gt;" in html  # autoescape is on for .html
+    assert "A. Reporter · 6 May 2024 · Briefs" in html
+    assert "Creative Commons Attribution-NonCommercial 4.0 International" in html
+
+
+def test_console_script_entry_point_runs_from_the_wheel(
+    from_wheel: dict[str, Any], unpacked: Path
+) -> None:
+    assert from_wheel["entry_point"] == "syndication.cli:main"
+    assert Path(from_wheel["cli_main_file"]).is_relative_to(unpacked)
+    for path, result in from_wheel["helps"].items():
+        assert result["code"] == 0, path
+        assert result["out"].startswith(f"usage: {' '.join(['syndication', *path.split()])}")
+
+
+# -- --help everywhere ----------------------------------------------------------------------------
+
+
+def test_the_documented_commands_exist() -> None:
+    documented = {
+        (),
+        ("demo",),
+        ("serve",),
+        ("worker",),
+        ("beat",),
+        ("import",),
+        ("poll",),
+        ("feeds",),
+        ("feeds", "build"),
+        ("check",),
+    }
+    assert documented <= set(COMMAND_PATHS), sorted(documented - set(COMMAND_PATHS))
+
+
+@pytest.mark.parametrize("path", COMMAND_PATHS, ids=lambda p: " ".join(p) or "syndication")
+def test_help_exits_zero_with_usage(
+    path: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([*path, "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: {' '.join(['syndication', *path])}"), out[:200]
+
+
+def test_installed_console_script_help() -> None:
+    script = Path(sys.executable).parent / ("syndication.exe" if os.name == "nt" else "syndication")
+    if not script.exists():
+        pytest.fail(f"{script} is missing: pip install -e '.[dev]' creates it")
+    proc = subprocess.run(
+        [str(script), "--help"], capture_output=True, text=True, timeout=60, cwd=ROOT.parent
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("usage: syndication")
+    for command in ("demo", "serve", "worker", "beat", "import", "poll", "feeds", "check"):
+        assert command in proc.stdout
