@@ -43,36 +43,31 @@ def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from rich.progress import Progress
 
-    from syndication.ingest.files import IngestError, expand_paths, load_path
+    from syndication.ingest.normalise import IngestError
 
     ctx = _context(settings)
-    paths = expand_paths([Path(p) for p in args.paths])
-    if args.url and len(paths) != 1:
-        print("error: --url names the canonical URL of one file; give exactly one", file=sys.stderr)
-        return EXIT_INPUT
-    counts: Counter[str] = Counter()
-    failures: list[dict[str, str]] = []
-    results: list[dict[str, str]] = []
-    with Progress(disable=args.json or not sys.stderr.isatty(), transient=True) as progress:
-        task = progress.add_task("Importing", total=len(paths))
-        for path in paths:
-            try:
-                for article in load_path(path, settings.publisher, url=args.url):
-                    outcome = ctx.articles.accept(article)
-                    counts[outcome.value] += 1
-                    results.append({"file": str(path), "id": article.id, "outcome": outcome.value})
-            except IngestError as exc:
-                failures.append({"file": str(path), "error": str(exc)})
-            progress.advance(task)
+    show = not args.json and sys.stderr.isatty()
+    with Progress(disable=not show, transient=True) as bar:
+        task = bar.add_task("Importing", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            report = ctx.ingest.import_paths(
+                [Path(p) for p in args.paths], url=args.url, progress=progress
+            )
+        except IngestError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_INPUT
+    counts = Counter(o.value for o in report.outcomes.values())
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing imported"
-    lines = [f"{len(paths)} file(s): {summary}"]
-    lines += [f"  failed: {f['file']}: {f['error']}" for f in failures]
-    _emit(
-        args, {"counts": dict(counts), "articles": results, "failures": failures}, "\n".join(lines)
-    )
-    if failures and not args.json:
-        print(f"{len(failures)} file(s) could not be imported", file=sys.stderr)
-    return EXIT_INPUT if failures else 0
+    text = f"{report.files} file(s), {len(report.outcomes)} article(s): {summary}"
+    text += "".join(f"\n  failed: {e}" for e in report.errors)
+    _emit(args, report.to_json() | {"counts": dict(counts)}, text)
+    if report.errors and not args.json:
+        print(f"{len(report.errors)} file(s) could not be imported", file=sys.stderr)
+    return EXIT_INPUT if report.errors else 0
 
 
 def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:

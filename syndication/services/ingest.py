@@ -85,18 +85,30 @@ class IngestService:
         """Accept every article in one file; raises ``IngestError`` naming the file."""
         return {a.id: self.articles.accept(a) for a in load_path(path, self.publisher, url)}
 
-    def import_paths(self, paths: Iterable[Path], url: str | None = None) -> ImportReport:
-        """Import files and directories; a bad file is reported and the rest go on."""
+    def import_paths(
+        self,
+        paths: Iterable[Path],
+        url: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ImportReport:
+        """Import files and directories; a bad file is reported and the rest go on.
+
+        ``progress(done, total)`` is called before the first file and after each one.
+        """
         report = ImportReport()
         files = expand_paths(paths)
         if url is not None and len(files) != 1:
             raise IngestError("--url names the original of one file; give exactly one file")
-        for path in files:
+        if progress:
+            progress(0, len(files))
+        for done, path in enumerate(files, 1):
             report.files += 1
             try:
                 report.outcomes.update(self.import_file(path, url))
             except IngestError as exc:
                 report.errors.append(str(exc))
+            if progress:
+                progress(done, len(files))
         return report
 
     def poll(self, url: str, kind: str = "auto") -> PollReport:
