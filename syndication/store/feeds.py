@@ -49,6 +49,13 @@ class FeedCache:
         )
         return True
 
+    def validators(self, name: str, fmt: str) -> tuple[str, datetime] | None:
+        """ETag and Last-Modified without the body: most polls end in a 304 and need no more."""
+        etag, modified = self.r.hmget(self.keys.feed(name, fmt), ["etag", "last_modified"])
+        if etag is None or modified is None:
+            return None
+        return etag.decode(), datetime.fromisoformat(modified.decode())
+
     def get(self, name: str, fmt: str) -> CachedFeed | None:
         raw = self.r.hgetall(self.keys.feed(name, fmt))
         if not raw or b"body" not in raw:
