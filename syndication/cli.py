@@ -29,7 +29,7 @@ def _context(settings: Settings) -> Any:
     from workers.events import CeleryEvents
 
     client = connect(settings.need_redis_url())
-    return Context(settings, CeleryEvents(configure(settings)), client)
+    return Context(settings, CeleryEvents(configure(settings), settings), client)
 
 
 def _emit(args: argparse.Namespace, data: Any, text: str) -> None:

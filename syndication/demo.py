@@ -14,15 +14,15 @@ import socket
 import subprocess
 import sys
 import time
-import tomllib
 from pathlib import Path
 from types import FrameType
 
 import httpx
 
-from syndication.config import ConfigError, load_settings
+from syndication.config import ConfigError, Settings, load_settings
 from syndication.deliver.mail_catcher import MailCatcher
 from syndication.embedded_redis import EmbeddedRedis
+from syndication.store.connection import StoreUnavailable
 
 EXAMPLES = Path("examples")
 
@@ -61,34 +61,22 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> 
     raise RuntimeError(f"the web app did not answer at {url}")
 
 
-def sample_files(examples: Path) -> list[tuple[Path, str | None]]:
-    """Sample articles with the canonical URL of those that carry none (sources.toml)."""
-    folder = examples / "articles"
-    urls: dict[str, str] = {}
-    sources = folder / "sources.toml"
-    if sources.is_file():
-        urls = _source_urls(tomllib.loads(sources.read_text(encoding="utf-8")))
-    files = sorted(p for p in folder.iterdir() if p.suffix in (".json", ".html", ".txt"))
-    return [(p, urls.get(p.name)) for p in files]
+def import_samples(settings: Settings, examples: Path) -> int:
+    """Import the sample articles through the same service the CLI uses; returns how many."""
+    from syndication.context import Context
+    from syndication.store.connection import connect
+    from workers.celery_app import configure
+    from workers.events import CeleryEvents
 
-
-def _source_urls(data: dict[str, object]) -> dict[str, str]:
-    files = data.get("files", data)
-    if isinstance(files, dict):
-        out = {}
-        for name, value in files.items():
-            if isinstance(value, str):
-                out[name] = value
-            elif isinstance(value, dict) and isinstance(value.get("url"), str):
-                out[name] = value["url"]
-        return out
-    if isinstance(files, list):
-        return {
-            str(item["file"]): str(item["url"])
-            for item in files
-            if isinstance(item, dict) and "file" in item and "url" in item
-        }
-    return {}
+    ctx = Context(
+        settings, CeleryEvents(configure(settings), settings), connect(settings.need_redis_url())
+    )
+    # Files without a canonical URL (the seed's page dump) get theirs from sources.toml.
+    report = ctx.ingest.import_paths([examples / "articles"])
+    for error in report.errors:
+        print(f"warning: sample not imported: {error}", file=sys.stderr)
+    ctx.feeds.rebuild_site()
+    return len(report.outcomes)
 
 
 def run_demo(data_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> int:
@@ -158,20 +146,12 @@ def run_demo(data_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> int:
         )
         _wait_http(f"{settings.public_url}/healthz", children[1])
 
-        from syndication.cli import main as cli_main
-
-        imported = 0
-        for path, url in sample_files(EXAMPLES):
-            argv = ["import", str(path)] + (["--url", url] if url else [])
-            os.environ.update(env)
-            if cli_main(argv) == 0:
-                imported += 1
-        cli_main(["feeds", "build"])
+        imported = import_samples(settings, EXAMPLES)
 
         base = settings.public_url
         print(
             f"""
-The demo is running ({imported} sample file(s) imported). Open:
+The demo is running ({imported} sample articles imported). Open:
 
   Home            {base}/
   RSS feed        {base}/feeds/all.rss
@@ -203,7 +183,7 @@ Press Ctrl-C to stop.""",
         return 0
     except KeyboardInterrupt:
         return 0
-    except (ConfigError, RuntimeError, FileNotFoundError) as exc:
+    except (ConfigError, StoreUnavailable, RuntimeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -38,9 +38,20 @@ def test_demo_runs_imports_samples_and_stops_cleanly(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATION_")}
     log = (tmp_path / "demo.out").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "syndication.cli", "demo", "--data-dir", str(tmp_path / "d"),
-         "--port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "syndication.cli",
+            "demo",
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -63,3 +74,36 @@ def test_demo_runs_imports_samples_and_stops_cleanly(tmp_path: Path):
     assert "stopped." in (tmp_path / "demo.out").read_text()
     assert not _listening(port)
     assert not _listening(redis_port)
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_start_up_stops_everything(tmp_path: Path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATION_")}
+    out_path = tmp_path / "demo.out"
+    with out_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "syndication.cli",
+                "demo",
+                "--data-dir",
+                str(tmp_path / "d"),
+                "--port",
+                str(port),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(lambda: "starting worker" in out_path.read_text(), timeout=60)
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=60)
+    text = out_path.read_text()
+    assert code == 0, text
+    assert "stopped." in text
+    redis_log = (tmp_path / "d" / "redis" / "redis.log").read_text()
+    assert "ready to exit" in redis_log.lower() or "bye" in redis_log.lower()
+    assert not _listening(port)

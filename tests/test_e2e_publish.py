@@ -19,7 +19,9 @@ AUTH = {"Authorization": "Bearer test-token-0123456789"}
 
 @pytest.fixture
 def live(settings: Settings, worker: object) -> TestClient:
-    ctx = Context(settings, CeleryEvents(configure(settings)), connect(settings.need_redis_url()))
+    ctx = Context(
+        settings, CeleryEvents(configure(settings), settings), connect(settings.need_redis_url())
+    )
     return TestClient(create_app(ctx))
 
 

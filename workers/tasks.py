@@ -25,7 +25,8 @@ def context() -> Context:
     """One Context per worker process, made after the fork (redis-py reconnects per pid)."""
     global _context
     if _context is None:
-        _context = Context(current_settings(), CeleryEvents(app))
+        settings = current_settings()
+        _context = Context(settings, CeleryEvents(app, settings))
     return _context
 
 
@@ -38,7 +39,10 @@ def context() -> Context:
     max_retries=8,
 )
 def rebuild_for_article(article_id: str) -> list[str]:
-    changed = context().feeds.rebuild_for_article(article_id)
+    ctx = context()
+    # Clear before reading: an event from now on queues a fresh rebuild (workers/events.py).
+    ctx.client.delete(ctx.article_store.keys.feed_rebuild_queued)
+    changed = ctx.feeds.rebuild_for_article(article_id)
     log.info("feeds rebuilt", extra={"article_id": article_id, "changed": changed})
     return changed
 

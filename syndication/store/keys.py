@@ -31,6 +31,11 @@ class Keys:
         """Article id → event not yet handed to the broker (written with the article)."""
         return f"{self.prefix}events:pending"
 
+    @property
+    def feed_rebuild_queued(self) -> str:
+        """Set while a site-feed rebuild waits in the queue: later events need not add one."""
+        return f"{self.prefix}feeds:rebuild-queued"
+
     def feed(self, name: str, fmt: str) -> str:
         return f"{self.prefix}feed:{name}:{fmt}"
 

@@ -67,12 +67,16 @@ def create_app(ctx: Context) -> FastAPI:
     async def index() -> HTMLResponse:
         articles = await run_in_threadpool(ctx.article_store.latest, 10)
         publisher = ctx.settings.publisher
-        html = environment().get_template("web/index.html").render(
-            publisher=publisher,
-            language=publisher.language,
-            public_url=ctx.settings.public_url,
-            articles=articles,
-            licence=LICENCES[publisher.licence],
+        html = (
+            environment()
+            .get_template("web/index.html")
+            .render(
+                publisher=publisher,
+                language=publisher.language,
+                public_url=ctx.settings.public_url,
+                articles=articles,
+                licence=LICENCES[publisher.licence],
+            )
         )
         return HTMLResponse(html)
 

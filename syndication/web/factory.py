@@ -14,4 +14,4 @@ def app_from_env() -> FastAPI:
     from workers.events import CeleryEvents
 
     settings = load_settings()
-    return create_app(Context(settings, CeleryEvents(configure(settings))))
+    return create_app(Context(settings, CeleryEvents(configure(settings), settings)))
