@@ -22,6 +22,7 @@ import httpx
 from syndication.config import ConfigError, Settings, load_settings
 from syndication.deliver.mail_catcher import MailCatcher
 from syndication.embedded_redis import EmbeddedRedis
+from syndication.processes import die_with_parent
 from syndication.store.connection import StoreUnavailable
 
 EXAMPLES = Path("examples")
@@ -133,6 +134,7 @@ def run_demo(data_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> int:
                 stdout=worker_log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=die_with_parent,
             )
         )
         children.append(
@@ -142,6 +144,7 @@ def run_demo(data_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> int:
                 stdout=web_log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=die_with_parent,
             )
         )
         _wait_http(f"{settings.public_url}/healthz", children[1])

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import redis
 
+from syndication.processes import die_with_parent
+
 
 def find_redis_server() -> str:
     """Path of a redis-server binary, or raise FileNotFoundError saying what to install."""
@@ -66,7 +68,9 @@ class EmbeddedRedis:
             "--daemonize", "no",
             "--logfile", str(self.data_dir / "redis.log"),
         ]  # fmt: skip
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=die_with_parent
+        )
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
         deadline = time.monotonic() + timeout
         while True:

@@ -15,6 +15,7 @@ import redis
 
 from syndication.config import Settings, load_settings
 from syndication.embedded_redis import EmbeddedRedis
+from syndication.processes import die_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "examples" / "insightcrime.toml"
@@ -109,6 +110,7 @@ class WorkerProcess:
             stdout=self._out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
 
     def wait_ready(self, timeout: float = 60) -> None:

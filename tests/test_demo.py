@@ -68,8 +68,11 @@ def test_demo_runs_imports_samples_and_stops_cleanly(tmp_path: Path):
         assert _listening(redis_port)
     finally:
         proc.send_signal(signal.SIGINT)
-        code = proc.wait(timeout=60)
-        log.close()
+        try:
+            code = proc.wait(timeout=60)
+        finally:
+            proc.kill()  # no-op once it exited; its children die with it (PDEATHSIG)
+            log.close()
     assert code == 0, (tmp_path / "demo.out").read_text()
     assert "stopped." in (tmp_path / "demo.out").read_text()
     assert not _listening(port)
