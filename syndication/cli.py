@@ -102,12 +102,9 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_feeds_build(args: argparse.Namespace, settings: Settings) -> int:
     ctx = _context(settings)
-    changed = ctx.feeds.rebuild_site()
-    _emit(
-        args,
-        {"changed": [f"all.{f}" for f in changed]},
-        "changed: " + (", ".join(f"all.{f}" for f in changed) or "none (already current)"),
-    )
+    changed = ctx.feeds.rebuild_all()
+    text = "\n".join(f"changed: {url}" for url in changed) or "every feed was already current"
+    _emit(args, {"changed": changed}, text)
     return 0
 
 
@@ -253,8 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     feeds_sub = feeds.add_subparsers(dest="feeds_command", required=True, metavar="COMMAND")
     p = feeds_sub.add_parser(
         "build",
-        help="Rebuild the site-wide feeds now",
-        description="Rebuild the site-wide feeds now",
+        help="Rebuild every feed now",
+        description="Rebuild every feed now",
     )
     p.set_defaults(fn=cmd_feeds_build)
     p.add_argument("--json", action="store_true", help="print one JSON document")

@@ -67,6 +67,16 @@ class Publisher(_Toml):
     logo_url: str = ""
     attribution: AttributionTerms = Field(default_factory=AttributionTerms)
     sources: list[PollSource] = Field(default_factory=list)
+    websub_hubs: list[str] = Field(default_factory=list)
+
+    @field_validator("websub_hubs")
+    @classmethod
+    def _hubs(cls, values: list[str]) -> list[str]:
+        for value in values:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(f"{value!r} is not an absolute http(s) URL")
+        return values
 
     @field_validator("licence")
     @classmethod

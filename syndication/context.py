@@ -51,6 +51,7 @@ class Context:
             self.feed_cache,
             self.settings.publisher,
             self.settings.public_url,
+            self.events,
             self.settings.feed_items,
         )
 

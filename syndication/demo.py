@@ -76,7 +76,7 @@ def import_samples(settings: Settings, examples: Path) -> int:
     report = ctx.ingest.import_paths([examples / "articles"])
     for error in report.errors:
         print(f"warning: sample not imported: {error}", file=sys.stderr)
-    ctx.feeds.rebuild_site()
+    ctx.feeds.rebuild_all()
     return len(report.outcomes)
 
 

@@ -15,6 +15,10 @@ class Events(Protocol):
     def updated(self, article_id: str) -> None: ...
     def withdrawn(self, article_id: str) -> None: ...
 
+    def feeds_changed(self, urls: list[str]) -> None:
+        """Feed documents whose bytes changed: WebSub hubs are told (``hub.mode=publish``)."""
+        ...
+
 
 class RecordingEvents:
     """Keeps every event as ``(kind, article_id)``, in order."""
@@ -30,3 +34,6 @@ class RecordingEvents:
 
     def withdrawn(self, article_id: str) -> None:
         self.calls.append(("withdrawn", article_id))
+
+    def feeds_changed(self, urls: list[str]) -> None:
+        self.calls.extend(("feed_changed", url) for url in urls)

@@ -35,7 +35,14 @@ def snapshot(r: redis.Redis, prefix: str) -> dict[bytes, object]:
     out: dict[bytes, object] = {}
     for key in r.scan_iter(match=f"{prefix}*"):
         kind = r.type(key)
-        out[key] = r.get(key) if kind == b"string" else r.zrange(key, 0, -1, withscores=True)
+        if kind == b"string":
+            out[key] = r.get(key)
+        elif kind == b"hash":
+            out[key] = r.hgetall(key)
+        elif kind == b"set":
+            out[key] = r.smembers(key)
+        else:
+            out[key] = r.zrange(key, 0, -1, withscores=True)
     return out
 
 

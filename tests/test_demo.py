@@ -59,6 +59,7 @@ def test_demo_runs_imports_samples_and_stops_cleanly(tmp_path: Path):
             lambda: [t for t in _feed_titles(base) if "Shining Path" in t], timeout=90
         )
         assert titles == ["Peru in Familiar Stalemate With Shining Path Rebels"]
+        wait_for(lambda: "Ctrl-C" in (tmp_path / "demo.out").read_text(), timeout=60)
         out = (tmp_path / "demo.out").read_text()
         assert f"{base}/feeds/all.rss" in out and "Ctrl-C" in out
         home = httpx.get(base + "/", timeout=5)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import kombu.pools
 from celery import Celery
 
 from syndication.config import Settings, load_settings
@@ -72,6 +73,12 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
 def configure(settings: Settings) -> Celery:
     """Point the app at ``settings`` (call before the first task is sent)."""
     global _configured
+    if _configured is not None and _configured != settings:
+        # Connection and producer pools keep the old broker options (key prefix!); drop them
+        # so that sends go where the new settings say. Only tests reconfigure a process.
+        kombu.pools.reset()  # type: ignore[no-untyped-call]
+        app._pool = None
+        app.amqp._producer_pool = None
     _configured = settings
     app.conf.update(celery_config(settings))
     return app

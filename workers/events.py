@@ -36,7 +36,7 @@ class CeleryEvents:
         if not self.client.set(flag, article_id, nx=True, ex=QUEUED_FLAG_SECONDS):
             return
         try:
-            self.app.send_task("feeds.rebuild_for_article", args=[article_id])
+            self.app.send_task("feeds.rebuild_dirty")
         except BaseException:
             self.client.delete(flag)  # nothing is queued: the next attempt must queue one
             raise
@@ -49,3 +49,9 @@ class CeleryEvents:
 
     def withdrawn(self, article_id: str) -> None:
         self._rebuild(article_id)
+
+    def feeds_changed(self, urls: list[str]) -> None:
+        """One ping task per (hub, feed URL), so each retries on its own."""
+        for hub in self.settings.publisher.websub_hubs:
+            for url in urls:
+                self.app.send_task("feeds.websub_ping", args=[hub, url])

@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import httpx
 from celery.signals import worker_ready
 
 from syndication.context import Context
+from syndication.deliver.websub import HubRejected, HubTemporaryError, ping
 from syndication.store.connection import ConnectionFailed
 from workers.celery_app import app, current_settings
 from workers.events import CeleryEvents
@@ -31,20 +33,40 @@ def context() -> Context:
 
 
 @app.task(
-    name="feeds.rebuild_for_article",
+    name="feeds.rebuild_dirty",
     acks_late=True,
     autoretry_for=TEMPORARY,
     retry_backoff=True,
     retry_backoff_max=60,
     max_retries=8,
 )
-def rebuild_for_article(article_id: str) -> list[str]:
+def rebuild_dirty() -> list[str]:
+    """Rebuild the feeds that article changes marked; the changed ones get WebSub pings."""
     ctx = context()
     # Clear before reading: an event from now on queues a fresh rebuild (workers/events.py).
     ctx.client.delete(ctx.article_store.keys.feed_rebuild_queued)
-    changed = ctx.feeds.rebuild_for_article(article_id)
-    log.info("feeds rebuilt", extra={"article_id": article_id, "changed": changed})
+    changed = ctx.feeds.rebuild_dirty()
+    log.info("feeds rebuilt", extra={"changed": changed})
     return changed
+
+
+@app.task(
+    name="feeds.websub_ping",
+    acks_late=True,
+    autoretry_for=(HubTemporaryError,),
+    retry_backoff=2,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=10,
+)
+def websub_ping(hub: str, topic: str) -> int:
+    """Tell one hub that one feed changed; a hub that rejects the ping is logged, not retried."""
+    try:
+        with httpx.Client(timeout=10, follow_redirects=False) as client:
+            return ping(client, hub, topic)
+    except HubRejected:
+        log.warning("hub rejected ping", extra={"hub": hub, "topic": topic}, exc_info=True)
+        return 0
 
 
 @app.task(
@@ -71,11 +93,11 @@ def flush_pending_events() -> int:
 def _build_feeds_on_start(**_: Any) -> None:
     """After a deploy or a flush the feeds may be missing; a cheap rebuild makes them exist."""
     try:
-        rebuild_site.delay()
+        rebuild_all.delay()
     except Exception:  # the broker may still be coming up: the next publish rebuilds anyway
         log.warning("could not queue the start-up feed rebuild", exc_info=True)
 
 
-@app.task(name="feeds.rebuild_site", acks_late=True, autoretry_for=TEMPORARY, retry_backoff=True)
-def rebuild_site() -> list[str]:
-    return context().feeds.rebuild_site()
+@app.task(name="feeds.rebuild_all", acks_late=True, autoretry_for=TEMPORARY, retry_backoff=True)
+def rebuild_all() -> list[str]:
+    return context().feeds.rebuild_all()

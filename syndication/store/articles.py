@@ -22,6 +22,7 @@ from typing import Any
 
 import redis
 
+from syndication.feed_catalog import feed_titles
 from syndication.models import Article
 from syndication.store.keys import Keys
 
@@ -60,12 +61,18 @@ def content_hash(article: Article) -> str:
 
 
 def _index_keys(keys: Keys, article: Article) -> list[str]:
-    wanted = [keys.by_date, keys.index("lang", article.language.lower())]
-    wanted += [keys.index("topic", s) for s in article.topic_slugs]
-    wanted += [keys.index("author", s) for s in article.author_slugs]
-    if article.section_slug:
-        wanted.append(keys.index("section", article.section_slug))
-    return list(dict.fromkeys(wanted))
+    return [keys.feed_index(name) for name in feed_titles(article)]
+
+
+def _mark_feeds(pipe: redis.client.Pipeline, keys: Keys, *articles: Article) -> None:
+    """Queue, inside the caller's MULTI, every feed the change touches (old and new place)."""
+    names: dict[str, str] = {}
+    for article in articles:
+        names.update(feed_titles(article))
+    pipe.sadd(keys.feeds_dirty, *names)
+    titled = {name: title for name, title in names.items() if title}
+    if titled:
+        pipe.hset(keys.feed_titles, mapping=titled)
 
 
 # Delete the outbox entry only if it is still the one this caller dispatched: a newer
@@ -136,6 +143,7 @@ class ArticleStore:
                     for index in _index_keys(self.keys, article):
                         pipe.zadd(index, {article.id: score})
                     pipe.zadd(self.keys.all_ids, {article.id: now.timestamp()})
+                    _mark_feeds(pipe, self.keys, article, *([old.article] if old else []))
                     kind = "updated" if outcome is Outcome.UPDATED else "published"
                     pipe.hset(self.keys.pending_events, article.id, f"{kind}:{digest}")
                     pipe.execute()
@@ -163,11 +171,50 @@ class ArticleStore:
                         pipe.zrem(index, article_id)
                     pipe.set(key, _encode(old.article, State.WITHDRAWN, old.content_hash, now))
                     pipe.zadd(self.keys.all_ids, {article_id: now.timestamp()})
+                    _mark_feeds(pipe, self.keys, old.article)
                     pipe.hset(self.keys.pending_events, article_id, f"withdrawn:{now.isoformat()}")
                     pipe.execute()
                     return Outcome.WITHDRAWN
                 except redis.WatchError:
                     continue
+
+    def rebuild_lock(self) -> Any:
+        """Serialises feed rebuilds across workers (a Redis lock that expires if one dies)."""
+        return self.r.lock(
+            f"{self.keys.prefix}feeds:rebuild-lock", timeout=300, blocking_timeout=300
+        )
+
+    def take_dirty_feeds(self, limit: int = 10_000) -> list[str]:
+        """Claim the feeds to rebuild; a failed rebuild puts them back (``mark_dirty``)."""
+        names = self.r.spop(self.keys.feeds_dirty, limit) or []
+        return sorted(n.decode() for n in names)
+
+    def mark_dirty(self, names: list[str]) -> None:
+        if names:
+            self.r.sadd(self.keys.feeds_dirty, *names)
+
+    def feed_title(self, name: str) -> str | None:
+        raw = self.r.hget(self.keys.feed_titles, name)
+        return None if raw is None else raw.decode()
+
+    def feed_catalog(self) -> list[tuple[str, str, int]]:
+        """Every feed that has held an article: (name, title, live item count)."""
+        titles = {k.decode(): v.decode() for k, v in self.r.hgetall(self.keys.feed_titles).items()}
+        names = ["all", *sorted(titles)]
+        with self.r.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.zcard(self.keys.feed_index(name))
+            counts = pipe.execute()
+        return [(n, titles.get(n, ""), int(c)) for n, c in zip(names, counts, strict=True)]
+
+    def feed_ids(self, name: str, start: int, stop: int, *, newest_first: bool) -> list[str]:
+        """Ids by rank in the feed's index (``stop`` inclusive), newest or oldest first."""
+        key = self.keys.feed_index(name)
+        read = self.r.zrevrange if newest_first else self.r.zrange
+        return [m.decode() for m in read(key, start, stop)]
+
+    def feed_count(self, name: str) -> int:
+        return int(self.r.zcard(self.keys.feed_index(name)))
 
     def pending(self, article_id: str | None = None) -> list[PendingEvent]:
         """Events stored but not yet confirmed as queued (one article, or all)."""

@@ -1,14 +1,22 @@
-"""Built feeds, kept as ready bytes with their validators, so serving is a single read."""
+"""Built feeds, kept as ready bytes (plain, gzip and brotli) with their validators.
+
+Compressing once at build time means serving is a single read and no CPU per request; the
+gzip stream carries no timestamp, so the same feed always compresses to the same bytes.
+"""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
+import brotli
 import redis
 
 from syndication.store.keys import Keys
+
+ENCODINGS = ("br", "gzip", "identity")
 
 
 @dataclass(frozen=True)
@@ -17,11 +25,24 @@ class CachedFeed:
     etag: str
     last_modified: datetime
     content_type: str
+    encoding: str = "identity"
 
 
 def strong_etag(body: bytes) -> str:
     """A strong validator from the bytes themselves: equal bytes, equal ETag, on any host."""
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def variant_etag(etag: str, encoding: str) -> str:
+    """Each encoding is its own representation and so needs its own strong ETag (RFC 9110)."""
+    return etag if encoding == "identity" else f'{etag[:-1]}-{encoding}"'
+
+
+def compress(body: bytes) -> dict[str, bytes]:
+    return {
+        "gzip": gzip.compress(body, compresslevel=9, mtime=0),
+        "br": brotli.compress(body, quality=11),
+    }
 
 
 class FeedCache:
@@ -41,7 +62,8 @@ class FeedCache:
         self.r.hset(
             key,
             mapping={
-                "body": body,
+                "identity": body,
+                **compress(body),
                 "etag": etag,
                 "last_modified": last_modified.isoformat(),
                 "content_type": content_type,
@@ -56,13 +78,19 @@ class FeedCache:
             return None
         return etag.decode(), datetime.fromisoformat(modified.decode())
 
-    def get(self, name: str, fmt: str) -> CachedFeed | None:
-        raw = self.r.hgetall(self.keys.feed(name, fmt))
-        if not raw or b"body" not in raw:
+    def get(self, name: str, fmt: str, encoding: str = "identity") -> CachedFeed | None:
+        """The feed in ``encoding`` (one of ENCODINGS), reading only that body."""
+        fields = ["etag", "last_modified", "content_type", encoding]
+        etag, modified, ctype, body = self.r.hmget(self.keys.feed(name, fmt), fields)
+        if etag is None or body is None:
             return None
         return CachedFeed(
-            body=raw[b"body"],
-            etag=raw[b"etag"].decode(),
-            last_modified=datetime.fromisoformat(raw[b"last_modified"].decode()),
-            content_type=raw[b"content_type"].decode(),
+            body=body,
+            etag=etag.decode(),
+            last_modified=datetime.fromisoformat(modified.decode()),
+            content_type=ctype.decode(),
+            encoding=encoding,
         )
+
+    def exists(self, name: str) -> bool:
+        return bool(self.r.exists(self.keys.feed(name, "rss")))

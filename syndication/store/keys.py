@@ -36,6 +36,23 @@ class Keys:
         """Set while a site-feed rebuild waits in the queue: later events need not add one."""
         return f"{self.prefix}feeds:rebuild-queued"
 
+    def feed_index(self, name: str) -> str:
+        """The sorted set behind feed ``name`` (see feed_catalog): ``all`` or ``kind/slug``."""
+        if name == "all":
+            return self.by_date
+        kind, _, slug = name.partition("/")
+        return self.index(kind, slug)
+
+    @property
+    def feeds_dirty(self) -> str:
+        """Feeds whose articles changed since their last build (written with the change)."""
+        return f"{self.prefix}feeds:dirty"
+
+    @property
+    def feed_titles(self) -> str:
+        """Feed name → human name (``topic/coca`` → ``Coca``), for titles and the /feeds page."""
+        return f"{self.prefix}feeds:titles"
+
     def feed(self, name: str, fmt: str) -> str:
         return f"{self.prefix}feed:{name}:{fmt}"
 

@@ -1,56 +1,118 @@
-"""``/feeds/…``: pre-built bytes from the store, with validators and 304s."""
+"""``/feeds``: the catalog page, and every feed document served from pre-built bytes.
+
+A poll that ends in a 304 reads only the validators; a 200 reads only the body in the
+coding the client accepts (compressed at build time). Archive pages (RFC 5005) are built on
+request: readers fetch them once, for backfill.
+"""
 
 from __future__ import annotations
 
+import gzip
+import re
 from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
 from syndication.context import Context
-from syndication.services.feeds import FORMATS
+from syndication.store.feeds import CachedFeed, variant_etag
+from syndication.templating import environment
 from syndication.web.api import ApiError
-from syndication.web.conditional import http_date, not_modified
+from syndication.web.conditional import choose_coding, http_date, not_modified
 
 CACHE_CONTROL = "public, max-age=60"
+ARCHIVE_CACHE_CONTROL = "public, max-age=3600"
+_PATH = re.compile(
+    r"^(?P<name>all|(?:topic|author|section|lang)/[a-z0-9][a-z0-9-]{0,119})"
+    r"(?:/archive/(?P<page>[1-9][0-9]{0,8}))?\.(?P<fmt>rss|atom|json)$"
+)
 
 
-def _headers(etag: str, last_modified: datetime) -> dict[str, str]:
+def _headers(
+    etag: str, last_modified: datetime, links: str, cache_control: str = CACHE_CONTROL
+) -> dict[str, str]:
     return {
         "ETag": etag,
         "Last-Modified": http_date(last_modified),
-        "Cache-Control": CACHE_CONTROL,
+        "Cache-Control": cache_control,
         "Vary": "Accept-Encoding",
+        "Link": links,
     }
 
 
 def make_router(ctx: Context) -> APIRouter:
     router = APIRouter(prefix="/feeds")
+    hubs = ctx.settings.publisher.websub_hubs
 
-    @router.api_route("/{name}.{fmt}", methods=["GET", "HEAD"])
-    async def feed(request: Request, name: str, fmt: str) -> Response:
-        if fmt not in FORMATS or name != "all":
-            raise ApiError(404, f"no feed {name}.{fmt}")
+    def link_header(self_url: str) -> str:
+        """WebSub discovery by header, for clients that never parse the body."""
+        return ", ".join([*(f'<{hub}>; rel="hub"' for hub in hubs), f'<{self_url}>; rel="self"'])
+
+    @router.get("", response_class=HTMLResponse)
+    async def catalog(request: Request) -> HTMLResponse:
+        feeds = await run_in_threadpool(ctx.feeds.catalog)
+        html = (
+            environment()
+            .get_template("web/feeds.html")
+            .render(
+                publisher=ctx.settings.publisher, feeds=feeds, public_url=ctx.settings.public_url
+            )
+        )
+        return HTMLResponse(html, headers={"Cache-Control": CACHE_CONTROL})
+
+    @router.api_route("/{path:path}", methods=["GET", "HEAD"])
+    async def feed(request: Request, path: str) -> Response:
+        match = _PATH.match(path)
+        if match is None:
+            raise ApiError(404, f"no feed at /feeds/{path} (see /feeds for the list)")
+        name, fmt, page = match["name"], match["fmt"], match["page"]
+        self_url = ctx.feeds.url(name, fmt, int(page) if page else None)
+        inm = request.headers.get("if-none-match")
+        ims = request.headers.get("if-modified-since")
+        coding = choose_coding(request.headers.get("accept-encoding"))
+
+        if page is not None:
+            doc = await run_in_threadpool(ctx.feeds.archive, name, int(page), fmt)
+            if doc is None:
+                raise ApiError(404, f"no archive page {page} of feed {name}")
+            headers = _headers(
+                doc.etag, doc.last_modified, link_header(self_url), ARCHIVE_CACHE_CONTROL
+            )
+            if not_modified(inm, ims, doc.etag, doc.last_modified):
+                return Response(status_code=304, headers=headers)
+            if coding != "identity":
+                coding = "gzip"
+                doc = CachedFeed(
+                    gzip.compress(doc.body, mtime=0),
+                    doc.etag,
+                    doc.last_modified,
+                    doc.content_type,
+                    "gzip",
+                )
+            return _send(request, doc, headers)
+
         validators = await run_in_threadpool(ctx.feed_cache.validators, name, fmt)
         if validators is None:
-            raise ApiError(
-                503, "this feed has not been built yet; try again in a moment", retry_after=5
-            )
+            if await run_in_threadpool(ctx.feeds.title, name) is None:
+                raise ApiError(404, f"no feed {name}.{fmt} (see /feeds for the list)")
+            raise ApiError(503, "this feed is being built; try again in a moment", retry_after=5)
         etag, last_modified = validators
-        if not_modified(
-            request.headers.get("if-none-match"),
-            request.headers.get("if-modified-since"),
-            etag,
-            last_modified,
-        ):
-            return Response(status_code=304, headers=_headers(etag, last_modified))
-        cached = await run_in_threadpool(ctx.feed_cache.get, name, fmt)
-        if cached is None:  # removed between the two reads
-            raise ApiError(404, f"no feed {name}.{fmt}")
-        headers = _headers(cached.etag, cached.last_modified)
-        body = b"" if request.method == "HEAD" else cached.body
-        headers["Content-Length"] = str(len(cached.body))
-        return Response(body, 200, headers=headers, media_type=cached.content_type)
+        if not_modified(inm, ims, etag, last_modified):
+            headers = _headers(variant_etag(etag, coding), last_modified, link_header(self_url))
+            return Response(status_code=304, headers=headers)
+        doc = await run_in_threadpool(ctx.feed_cache.get, name, fmt, coding)
+        if doc is None:  # removed between the two reads
+            raise ApiError(503, "this feed is being rebuilt; try again in a moment", retry_after=5)
+        return _send(request, doc, _headers(doc.etag, doc.last_modified, link_header(self_url)))
 
     return router
+
+
+def _send(request: Request, doc: CachedFeed, headers: dict[str, str]) -> Response:
+    headers["ETag"] = variant_etag(doc.etag, doc.encoding)
+    headers["Content-Length"] = str(len(doc.body))
+    if doc.encoding != "identity":
+        headers["Content-Encoding"] = doc.encoding
+    body = b"" if request.method == "HEAD" else doc.body
+    return Response(body, 200, headers=headers, media_type=doc.content_type)

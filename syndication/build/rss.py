@@ -1,0 +1,190 @@
+"""RSS 2.0 written with lxml directly (its incremental ``etree.xmlfile`` writer), not feedgen.
+
+Why: the bench target is ≤ 1.5× the time of building the same RSS with a plain lxml tree,
+and feedgen alone costs ~1.6× on a bare feed (FIELD-NOTES) before our extensions (Media
+RSS, creativeCommons, RFC 5005, WebSub hubs) add ~60% more elements per item. feedgen's
+RSS path also formats dates with ``formatRFC2822``, which calls the process-global,
+thread-unsafe ``locale.setlocale``, and wants an email in ``<author>``.
+
+``xmlfile`` writes start tags, escaped text and end tags straight into the output buffer:
+no element proxies, no tree, no second serialisation pass — ~12% cheaper than building a
+tree and calling ``tostring``; full text goes in a CDATA section (as WordPress writes it),
+which skips escaping ~8 KB of markup per item. Those two keep a feed with lead images
+under the target. lxml still escapes everything and rejects what XML cannot carry, so the writer
+cannot produce a malformed document; full texts are checked by lxml itself
+(``prepare(..., lxml_checks=True)``) instead of scanned twice. Output is one element per
+line at channel level and one item per line, not indented. Atom stays on feedgen
+(``atom.py``).
+
+Namespaces: content (full text), dc (``dc:creator``: RSS ``<author>`` needs an email),
+atom (``rel=self``/``hub`` per WebSub §4, RFC 5005 archive links), creativeCommons
+(licence per channel and item), Media RSS (the lead image with credit and caption), and
+fh (RFC 5005 ``<fh:archive/>``) on archive pages only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from io import BytesIO
+from typing import Any
+
+from lxml import etree
+from lxml.etree import CDATA
+
+from syndication.build.feed_common import (
+    MEDIA_TYPES,
+    FeedSpec,
+    Item,
+    LeadImage,
+    archive_links,
+    feed_updated,
+    prepare,
+    terms,
+    xml_safe,
+)
+from syndication.models import Article
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
+DC_NS = "http://purl.org/dc/elements/1.1/"
+CC_NS = "http://backend.userland.com/creativeCommonsRssModule"
+MEDIA_NS = "http://search.yahoo.com/mrss/"
+FH_NS = "http://purl.org/syndication/history/1.0"
+
+_NSMAP = {
+    "atom": ATOM_NS,
+    "content": CONTENT_NS,
+    "dc": DC_NS,
+    "creativeCommons": CC_NS,
+    "media": MEDIA_NS,
+}
+_ATOM_LINK = f"{{{ATOM_NS}}}link"
+_ENCODED = f"{{{CONTENT_NS}}}encoded"
+_CREATOR = f"{{{DC_NS}}}creator"
+_CC_LICENSE = f"{{{CC_NS}}}license"
+_FH_ARCHIVE = f"{{{FH_NS}}}archive"
+_M_CONTENT = f"{{{MEDIA_NS}}}content"
+_M_CREDIT = f"{{{MEDIA_NS}}}credit"
+_M_DESCRIPTION = f"{{{MEDIA_NS}}}description"  # type="plain" is the default
+_M_LICENSE = f"{{{MEDIA_NS}}}license"
+_NOT_PERMALINK = {"isPermaLink": "false"}
+_RSS = MEDIA_TYPES["rss"]
+Writer = Any  # lxml's incremental writer (``etree.xmlfile``) has no type stubs
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def rfc822(when: datetime) -> str:
+    """RFC 822 date in UTC (RSS 2.0 ``pubDate``), spelled without ``locale`` (feedgen's
+    ``formatRFC2822`` calls the thread-unsafe ``setlocale``) and 4× faster than
+    ``email.utils.format_datetime``."""
+    if when.tzinfo is not UTC:
+        when = when.astimezone(UTC)
+    return "%s, %02d %s %04d %02d:%02d:%02d +0000" % (  # noqa: UP031  # fastest spelling
+        _DAYS[when.weekday()],
+        when.day,
+        _MONTHS[when.month - 1],
+        when.year,
+        when.hour,
+        when.minute,
+        when.second,
+    )
+
+
+def _item(xf: Writer, it: Item) -> None:
+    el, w = xf.element, xf.write
+    with el("item"):
+        with el("title"):
+            w(it.title)
+        with el("link"):
+            w(it.url)
+        with el("description"):
+            w(it.summary)
+        with el(_ENCODED):
+            content = it.content_html
+            try:  # CDATA: no escaping pass over 8 KB of markup; lxml splits it around "]]>"
+                w(CDATA(content))
+            except ValueError:  # prepared with lxml_checks: lxml found what xml_safe strips
+                w(xml_safe(content))
+        for author in it.authors:
+            with el(_CREATOR):
+                w(author)
+        with el("guid", _NOT_PERMALINK):
+            w(it.id)
+        with el("pubDate"):
+            w(rfc822(it.published))
+        for topic in it.topics:
+            with el("category"):
+                w(topic)
+        if it.terms.url:
+            with el(_CC_LICENSE):
+                w(it.terms.url)
+        image = it.image
+        if image is not None:
+            if image.media_type:
+                with el("enclosure", {"url": image.url, "length": "0", "type": image.media_type}):
+                    pass
+            with el(_M_CONTENT, _media_attrib(image)):
+                if image.credit:
+                    with el(_M_CREDIT):
+                        w(image.credit)
+                if image.caption:
+                    with el(_M_DESCRIPTION):
+                        w(image.caption)
+                if image.terms is not None and image.terms.url:
+                    with el(_M_LICENSE, {"href": image.terms.url}):
+                        w(image.terms.licence.name)
+    w("\n")
+
+
+def _media_attrib(image: LeadImage) -> dict[str, str]:
+    attrib = {"url": image.url, "medium": "image"}
+    if image.media_type:
+        attrib["type"] = image.media_type
+    return attrib
+
+
+def _leaf(xf: Writer, tag: str, text: str | None = None, **attrib: str) -> None:
+    with xf.element(tag, attrib):
+        if text is not None:
+            xf.write(text)
+    xf.write("\n")
+
+
+def build_rss(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
+    """RSS 2.0 with full text in ``content:encoded``; items in the given (newest-first)
+    order; ``lastBuildDate`` from the newest item, so the bytes depend on nothing else."""
+    nsmap = {**_NSMAP, "fh": FH_NS} if spec.archive else _NSMAP
+    links = spec.links
+    channel_terms = terms(spec.licence)
+    out = BytesIO()
+    with etree.xmlfile(out, encoding="utf-8") as xf:
+        xf.write_declaration()
+        with xf.element("rss", {"version": "2.0"}, nsmap=nsmap):
+            xf.write("\n")
+            with xf.element("channel"):
+                xf.write("\n")
+                _leaf(xf, "title", xml_safe(spec.title).strip() or spec.name)
+                _leaf(xf, "link", xml_safe(links.html_url))
+                _leaf(xf, "description", xml_safe(spec.description) or xml_safe(spec.title))
+                _leaf(xf, _ATOM_LINK, href=xml_safe(links.self_url), rel="self", type=_RSS)
+                for hub in links.hubs:
+                    _leaf(xf, _ATOM_LINK, href=xml_safe(hub), rel="hub")
+                for rel, url in archive_links(spec):
+                    _leaf(xf, _ATOM_LINK, href=url, rel=rel, type=_RSS)
+                if spec.archive:
+                    _leaf(xf, _FH_ARCHIVE)
+                if spec.language:
+                    _leaf(xf, "language", xml_safe(spec.language))
+                _leaf(xf, "copyright", channel_terms.rights)
+                if channel_terms.url:
+                    _leaf(xf, _CC_LICENSE, channel_terms.url)
+                _leaf(xf, "generator", "syndication")
+                _leaf(xf, "lastBuildDate", rfc822(feed_updated(articles)))
+                for it in prepare(spec, articles, lxml_checks=True):
+                    _item(xf, it)
+            xf.write("\n")
+    return out.getvalue() + b"\n"
