@@ -135,3 +135,31 @@ def test_catalog_page_has_autodiscovery_for_every_feed(client: TestClient):
     assert types == {"application/rss+xml", "application/atom+xml", "application/feed+json"}
     rows = tree.xpath("//table//tr")
     assert any("Coca" in r.text_content() and "2 articles" in r.text_content() for r in rows)
+
+
+def test_compressed_variants_are_made_once_and_only_from_current_bytes(client: TestClient):
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    key = ctx.feed_cache.keys.feed("all", "rss")
+    assert ctx.client.hget(key, "gzip") is None  # a rebuild stores the plain bytes only
+    gz = client.get("/feeds/all.rss", headers={"Accept-Encoding": "gzip"})
+    assert gz.headers["content-encoding"] == "gzip"
+    stored = ctx.client.hget(key, "gzip")
+    assert stored is not None and gzip.decompress(stored) == gz.content
+    assert ctx.client.hget(key, "br") is None  # only what was asked for
+    old = gz.content
+    new_body = old.replace(b"Sample story 1", b"Sample story one")
+    from datetime import UTC, datetime
+
+    assert ctx.feed_cache.put(
+        "all",
+        "rss",
+        new_body,
+        "application/rss+xml; charset=utf-8",
+        datetime(2026, 11, 3, tzinfo=UTC),
+    )
+    assert ctx.client.hget(key, "gzip") is None  # the old variant went with the old bytes
+    again = client.get("/feeds/all.rss", headers={"Accept-Encoding": "gzip"})
+    assert again.content == new_body and again.headers["etag"] != gz.headers["etag"]
+    # A variant made from bytes that are no longer stored is not kept.
+    _, kept = ctx.feed_cache.add_variant("all", "rss", old, "br")
+    assert not kept and ctx.client.hget(key, "br") is None

@@ -97,7 +97,8 @@ class FeedService:
         return [s.article for s in self.store.get_many(ids)]
 
     def rebuild(self, names: list[str]) -> list[str]:
-        """Build every format of each feed; returns the URLs whose bytes changed."""
+        """Build every format of each feed; store and announce the documents whose bytes
+        changed, and return their URLs."""
         changed: list[str] = []
         for name in names:
             title = self.title(name)

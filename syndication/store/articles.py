@@ -181,7 +181,7 @@ class ArticleStore:
     def rebuild_lock(self) -> Any:
         """Serialises feed rebuilds across workers (a Redis lock that expires if one dies)."""
         return self.r.lock(
-            f"{self.keys.prefix}feeds:rebuild-lock", timeout=300, blocking_timeout=300
+            f"{self.keys.prefix}feeds:rebuild-lock", timeout=300, blocking_timeout=300, sleep=0.005
         )
 
     def take_dirty_feeds(self, limit: int = 10_000) -> list[str]:

@@ -1,0 +1,746 @@
+"""Editions and their send ledger in Redis: the record that a crash never loses or repeats a send.
+
+One edition is one digest of one frequency for one period (``daily`` 2026-11-26, ``weekly``
+2026-W48). Its recipients are frozen when it is created, and each has one ledger entry::
+
+    pending ──claim──► sending ──begin──► (SMTP transaction) ──mark──► sent | failed | uncertain
+       ▲                  │                                     │
+       └──── release / lease expired before begin ◄─────────────┘ 4xx: retry after a backoff
+
+Every transition is one Lua script over keys that share the edition's hash tag
+(``{prefix}edition:{<id>}:…``), so it is atomic and runs unchanged on Redis Cluster:
+
+- ``claim`` moves up to N due ``pending`` entries to ``sending`` under a lease (a deadline in
+  Redis time) and a claim token. Two workers can never claim the same entry.
+- ``step`` marks the previous entry's outcome and *begins* the next one in one round trip.
+  ``begin`` is the point of no return: it only succeeds for the token's owner while the lease
+  still covers a whole SMTP transaction (``tx_budget``), and it records the entry as in flight.
+  The sender bounds the transaction by that budget (socket timeouts), so no transaction of a
+  live worker outlasts its lease.
+- ``recover`` takes entries whose lease has passed: never begun → back to ``pending`` (they
+  were never offered to the server, resending is safe); begun → ``uncertain`` (the worker died
+  between DATA and the reply: the message may or may not have been delivered, RFC 1047), or
+  ``pending`` when the edition's policy is ``resend``. Uncertain entries are therefore at most
+  the transactions that were in flight, one per connection of a dead worker.
+- A late ``mark`` from the owner of an ``uncertain`` entry still records ``sent``/``failed``
+  (the truth beats a guess); a mark from anyone else is refused.
+
+Counters (``n_pending`` …) live in the edition's hash and change in the same scripts, so their
+sum always equals ``n_total``; the edition becomes ``done`` in the script that marks the last
+entry. Times come from Redis (``TIME``), so workers with skewed clocks agree on leases.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import redis
+
+
+class EditionStatus(StrEnum):
+    CREATING = "creating"  # recipients are being frozen; finished by whoever retries
+    DRAFT = "draft"
+    SENDING = "sending"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+    DONE = "done"
+
+
+class EntryState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNCERTAIN = "uncertain"
+
+
+class Mark(StrEnum):
+    """What a worker reports for an entry it began (or, for RELEASE, did not begin)."""
+
+    SENT = "sent"
+    FAILED = "failed"
+    RETRY = "retry"
+    UNCERTAIN = "uncertain"
+    RELEASE = "release"
+
+
+STATES = tuple(s.value for s in EntryState)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Delivery parameters frozen into the edition, so every worker applies the same ones.
+
+    ``lease_s`` bounds how long a claimed entry stays with one worker; ``tx_budget_s`` is the
+    longest one SMTP transaction may take (the sender's socket timeouts honour it), and must
+    be well under the lease. ``uncertain`` is ``report`` (default: never resend a message
+    that may have been delivered) or ``resend``.
+    """
+
+    lease_s: float = 300.0
+    tx_budget_s: float = 120.0
+    retry_base_s: float = 30.0
+    retry_max_s: float = 3600.0
+    max_attempts: int = 8
+    uncertain: str = "report"
+
+    def __post_init__(self) -> None:
+        if self.uncertain not in ("report", "resend"):
+            raise ValueError("uncertain policy must be 'report' or 'resend'")
+        if not 0 < self.tx_budget_s < self.lease_s:
+            raise ValueError("tx_budget_s must be positive and below lease_s")
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+
+
+@dataclass(frozen=True)
+class Edition:
+    id: str
+    frequency: str
+    period: str
+    status: EditionStatus
+    article_ids: tuple[str, ...]
+    created_at: datetime
+    finished_at: datetime | None
+    policy: Policy
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return self.counts.get("total", 0)
+
+    @property
+    def finished(self) -> int:
+        """Entries that reached a final state (sent, failed or uncertain)."""
+        return sum(self.counts.get(s, 0) for s in ("sent", "failed", "uncertain"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "frequency": self.frequency,
+            "period": self.period,
+            "status": self.status.value,
+            "article_ids": list(self.article_ids),
+            "created_at": self.created_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "counts": dict(self.counts),
+            "policy": {
+                "lease_s": self.policy.lease_s,
+                "tx_budget_s": self.policy.tx_budget_s,
+                "retry_base_s": self.policy.retry_base_s,
+                "retry_max_s": self.policy.retry_max_s,
+                "max_attempts": self.policy.max_attempts,
+                "uncertain": self.policy.uncertain,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class FrozenRecipient:
+    """What a worker needs to send to one recipient, fixed when the edition was created."""
+
+    subscriber_id: str
+    email: str
+    segment: str
+    token: str  # the subscriber's manage token (unsubscribe + preferences links)
+
+    def encode(self) -> str:
+        return json.dumps({"e": self.email, "s": self.segment, "t": self.token})
+
+    @classmethod
+    def decode(cls, subscriber_id: str, raw: bytes | str) -> FrozenRecipient:
+        data = json.loads(raw)
+        return cls(subscriber_id, data["e"], data["s"], data["t"])
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A batch claimed by one token; ``due_in`` is when the next pending entry is due."""
+
+    status: str
+    token: str
+    recipients: list[FrozenRecipient]
+    due_in: float | None  # seconds until the earliest pending entry is due; None: none left
+    lease_s: float
+
+
+@dataclass(frozen=True)
+class Recovered:
+    uncertain: int
+    requeued: int
+    next_deadline_in: float | None  # seconds until the next lease in ``sending`` runs out
+
+
+# --- Lua ---------------------------------------------------------------------------------
+# KEYS, in this order for every ledger script (one hash tag: the edition id).
+_LEDGER_KEYS = (
+    "meta",
+    "pending",
+    "sending",
+    "state",
+    "owner",
+    "inflight",
+    "attempts",
+    "detail",
+    "uncertain",
+    "failed",
+    "rcpt",
+)
+
+_LUA_COMMON = """
+local META, PENDING, SENDING, STATE, OWNER, INFLIGHT, ATTEMPTS, DETAIL, UNCERTAIN, FAILED, RCPT =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10],
+  KEYS[11]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+
+local function num(field)
+  return tonumber(redis.call('HGET', META, field))
+end
+
+local function move(from, to)
+  redis.call('HINCRBY', META, 'n_' .. from, -1)
+  redis.call('HINCRBY', META, 'n_' .. to, 1)
+end
+
+local function maybe_done()
+  if redis.call('HGET', META, 'status') == 'sending'
+     and num('n_pending') == 0 and num('n_sending') == 0 then
+    redis.call('HSET', META, 'status', 'done', 'finished_at', tostring(now))
+  end
+end
+
+-- back to pending, due after ``delay`` seconds; the claim token no longer owns it
+local function requeue(id, from, delay)
+  redis.call('ZREM', SENDING, id)
+  redis.call('SREM', INFLIGHT, id)
+  redis.call('HDEL', OWNER, id)
+  redis.call('HSET', STATE, id, 'pending')
+  redis.call('ZADD', PENDING, now + delay, id)
+  move(from, 'pending')
+end
+
+local function finish(id, from, to, detail)
+  redis.call('ZREM', SENDING, id)
+  redis.call('SREM', INFLIGHT, id)
+  redis.call('HSET', STATE, id, to)
+  if detail ~= '' then redis.call('HSET', DETAIL, id, detail) end
+  if from == 'uncertain' then redis.call('SREM', UNCERTAIN, id) end
+  if to == 'failed' then redis.call('SADD', FAILED, id) end
+  if to == 'uncertain' then redis.call('SADD', UNCERTAIN, id) end
+  move(from, to)
+end
+
+local function backoff(id)
+  local attempts = tonumber(redis.call('HGET', ATTEMPTS, id) or '1')
+  local delay = num('retry_base_s') * (2 ^ math.max(attempts - 1, 0))
+  return math.min(delay, num('retry_max_s')), attempts
+end
+"""
+
+_CLAIM = (
+    _LUA_COMMON
+    + """
+-- ARGV: n, token
+local status = redis.call('HGET', META, 'status') or ''
+local ids = {}
+if status == 'sending' then
+  local lease = num('lease_s')
+  ids = redis.call('ZRANGEBYSCORE', PENDING, '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+  for _, id in ipairs(ids) do
+    redis.call('ZREM', PENDING, id)
+    redis.call('ZADD', SENDING, now + lease, id)
+    redis.call('HSET', STATE, id, 'sending')
+    redis.call('HSET', OWNER, id, ARGV[2])
+  end
+  if #ids > 0 then
+    redis.call('HINCRBY', META, 'n_pending', -#ids)
+    redis.call('HINCRBY', META, 'n_sending', #ids)
+  end
+end
+local records = {}
+if #ids > 0 then records = redis.call('HMGET', RCPT, unpack(ids)) end
+local due = ''
+local first = redis.call('ZRANGE', PENDING, 0, 0, 'WITHSCORES')
+if #first > 0 then due = tostring(math.max(tonumber(first[2]) - now, 0)) end
+return {status, ids, records, due, tostring(num('lease_s') or 0)}
+"""
+)
+
+_STEP = (
+    _LUA_COMMON
+    + """
+-- ARGV: token, mark_id, mark, detail, begin_id
+local token = ARGV[1]
+local result = {'', ''}
+
+local mark_id = ARGV[2]
+if mark_id ~= '' then
+  local outcome, detail = ARGV[3], ARGV[4]
+  local state = redis.call('HGET', STATE, mark_id)
+  local owner = redis.call('HGET', OWNER, mark_id)
+  if owner ~= token then
+    result[1] = 'not-owner'
+  elseif state == 'sending' then
+    local begun = redis.call('SISMEMBER', INFLIGHT, mark_id) == 1
+    if outcome == 'release' then
+      if begun then
+        result[1] = 'begun'
+      else
+        redis.call('ZREM', SENDING, mark_id)
+        redis.call('HDEL', OWNER, mark_id)
+        redis.call('HSET', STATE, mark_id, 'pending')
+        redis.call('ZADD', PENDING, now, mark_id)
+        move('sending', 'pending')
+        result[1] = 'ok'
+      end
+    elseif outcome == 'sent' or outcome == 'failed' then
+      finish(mark_id, 'sending', outcome, detail)
+      result[1] = 'ok'
+    elseif outcome == 'retry' then
+      local delay, attempts = backoff(mark_id)
+      if attempts >= num('max_attempts') then
+        finish(mark_id, 'sending', 'failed', detail)
+      else
+        if detail ~= '' then redis.call('HSET', DETAIL, mark_id, detail) end
+        requeue(mark_id, 'sending', delay)
+      end
+      result[1] = 'ok'
+    elseif outcome == 'uncertain' then
+      if redis.call('HGET', META, 'uncertain') == 'resend' then
+        if detail ~= '' then redis.call('HSET', DETAIL, mark_id, detail) end
+        requeue(mark_id, 'sending', 0)
+      else
+        finish(mark_id, 'sending', 'uncertain', detail)
+      end
+      result[1] = 'ok'
+    else
+      result[1] = 'bad-mark'
+    end
+  elseif state == 'uncertain' and (outcome == 'sent' or outcome == 'failed') then
+    -- the lease ran out while the owner waited (e.g. for Redis), but it knows the answer
+    finish(mark_id, 'uncertain', outcome, detail)
+    result[1] = 'ok'
+  elseif state == outcome then
+    result[1] = 'ok'  -- a repeated mark (the reply to the first one was lost)
+  else
+    result[1] = 'state:' .. tostring(state)
+  end
+  maybe_done()
+end
+
+local begin_id = ARGV[5]
+if begin_id ~= '' then
+  local status = redis.call('HGET', META, 'status')
+  if redis.call('HGET', OWNER, begin_id) ~= token
+     or redis.call('HGET', STATE, begin_id) ~= 'sending' then
+    result[2] = 'not-owner'
+  elseif redis.call('SISMEMBER', INFLIGHT, begin_id) == 1 then
+    result[2] = 'ok'  -- a repeated begin (the reply to the first one was lost)
+  elseif status ~= 'sending' then
+    result[2] = 'status:' .. tostring(status)
+  else
+    local deadline = tonumber(redis.call('ZSCORE', SENDING, begin_id))
+    if deadline - now < num('tx_budget_s') + 1 then
+      result[2] = 'lease'
+    else
+      redis.call('SADD', INFLIGHT, begin_id)
+      redis.call('HINCRBY', ATTEMPTS, begin_id, 1)
+      result[2] = 'ok'
+    end
+  end
+end
+return result
+"""
+)
+
+_RECOVER = (
+    _LUA_COMMON
+    + """
+-- ARGV: limit
+local ids = redis.call('ZRANGEBYSCORE', SENDING, '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+local uncertain, requeued = 0, 0
+local resend = redis.call('HGET', META, 'uncertain') == 'resend'
+for _, id in ipairs(ids) do
+  if redis.call('SISMEMBER', INFLIGHT, id) == 1 then
+    if resend then
+      redis.call('HSET', DETAIL, id, 'lease expired in flight; resent by policy')
+      requeue(id, 'sending', 0)
+      requeued = requeued + 1
+    else
+      -- keep the owner: if that worker is alive after all, its mark still counts
+      finish(id, 'sending', 'uncertain', 'lease expired in flight (worker lost)')
+      uncertain = uncertain + 1
+    end
+  else
+    requeue(id, 'sending', 0)
+    requeued = requeued + 1
+  end
+end
+maybe_done()
+local nxt = ''
+local first = redis.call('ZRANGE', SENDING, 0, 0, 'WITHSCORES')
+if #first > 0 then nxt = tostring(math.max(tonumber(first[2]) - now, 0)) end
+return {uncertain, requeued, nxt}
+"""
+)
+
+_ADD_RECIPIENTS = """
+-- KEYS: meta, rcpt, state, pending, segments; ARGV: n_segments, (segid, json)*, (id, json)*
+if redis.call('HGET', KEYS[1], 'status') ~= 'creating' then return -1 end
+local nseg = tonumber(ARGV[1])
+for i = 2, 1 + 2 * nseg, 2 do
+  redis.call('HSETNX', KEYS[5], ARGV[i], ARGV[i + 1])
+end
+local added = 0
+for i = 2 + 2 * nseg, #ARGV, 2 do
+  if redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1]) == 1 then
+    redis.call('HSET', KEYS[3], ARGV[i], 'pending')
+    redis.call('ZADD', KEYS[4], 0, ARGV[i])
+    added = added + 1
+  end
+end
+redis.call('HINCRBY', KEYS[1], 'n_pending', added)
+redis.call('HINCRBY', KEYS[1], 'n_total', added)
+return added
+"""
+
+_SET_STATUS = """
+-- KEYS: meta; ARGV: new status, allowed from (space separated), now
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {'', 'missing'} end
+for from in string.gmatch(ARGV[2], '%S+') do
+  if from == status then
+    local new = ARGV[1]
+    if new == 'sending' and tonumber(redis.call('HGET', KEYS[1], 'n_pending')) == 0
+       and tonumber(redis.call('HGET', KEYS[1], 'n_sending')) == 0 then
+      new = 'done'
+    end
+    redis.call('HSET', KEYS[1], 'status', new)
+    if new == 'done' or new == 'cancelled' then
+      redis.call('HSET', KEYS[1], 'finished_at', ARGV[3])
+    end
+    return {status, new}
+  end
+end
+return {status, ''}
+"""
+
+
+def _s(value: bytes | str | None) -> str:
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class EditionStore:
+    """Editions, frozen recipient lists and the per-recipient send ledger."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self.r = client
+        self.prefix = prefix
+        self._claim = client.register_script(_CLAIM)
+        self._step = client.register_script(_STEP)
+        self._recover = client.register_script(_RECOVER)
+        self._add = client.register_script(_ADD_RECIPIENTS)
+        self._set_status = client.register_script(_SET_STATUS)
+
+    # --- keys ------------------------------------------------------------------------------
+
+    def key(self, edition_id: str, part: str) -> str:
+        """``{prefix}edition:{<id>}:<part>``: every key of one edition shares its hash tag."""
+        return f"{self.prefix}edition:{{{edition_id}}}:{part}"
+
+    def _ledger_keys(self, edition_id: str) -> list[str]:
+        return [self.key(edition_id, part) for part in _LEDGER_KEYS]
+
+    @property
+    def index_key(self) -> str:
+        """Every edition, scored by creation time."""
+        return f"{self.prefix}editions"
+
+    def period_key(self, frequency: str, period: str) -> str:
+        return f"{self.prefix}editions:period:{frequency}:{period}"
+
+    def included_key(self, frequency: str) -> str:
+        """Article ids already given to an edition of ``frequency``, scored by that time."""
+        return f"{self.prefix}editions:included:{frequency}"
+
+    def kick_key(self, edition_id: str) -> str:
+        return self.key(edition_id, "kick")
+
+    # --- creation --------------------------------------------------------------------------
+
+    def reserve(self, edition_id: str, frequency: str, period: str) -> str:
+        """SET NX the (frequency, period) slot: returns the id that owns it (ours or earlier)."""
+        key = self.period_key(frequency, period)
+        if self.r.set(key, edition_id, nx=True):
+            return edition_id
+        return _s(self.r.get(key)) or edition_id
+
+    def init(
+        self,
+        edition_id: str,
+        frequency: str,
+        period: str,
+        article_ids: Sequence[str],
+        policy: Policy,
+        now: datetime,
+    ) -> bool:
+        """Write the edition's record once (HSETNX on status); False if it already existed.
+
+        The first writer decides the article list; a retried or concurrent creator reads it.
+        """
+        meta = self.key(edition_id, "meta")
+        if not self.r.hsetnx(meta, "status", EditionStatus.CREATING.value):
+            return False
+        mapping: dict[str, str | float | int] = {
+            "id": edition_id,
+            "frequency": frequency,
+            "period": period,
+            "article_ids": json.dumps(list(article_ids)),
+            "created_at": now.timestamp(),
+            "lease_s": policy.lease_s,
+            "tx_budget_s": policy.tx_budget_s,
+            "retry_base_s": policy.retry_base_s,
+            "retry_max_s": policy.retry_max_s,
+            "max_attempts": policy.max_attempts,
+            "uncertain": policy.uncertain,
+            "n_total": 0,
+        }
+        for state in STATES:
+            mapping[f"n_{state}"] = 0
+        with self.r.pipeline(transaction=False) as pipe:
+            pipe.hset(meta, mapping=mapping)
+            pipe.zadd(self.index_key, {edition_id: now.timestamp()}, nx=True)
+            if article_ids:
+                pipe.zadd(self.included_key(frequency), dict.fromkeys(article_ids, now.timestamp()))
+            pipe.execute()
+        return True
+
+    def add_recipients(
+        self,
+        edition_id: str,
+        recipients: Sequence[FrozenRecipient],
+        segments: dict[str, str],
+    ) -> int:
+        """Freeze a chunk of recipients (idempotent: a subscriber is added once); -1 if the
+        edition is no longer being created."""
+        args: list[str] = [str(len(segments))]
+        for seg_id, seg_json in segments.items():
+            args += [seg_id, seg_json]
+        for rcpt in recipients:
+            args += [rcpt.subscriber_id, rcpt.encode()]
+        keys = [self.key(edition_id, p) for p in ("meta", "rcpt", "state", "pending", "segments")]
+        return int(self._add(keys=keys, args=args))
+
+    def finish_creation(self, edition_id: str, start: bool, now: datetime) -> EditionStatus:
+        """``creating`` → ``sending`` (or ``draft``); an empty edition goes straight to done."""
+        target = EditionStatus.SENDING if start else EditionStatus.DRAFT
+        self.set_status(edition_id, target, (EditionStatus.CREATING,), now)
+        edition = self.get(edition_id)
+        return edition.status if edition else target
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def get(self, edition_id: str) -> Edition | None:
+        raw = self.r.hgetall(self.key(edition_id, "meta"))
+        if not raw or b"id" not in raw:
+            return None
+        meta = {k.decode(): v.decode() for k, v in raw.items()}
+        finished = meta.get("finished_at")
+        counts = {state: int(meta.get(f"n_{state}", 0)) for state in STATES}
+        counts["total"] = int(meta.get("n_total", 0))
+        return Edition(
+            id=meta["id"],
+            frequency=meta["frequency"],
+            period=meta["period"],
+            status=EditionStatus(meta["status"]),
+            article_ids=tuple(json.loads(meta["article_ids"])),
+            created_at=datetime.fromtimestamp(float(meta["created_at"]), UTC),
+            finished_at=datetime.fromtimestamp(float(finished), UTC) if finished else None,
+            policy=Policy(
+                lease_s=float(meta["lease_s"]),
+                tx_budget_s=float(meta["tx_budget_s"]),
+                retry_base_s=float(meta["retry_base_s"]),
+                retry_max_s=float(meta["retry_max_s"]),
+                max_attempts=int(meta["max_attempts"]),
+                uncertain=meta["uncertain"],
+            ),
+            counts=counts,
+        )
+
+    def ids(self, limit: int = 50, newest_first: bool = True) -> list[str]:
+        read = self.r.zrevrange if newest_first else self.r.zrange
+        return [_s(m) for m in read(self.index_key, 0, limit - 1)]
+
+    def ids_with_status(self, *statuses: EditionStatus, limit: int = 200) -> list[str]:
+        """Recent editions in one of ``statuses`` (newest first)."""
+        out = []
+        for edition_id in self.ids(limit):
+            status = _s(self.r.hget(self.key(edition_id, "meta"), "status"))
+            if status in statuses:
+                out.append(edition_id)
+        return out
+
+    def latest_of(self, frequency: str) -> Edition | None:
+        for edition_id in self.ids(200):
+            edition = self.get(edition_id)
+            if edition is not None and edition.frequency == frequency:
+                return edition
+        return None
+
+    def included(self, frequency: str, since: float) -> set[str]:
+        members = self.r.zrangebyscore(self.included_key(frequency), since, "+inf")
+        return {_s(m) for m in members}
+
+    def segments(self, edition_id: str) -> dict[str, dict[str, Any]]:
+        raw = self.r.hgetall(self.key(edition_id, "segments"))
+        return {_s(k): json.loads(v) for k, v in raw.items()}
+
+    def segment(self, edition_id: str, segment_id: str) -> dict[str, Any] | None:
+        raw = self.r.hget(self.key(edition_id, "segments"), segment_id)
+        return None if raw is None else dict(json.loads(raw))
+
+    def entry(self, edition_id: str, subscriber_id: str) -> dict[str, str]:
+        """One ledger entry, for status pages and tests."""
+        with self.r.pipeline(transaction=False) as pipe:
+            for part in ("state", "attempts", "detail", "owner"):
+                pipe.hget(self.key(edition_id, part), subscriber_id)
+            state, attempts, detail, owner = pipe.execute()
+        return {
+            "state": _s(state),
+            "attempts": _s(attempts) or "0",
+            "detail": _s(detail),
+            "owner": _s(owner),
+        }
+
+    def states(self, edition_id: str) -> dict[str, str]:
+        """Every entry's state (subscriber id → state); O(recipients): for tests and reports."""
+        out: dict[str, str] = {}
+        for k, v in self.r.hscan_iter(self.key(edition_id, "state"), count=1000):
+            out[_s(k)] = _s(v)
+        return out
+
+    def members(self, edition_id: str, state: EntryState) -> list[str]:
+        """Subscriber ids that ended ``failed`` or ``uncertain`` (kept as sets for reports)."""
+        if state not in (EntryState.FAILED, EntryState.UNCERTAIN):
+            raise ValueError("only failed and uncertain entries are listed")
+        return sorted(_s(m) for m in self.r.smembers(self.key(edition_id, state.value)))
+
+    def recipients(self, edition_id: str, ids: Sequence[str]) -> list[FrozenRecipient]:
+        if not ids:
+            return []
+        raws = self.r.hmget(self.key(edition_id, "rcpt"), list(ids))
+        return [FrozenRecipient.decode(i, raw) for i, raw in zip(ids, raws, strict=True) if raw]
+
+    def iter_recipients(self, edition_id: str) -> Iterator[FrozenRecipient]:
+        for k, v in self.r.hscan_iter(self.key(edition_id, "rcpt"), count=1000):
+            yield FrozenRecipient.decode(_s(k), v)
+
+    def details(self, edition_id: str, ids: Sequence[str]) -> dict[str, str]:
+        if not ids:
+            return {}
+        raws = self.r.hmget(self.key(edition_id, "detail"), list(ids))
+        return {i: _s(raw) for i, raw in zip(ids, raws, strict=True)}
+
+    # --- the ledger ------------------------------------------------------------------------
+
+    def claim(self, edition_id: str, n: int, token: str) -> Claim:
+        """Up to ``n`` due pending entries → ``sending``, owned by ``token`` for the lease."""
+        status, ids, records, due, lease = self._claim(
+            keys=self._ledger_keys(edition_id), args=[n, token]
+        )
+        recipients = [
+            FrozenRecipient.decode(_s(i), raw)
+            for i, raw in zip(ids, records, strict=True)
+            if raw is not None
+        ]
+        return Claim(
+            status=_s(status),
+            token=token,
+            recipients=recipients,
+            due_in=float(due) if _s(due) else None,
+            lease_s=float(lease),
+        )
+
+    def step(
+        self,
+        edition_id: str,
+        token: str,
+        mark: tuple[str, Mark, str] | None = None,
+        begin: str | None = None,
+    ) -> tuple[str, str]:
+        """Mark one entry's outcome and/or begin the next one, in one round trip.
+
+        Both halves are idempotent for the same token, so a caller may repeat the call after
+        a lost reply (e.g. Redis restarting). Returns (mark result, begin result); ``ok`` on
+        success.
+        """
+        mark_id, outcome, detail = mark if mark else ("", Mark.SENT, "")
+        res = self._step(
+            keys=self._ledger_keys(edition_id),
+            args=[token, mark_id, outcome.value, detail[:500], begin or ""],
+        )
+        return _s(res[0]), _s(res[1])
+
+    def release(self, edition_id: str, token: str, ids: Sequence[str]) -> int:
+        """Hand back claimed entries that were never begun (pause, lease short, shutdown)."""
+        released = 0
+        for subscriber_id in ids:
+            mark_result, _ = self.step(edition_id, token, (subscriber_id, Mark.RELEASE, ""))
+            released += mark_result == "ok"
+        return released
+
+    def recover(self, edition_id: str, limit: int = 10_000) -> Recovered:
+        """Entries whose lease ran out: never begun → pending; begun → uncertain (policy)."""
+        uncertain, requeued, nxt = self._recover(keys=self._ledger_keys(edition_id), args=[limit])
+        return Recovered(int(uncertain), int(requeued), float(nxt) if _s(nxt) else None)
+
+    def set_status(
+        self,
+        edition_id: str,
+        status: EditionStatus,
+        allowed_from: Sequence[EditionStatus],
+        now: datetime,
+    ) -> tuple[str, str]:
+        """Atomic status change; returns (old, new) with new == '' if not allowed."""
+        old, new = self._set_status(
+            keys=[self.key(edition_id, "meta")],
+            args=[status.value, " ".join(s.value for s in allowed_from), now.timestamp()],
+        )
+        return _s(old), _s(new)
+
+    def take_kick(self, edition_id: str, seconds: int) -> bool:
+        """True for the first caller within ``seconds``: limits how often sends are re-queued."""
+        return bool(self.r.set(self.kick_key(edition_id), "1", nx=True, ex=max(1, seconds)))
+
+    def heartbeat(self, edition_id: str, token: str, ttl_s: float) -> None:
+        """A live sender registers itself; ``live_senders`` counts the unexpired ones."""
+        self.r.eval(
+            "local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1e6;"
+            " redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1]);"
+            " redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now); return 1",
+            1,
+            self.key(edition_id, "senders"),
+            token,
+            ttl_s,
+        )
+
+    def drop_heartbeat(self, edition_id: str, token: str) -> None:
+        self.r.zrem(self.key(edition_id, "senders"), token)
+
+    def live_senders(self, edition_id: str) -> int:
+        return int(
+            self.r.eval(
+                "local t = redis.call('TIME');"
+                " return redis.call('ZCOUNT', KEYS[1], '(' .. t[1], '+inf')",
+                1,
+                self.key(edition_id, "senders"),
+            )
+        )

@@ -1,0 +1,627 @@
+"""Subscribers in Redis: one hash per subscriber, an email index, active sets, suppression.
+
+Layout (every key under one hash tag, ``{prefix}{subscribers}:…``, so a transaction that
+touches a record, the indexes and the suppression list is legal on Redis Cluster too; a
+newsroom's list fits one slot many times over):
+
+- ``sub:{id}``              hash: the record (see ``Subscriber``)
+- ``by-email``              hash: address key (lower-cased) → id
+- ``all``, ``status:{s}``   sorted sets, all scores 0, read in id order (``ZRANGEBYLEX``)
+- ``active:{frequency}``    confirmed and not suppressed, per frequency (what an edition reads)
+- ``active-lang:{code}``    the same, per language (counts, segment sizes)
+- ``suppressed``            hash: address key → JSON ``{"email", "reason", "at"}``
+
+Every write is one MULTI/EXEC under WATCH of the record, the email index and the
+suppression list, so the indexes always agree with the records and a suppression that
+lands between a read and a write makes the write retry and see it. The suppression list is
+checked by every path that could make an address confirmed (signup, confirm, import), so a
+suppressed address can never receive mail again unless an operator lifts it by hand.
+
+Lexicographic sets instead of ``SSCAN``: iterating by ``ZRANGEBYLEX`` from the last id seen
+never yields an id twice and never skips one that stays in the set, whatever else changes
+meanwhile — freezing an edition's recipients depends on that.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+import redis
+
+FREQUENCIES = ("daily", "weekly", "instant")
+STATUSES = ("pending", "confirmed", "unsubscribed")
+PENDING, CONFIRMED, UNSUBSCRIBED = STATUSES
+
+_T = TypeVar("_T")
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LOCAL = re.compile(rf"^{_ATEXT}(?:\.{_ATEXT})*$")
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_TOPIC = re.compile(r"^[a-z0-9][a-z0-9-]{0,119}$")
+_LANG = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
+
+
+class InvalidEmail(ValueError):
+    """Not an address we will send to."""
+
+
+def normalise_email(text: str) -> str:
+    """A deliverable-looking address, domain in lower-case ASCII (IDNA), or InvalidEmail.
+
+    Only dot-atom local parts (RFC 5322 §3.4.1) are accepted: no quoted strings, no
+    comments, no whitespace or control characters, so an address can be put in a header
+    as it is. The local part keeps its case (RFC 5321 §2.4 leaves it to the receiver);
+    ``email_key`` lower-cases it for the index and the suppression list.
+    """
+    text = text.strip()
+    if len(text) > 320 or text.count("@") != 1:
+        raise InvalidEmail("not an email address")
+    local, domain = text.split("@")
+    if not local or len(local) > 64 or not _LOCAL.match(local):
+        raise InvalidEmail("not an email address")
+    try:
+        ascii_domain = domain.rstrip(".").encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise InvalidEmail("not an email address") from None
+    labels = ascii_domain.split(".")
+    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+        raise InvalidEmail("not an email address")
+    address = f"{local}@{ascii_domain}"
+    if len(address) > 254:
+        raise InvalidEmail("address too long")
+    return address
+
+
+def email_key(email: str) -> str:
+    """How addresses are compared: case-insensitively, so ``Bob@`` cannot dodge ``bob@``."""
+    return email.lower()
+
+
+def valid_topic(slug: str) -> bool:
+    return bool(_TOPIC.match(slug))
+
+
+def valid_language(code: str) -> bool:
+    return bool(_LANG.match(code))
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    id: str
+    email: str
+    status: str
+    frequency: str
+    topics: tuple[str, ...]
+    language: str
+    created_at: datetime
+    confirmed_at: datetime | None
+    token_version: int
+    consent_ip: str = ""
+    consent_source: str = ""
+    unsubscribed_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status == CONFIRMED
+
+    def wants(self, topics: set[str] | frozenset[str]) -> bool:
+        """Whether an article with ``topics`` belongs in this subscriber's mail (empty = all)."""
+        return not self.topics or bool(topics.intersection(self.topics))
+
+    def to_json(self) -> dict[str, Any]:
+        def iso(value: datetime | None) -> str | None:
+            return None if value is None else value.isoformat()
+
+        return {
+            "id": self.id,
+            "email": self.email,
+            "status": self.status,
+            "frequency": self.frequency,
+            "topics": list(self.topics),
+            "language": self.language,
+            "created_at": iso(self.created_at),
+            "confirmed_at": iso(self.confirmed_at),
+            "unsubscribed_at": iso(self.unsubscribed_at),
+            "token_version": self.token_version,
+            "consent_ip": self.consent_ip,
+            "consent_source": self.consent_source,
+        }
+
+
+@dataclass(frozen=True)
+class Suppression:
+    email: str
+    reason: str
+    at: datetime
+
+
+class SignupOutcome(StrEnum):
+    CREATED = "created"
+    REFRESHED = "refreshed"  # still pending: preferences replaced, a new confirmation is due
+    ALREADY_CONFIRMED = "already_confirmed"
+    SUPPRESSED = "suppressed"
+
+
+class ConfirmOutcome(StrEnum):
+    CONFIRMED = "confirmed"
+    ALREADY_CONFIRMED = "already_confirmed"
+    SUPPRESSED = "suppressed"
+    NOT_FOUND = "not_found"
+
+
+class ImportOutcome(StrEnum):
+    CREATED = "created"
+    EXISTS = "exists"
+    SUPPRESSED = "suppressed"  # the address is on the suppression list: row skipped
+    SUPPRESSION_ADDED = "suppression_added"  # an unsubscribed row: the address is suppressed
+
+
+@dataclass(frozen=True)
+class SubscriberKeys:
+    prefix: str
+
+    @property
+    def base(self) -> str:
+        return f"{self.prefix}{{subscribers}}:"
+
+    def record(self, subscriber_id: str) -> str:
+        return f"{self.base}sub:{subscriber_id}"
+
+    @property
+    def by_email(self) -> str:
+        return f"{self.base}by-email"
+
+    @property
+    def all(self) -> str:
+        return f"{self.base}all"
+
+    def status(self, status: str) -> str:
+        return f"{self.base}status:{status}"
+
+    def active(self, frequency: str) -> str:
+        return f"{self.base}active:{frequency}"
+
+    def active_lang(self, language: str) -> str:
+        return f"{self.base}active-lang:{language}"
+
+    @property
+    def languages(self) -> str:
+        """Every language that has had an active subscriber (names the active-lang sets)."""
+        return f"{self.base}languages"
+
+    @property
+    def suppressed(self) -> str:
+        return f"{self.base}suppressed"
+
+
+def new_id() -> str:
+    """Random, so ids reveal neither the list's size nor its order of signup."""
+    return secrets.token_hex(8)
+
+
+class SubscriberStore:
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self.r = client
+        self.keys = SubscriberKeys(prefix)
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def get(self, subscriber_id: str) -> Subscriber | None:
+        if not re.fullmatch(r"[0-9a-f]{1,64}", subscriber_id):
+            return None
+        return _decode(self.r.hgetall(self.keys.record(subscriber_id)))
+
+    def get_by_email(self, email: str) -> Subscriber | None:
+        sid = self.r.hget(self.keys.by_email, email_key(email))
+        return None if sid is None else self.get(sid.decode())
+
+    def is_suppressed(self, email: str) -> bool:
+        return bool(self.r.hexists(self.keys.suppressed, email_key(email)))
+
+    def suppression(self, email: str) -> Suppression | None:
+        raw = self.r.hget(self.keys.suppressed, email_key(email))
+        return None if raw is None else _decode_suppression(raw)
+
+    def iter_active(self, frequency: str, batch: int = 1000) -> Iterator[Subscriber]:
+        """Confirmed, not suppressed subscribers of ``frequency``, in id order, each once."""
+        for chunk in self._iter_ids(self.keys.active(frequency), batch):
+            for sub, suppressed in self._load(chunk, with_suppression=True):
+                if sub.active and not suppressed and sub.frequency == frequency:
+                    yield sub
+
+    def iter_all(self, batch: int = 1000) -> Iterator[Subscriber]:
+        for chunk in self._iter_ids(self.keys.all, batch):
+            for sub, _ in self._load(chunk, with_suppression=False):
+                yield sub
+
+    def iter_suppressed(self, batch: int = 1000) -> Iterator[Suppression]:
+        for _, raw in self.r.hscan_iter(self.keys.suppressed, count=batch):
+            yield _decode_suppression(raw)
+
+    def counts(self) -> dict[str, Any]:
+        languages = sorted(m.decode() for m in self.r.smembers(self.keys.languages))
+        with self.r.pipeline(transaction=False) as pipe:
+            pipe.zcard(self.keys.all)
+            for status in STATUSES:
+                pipe.zcard(self.keys.status(status))
+            for frequency in FREQUENCIES:
+                pipe.zcard(self.keys.active(frequency))
+            for language in languages:
+                pipe.zcard(self.keys.active_lang(language))
+            pipe.hlen(self.keys.suppressed)
+            values = [int(v) for v in pipe.execute()]
+        total, rest = values[0], values[1:]
+        by_status = dict(zip(STATUSES, rest[: len(STATUSES)], strict=True))
+        rest = rest[len(STATUSES) :]
+        active = dict(zip(FREQUENCIES, rest[: len(FREQUENCIES)], strict=True))
+        rest = rest[len(FREQUENCIES) :]
+        by_language = dict(zip(languages, rest[: len(languages)], strict=True))
+        return {
+            "total": total,
+            "by_status": by_status,
+            "active": active,
+            "active_by_language": by_language,
+            "suppressed": rest[-1],
+        }
+
+    # -- writes --------------------------------------------------------------------------
+
+    def signup(
+        self,
+        email: str,
+        frequency: str,
+        topics: tuple[str, ...],
+        language: str,
+        now: datetime,
+        consent_ip: str = "",
+        consent_source: str = "",
+    ) -> tuple[SignupOutcome, Subscriber | None]:
+        """Create a pending subscriber, or refresh a pending one; never touch a confirmed one.
+
+        A confirmed subscriber's preferences change only through their own manage link, so
+        a stranger who knows an address cannot alter (or learn anything about) it.
+        """
+        _check(frequency, topics, language)
+        key = email_key(email)
+
+        def body(pipe: Any) -> tuple[SignupOutcome, Subscriber | None]:
+            if pipe.hexists(self.keys.suppressed, key):
+                pipe.unwatch()
+                return SignupOutcome.SUPPRESSED, None
+            old = self._watch_by_email(pipe, key)
+            if old is not None and old.status == CONFIRMED:
+                pipe.unwatch()
+                return SignupOutcome.ALREADY_CONFIRMED, old
+            if old is None:
+                new = Subscriber(
+                    id=new_id(),
+                    email=email,
+                    status=PENDING,
+                    frequency=frequency,
+                    topics=topics,
+                    language=language,
+                    created_at=now,
+                    confirmed_at=None,
+                    token_version=1,
+                    consent_ip=consent_ip,
+                    consent_source=consent_source,
+                    updated_at=now,
+                )
+                outcome = SignupOutcome.CREATED
+            else:  # pending, or unsubscribed and no longer suppressed (lifted by hand)
+                new = replace(
+                    old,
+                    email=email,
+                    status=PENDING,
+                    frequency=frequency,
+                    topics=topics,
+                    language=language,
+                    consent_ip=consent_ip,
+                    consent_source=consent_source,
+                    unsubscribed_at=None,
+                    updated_at=now,
+                )
+                outcome = SignupOutcome.REFRESHED
+            pipe.multi()
+            self._write(pipe, old, new)
+            pipe.execute()
+            return outcome, new
+
+        return self._transact(body)
+
+    def confirm(
+        self, subscriber_id: str, now: datetime
+    ) -> tuple[ConfirmOutcome, Subscriber | None]:
+        def body(pipe: Any) -> tuple[ConfirmOutcome, Subscriber | None]:
+            old = self._watch_record(pipe, subscriber_id)
+            if old is None:
+                pipe.unwatch()
+                return ConfirmOutcome.NOT_FOUND, None
+            if pipe.hexists(self.keys.suppressed, email_key(old.email)):
+                pipe.unwatch()
+                return ConfirmOutcome.SUPPRESSED, old
+            if old.status == CONFIRMED:
+                pipe.unwatch()
+                return ConfirmOutcome.ALREADY_CONFIRMED, old
+            if old.status != PENDING:
+                pipe.unwatch()
+                return ConfirmOutcome.SUPPRESSED, old
+            new = replace(old, status=CONFIRMED, confirmed_at=now, updated_at=now)
+            pipe.multi()
+            self._write(pipe, old, new)
+            pipe.execute()
+            return ConfirmOutcome.CONFIRMED, new
+
+        return self._transact(body)
+
+    def update(
+        self,
+        subscriber_id: str,
+        now: datetime,
+        frequency: str | None = None,
+        topics: tuple[str, ...] | None = None,
+        language: str | None = None,
+    ) -> Subscriber | None:
+        """Change preferences; None when there is no such subscriber or they left."""
+
+        def body(pipe: Any) -> Subscriber | None:
+            old = self._watch_record(pipe, subscriber_id)
+            if old is None or old.status == UNSUBSCRIBED:
+                pipe.unwatch()
+                return None
+            new = replace(
+                old,
+                frequency=old.frequency if frequency is None else frequency,
+                topics=old.topics if topics is None else topics,
+                language=old.language if language is None else language,
+                updated_at=now,
+            )
+            _check(new.frequency, new.topics, new.language)
+            pipe.multi()
+            self._write(pipe, old, new)
+            pipe.execute()
+            return new
+
+        return self._transact(body)
+
+    def unsubscribe(
+        self, subscriber_id: str, now: datetime, reason: str = "unsubscribed"
+    ) -> Subscriber | None:
+        """Leave the list and suppress the address (RFC 8058 one-click lands here)."""
+
+        def body(pipe: Any) -> Subscriber | None:
+            old = self._watch_record(pipe, subscriber_id)
+            if old is None:
+                pipe.unwatch()
+                return None
+            suppressed = pipe.hexists(self.keys.suppressed, email_key(old.email))
+            pipe.multi()
+            new = self._leave(pipe, old, now)
+            if not suppressed:
+                _add_suppression(pipe, self.keys, old.email, reason, now)
+            pipe.execute()
+            return new
+
+        return self._transact(body)
+
+    def suppress(self, email: str, reason: str, now: datetime) -> None:
+        """Never mail ``email`` again (hard bounce, complaint, unsubscribe); also unsubscribes.
+
+        The first reason is kept: a later bounce does not hide that the person unsubscribed.
+        """
+        key = email_key(email)
+
+        def body(pipe: Any) -> None:
+            existing = pipe.hexists(self.keys.suppressed, key)
+            old = self._watch_by_email(pipe, key)
+            pipe.multi()
+            if old is not None:
+                self._leave(pipe, old, now)
+            if not existing:
+                _add_suppression(pipe, self.keys, old.email if old else email, reason, now)
+            pipe.execute()
+
+        self._transact(body)
+
+    def unsuppress(self, email: str) -> bool:
+        """Operator only: lift a suppression (the person must then sign up and confirm again)."""
+        return bool(self.r.hdel(self.keys.suppressed, email_key(email)))
+
+    def revoke_tokens(self, subscriber_id: str, now: datetime) -> Subscriber | None:
+        """Bump ``token_version``: every manage link mailed so far stops working."""
+
+        def body(pipe: Any) -> Subscriber | None:
+            old = self._watch_record(pipe, subscriber_id)
+            if old is None:
+                pipe.unwatch()
+                return None
+            new = replace(old, token_version=old.token_version + 1, updated_at=now)
+            pipe.multi()
+            self._write(pipe, old, new)
+            pipe.execute()
+            return new
+
+        return self._transact(body)
+
+    def import_record(
+        self, record: Subscriber, reason: str = "unsubscribed (import)"
+    ) -> ImportOutcome:
+        """Add one subscriber as exported elsewhere, keeping its consent timestamps.
+
+        Suppressed addresses are skipped whatever the row says; an ``unsubscribed`` row adds
+        the address to the suppression list (that is how lists move between providers); an
+        address we already have is left alone (its owner's choices win over the file).
+        """
+        _check(record.frequency, record.topics, record.language)
+        key = email_key(record.email)
+
+        def body(pipe: Any) -> ImportOutcome:
+            suppressed = pipe.hexists(self.keys.suppressed, key)
+            old = self._watch_by_email(pipe, key)
+            if record.status == UNSUBSCRIBED:
+                pipe.multi()
+                if old is not None:
+                    self._leave(pipe, old, record.unsubscribed_at or record.created_at)
+                if not suppressed:
+                    at = record.unsubscribed_at or record.updated_at or record.created_at
+                    _add_suppression(pipe, self.keys, record.email, reason, at)
+                pipe.execute()
+                return ImportOutcome.SUPPRESSED if suppressed else ImportOutcome.SUPPRESSION_ADDED
+            if suppressed:
+                pipe.unwatch()
+                return ImportOutcome.SUPPRESSED
+            if old is not None:
+                pipe.unwatch()
+                return ImportOutcome.EXISTS
+            new = replace(record, id=new_id(), token_version=max(1, record.token_version))
+            pipe.multi()
+            self._write(pipe, None, new)
+            pipe.execute()
+            return ImportOutcome.CREATED
+
+        return self._transact(body)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _transact(self, body: Callable[[Any], _T]) -> _T:
+        with self.r.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(self.keys.by_email, self.keys.suppressed)
+                    return body(pipe)
+                except redis.WatchError:
+                    continue
+
+    def _watch_by_email(self, pipe: Any, key: str) -> Subscriber | None:
+        sid = pipe.hget(self.keys.by_email, key)
+        return None if sid is None else self._watch_record(pipe, sid.decode())
+
+    def _watch_record(self, pipe: Any, subscriber_id: str) -> Subscriber | None:
+        if not re.fullmatch(r"[0-9a-f]{1,64}", subscriber_id):
+            return None
+        pipe.watch(self.keys.record(subscriber_id))
+        return _decode(pipe.hgetall(self.keys.record(subscriber_id)))
+
+    def _leave(self, pipe: Any, old: Subscriber, now: datetime) -> Subscriber:
+        if old.status == UNSUBSCRIBED:
+            return old
+        new = replace(old, status=UNSUBSCRIBED, unsubscribed_at=now, updated_at=now)
+        self._write(pipe, old, new)
+        return new
+
+    def _write(self, pipe: Any, old: Subscriber | None, new: Subscriber) -> None:
+        k = self.keys
+        if old is not None:
+            pipe.zrem(k.status(old.status), old.id)
+            if old.active:
+                pipe.zrem(k.active(old.frequency), old.id)
+                pipe.zrem(k.active_lang(old.language), old.id)
+            if email_key(old.email) != email_key(new.email):
+                pipe.hdel(k.by_email, email_key(old.email))
+        pipe.delete(k.record(new.id))
+        pipe.hset(k.record(new.id), mapping=_encode(new))
+        pipe.hset(k.by_email, email_key(new.email), new.id)
+        pipe.zadd(k.all, {new.id: 0})
+        pipe.zadd(k.status(new.status), {new.id: 0})
+        if new.active:
+            pipe.zadd(k.active(new.frequency), {new.id: 0})
+            pipe.zadd(k.active_lang(new.language), {new.id: 0})
+            pipe.sadd(k.languages, new.language)
+
+    def _iter_ids(self, key: str, batch: int) -> Iterator[list[str]]:
+        start = "-"
+        while True:
+            ids = [m.decode() for m in self.r.zrangebylex(key, start, "+", 0, batch)]
+            if not ids:
+                return
+            yield ids
+            start = "(" + ids[-1]
+
+    def _load(self, ids: list[str], *, with_suppression: bool) -> list[tuple[Subscriber, bool]]:
+        with self.r.pipeline(transaction=False) as pipe:
+            for sid in ids:
+                pipe.hgetall(self.keys.record(sid))
+            raws = pipe.execute()
+        subs = [s for s in (_decode(raw) for raw in raws) if s is not None]
+        if not with_suppression or not subs:
+            return [(s, False) for s in subs]
+        flags = self.r.hmget(self.keys.suppressed, [email_key(s.email) for s in subs])
+        return [(s, flag is not None) for s, flag in zip(subs, flags, strict=True)]
+
+
+def _check(frequency: str, topics: tuple[str, ...], language: str) -> None:
+    if frequency not in FREQUENCIES:
+        raise ValueError(f"frequency must be one of {', '.join(FREQUENCIES)}")
+    bad = [t for t in topics if not valid_topic(t)]
+    if bad:
+        raise ValueError(f"not a topic: {bad[0]!r}")
+    if not valid_language(language):
+        raise ValueError(f"not a language code: {language!r}")
+
+
+def _add_suppression(
+    pipe: Any, keys: SubscriberKeys, email: str, reason: str, at: datetime
+) -> None:
+    value = {"email": email, "reason": reason[:200], "at": at.isoformat()}
+    pipe.hset(keys.suppressed, email_key(email), json.dumps(value, ensure_ascii=False))
+
+
+def _decode_suppression(raw: bytes) -> Suppression:
+    data = json.loads(raw)
+    return Suppression(data["email"], data["reason"], datetime.fromisoformat(data["at"]))
+
+
+def _iso(value: datetime | None) -> str:
+    return "" if value is None else value.isoformat()
+
+
+def _when(text: str) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _encode(sub: Subscriber) -> dict[str, str]:
+    return {
+        "id": sub.id,
+        "email": sub.email,
+        "status": sub.status,
+        "frequency": sub.frequency,
+        "topics": " ".join(sub.topics),
+        "language": sub.language,
+        "created_at": sub.created_at.isoformat(),
+        "confirmed_at": _iso(sub.confirmed_at),
+        "unsubscribed_at": _iso(sub.unsubscribed_at),
+        "updated_at": _iso(sub.updated_at),
+        "token_version": str(sub.token_version),
+        "consent_ip": sub.consent_ip,
+        "consent_source": sub.consent_source,
+    }
+
+
+def _decode(raw: dict[bytes, bytes]) -> Subscriber | None:
+    if not raw:
+        return None
+    d = {k.decode(): v.decode() for k, v in raw.items()}
+    created = _when(d["created_at"])
+    assert created is not None
+    return Subscriber(
+        id=d["id"],
+        email=d["email"],
+        status=d["status"],
+        frequency=d["frequency"],
+        topics=tuple(d["topics"].split()),
+        language=d["language"],
+        created_at=created,
+        confirmed_at=_when(d.get("confirmed_at", "")),
+        token_version=int(d.get("token_version", "1")),
+        consent_ip=d.get("consent_ip", ""),
+        consent_source=d.get("consent_source", ""),
+        unsubscribed_at=_when(d.get("unsubscribed_at", "")),
+        updated_at=_when(d.get("updated_at", "")),
+    )
