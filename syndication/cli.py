@@ -256,6 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_feeds_build)
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
+    from syndication.cli_digest import register as register_digest
+    from syndication.cli_subscribers import register as register_subscribers
+
+    register_subscribers(sub)
+    register_digest(sub)
+
     command("check", "Check configuration and that Redis is reachable", cmd_check, json_flag=True)
     return parser
 

@@ -13,7 +13,15 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from syndication.licences import normalise_licence
@@ -117,6 +125,78 @@ class _Env(BaseSettings):
     key_prefix: str = "synd:"
     feed_items: int = Field(default=50, ge=1, le=1000)
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    # Mail: sender identity, delivery and the digest schedule (see README, Configuration).
+    mail_from: str | None = None
+    mail_envelope_from: str | None = None
+    unsubscribe_mailto: str | None = None
+    smtp_timeout: float = Field(default=30, gt=0, le=600)
+    mail_connections: int = Field(default=2, ge=1, le=64)
+    mail_batch: int = Field(default=50, ge=1, le=10_000)
+    mail_fanout: int = Field(default=2, ge=1, le=64)
+    mail_rate_per_second: float = Field(default=0, ge=0)
+    mail_rate_per_hour: float = Field(default=0, ge=0)
+    mail_lease_seconds: float = Field(default=300, ge=5)
+    mail_tx_budget_seconds: float = Field(default=120, ge=1)
+    mail_retry_base_seconds: float = Field(default=30, ge=0)
+    mail_retry_max_seconds: float = Field(default=3600, ge=0)
+    mail_max_attempts: int = Field(default=8, ge=1, le=100)
+    mail_uncertain_policy: str = "report"
+    mail_max_resume_age_hours: float = Field(default=48, gt=0)
+    mail_max_task_seconds: float = Field(default=600, ge=10)
+    digest_send_time: str = "07:00"
+    digest_weekly_day: str = "monday"
+    digest_max_articles: int = Field(default=15, ge=1, le=100)
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None
+    dkim_key_file: Path | None = None
+    confirm_token_hours: int = Field(default=48, ge=1, le=24 * 14)
+    subscribe_ip_limit: int = Field(default=20, ge=1)
+    subscribe_ip_window_s: int = Field(default=3600, ge=1)
+    subscribe_address_limit: int = Field(default=3, ge=1)
+    subscribe_address_window_s: int = Field(default=3600, ge=1)
+
+    @field_validator("mail_from", "mail_envelope_from", "unsubscribe_mailto")
+    @classmethod
+    def _no_newlines(cls, value: str | None) -> str | None:
+        if value is not None and ("\r" in value or "\n" in value):
+            raise ValueError("must be one line (no CR or LF)")
+        return value
+
+    @field_validator("mail_uncertain_policy")
+    @classmethod
+    def _uncertain(cls, value: str) -> str:
+        if value not in ("report", "resend"):
+            raise ValueError("must be report or resend")
+        return value
+
+    @field_validator("digest_send_time")
+    @classmethod
+    def _send_time(cls, value: str) -> str:
+        hour, _, minute = value.partition(":")
+        if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+            raise ValueError("must be HH:MM in the publisher's time zone")
+        return f"{int(hour):02d}:{int(minute):02d}"
+
+    @field_validator("digest_weekly_day")
+    @classmethod
+    def _weekday(cls, value: str) -> str:
+        days = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+        if value.lower() not in days:
+            raise ValueError("must be a day of the week, e.g. monday")
+        return value.lower()
+
+    @model_validator(mode="after")
+    def _dkim(self) -> _Env:
+        parts = (self.dkim_selector, self.dkim_domain, self.dkim_key_file)
+        if any(parts) and not all(parts):
+            raise ValueError(
+                "SYNDICATION_DKIM_SELECTOR, _DKIM_DOMAIN and _DKIM_KEY_FILE go together"
+            )
+        if self.mail_tx_budget_seconds >= self.mail_lease_seconds:
+            raise ValueError(
+                "SYNDICATION_MAIL_TX_BUDGET_SECONDS must be below SYNDICATION_MAIL_LEASE_SECONDS"
+            )
+        return self
 
     @field_validator("redis_url")
     @classmethod
@@ -177,6 +257,34 @@ class Settings:
     publisher: Publisher
     config_path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    mail_from: str | None = None
+    mail_envelope_from: str | None = None
+    unsubscribe_mailto: str | None = None
+    smtp_timeout: float = 30
+    mail_connections: int = 2
+    mail_batch: int = 50
+    mail_fanout: int = 2
+    mail_rate_per_second: float = 0
+    mail_rate_per_hour: float = 0
+    mail_lease_seconds: float = 300
+    mail_tx_budget_seconds: float = 120
+    mail_retry_base_seconds: float = 30
+    mail_retry_max_seconds: float = 3600
+    mail_max_attempts: int = 8
+    mail_uncertain_policy: str = "report"
+    mail_max_resume_age_hours: float = 48
+    mail_max_task_seconds: float = 600
+    digest_send_time: str = "07:00"
+    digest_weekly_day: str = "monday"
+    digest_max_articles: int = 15
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None
+    dkim_key_file: Path | None = None
+    confirm_token_hours: int = 48
+    subscribe_ip_limit: int = 20
+    subscribe_ip_window_s: int = 3600
+    subscribe_address_limit: int = 3
+    subscribe_address_window_s: int = 3600
 
     def need_redis_url(self) -> str:
         if not self.redis_url:
@@ -241,8 +349,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             env = _Env.model_validate(values)
     except ValidationError as exc:
         err = exc.errors()[0]
-        name = ENV_PREFIX + str(err["loc"][0]).upper() if err["loc"] else ENV_PREFIX
-        raise ConfigError(f"{name}: {err['msg'].removeprefix('Value error, ')}") from None
+        message = err["msg"].removeprefix("Value error, ")
+        if not err["loc"]:  # a rule across settings: its message names them
+            raise ConfigError(message) from None
+        name = ENV_PREFIX + str(err["loc"][0]).upper()
+        raise ConfigError(f"{name}: {message}") from None
 
     path = env.config
     if path is None and Path("syndication.toml").is_file():
@@ -264,4 +375,18 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         max_body_bytes=env.max_body_bytes,
         publisher=publisher,
         config_path=path,
+        **{name: getattr(env, name) for name in _PASSED_THROUGH},
     )
+
+
+# Settings that go from the environment to Settings unchanged (validated by _Env).
+_PASSED_THROUGH = (
+    "mail_from", "mail_envelope_from", "unsubscribe_mailto", "smtp_timeout",
+    "mail_connections", "mail_batch", "mail_fanout", "mail_rate_per_second",
+    "mail_rate_per_hour", "mail_lease_seconds", "mail_tx_budget_seconds",
+    "mail_retry_base_seconds", "mail_retry_max_seconds", "mail_max_attempts",
+    "mail_uncertain_policy", "mail_max_resume_age_hours", "mail_max_task_seconds",
+    "digest_send_time", "digest_weekly_day", "digest_max_articles", "dkim_selector",
+    "dkim_domain", "dkim_key_file", "confirm_token_hours", "subscribe_ip_limit",
+    "subscribe_ip_window_s", "subscribe_address_limit", "subscribe_address_window_s",
+)  # fmt: skip

@@ -13,13 +13,21 @@ import redis
 
 from syndication.config import Settings
 from syndication.events import Events
+from syndication.ratelimit import RateLimiter
 from syndication.services.articles import ArticleService
+from syndication.services.digests import DigestService, make_digest_service
 from syndication.services.feeds import FeedService
 from syndication.services.ingest import IngestService
+from syndication.services.subscriptions import (
+    SubscriptionService,
+    build_subscription_service,
+    topics_from_catalog,
+)
 from syndication.store.articles import ArticleStore
 from syndication.store.connection import connect
 from syndication.store.feeds import FeedCache
 from syndication.store.poll_state import PollStateStore
+from syndication.store.subscribers import SubscriberStore
 
 
 @dataclass
@@ -62,3 +70,21 @@ class Context:
     @cached_property
     def ingest(self) -> IngestService:
         return IngestService(self.articles, self.settings.publisher, self.poll_state)
+
+    @cached_property
+    def subscriber_store(self) -> SubscriberStore:
+        return SubscriberStore(self.client, self.settings.key_prefix)
+
+    @cached_property
+    def rate_limiter(self) -> RateLimiter:
+        return RateLimiter(self.client, self.settings.key_prefix)
+
+    @cached_property
+    def subscriptions(self) -> SubscriptionService:
+        return build_subscription_service(
+            self.settings, self.client, topics_from_catalog(self.article_store.feed_catalog)
+        )
+
+    @cached_property
+    def digests(self) -> DigestService:
+        return make_digest_service(self.settings, self.client, self.events)

@@ -19,6 +19,10 @@ class Events(Protocol):
         """Feed documents whose bytes changed: WebSub hubs are told (``hub.mode=publish``)."""
         ...
 
+    def send_edition(self, edition_id: str, countdown: float = 0.0, copies: int = 1) -> None:
+        """Start (or continue) sending an edition: ``copies`` batch senders in parallel."""
+        ...
+
 
 class RecordingEvents:
     """Keeps every event as ``(kind, article_id)``, in order."""
@@ -37,3 +41,6 @@ class RecordingEvents:
 
     def feeds_changed(self, urls: list[str]) -> None:
         self.calls.extend(("feed_changed", url) for url in urls)
+
+    def send_edition(self, edition_id: str, countdown: float = 0.0, copies: int = 1) -> None:
+        self.calls.append(("send_edition", edition_id))

@@ -20,7 +20,7 @@ QUEUES = ("feeds", "mail", "ingest")
 # after this, so it stays far above any task's run time (FIELD-NOTES: Redis broker).
 VISIBILITY_TIMEOUT = 3600
 
-app = Celery("syndication", include=["workers.tasks"])
+app = Celery("syndication", include=["workers.tasks", "workers.mail_tasks"])
 _configured: Settings | None = None
 
 
@@ -54,8 +54,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
 
 def beat_schedule(settings: Settings) -> dict[str, Any]:
-    """Poll each configured source on its interval; sweep the event outbox every minute."""
-    return {
+    """Poll each configured source on its interval; sweep the event outbox every minute;
+    make the daily and weekly digests at the publisher's local time."""
+    from workers.mail_tasks import beat_schedule as mail_beat_schedule
+
+    return mail_beat_schedule(settings) | {
         "flush pending events": {
             "task": "ingest.flush_pending_events",
             "schedule": timedelta(minutes=1),

@@ -19,6 +19,8 @@ from syndication.store.keys import Keys
 # Longer than any wait in a healthy queue; if a queued rebuild is lost with its flag set,
 # the flag expiring lets the next event queue a new one.
 QUEUED_FLAG_SECONDS = 300
+# At least the instant-edition bucket (services/digests.py), so every article lands in one.
+INSTANT_DELAY = 300
 
 
 class CeleryEvents:
@@ -43,12 +45,21 @@ class CeleryEvents:
 
     def published(self, article_id: str) -> None:
         self._rebuild(article_id)
+        # Instant subscribers: the edition of this 5-minute bucket is made after it closes,
+        # so articles arriving together go out in one email (create is idempotent per bucket).
+        self.app.send_task("mail.create_edition", args=["instant"], countdown=INSTANT_DELAY)
 
     def updated(self, article_id: str) -> None:
         self._rebuild(article_id)
 
     def withdrawn(self, article_id: str) -> None:
         self._rebuild(article_id)
+
+    def send_edition(self, edition_id: str, countdown: float = 0.0, copies: int = 1) -> None:
+        for _ in range(max(1, copies)):
+            self.app.send_task(
+                "mail.send_batch", args=[edition_id], countdown=max(0.0, countdown) or None
+            )
 
     def feeds_changed(self, urls: list[str]) -> None:
         """One ping task per (hub, feed URL), so each retries on its own."""

@@ -1,0 +1,785 @@
+"""Email digests: rendered once per segment, personalised per recipient by substitution.
+
+Pure: no Redis, no network, no clock (``now`` is passed in). The pipeline per segment is
+Jinja2 → MJML (mjml-python / MRML) → HTML → css-inline, plus a plain-text part from its own
+template, then one ``EmailMessage`` serialised to bytes with placeholder tokens where the
+recipient's own parts go (To, Message-ID, the unsubscribe and preferences links, the
+``List-Unsubscribe`` values). Per recipient, :func:`personalise` only joins the
+pre-split bytes with the validated values: ~150× cheaper than rendering each message
+(FIELD-NOTES, ``bench/email_build.py``), and the recipient's values never pass through a
+template or a header folder, so they cannot change the message's structure.
+
+Why the bytes look the way they do:
+
+- Bodies are ``8bit`` UTF-8, never quoted-printable or base64: placeholders must survive
+  serialisation verbatim. RFC 5322 §2.1.1 caps a line at 998 octets, so long HTML lines
+  (MRML and css-inline write almost everything on one line) are wrapped at spaces, which
+  HTML treats as equivalent to a newline; a placeholder counts at its longest value.
+- Headers use ``policy.SMTP`` with ``max_line_length=998``: with the default 78-column
+  folding a long ``List-Unsubscribe`` URL is folded into RFC 2047 encoded words and breaks.
+- ``List-Unsubscribe`` (RFC 2369) carries an https URL and a mailto; with
+  ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` the https URL is the RFC 8058
+  one-click endpoint. RFC 8058 §4 wants both headers covered by a DKIM signature
+  (RFC 6376), which :func:`dkim_sign` does after personalisation.
+- ``Message-ID`` is deterministic per (edition, subscriber) (RFC 5322 §3.6.4): a resend
+  after a crash carries the same id, so receivers can drop the duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+from functools import cache
+from typing import Any
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
+
+import css_inline
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import escape
+from mjml import mjml2html
+
+from syndication.config import Publisher
+from syndication.licences import LICENCES
+from syndication.models import Article
+from syndication.templating import templates_dir
+
+#: Gmail clips a message whose HTML part is larger than this ("[Message clipped]").
+GMAIL_CLIP_BYTES = 102_000
+#: Our own ceiling for the HTML part, with room for per-recipient links and MTA headers.
+SIZE_BUDGET = 90_000
+
+#: RFC 5322 §2.1.1: at most 998 octets per line, excluding CRLF.
+MAX_LINE = 998
+#: Wrap width for bodies: under MAX_LINE with a little room to spare.
+WRAP = 980
+
+#: Caps on per-recipient values, so a substituted line stays under MAX_LINE.
+MAX_EMAIL = 254  # RFC 5321 §4.5.3.1.3 (path) less the brackets
+MAX_URL = 400
+MAX_MESSAGE_ID = 250
+#: Caps on article text in a digest: the full summary can be 5,000 characters.
+SUMMARY_CHARS = 600
+TITLE_CHARS = 300
+#: An article URL longer than this (no spaces: it cannot be wrapped) links to the archive.
+MAX_ARTICLE_URL = 600
+#: Longer "words" (pasted URLs, runs of symbols) are cut: lines must break at spaces.
+MAX_WORD = 120
+
+EMAIL_POLICY = SMTP.clone(max_line_length=MAX_LINE)
+"""CRLF line ends (what SMTP DATA wants) and no header folding under 998 octets."""
+
+FREQUENCY_LABELS = {"daily": "Daily digest", "weekly": "Weekly digest", "instant": "New story"}
+
+_MONTHS = {
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+    "es": (
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ),
+}
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+# --- validation of per-recipient values -------------------------------------------------
+
+# RFC 5322 §3.2.3 dot-atom-text, ASCII only (no SMTPUTF8): what may appear in To and ids.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_DOT_ATOM = rf"{_ATEXT}(?:\.{_ATEXT})*"
+_EMAIL = re.compile(rf"{_DOT_ATOM}@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+_MESSAGE_ID = re.compile(rf"<{_DOT_ATOM}@{_DOT_ATOM}>")
+_ID_PART = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
+#: URL characters left as they are; anything else (quotes, <, >, space, comma, non-ASCII)
+#: is percent-encoded, so a value can end neither an HTML attribute nor a header's <…>.
+_URL_SAFE = "-._~:/?#@!$&'()*+;=%"
+_CRLF = re.compile(r"[\r\n]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+class RecipientError(ValueError):
+    """A recipient value is unusable (CR/LF, non-ASCII address, too long): a permanent
+    failure for that recipient, never a malformed message."""
+
+
+def _one_line(value: str) -> str:
+    """Control characters (CR/LF above all) removed and white space folded: header-safe."""
+    return " ".join(_CONTROL.sub(" ", value).split())
+
+
+def _check_email(value: str) -> str:
+    if _CRLF.search(value) or len(value) > MAX_EMAIL or not _EMAIL.fullmatch(value):
+        raise RecipientError(f"not an ASCII addr-spec of at most {MAX_EMAIL} octets: {value!r}")
+    return value
+
+
+def _check_url(value: str) -> str:
+    if _CRLF.search(value):
+        raise RecipientError("URL contains CR or LF")
+    url = quote(value.strip(), safe=_URL_SAFE)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise RecipientError(f"not an absolute http(s) URL: {value!r}")
+    if len(url) > MAX_URL:
+        raise RecipientError(f"URL longer than {MAX_URL} octets")
+    return url
+
+
+def _check_message_id(value: str) -> str:
+    value = value.strip()
+    if not value.startswith("<"):
+        value = f"<{value}>"
+    if _CRLF.search(value) or len(value) > MAX_MESSAGE_ID or not _MESSAGE_ID.fullmatch(value):
+        raise RecipientError(f"not a Message-ID (RFC 5322 §3.6.4): {value!r}")
+    return value
+
+
+# --- plain values in and out ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DigestSegment:
+    """What one group of subscribers gets: one edition's articles for their language and
+    topics (C makes segments; B renders each once). ``period_label`` overrides the date
+    line ("Tuesday, November 3, 2026" by default)."""
+
+    edition_id: str
+    frequency: str
+    language: str
+    topics: tuple[str, ...]
+    articles: tuple[Article, ...]
+    period_label: str = ""
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One recipient's own parts of a message; the links carry A's signed manage token."""
+
+    email: str
+    subscriber_id: str
+    unsubscribe_url: str
+    preferences_url: str
+    message_id: str
+
+
+@dataclass(frozen=True)
+class DkimKey:
+    """A DKIM signing key (RFC 6376): ``private_key`` is a PEM (PKCS#1 or PKCS#8) RSA key."""
+
+    selector: str
+    domain: str
+    private_key: bytes
+    #: RFC 8058 §4: List-Unsubscribe and List-Unsubscribe-Post MUST be signed.
+    headers: tuple[str, ...] = (
+        "From",
+        "To",
+        "Subject",
+        "Date",
+        "Message-ID",
+        "List-Unsubscribe",
+        "List-Unsubscribe-Post",
+        "List-Id",
+        "MIME-Version",
+        "Content-Type",
+    )
+
+
+# Placeholder slots. The marker is chosen per segment so it never occurs in its content.
+_SLOTS = ("TO", "MSGID", "UNSUB", "UNSUBH", "PREFS", "PREFSH", "MAILTO")
+#: The longest value each slot can take (octets), for line-length arithmetic.
+_SLOT_WIDTH = {
+    "TO": MAX_EMAIL,
+    "MSGID": MAX_MESSAGE_ID,
+    "UNSUB": MAX_URL,
+    "UNSUBH": MAX_URL,
+    "PREFS": MAX_URL,
+    "PREFSH": MAX_URL,
+    "MAILTO": MAX_URL,
+}
+
+
+def _token(marker: str, slot: str) -> str:
+    return f"x{marker}{slot}x"
+
+
+@dataclass(frozen=True)
+class RenderedDigest:
+    """A segment's subject and bodies, with placeholder tokens for the recipient's links.
+
+    ``html_size`` is the HTML part's size in octets with every placeholder at its longest
+    value: what ``digest preview`` compares with SIZE_BUDGET and GMAIL_CLIP_BYTES.
+    """
+
+    subject: str
+    html: str
+    text: str
+    marker: str
+    language: str
+
+    @property
+    def html_size(self) -> int:
+        size = len(self.html.encode())
+        for slot in _SLOTS:
+            token = _token(self.marker, slot)
+            size += self.html.count(token) * (_SLOT_WIDTH[slot] - len(token))
+        return size
+
+    @property
+    def over_budget(self) -> bool:
+        return self.html_size > SIZE_BUDGET
+
+    @property
+    def clipped(self) -> bool:
+        """Gmail would clip it."""
+        return self.html_size > GMAIL_CLIP_BYTES
+
+    def fill(self, unsubscribe_url: str, preferences_url: str) -> tuple[str, str]:
+        """(html, text) with the links filled in: for previews and the archive page."""
+        unsub, prefs = _check_url(unsubscribe_url), _check_url(preferences_url)
+        values = {
+            "UNSUB": unsub,
+            "UNSUBH": str(escape(unsub)),
+            "PREFS": prefs,
+            "PREFSH": str(escape(prefs)),
+        }
+        html, text = self.html, self.text
+        for slot, value in values.items():
+            html = html.replace(_token(self.marker, slot), value)
+            text = text.replace(_token(self.marker, slot), value)
+        return html, text
+
+
+@dataclass(frozen=True)
+class MessageTemplate:
+    """One segment's message as bytes, split at the placeholders: ``chunks[0]``, then the
+    value of ``slots[0]``, then ``chunks[1]`` … (``len(chunks) == len(slots) + 1``)."""
+
+    chunks: tuple[bytes, ...]
+    slots: tuple[str, ...]
+    html_size: int
+    subject: str
+    mailto: str | None = None
+
+    @property
+    def size(self) -> int:
+        """Octets of the template without the recipient values (≈ each message's size)."""
+        return sum(len(c) for c in self.chunks)
+
+
+# --- helpers for the caller (C) ---------------------------------------------------------
+
+
+def host_of(public_url: str) -> str:
+    host = urlsplit(public_url).hostname
+    if not host:
+        raise ValueError(f"no host in {public_url!r}")
+    return host
+
+
+def message_id(edition_id: str, subscriber_id: str, public_url: str) -> str:
+    """``<edition.subscriber@host>``: the same for every attempt at one recipient of one
+    edition (RFC 5322 §3.6.4), so a resend after a crash is recognisably the same message."""
+    edition = _ID_PART.sub("-", edition_id).strip("-") or "edition"
+    subscriber = _ID_PART.sub("-", subscriber_id).strip("-") or "subscriber"
+    return f"<{edition}.{subscriber}@{host_of(public_url)}>"
+
+
+def make_recipient(
+    email: str, subscriber_id: str, manage_token: str, edition_id: str, public_url: str
+) -> Recipient:
+    """A Recipient whose links are ``/unsubscribe/{token}`` and ``/preferences/{token}``."""
+    token = quote(manage_token, safe="")
+    base = public_url.rstrip("/")
+    return Recipient(
+        email=email,
+        subscriber_id=subscriber_id,
+        unsubscribe_url=f"{base}/unsubscribe/{token}",
+        preferences_url=f"{base}/preferences/{token}",
+        message_id=message_id(edition_id, subscriber_id, public_url),
+    )
+
+
+def default_sender(publisher: Publisher, public_url: str) -> str:
+    """``"Publisher Name" <newsletter@host>``, the display name quoted or RFC 2047-encoded
+    as needed, so commas, quotes or angle brackets in the name cannot add addresses."""
+    return str(Address(_one_line(publisher.name), "newsletter", host_of(public_url)))
+
+
+# --- rendering --------------------------------------------------------------------------
+
+
+@cache
+def environment() -> Environment:
+    """Jinja over ``templates/`` like ``syndication.templating.environment()``, but
+    autoescaping ``.mjml`` too (MJML bodies are HTML); ``.txt`` stays unescaped."""
+    return Environment(
+        loader=FileSystemLoader(templates_dir()),
+        autoescape=select_autoescape(["html", "xml", "mjml"], default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+@cache
+def _inliner() -> css_inline.CSSInliner:
+    """MRML leaves ``mj-style inline`` CSS in a ``<style>`` block; Gmail and Outlook need it
+    in ``style=`` attributes. ``keep_at_rules`` keeps the responsive @media rules in a
+    ``<style>`` for the clients that honour them; nothing is fetched (pure)."""
+    return css_inline.CSSInliner(
+        keep_at_rules=True, load_remote_stylesheets=False, keep_link_tags=True
+    )
+
+
+def _date_label(when: datetime, tz: ZoneInfo, language: str, weekday: bool = False) -> str:
+    local = when.astimezone(tz)
+    lang = language.split("-")[0]
+    months = _MONTHS.get(lang, _MONTHS["en"])
+    month = months[local.month - 1]
+    if lang == "es":
+        return f"{local.day} de {month} de {local.year}"
+    label = f"{month} {local.day}, {local.year}"
+    if weekday:
+        label = f"{_WEEKDAYS[local.weekday()]}, {label}"
+    return label
+
+
+def _text(value: str, limit: int) -> str:
+    """One line, no word over MAX_WORD characters, at most ``limit`` characters."""
+    words = [w if len(w) <= MAX_WORD else w[: MAX_WORD - 1] + "…" for w in _one_line(value).split()]
+    return _truncate(" ".join(words), limit)
+
+
+def _truncate(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(" ,.;:") + "…"
+
+
+def _item(article: Article, tz: ZoneInfo, language: str, archive_url: str) -> dict[str, Any]:
+    licence = LICENCES.get(article.licence)
+    url = article.url
+    if len(str(escape(url))) > MAX_ARTICLE_URL or _CONTROL.search(url) or " " in url:
+        url = archive_url
+    return {
+        "title": _text(article.title, TITLE_CHARS),
+        "url": url,
+        "summary": _text(article.summary, SUMMARY_CHARS),
+        "authors": [_text(a, 200) for a in article.authors],
+        "date": _date_label(article.published_at, tz, language),
+        "date_iso": article.published_at.isoformat(),
+        "section": _text(article.section or "", 200),
+        "licence_name": licence.name if licence else article.licence,
+        "licence_url": licence.url if licence else None,
+        "creative_commons": article.licence.startswith("CC"),
+    }
+
+
+def _address_line(publisher: Publisher) -> str:
+    """Name and postal address for the footer (CAN-SPAM wants the postal address)."""
+    name, postal = _one_line(publisher.name), _one_line(publisher.postal_address)
+    if not postal:
+        return name
+    return postal if postal.startswith(name) else f"{name}, {postal}"
+
+
+def _choose_marker(segment: DigestSegment, publisher: Publisher, public_url: str) -> str:
+    """A placeholder marker that occurs nowhere in the segment's own text, so a hostile
+    title cannot smuggle a placeholder (and with it another recipient's link) in."""
+    parts = [public_url, publisher.model_dump_json(), *segment.topics, segment.period_label]
+    for article in segment.articles:
+        parts += [article.title, article.summary, article.url, article.section or ""]
+        parts += article.authors
+    haystack = "\n".join(parts).lower()
+    marker = "SYNDPH"
+    while marker.lower() in haystack:
+        marker += "Q"
+    return marker
+
+
+def _context(
+    segment: DigestSegment,
+    publisher: Publisher,
+    public_url: str,
+    now: datetime,
+    unsubscribe: str,
+    preferences: str,
+) -> dict[str, Any]:
+    tz = ZoneInfo(publisher.timezone)
+    base = public_url.rstrip("/")
+    archive_url = f"{base}/archive/{quote(segment.edition_id, safe='')}"
+    period = _one_line(segment.period_label) or _date_label(
+        now, tz, segment.language, weekday=segment.frequency == "daily"
+    )
+    return {
+        "publisher": {
+            "name": _text(publisher.name, 200),
+            "site_url": publisher.site_url,
+            "postal_address": _one_line(publisher.postal_address),
+            "address_line": _address_line(publisher),
+            "description": _one_line(publisher.description),
+            "logo_url": publisher.logo_url,
+            "contact_email": publisher.contact_email,
+        },
+        "edition": {
+            "id": segment.edition_id,
+            "frequency": segment.frequency,
+            "frequency_label": FREQUENCY_LABELS.get(segment.frequency, "Digest"),
+            "language": segment.language,
+            "topics": [_text(t, 100) for t in segment.topics],
+            "period": period,
+        },
+        "items": [_item(a, tz, segment.language, archive_url) for a in segment.articles],
+        "links": {
+            "unsubscribe": unsubscribe,
+            "preferences": preferences,
+            "archive": archive_url,
+            "site": publisher.site_url,
+        },
+    }
+
+
+def _templates(language: str, name: str) -> list[str]:
+    """Language-specific template first (``email/digest/es/body.mjml``), then the default."""
+    lang = language.split("-")[0].lower()
+    return [f"email/digest/{lang}/{name}", f"email/digest/{name}"]
+
+
+def _render_parts(
+    html_context: dict[str, Any], text_context: dict[str, Any], language: str
+) -> tuple[str, str, str]:
+    """(subject, inlined HTML, text) from the templates: the expensive part."""
+    env = environment()
+    subject = env.select_template(_templates(language, "subject.txt")).render(html_context)
+    subject = _truncate(_one_line(subject), 200)
+    mjml_source = env.select_template(_templates(language, "body.mjml")).render(html_context)
+    html = _inliner().inline(mjml2html(mjml_source, disable_comments=True))
+    text = env.select_template(_templates(language, "body.txt")).render(text_context)
+    return subject, html, text
+
+
+def render_digest(
+    segment: DigestSegment, publisher: Publisher, public_url: str, now: datetime
+) -> RenderedDigest:
+    """Render one segment once, with placeholders for the recipient's links."""
+    marker = _choose_marker(segment, publisher, public_url)
+    html_context = _context(
+        segment, publisher, public_url, now, _token(marker, "UNSUBH"), _token(marker, "PREFSH")
+    )
+    text_context = {
+        **html_context,
+        "links": {
+            **html_context["links"],
+            "unsubscribe": _token(marker, "UNSUB"),
+            "preferences": _token(marker, "PREFS"),
+        },
+    }
+    subject, html, text = _render_parts(html_context, text_context, segment.language)
+    widths = {_token(marker, s): w for s, w in _SLOT_WIDTH.items()}
+    return RenderedDigest(
+        subject=subject,
+        html=wrap_lines(html, widths),
+        text=wrap_lines(text, widths),
+        marker=marker,
+        language=segment.language,
+    )
+
+
+# --- wrapping ---------------------------------------------------------------------------
+
+_CONDITION = re.compile(r"\[if [^\]]*\]")  # Outlook conditional comments: keep on one line
+
+
+def wrap_lines(text: str, widths: Mapping[str, int] | None = None, width: int = WRAP) -> str:
+    """Break lines longer than ``width`` octets at spaces.
+
+    In HTML a newline between attributes or words is the same white space as a space (no
+    ``<pre>`` in our templates), so this changes nothing a reader sees; Outlook's
+    ``[if mso | IE]`` conditions are kept whole. ``widths`` counts each placeholder token
+    at its longest value. Raises ValueError when a line has no space to break at.
+    """
+    widths = widths or {}
+    out: list[str] = []
+    for line in text.split("\n"):
+        if len(line.encode()) <= width and not any(t in line for t in widths):
+            out.append(line)
+            continue
+        protected = _CONDITION.sub(lambda m: m.group(0).replace(" ", "\x00"), line)
+        current: list[str] = []
+        size = 0
+        for word in protected.split(" "):
+            word_size = len(word.encode()) + sum(
+                word.count(t) * (w - len(t)) for t, w in widths.items() if t in word
+            )
+            if current and size + 1 + word_size > width:
+                out.append(" ".join(current))
+                current, size = [], 0
+            if word_size > width:
+                raise ValueError(f"cannot wrap a {word_size}-octet word under {width}")
+            size += word_size + (1 if current else 0)
+            current.append(word)
+        out.append(" ".join(current))
+    return "\n".join(out).replace("\x00", " ")
+
+
+# --- the message ------------------------------------------------------------------------
+
+
+def _boundary(*parts: str) -> str:
+    """A deterministic MIME boundary (RFC 2046 §5.1.1) from the content it separates."""
+    digest = hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
+    return f"=_synd_{digest}"
+
+
+def _list_id(publisher: Publisher, segment: DigestSegment, host: str) -> str:
+    """RFC 2919: ``"label" <list-id>``, one list per frequency."""
+    frequency = re.sub(r"[^a-z0-9-]", "", segment.frequency.lower()) or "digest"
+    label = _one_line(publisher.name).replace("\\", "").replace('"', "")
+    kind = FREQUENCY_LABELS.get(segment.frequency, "digest")
+    return f'"{label} {kind}" <{frequency}.newsletter.{host}>'
+
+
+def _message(
+    *,
+    subject: str,
+    html: str,
+    text: str,
+    sender: str,
+    to: str,
+    msgid: str,
+    unsubscribe: str,
+    mailto: str | None,
+    list_id: str,
+    language: str,
+    now: datetime,
+) -> EmailMessage:
+    msg = EmailMessage(policy=EMAIL_POLICY)
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = msgid
+    msg["MIME-Version"] = "1.0"
+    msg["List-Id"] = list_id
+    msg["List-Unsubscribe"] = f"<{unsubscribe}>" + (f", <{mailto}>" if mailto else "")
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg["Precedence"] = "bulk"
+    msg.set_content(text, subtype="plain", charset="utf-8", cte="8bit")
+    msg.add_alternative(html, subtype="html", charset="utf-8", cte="8bit")
+    msg.set_boundary(_boundary(subject, text, html))
+    msg["Content-Language"] = language  # RFC 3282; after set_content, which drops Content-*
+    return msg
+
+
+def _mailto(address: str | None, host: str, token: str) -> str | None:
+    if address == "":
+        return None
+    address = address or f"unsubscribe@{host}"
+    _check_email(address)
+    if len(address) > 100:
+        raise ValueError("unsubscribe mailto address longer than 100 octets")
+    return f"mailto:{address}?subject=unsubscribe%20{token}"
+
+
+def _manage_token(url: str) -> str:
+    """The last path segment of the unsubscribe URL: the signed token, so a mailbox that
+    processes unsubscribe mails can verify the request (RFC 2369 mailto with a subject)."""
+    return urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def build_message_template(
+    rendered: RenderedDigest,
+    segment: DigestSegment,
+    publisher: Publisher,
+    public_url: str,
+    sender: str,
+    now: datetime,
+    *,
+    unsubscribe_mailto: str | None = None,
+) -> MessageTemplate:
+    """Build the segment's ``EmailMessage`` once and split its bytes at the placeholders.
+
+    ``unsubscribe_mailto``: the mailbox in ``List-Unsubscribe``'s mailto (default
+    ``unsubscribe@<host of public_url>``; ``""`` leaves the mailto out). Its subject carries
+    the recipient's signed token.
+    """
+    marker = rendered.marker
+    host = host_of(public_url)
+    mailto = _mailto(unsubscribe_mailto, host, _token(marker, "MAILTO"))
+    msg = _message(
+        subject=rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
+        sender=_one_line(sender),
+        to=_token(marker, "TO") + "@invalid",  # parsed as an address: keep it one
+        msgid=f"<{_token(marker, 'MSGID')}@invalid>",
+        unsubscribe=_token(marker, "UNSUB"),
+        mailto=mailto,
+        list_id=_list_id(publisher, segment, host),
+        language=rendered.language,
+        now=now,
+    )
+    data = msg.as_bytes(policy=EMAIL_POLICY)
+    data = data.replace(f"{_token(marker, 'TO')}@invalid".encode(), _token(marker, "TO").encode())
+    data = data.replace(
+        f"<{_token(marker, 'MSGID')}@invalid>".encode(), _token(marker, "MSGID").encode()
+    )
+    _check_lines(data, marker)
+    pattern = re.compile(("x" + re.escape(marker) + "(" + "|".join(_SLOTS) + ")x").encode("ascii"))
+    pieces = pattern.split(data)
+    chunks = tuple(pieces[0::2])
+    slots = tuple(p.decode() for p in pieces[1::2])
+    if any(marker.encode() in chunk for chunk in chunks):
+        raise ValueError("a placeholder was mangled during rendering")
+    for required in ("TO", "MSGID", "UNSUB"):
+        if required not in slots:
+            raise ValueError(f"placeholder {required} missing from the message")
+    return MessageTemplate(
+        chunks=chunks,
+        slots=slots,
+        html_size=rendered.html_size,
+        subject=rendered.subject,
+        mailto=mailto,
+    )
+
+
+def _check_lines(data: bytes, marker: str) -> None:
+    extra = {_token(marker, s).encode(): w - len(_token(marker, s)) for s, w in _SLOT_WIDTH.items()}
+    for line in data.split(b"\r\n"):
+        if len(line) <= MAX_LINE - MAX_URL * 2:
+            continue
+        size = len(line) + sum(line.count(t) * e for t, e in extra.items())
+        if size > MAX_LINE:
+            raise ValueError(f"a line of up to {size} octets exceeds RFC 5322's {MAX_LINE}")
+
+
+def _values(recipient: Recipient) -> dict[str, bytes]:
+    """The recipient's slot values, validated: ASCII, no CR/LF, URLs percent-encoded."""
+    unsub = _check_url(recipient.unsubscribe_url)
+    prefs = _check_url(recipient.preferences_url)
+    token = quote(_manage_token(unsub), safe="-._~")
+    return {
+        "TO": _check_email(recipient.email).encode(),
+        "MSGID": _check_message_id(recipient.message_id).encode(),
+        "UNSUB": unsub.encode(),
+        "UNSUBH": str(escape(unsub)).encode(),
+        "PREFS": prefs.encode(),
+        "PREFSH": str(escape(prefs)).encode(),
+        "MAILTO": token[:MAX_URL].encode(),
+    }
+
+
+def personalise(
+    template: MessageTemplate, recipient: Recipient, dkim: DkimKey | None = None
+) -> bytes:
+    """The recipient's message: the template's chunks joined with the recipient's values.
+
+    Substitution only: no template, no MIME, no header folding per recipient. With
+    ``dkim`` the result is signed (adds ~the cost of one RSA signature and a body hash;
+    see ``bench/email_build.py``).
+    """
+    values = _values(recipient)
+    chunks = template.chunks
+    out = [chunks[0]]
+    for i, slot in enumerate(template.slots, 1):
+        out.append(values[slot])
+        out.append(chunks[i])
+    data = b"".join(out)
+    return dkim_sign(data, dkim) if dkim is not None else data
+
+
+def dkim_sign(message: bytes, key: DkimKey) -> bytes:
+    """Prepend an RFC 6376 DKIM-Signature (rsa-sha256, relaxed/relaxed).
+
+    Per message, after personalisation: the body differs per recipient (its links), so the
+    body hash cannot be shared. dkimpy's RSA is pure Python: it dominates the per-message
+    cost when enabled (bench row "personalise + DKIM").
+    """
+    import dkim  # optional dependency: only needed when signing
+
+    signature: bytes = dkim.sign(
+        message,
+        key.selector.encode(),
+        key.domain.encode(),
+        key.private_key,
+        canonicalize=(b"relaxed", b"relaxed"),
+        include_headers=[h.lower().encode() for h in key.headers],
+    )
+    return signature + message
+
+
+def render_digest_from_scratch(
+    segment: DigestSegment,
+    publisher: Publisher,
+    public_url: str,
+    now: datetime,
+    recipient: Recipient,
+    sender: str | None = None,
+    *,
+    unsubscribe_mailto: str | None = None,
+    dkim: DkimKey | None = None,
+) -> bytes:
+    """One recipient's message the slow way — Jinja → MJML → css-inline → ``EmailMessage``
+    → bytes — for the benchmark reference and as the equivalence oracle in tests."""
+    values = {k: v.decode() for k, v in _values(recipient).items()}
+    context = _context(
+        segment, publisher, public_url, now, values["UNSUB"], values["PREFS"]
+    )  # autoescape does the HTML escaping here
+    subject, html, text = _render_parts(context, context, segment.language)
+    host = host_of(public_url)
+    msg = _message(
+        subject=subject,
+        html=wrap_lines(html),
+        text=wrap_lines(text),
+        sender=_one_line(sender or default_sender(publisher, public_url)),
+        to=values["TO"],
+        msgid=values["MSGID"],
+        unsubscribe=values["UNSUB"],
+        mailto=_mailto(unsubscribe_mailto, host, values["MAILTO"]),
+        list_id=_list_id(publisher, segment, host),
+        language=segment.language,
+        now=now,
+    )
+    data = msg.as_bytes(policy=EMAIL_POLICY)
+    return dkim_sign(data, dkim) if dkim is not None else data
+
+
+def render_segments(
+    segments: Sequence[DigestSegment], publisher: Publisher, public_url: str, now: datetime
+) -> dict[str, RenderedDigest]:
+    """Render several segments, keyed by ``segment_key``: what a preview shows."""
+    return {segment_key(s): render_digest(s, publisher, public_url, now) for s in segments}
+
+
+def segment_key(segment: DigestSegment) -> str:
+    """A stable key for caching one segment's template: (language, topics)."""
+    return f"{segment.language}:{','.join(sorted(segment.topics)) or '*'}"

@@ -1,0 +1,199 @@
+"""``syndication digest preview|send|status|pause|resume|cancel``: the operator's controls.
+
+Each command calls one DigestService method; sending itself happens in the workers (the
+``mail`` queue). ``status`` shows live counts with a progress bar, or one JSON document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from syndication.config import Settings
+from syndication.services.digests import FREQUENCIES, DigestService
+from syndication.store.editions import Edition, EditionStatus
+
+EXIT_INPUT = 1
+FINAL = (EditionStatus.DONE, EditionStatus.CANCELLED)
+
+
+def _service(settings: Settings) -> DigestService:
+    """Workers send; this process only queues (``mail.send_batch``) and reads the ledger."""
+    from syndication.services.digests import make_digest_service
+    from syndication.store.connection import connect
+    from workers.celery_app import configure
+    from workers.mail_tasks import CeleryDigestEvents
+
+    client = connect(settings.need_redis_url())
+    events = CeleryDigestEvents(configure(settings))
+    return make_digest_service(settings, client, events, with_sender=False)
+
+
+def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    if getattr(args, "json", False):
+        json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        print(text)
+
+
+def _line(edition: Edition) -> str:
+    c = edition.counts
+    return (
+        f"{edition.id}: {edition.status.value}, {c.get('sent', 0)}/{edition.total} sent, "
+        f"{c.get('pending', 0)} pending, {c.get('sending', 0)} sending, "
+        f"{c.get('failed', 0)} failed, {c.get('uncertain', 0)} uncertain"
+    )
+
+
+def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
+    preview = _service(settings).preview(args.frequency, datetime.now(UTC))
+    lines = [
+        f"next {preview['frequency']} edition ({preview['period']}): "
+        f"{len(preview['articles'])} article(s), {preview['recipients']} recipient(s)"
+    ]
+    for seg in preview["segments"]:
+        topics = ",".join(seg["topics"]) or "all topics"
+        lines.append(
+            f"  {seg['language']} / {topics}: {seg['recipients']} recipient(s), "
+            f"{len(seg['articles'])} article(s), HTML {seg['html_size']:,} bytes — "
+            f"{seg['subject']}"
+        )
+    _emit(args, preview, "\n".join(lines))
+    for warning in preview["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
+    created = _service(settings).create_edition(
+        args.frequency, datetime.now(UTC), start=not args.draft
+    )
+    data = {
+        "edition": created.edition_id,
+        "created": created.created,
+        "reason": created.reason,
+        "status": created.edition.to_json() if created.edition else None,
+    }
+    if created.edition_id is None:
+        text = f"no {args.frequency} edition: {created.reason}"
+    elif created.created:
+        text = f"created {created.edition_id}; " + (
+            "draft (digest resume to send)" if args.draft else "queued for the workers"
+        )
+    else:
+        text = f"{created.edition_id} exists already (one per period)"
+    _emit(args, data, text)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    service = _service(settings)
+    if not args.edition:
+        editions = [e for e in map(service.status, service.editions.ids(args.limit)) if e]
+        _emit(
+            args,
+            [e.to_json() for e in editions],
+            "\n".join(_line(e) for e in editions) or "no editions yet",
+        )
+        return 0
+    edition = service.status(args.edition)
+    if edition is None:
+        print(f"error: no edition {args.edition}", file=sys.stderr)
+        return EXIT_INPUT
+    if args.watch and not args.json:
+        edition = _watch(service, edition, args.interval)
+    if args.json:
+        _emit(args, service.report(edition.id), "")
+    else:
+        report = service.report(edition.id)
+        lines = [_line(edition)]
+        for kind in ("failed", "uncertain"):
+            for sid, detail in list(report[kind].items())[:20]:
+                lines.append(f"  {kind}: {sid} {detail}")
+        _emit(args, report, "\n".join(lines))
+    return 0
+
+
+def _watch(service: DigestService, edition: Edition, interval: float) -> Edition:
+    """A live progress bar until the edition is done, cancelled or paused (Ctrl-C stops)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, transient=False) as bar:
+        task = bar.add_task(edition.id, total=edition.total)
+        while True:
+            current = service.status(edition.id)
+            if current is None:
+                return edition
+            edition = current
+            c = edition.counts
+            bar.update(
+                task,
+                completed=edition.finished,
+                description=f"{edition.id} [{edition.status.value}] "
+                f"sent {c.get('sent', 0)} failed {c.get('failed', 0)} "
+                f"uncertain {c.get('uncertain', 0)}",
+            )
+            if edition.status in (*FINAL, EditionStatus.PAUSED):
+                return edition
+            time.sleep(interval)
+
+
+def _control(name: str) -> Any:
+    def cmd(args: argparse.Namespace, settings: Settings) -> int:
+        service = _service(settings)
+        old, new = getattr(service, name)(args.edition, datetime.now(UTC))
+        if not old:
+            print(f"error: no edition {args.edition}", file=sys.stderr)
+            return EXIT_INPUT
+        if not new:
+            print(f"error: cannot {name} an edition that is {old}", file=sys.stderr)
+            return EXIT_INPUT
+        _emit(
+            args,
+            {"edition": args.edition, "from": old, "to": new},
+            f"{args.edition}: {old} → {new}",
+        )
+        return 0
+
+    return cmd
+
+
+def register(subparsers: Any) -> None:
+    """Add ``digest …`` to the main parser (``subparsers`` from ``add_subparsers``)."""
+    digest = subparsers.add_parser(
+        "digest", help="Digest editions", description="Preview, send and watch digest editions"
+    )
+    sub = digest.add_subparsers(dest="digest_command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str, fn: Any) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(fn=fn)
+        p.add_argument("--json", action="store_true", help="print one JSON document")
+        return p
+
+    p = command("preview", "Show the next edition as it stands (warns about size)", cmd_preview)
+    p.add_argument("--frequency", choices=FREQUENCIES, default="daily")
+
+    p = command("send", "Create this period's edition now and queue it", cmd_send)
+    p.add_argument("--frequency", choices=FREQUENCIES, default="daily")
+    p.add_argument("--draft", action="store_true", help="create it but do not start sending")
+
+    p = command("status", "Counts of one edition (or the recent ones)", cmd_status)
+    p.add_argument("edition", nargs="?", metavar="EDITION")
+    p.add_argument("--watch", action="store_true", help="live progress bar until it ends")
+    p.add_argument("--interval", type=float, default=1.0)
+    p.add_argument("--limit", type=int, default=20)
+
+    for name, help_text in (
+        ("pause", "Stop sending before the next message; resume continues"),
+        ("resume", "Continue a paused (or draft) edition"),
+        ("cancel", "Stop for good; messages sent stay sent"),
+    ):
+        p = command(name, help_text, _control(name))
+        p.add_argument("edition", metavar="EDITION")

@@ -1,0 +1,137 @@
+"""``syndication subscribers import|export|stats``: moving lists in and out, keeping consent.
+
+``register(subparsers)`` is called by ``cli.build_parser``; commands use the CLI's own
+context, output and exit-code conventions (``--json`` prints one JSON document).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from syndication.config import Settings
+
+
+def _service(settings: Settings) -> Any:
+    from syndication.cli import _context
+    from syndication.services.subscriptions import (
+        build_subscription_service,
+        topics_from_catalog,
+    )
+
+    ctx = _context(settings)
+    existing = getattr(ctx, "subscriptions", None)
+    if existing is not None:
+        return existing
+    return build_subscription_service(
+        settings, ctx.client, topics_from_catalog(ctx.article_store.feed_catalog)
+    )
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.progress import Progress
+
+    from syndication.cli import EXIT_INPUT, _emit
+
+    path = Path(args.csv)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            total = max(0, sum(1 for _ in fh) - 1)
+    except OSError as exc:
+        print(f"error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except UnicodeDecodeError:
+        print(f"error: {path} is not UTF-8 text", file=sys.stderr)
+        return EXIT_INPUT
+    service = _service(settings)
+    show = not args.json and sys.stderr.isatty()
+    with (
+        Progress(disable=not show, transient=True) as bar,
+        path.open(encoding="utf-8-sig", newline="") as fh,
+    ):
+        task = bar.add_task("Importing subscribers", total=total or None)
+        report = service.import_csv(fh, lambda n: bar.update(task, completed=n))
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(report.outcomes.items())) or "no rows"
+    text = f"{report.rows} row(s): {summary}"
+    text += "".join(f"\n  line {line}: {msg}" for line, msg in report.errors)
+    _emit(args, report.to_json(), text)
+    return EXIT_INPUT if report.errors else 0
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.progress import Progress
+
+    service = _service(settings)
+    to_file = args.output not in (None, "-")
+    show = to_file and sys.stderr.isatty()
+    with Progress(disable=not show, transient=True) as bar:
+        task = bar.add_task("Exporting subscribers", total=None)
+
+        def progress(n: int) -> None:
+            bar.update(task, completed=n)
+
+        if args.json:
+            rows = []
+            for row in service.export_rows():
+                rows.append(row)
+                progress(len(rows))
+            out = json.dumps(
+                {"count": len(rows), "subscribers": rows}, ensure_ascii=False, indent=2
+            )
+            if to_file:
+                Path(args.output).write_text(out + "\n", encoding="utf-8")
+            else:
+                sys.stdout.write(out + "\n")
+            n = len(rows)
+        elif to_file:
+            with open(args.output, "w", encoding="utf-8", newline="") as fh:
+                n = service.export_csv(fh, progress)
+        else:
+            n = service.export_csv(sys.stdout, progress)
+    if to_file:
+        print(f"{n} row(s) written to {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    from syndication.cli import _emit
+
+    counts = _service(settings).store.counts()
+    active = ", ".join(f"{n} {k}" for k, n in counts["active"].items())
+    by_status = ", ".join(f"{n} {k}" for k, n in counts["by_status"].items())
+    text = (
+        f"{counts['total']} subscriber(s): {by_status}\n"
+        f"active: {active}\nsuppressed addresses: {counts['suppressed']}"
+    )
+    _emit(args, counts, text)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``subscribers …`` to the CLI (``subparsers`` from ``add_subparsers``)."""
+    top = subparsers.add_parser(
+        "subscribers", help="Subscriber lists", description="Subscriber lists"
+    )
+    sub = top.add_subparsers(dest="subscribers_command", required=True, metavar="COMMAND")
+
+    desc = (
+        "Import subscribers from CSV (columns as 'subscribers export' writes them; "
+        "a confirmed row needs confirmed_at; suppressed addresses are always skipped)"
+    )
+    p = sub.add_parser("import", help="Import subscribers from CSV", description=desc)
+    p.set_defaults(fn=cmd_import)
+    p.add_argument("csv", metavar="CSV", help="UTF-8 CSV file with a header row")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+
+    desc = "Export every subscriber and suppressed address (CSV on stdout by default)"
+    p = sub.add_parser("export", help="Export subscribers", description=desc)
+    p.set_defaults(fn=cmd_export)
+    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    p.add_argument("--json", action="store_true", help="JSON instead of CSV")
+
+    p = sub.add_parser("stats", help="Counts by status, frequency and language")
+    p.set_defaults(fn=cmd_stats)
+    p.add_argument("--json", action="store_true", help="print one JSON document")

@@ -1,0 +1,320 @@
+"""Sending one message over SMTP, and saying exactly what became of it.
+
+A ``Sender`` keeps one connection open and reuses it for many transactions (RFC 5321
+§3.3); a worker runs several senders in threads. ``send`` never raises for anything the
+server or the network does: it returns an ``Outcome`` the ledger can act on:
+
+- ``SENT``: 2xx after the end of data.
+- ``TEMPORARY``: a 4xx reply, or the connection failed *before* the whole message (with its
+  terminating ``.``) was handed to the socket: the server cannot have accepted it, so a retry
+  is safe.
+- ``PERMANENT``: a 5xx reply. ``hard_bounce`` is set for a 5xx to RCPT that names the
+  mailbox (enhanced status 5.1.x, RFC 3463, or 550/551/553 without one): the address should
+  be suppressed.
+- ``UNCERTAIN``: the whole message was written and then the connection dropped or timed out
+  before the reply. The server may have accepted it (RFC 1047: the "duplicate message"
+  problem), so we neither call it sent nor send it again by default.
+
+The transaction is bounded by ``budget`` seconds: every socket wait is capped by what is left,
+so a transaction never outlives the ledger lease it started under (store/editions.py).
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+_ENHANCED = re.compile(rb"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
+_BARE_EOL = re.compile(rb"\r(?!\n)|(?<!\r)\n")
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    TEMPORARY = "temporary"
+    PERMANENT = "permanent"
+    UNCERTAIN = "uncertain"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outcome: Outcome
+    code: int = 0
+    detail: str = ""
+    hard_bounce: bool = False
+
+    def describe(self) -> str:
+        return f"{self.code} {self.detail}".strip()[:300]
+
+
+class Sender(Protocol):
+    """One SMTP session (or anything that delivers like one)."""
+
+    def send(
+        self, mail_from: str, rcpt: str, data: bytes, budget: float, crlf: bool = False
+    ) -> SendResult: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class SmtpTarget:
+    """``smtp://``, ``smtp+starttls://`` or ``smtps://[user[:password]@]host[:port]``."""
+
+    scheme: str
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+
+    @classmethod
+    def parse(cls, url: str) -> SmtpTarget:
+        parts = urlsplit(url)
+        defaults = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
+        if parts.scheme not in defaults or not parts.hostname:
+            raise ValueError("SMTP URL must be smtp://, smtp+starttls:// or smtps://host[:port]")
+        return cls(
+            scheme=parts.scheme,
+            host=parts.hostname,
+            port=parts.port or defaults[parts.scheme],
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
+
+
+def canonical_eols(data: bytes) -> bool:
+    """Every CR and LF is part of a CRLF (what RFC 5322 requires on the wire)."""
+    crlf = data.count(b"\r\n")
+    return data.count(b"\n") == crlf and data.count(b"\r") == crlf
+
+
+def dot_stuff(data: bytes, crlf: bool = False) -> bytes:
+    """CRLF line ends and RFC 5321 §4.5.2 transparency, ending with CRLF, without the final
+    ``.``. ``crlf``: the caller knows the line ends are canonical already (a message built
+    from a checked template), which saves three passes over the message."""
+    if not crlf and not canonical_eols(data):
+        data = _BARE_EOL.sub(b"\r\n", data)
+    if data.startswith(b"."):
+        data = b"." + data
+    data = data.replace(b"\r\n.", b"\r\n..")
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data
+
+
+def _hard_bounce(code: int, message: bytes) -> bool:
+    match = _ENHANCED.match(message)
+    if match:
+        return match.group(1) == b"5" and match.group(2) == b"1"
+    return code in (550, 551, 553)
+
+
+def _result(code: int, message: bytes, *, rcpt_phase: bool = False) -> SendResult:
+    text = message.decode(errors="replace").replace("\r", " ").replace("\n", " ")
+    if 400 <= code < 500:
+        return SendResult(Outcome.TEMPORARY, code, text)
+    if code >= 500:
+        return SendResult(Outcome.PERMANENT, code, text, rcpt_phase and _hard_bounce(code, message))
+    return SendResult(Outcome.TEMPORARY, code, f"unexpected reply: {text}")
+
+
+class SmtpSender:
+    """An SMTP session over smtplib, reused across messages; reconnects when it has to."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 30.0,
+        local_hostname: str | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        pipelining: bool | None = None,
+    ) -> None:
+        """``pipelining``: None uses RFC 2920 when the server offers it; True/False force."""
+        self.target = SmtpTarget.parse(url)
+        self.timeout = timeout
+        self.local_hostname = local_hostname
+        self.tls_context = tls_context or ssl.create_default_context()
+        self.pipelining = pipelining
+        self._conn: smtplib.SMTP | None = None
+        self.connections_opened = 0
+
+    # --- the session -----------------------------------------------------------------------
+
+    def _connect(self, timeout: float) -> smtplib.SMTP:
+        t = self.target
+        conn: smtplib.SMTP
+        if t.scheme == "smtps":
+            conn = smtplib.SMTP_SSL(
+                t.host, t.port, self.local_hostname, timeout=timeout, context=self.tls_context
+            )
+        else:
+            conn = smtplib.SMTP(t.host, t.port, self.local_hostname, timeout=timeout)
+        try:
+            conn.ehlo()
+            if t.scheme == "smtp+starttls":
+                conn.starttls(context=self.tls_context)
+                conn.ehlo()
+            if t.username:
+                conn.login(t.username, t.password or "")
+        except BaseException:
+            conn.close()
+            raise
+        self.connections_opened += 1
+        return conn
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+    def close(self) -> None:
+        """QUIT politely; a dead connection is just dropped."""
+        if self._conn is not None:
+            try:
+                self._set_timeout(self._conn, 5.0)
+                self._conn.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+            finally:
+                self._drop()
+
+    @staticmethod
+    def _set_timeout(conn: smtplib.SMTP, seconds: float) -> None:
+        if conn.sock is not None:
+            conn.sock.settimeout(max(seconds, 0.01))
+
+    # --- one transaction -------------------------------------------------------------------
+
+    def send(
+        self, mail_from: str, rcpt: str, data: bytes, budget: float, crlf: bool = False
+    ) -> SendResult:
+        """Deliver ``data`` to ``rcpt`` within ``budget`` seconds (see the module docstring);
+        ``crlf`` as in ``dot_stuff``."""
+        deadline = time.monotonic() + budget
+
+        def left() -> float:
+            return min(self.timeout, deadline - time.monotonic())
+
+        payload = dot_stuff(data, crlf) + b".\r\n"
+        try:
+            if self._conn is None:
+                if left() <= 0:
+                    return SendResult(Outcome.TEMPORARY, 0, "no time left to connect")
+                self._conn = self._connect(left())
+            conn = self._conn
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            return SendResult(Outcome.TEMPORARY, 0, f"connect: {exc}")
+
+        written = False
+        try:
+            options = ["BODY=8BITMIME"] if conn.has_extn("8bitmime") else []
+            if conn.has_extn("smtputf8") and not (mail_from + rcpt).isascii():
+                options.append("SMTPUTF8")
+            self._set_timeout(conn, left())
+            if self._pipelined(conn):
+                refused = self._envelope_pipelined(conn, mail_from, rcpt, options, left)
+            else:
+                refused = self._envelope(conn, mail_from, rcpt, options, left)
+            if refused is not None:
+                return refused
+            if left() <= 0:
+                # Nothing is delivered without the final dot: dropping the session is safe.
+                self._drop()
+                return SendResult(Outcome.TEMPORARY, 0, "transaction budget used up before data")
+            self._set_timeout(conn, left())
+            conn.send(payload)
+            written = True
+            self._set_timeout(conn, max(left(), 0.01))
+            code, msg = conn.getreply()
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            if written:
+                return SendResult(Outcome.UNCERTAIN, 0, f"no reply after data: {exc}")
+            return SendResult(Outcome.TEMPORARY, 0, f"connection lost: {exc}")
+        if code == 421:
+            self._drop()
+        if 200 <= code < 300:
+            return SendResult(Outcome.SENT, code, msg.decode(errors="replace"))
+        return _result(code, msg)
+
+    def _pipelined(self, conn: smtplib.SMTP) -> bool:
+        if self.pipelining is None:
+            return bool(conn.has_extn("pipelining"))
+        return self.pipelining
+
+    def _envelope(
+        self,
+        conn: smtplib.SMTP,
+        mail_from: str,
+        rcpt: str,
+        options: list[str],
+        left: Callable[[], float],
+    ) -> SendResult | None:
+        """MAIL, RCPT, DATA one at a time; None when the server waits for the data (354)."""
+        code, msg = conn.mail(mail_from, options)
+        if code != 250:
+            return self._failed(conn, _result(code, msg))
+        self._set_timeout(conn, left())
+        code, msg = conn.rcpt(rcpt)
+        if code not in (250, 251):
+            return self._failed(conn, _result(code, msg, rcpt_phase=True))
+        self._set_timeout(conn, left())
+        conn.putcmd("data")
+        code, msg = conn.getreply()
+        if code != 354:
+            return self._failed(conn, _result(code, msg))
+        return None
+
+    def _envelope_pipelined(
+        self,
+        conn: smtplib.SMTP,
+        mail_from: str,
+        rcpt: str,
+        options: list[str],
+        left: Callable[[], float],
+    ) -> SendResult | None:
+        """MAIL, RCPT and DATA in one write, then their three replies (RFC 2920 §3.1): two
+        round trips fewer per message. The first refusal decides the outcome."""
+        for address in (mail_from, rcpt):
+            if "\r" in address or "\n" in address or ">" in address:
+                return SendResult(Outcome.PERMANENT, 0, f"unusable address {address!r}")
+        extra = "".join(f" {o}" for o in options)
+        commands = f"MAIL FROM:<{mail_from}>{extra}\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n"
+        conn.send(commands.encode("utf-8"))
+        replies = []
+        for _ in range(3):
+            self._set_timeout(conn, left())
+            replies.append(conn.getreply())
+        mail, rcpt_reply, data = replies
+        if mail[0] == 250 and rcpt_reply[0] in (250, 251) and data[0] == 354:
+            return None
+        if data[0] == 354:
+            # A server that accepted DATA after refusing the envelope: end an empty message.
+            conn.send(b".\r\n")
+            conn.getreply()
+        if mail[0] != 250:
+            return self._failed(conn, _result(*mail))
+        if rcpt_reply[0] not in (250, 251):
+            return self._failed(conn, _result(*rcpt_reply, rcpt_phase=True))
+        return self._failed(conn, _result(*data))
+
+    def _failed(self, conn: smtplib.SMTP, result: SendResult) -> SendResult:
+        """Reset the session after a refused command (421: the server is closing it)."""
+        if result.code == 421:
+            self._drop()
+            return result
+        try:
+            conn.rset()
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+        return result

@@ -1,0 +1,746 @@
+"""Digest editions: create one per frequency and period, send it through the ledger, recover.
+
+- ``create_edition`` takes the articles published since the previous edition of the same
+  frequency that no edition of it included yet (by article id, so a back-dated or late
+  article is neither lost nor sent twice), freezes the active subscribers of that frequency
+  with the segment (language, topics) each belongs to, and is idempotent per (frequency,
+  period): the slot is taken with SET NX, the record with HSETNX, recipients with HSETNX.
+- ``send_batch`` runs ``connections`` SMTP sessions in threads; each claims recipients from
+  the ledger, builds each message from its segment's template (built once per segment and
+  process, B's ``build_message_template``) with ``personalise``, and marks the outcome
+  before the next transaction begins (store/editions.py has the state machine).
+- ``recover`` turns expired leases into ``uncertain`` (or back to pending when never begun),
+  and re-queues sending for editions that have work and no live sender.
+
+Nothing here imports Celery: ``DigestEvents`` is how sending work is queued.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any, Protocol, TypeVar
+from zoneinfo import ZoneInfo
+
+import redis
+
+from syndication.build import email as mail_build
+from syndication.config import Publisher, Settings
+from syndication.deliver.smtp import Outcome, Sender, SendResult, canonical_eols
+from syndication.deliver.throttle import RateLimiter
+from syndication.models import Article
+from syndication.store.articles import ArticleStore, State
+from syndication.store.editions import (
+    Edition,
+    EditionStatus,
+    EditionStore,
+    FrozenRecipient,
+    Mark,
+    Policy,
+)
+from syndication.store.keys import Keys
+from syndication.store.subscribers import Subscriber, SubscriberStore
+from syndication.tokens import manage_token
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+FREQUENCIES = ("daily", "weekly", "instant")
+PERIOD_LENGTH = {
+    "daily": timedelta(days=1),
+    "weekly": timedelta(days=7),
+    "instant": timedelta(minutes=5),
+}
+MAX_COUNTDOWN = 600.0
+REDIS_TRANSIENT = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Delivery settings. Read from ``Settings`` attributes named ``mail_*`` when config.py
+    has them (see the issue note), else these defaults."""
+
+    connections: int = 2  # SMTP sessions (threads) per send task
+    batch: int = 50  # recipients claimed at a time per session
+    fanout: int = 2  # send tasks queued per edition
+    smtp_timeout: float = 30.0
+    rate_per_second: float = 0.0  # 0: unlimited
+    rate_per_hour: float = 0.0
+    max_task_seconds: float = 600.0  # a send task hands over to a fresh one after this
+    max_articles: int = 15  # per segment (the HTML stays under the Gmail clip at 15)
+    max_resume_age: timedelta = timedelta(hours=48)
+    redis_patience: float = 120.0  # how long a sender waits for Redis to come back
+    policy: Policy = field(default_factory=Policy)
+    mail_from: str | None = None  # header From (default: "Publisher" <newsletter@host>)
+    envelope_from: str | None = None  # MAIL FROM / bounce address
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MailSettings:
+        def get(name: str, default: Any) -> Any:
+            value = getattr(settings, name, None)
+            if value is None:
+                value = settings.extra.get(name)
+            return default if value is None else value
+
+        base = cls()
+        policy = Policy(
+            lease_s=float(get("mail_lease_seconds", base.policy.lease_s)),
+            tx_budget_s=float(get("mail_tx_budget_seconds", base.policy.tx_budget_s)),
+            retry_base_s=float(get("mail_retry_base_seconds", base.policy.retry_base_s)),
+            retry_max_s=float(get("mail_retry_max_seconds", base.policy.retry_max_s)),
+            max_attempts=int(get("mail_max_attempts", base.policy.max_attempts)),
+            uncertain=str(get("mail_uncertain_policy", base.policy.uncertain)),
+        )
+        return cls(
+            connections=int(get("mail_connections", base.connections)),
+            batch=int(get("mail_batch", base.batch)),
+            fanout=int(get("mail_fanout", base.fanout)),
+            smtp_timeout=float(get("smtp_timeout", base.smtp_timeout)),
+            rate_per_second=float(get("mail_rate_per_second", base.rate_per_second)),
+            rate_per_hour=float(get("mail_rate_per_hour", base.rate_per_hour)),
+            max_task_seconds=float(get("mail_max_task_seconds", base.max_task_seconds)),
+            max_articles=int(get("digest_max_articles", base.max_articles)),
+            max_resume_age=timedelta(
+                hours=float(
+                    get("mail_max_resume_age_hours", base.max_resume_age / timedelta(hours=1))
+                )
+            ),
+            policy=policy,
+            mail_from=get("mail_from", None),
+            envelope_from=get("mail_envelope_from", None),
+        )
+
+
+class DigestEvents(Protocol):
+    """How the service asks for background sending (workers/mail_tasks.py: Celery)."""
+
+    def send_edition(self, edition_id: str, countdown: float = 0.0, copies: int = 1) -> None: ...
+
+
+class RecordingDigestEvents:
+    """Keeps the requests, for callers that run ``send_batch`` themselves (tests, CLI)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, float, int]] = []
+
+    def send_edition(self, edition_id: str, countdown: float = 0.0, copies: int = 1) -> None:
+        self.calls.append((edition_id, countdown, copies))
+
+
+@dataclass(frozen=True)
+class SegmentSpec:
+    language: str
+    topics: tuple[str, ...]
+    article_ids: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        raw = f"{self.language}|{','.join(self.topics)}".encode()
+        return hashlib.sha256(raw).hexdigest()[:12]
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "language": self.language,
+                "topics": list(self.topics),
+                "articles": list(self.article_ids),
+            }
+        )
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SegmentSpec:
+        return cls(data["language"], tuple(data["topics"]), tuple(data["articles"]))
+
+
+@dataclass(frozen=True)
+class Created:
+    edition_id: str | None
+    created: bool  # False: it existed already (a retried task, a second beat) or nothing new
+    reason: str = ""
+    edition: Edition | None = None
+
+
+@dataclass
+class BatchReport:
+    edition_id: str
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    uncertain: int = 0
+    released: int = 0
+    suppressed: int = 0
+    status: str = ""
+    due_in: float | None = None
+
+    def add(self, other: BatchReport) -> None:
+        for name in ("sent", "failed", "retried", "uncertain", "released", "suppressed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        if other.due_in is not None:
+            self.due_in = other.due_in if self.due_in is None else min(self.due_in, other.due_in)
+        self.status = other.status or self.status
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class RecoverReport:
+    edition_id: str
+    uncertain: int
+    requeued: int
+    kicked: bool
+    stale: bool
+    next_check_in: float | None
+    active: bool = False  # still sending with work left: worth looking at again soon
+
+
+def period_of(frequency: str, now: datetime, tz: ZoneInfo) -> str:
+    """The period an edition created at ``now`` belongs to, in the publisher's time zone."""
+    local = now.astimezone(tz)
+    if frequency == "daily":
+        return local.date().isoformat()
+    if frequency == "weekly":
+        year, week, _ = local.isocalendar()
+        return f"{year}-W{week:02d}"
+    if frequency == "instant":
+        minute = local.minute - local.minute % 5
+        return local.strftime("%Y-%m-%dT%H:") + f"{minute:02d}"
+    raise ValueError(f"unknown frequency {frequency!r}")
+
+
+def segment_articles(
+    articles: Sequence[Article], language: str, topics: tuple[str, ...], limit: int
+) -> tuple[str, ...]:
+    """Newest first: the subscriber's language (primary subtag), any of their topics (or all)."""
+    primary = language.split("-")[0]
+    wanted = set(topics)
+    chosen = [
+        a.id
+        for a in articles
+        if a.language.split("-")[0] == primary
+        and (not wanted or wanted.intersection(a.topic_slugs))
+    ]
+    return tuple(chosen[:limit])
+
+
+class _Retrying:
+    """Calls Redis again while it is restarting: a mark after a delivered message must land."""
+
+    def __init__(self, patience: float) -> None:
+        self.patience = patience
+
+    def __call__(self, fn: Callable[[], _T]) -> _T:
+        deadline = time.monotonic() + self.patience
+        delay = 0.05
+        while True:
+            try:
+                return fn()
+            except REDIS_TRANSIENT:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("redis unavailable; retrying in %.2fs", delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+
+class DigestService:
+    def __init__(
+        self,
+        editions: EditionStore,
+        articles: ArticleStore,
+        subscribers: SubscriberStore,
+        publisher: Publisher,
+        public_url: str,
+        secret_key: str,
+        mail: MailSettings,
+        events: DigestEvents,
+        sender_factory: Callable[[], Sender] | None = None,
+        rate: RateLimiter | None = None,
+    ) -> None:
+        self.editions = editions
+        self.articles = articles
+        self.subscribers = subscribers
+        self.publisher = publisher
+        self.public_url = public_url
+        self.secret_key = secret_key
+        self.mail = mail
+        self.events = events
+        self.sender_factory = sender_factory
+        self.rate = rate
+        self.tz = ZoneInfo(publisher.timezone)
+        self.sender = mail.mail_from or mail_build.default_sender(publisher, public_url)
+        self.envelope_from = mail.envelope_from or f"newsletter@{mail_build.host_of(public_url)}"
+        self._templates: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._templates_lock = threading.Lock()
+        self._canonical: dict[tuple[str, str], bool] = {}
+        self._retry = _Retrying(mail.redis_patience)
+
+    # --- creating --------------------------------------------------------------------------
+
+    def _candidates(self, frequency: str, now: datetime) -> list[Article]:
+        """Published articles since the previous edition, not yet in an edition of ``frequency``."""
+        previous = self.editions.latest_of(frequency)
+        length = PERIOD_LENGTH[frequency]
+        if previous is not None:
+            start = min(previous.created_at, now - length) - length  # overlap: ids dedupe
+        else:
+            start = now - length
+        keys = Keys(self.editions.prefix)
+        ids = [
+            m.decode() if isinstance(m, bytes) else str(m)
+            for m in self.articles.r.zrangebyscore(keys.by_date, start.timestamp(), now.timestamp())
+        ]
+        seen = self.editions.included(frequency, (start - length).timestamp())
+        fresh = [i for i in ids if i not in seen]
+        stored = self.articles.get_many(fresh)
+        published = [s.article for s in stored if s.state is State.PUBLISHED]
+        return sorted(published, key=lambda a: (a.published_at, a.id), reverse=True)
+
+    def edition_id_for(self, frequency: str, now: datetime) -> str:
+        return f"{frequency}-{period_of(frequency, now, self.tz)}"
+
+    def create_edition(
+        self, frequency: str, now: datetime, *, start: bool = True, policy: Policy | None = None
+    ) -> Created:
+        """One edition per (frequency, period), whoever calls and however often."""
+        if frequency not in FREQUENCIES:
+            raise ValueError(f"unknown frequency {frequency!r}")
+        period = period_of(frequency, now, self.tz)
+        edition_id = self.editions.reserve(f"{frequency}-{period}", frequency, period)
+        existing = self.editions.get(edition_id)
+        if existing is not None and existing.status is not EditionStatus.CREATING:
+            return Created(edition_id, False, "exists", existing)
+        if existing is None:
+            articles = self._candidates(frequency, now)
+            if not articles:
+                # Release the slot so a later call in the same period may still make one.
+                self.editions.r.delete(self.editions.period_key(frequency, period))
+                return Created(None, False, "no new articles")
+            self.editions.init(
+                edition_id,
+                frequency,
+                period,
+                [a.id for a in articles],
+                policy or self.mail.policy,
+                now,
+            )
+        edition = self.editions.get(edition_id)
+        assert edition is not None
+        self._freeze(edition)
+        status = self.editions.finish_creation(edition_id, start, now)
+        edition = self.editions.get(edition_id)
+        if status is EditionStatus.SENDING:
+            self.events.send_edition(edition_id, 0.0, self.mail.fanout)
+        log.info("edition created", extra={"edition": edition_id, "status": status.value})
+        return Created(edition_id, True, "created", edition)
+
+    def _freeze(self, edition: Edition) -> None:
+        """Recipients in chunks (memory stays flat); each chunk in one script, idempotent."""
+        stored = self.articles.get_many(list(edition.article_ids))
+        articles = sorted(
+            (s.article for s in stored if s.state is State.PUBLISHED),
+            key=lambda a: (a.published_at, a.id),
+            reverse=True,
+        )
+        segment_cache: dict[tuple[str, tuple[str, ...]], SegmentSpec | None] = {}
+        chunk: list[FrozenRecipient] = []
+        new_segments: dict[str, str] = {}
+
+        def flush() -> None:
+            if chunk or new_segments:
+                self.editions.add_recipients(edition.id, chunk, new_segments)
+            chunk.clear()
+            new_segments.clear()
+
+        for sub in self.subscribers.iter_active(edition.frequency):
+            topics = tuple(sorted(sub.topics))
+            key = (sub.language, topics)
+            if key not in segment_cache:
+                ids = segment_articles(articles, sub.language, topics, self.mail.max_articles)
+                spec = SegmentSpec(sub.language, topics, ids) if ids else None
+                segment_cache[key] = spec
+                if spec is not None:
+                    new_segments[spec.id] = spec.to_json()
+            spec = segment_cache[key]
+            if spec is None:
+                continue  # nothing in this edition for their language and topics
+            chunk.append(
+                FrozenRecipient(sub.id, sub.email, spec.id, manage_token(self.secret_key, sub))
+            )
+            if len(chunk) >= 500:
+                flush()
+        flush()
+
+    # --- previewing ------------------------------------------------------------------------
+
+    def preview(self, frequency: str, now: datetime) -> dict[str, Any]:
+        """The next edition as it stands: segments, recipients, sizes, and size warnings."""
+        articles = self._candidates(frequency, now)
+        counts: dict[tuple[str, tuple[str, ...]], int] = {}
+        for sub in self.subscribers.iter_active(frequency):
+            key = (sub.language, tuple(sorted(sub.topics)))
+            counts[key] = counts.get(key, 0) + 1
+        segments = []
+        warnings = []
+        for (language, topics), n in sorted(counts.items()):
+            ids = segment_articles(articles, language, topics, self.mail.max_articles)
+            if not ids:
+                continue
+            chosen = [a for a in articles if a.id in set(ids)]
+            template = self._build(f"preview-{frequency}", frequency, language, topics, chosen, now)
+            size = int(template.html_size)
+            seg = {
+                "language": language,
+                "topics": list(topics),
+                "recipients": n,
+                "articles": list(ids),
+                "subject": template.subject,
+                "html_size": size,
+                "message_size": int(template.size),
+            }
+            if size > mail_build.SIZE_BUDGET:
+                clip = " (Gmail will clip it)" if size > mail_build.GMAIL_CLIP_BYTES else ""
+                warnings.append(
+                    f"segment {language}/{','.join(topics) or 'all'}: HTML is {size:,} bytes, "
+                    f"over the {mail_build.SIZE_BUDGET:,} budget{clip}"
+                )
+            segments.append(seg)
+        return {
+            "frequency": frequency,
+            "period": period_of(frequency, now, self.tz),
+            "articles": [a.id for a in articles],
+            "recipients": sum(s["recipients"] for s in segments),
+            "segments": segments,
+            "warnings": warnings,
+        }
+
+    # --- building --------------------------------------------------------------------------
+
+    def _build(
+        self,
+        edition_id: str,
+        frequency: str,
+        language: str,
+        topics: tuple[str, ...],
+        articles: Sequence[Article],
+        now: datetime,
+    ) -> Any:
+        segment = mail_build.DigestSegment(
+            edition_id=edition_id,
+            frequency=frequency,
+            language=language,
+            topics=topics,
+            articles=tuple(articles),
+        )
+        rendered = mail_build.render_digest(segment, self.publisher, self.public_url, now)
+        return mail_build.build_message_template(
+            rendered, segment, self.publisher, self.public_url, self.sender, now
+        )
+
+    def template(self, edition: Edition, segment_id: str) -> Any:
+        """The segment's message template, built once per process (a small LRU)."""
+        key = (edition.id, segment_id)
+        with self._templates_lock:
+            if key in self._templates:
+                self._templates.move_to_end(key)
+                return self._templates[key]
+        raw = self._retry(lambda: self.editions.segment(edition.id, segment_id))
+        if raw is None:
+            raise LookupError(f"edition {edition.id} has no segment {segment_id}")
+        spec = SegmentSpec.from_json(raw)
+        stored = self._retry(lambda: self.articles.get_many(list(spec.article_ids)))
+        by_id = {s.article.id: s.article for s in stored}
+        articles = [by_id[i] for i in spec.article_ids if i in by_id]
+        # Date: the edition's creation time, so every attempt builds the same message.
+        template = self._build(
+            edition.id, edition.frequency, spec.language, spec.topics, articles, edition.created_at
+        )
+        with self._templates_lock:
+            self._templates[key] = template
+            while len(self._templates) > 64:
+                self._templates.popitem(last=False)
+        return template
+
+    def canonical(self, edition: Edition, segment_id: str) -> bool:
+        """The segment template's line ends are all CRLF (checked once per template); the
+        recipient values B substitutes never hold CR or LF, so every message is canonical."""
+        template = self.template(edition, segment_id)
+        key = (edition.id, segment_id)
+        with self._templates_lock:
+            if key not in self._canonical:
+                chunks = getattr(template, "chunks", None)
+                self._canonical[key] = chunks is not None and all(canonical_eols(c) for c in chunks)
+            return self._canonical[key]
+
+    def message(self, edition: Edition, rcpt: FrozenRecipient) -> bytes:
+        recipient = mail_build.make_recipient(
+            rcpt.email, rcpt.subscriber_id, rcpt.token, edition.id, self.public_url
+        )
+        return bytes(mail_build.personalise(self.template(edition, rcpt.segment), recipient))
+
+    # --- sending ---------------------------------------------------------------------------
+
+    def send_batch(self, edition_id: str, *, requeue: bool = True) -> BatchReport:
+        """Send until nothing is claimable (or ``max_task_seconds``), with ``connections``
+        sessions in parallel; then ask for a continuation if retries are waiting."""
+        if self.sender_factory is None:
+            raise RuntimeError("no SMTP sender configured (SYNDICATION_SMTP_URL)")
+        edition = self._retry(lambda: self.editions.get(edition_id))
+        report = BatchReport(edition_id)
+        if edition is None or edition.status is not EditionStatus.SENDING:
+            report.status = edition.status.value if edition else "missing"
+            return report
+        stop_at = time.monotonic() + self.mail.max_task_seconds
+        reports = [BatchReport(edition_id) for _ in range(max(1, self.mail.connections))]
+        errors: list[BaseException] = []
+
+        def run(i: int) -> None:
+            try:
+                self._session(edition, reports[i], stop_at)
+            except BaseException as exc:  # surfaced below, after the other sessions end
+                errors.append(exc)
+
+        threads = [
+            threading.Thread(target=run, args=(i,), name=f"smtp-{edition_id}-{i}", daemon=True)
+            for i in range(len(reports))
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for r in reports:
+            report.add(r)
+        if errors:
+            raise errors[0]
+        current = self._retry(lambda: self.editions.get(edition_id))
+        report.status = current.status.value if current else "missing"
+        if (
+            requeue
+            and current is not None
+            and current.status is EditionStatus.SENDING
+            and current.counts.get("pending", 0) > 0
+        ):
+            out_of_time = time.monotonic() >= stop_at
+            countdown = 0.0 if out_of_time else (report.due_in or 0.0)
+            # Far below the broker's visibility timeout, or the task would be delivered twice.
+            self.events.send_edition(edition_id, min(countdown, MAX_COUNTDOWN), 1)
+        return report
+
+    def _session(self, edition: Edition, report: BatchReport, stop_at: float) -> None:
+        """One SMTP connection's loop: claim a batch, begin/send/mark each, repeat."""
+        assert self.sender_factory is not None
+        sender = self.sender_factory()
+        token = secrets.token_hex(8)
+        store = self.editions
+        budget = edition.policy.tx_budget_s
+        try:
+            while time.monotonic() < stop_at:
+                self._retry(lambda: store.heartbeat(edition.id, token, edition.policy.lease_s))
+                claim = self._retry(lambda: store.claim(edition.id, self.mail.batch, token))
+                report.status = claim.status
+                report.due_in = claim.due_in
+                if not claim.recipients:
+                    return
+                self._send_claimed(edition, claim.recipients, token, budget, sender, report)
+        finally:
+            sender.close()
+            with contextlib.suppress(*REDIS_TRANSIENT):
+                store.drop_heartbeat(edition.id, token)
+
+    def _send_claimed(
+        self,
+        edition: Edition,
+        batch: list[FrozenRecipient],
+        token: str,
+        budget: float,
+        sender: Sender,
+        report: BatchReport,
+    ) -> None:
+        store = self.editions
+        prev: tuple[str, Mark, str] | None = None
+        tokens = 0
+        for index, rcpt in enumerate(batch):
+            if self.rate is not None and not self.rate.unlimited and tokens == 0:
+                tokens = self.rate.chunk(len(batch) - index)
+                self._retry(partial(self.rate.take, tokens))
+            tokens = max(tokens - 1, 0)
+            try:
+                data = self.message(edition, rcpt)
+            except (mail_build.RecipientError, LookupError) as exc:
+                # Not sendable (bad address, segment gone): failed, never a broken message.
+                if prev is not None:
+                    self._retry(partial(store.step, edition.id, token, prev, None))
+                prev = (rcpt.subscriber_id, Mark.FAILED, f"unbuildable: {exc}")
+                report.failed += 1
+                continue
+            _, begin = self._retry(partial(store.step, edition.id, token, prev, rcpt.subscriber_id))
+            prev = None
+            if begin != "ok":
+                # Paused, cancelled, or the lease is too short for a whole transaction.
+                rest = [r.subscriber_id for r in batch[index:]]
+                report.released += self._retry(partial(store.release, edition.id, token, rest))
+                return
+            crlf = self.canonical(edition, rcpt.segment)
+            result = sender.send(self.envelope_from, rcpt.email, data, budget, crlf)
+            mark, detail = self._classify(result, rcpt, report)
+            prev = (rcpt.subscriber_id, mark, detail)
+        if prev is not None:
+            self._retry(partial(store.step, edition.id, token, prev, None))
+
+    def _classify(
+        self, result: SendResult, rcpt: FrozenRecipient, report: BatchReport
+    ) -> tuple[Mark, str]:
+        if result.outcome is Outcome.SENT:
+            report.sent += 1
+            return Mark.SENT, ""
+        if result.outcome is Outcome.TEMPORARY:
+            report.retried += 1
+            return Mark.RETRY, result.describe()
+        if result.outcome is Outcome.UNCERTAIN:
+            report.uncertain += 1
+            return Mark.UNCERTAIN, result.describe()
+        report.failed += 1
+        if result.hard_bounce:
+            try:
+                reason = f"hard bounce: {result.describe()}"
+                now = datetime.now(UTC)
+                self._retry(partial(self.subscribers.suppress, rcpt.email, reason, now))
+                report.suppressed += 1
+            except Exception:  # the failure is still recorded in the ledger
+                log.exception("could not suppress %s", rcpt.subscriber_id)
+        return Mark.FAILED, result.describe()
+
+    # --- recovering, controlling -----------------------------------------------------------
+
+    def recover(self, now: datetime) -> list[RecoverReport]:
+        """Expire dead workers' leases and re-queue editions that have work but no sender."""
+        out = []
+        for edition_id in self.editions.ids_with_status(
+            EditionStatus.SENDING, EditionStatus.PAUSED
+        ):
+            rec = self.editions.recover(edition_id)
+            edition = self.editions.get(edition_id)
+            if edition is None:
+                continue
+            stale = now - edition.created_at > self.mail.max_resume_age
+            kicked = False
+            if rec.uncertain:
+                log.warning(
+                    "uncertain deliveries",
+                    extra={"edition": edition_id, "uncertain": rec.uncertain},
+                )
+            if (
+                edition.status is EditionStatus.SENDING
+                and edition.counts.get("pending", 0) > 0
+                and self.editions.live_senders(edition_id) == 0
+            ):
+                if stale:
+                    # Too old to go out unattended: an operator decides (digest resume).
+                    self.editions.set_status(
+                        edition_id, EditionStatus.PAUSED, (EditionStatus.SENDING,), now
+                    )
+                elif self.editions.take_kick(edition_id, 30):
+                    self.events.send_edition(edition_id, 0.0, self.mail.fanout)
+                    kicked = True
+            left = edition.counts.get("pending", 0) + edition.counts.get("sending", 0)
+            active = edition.status is EditionStatus.SENDING and left > 0 and not stale
+            out.append(
+                RecoverReport(
+                    edition_id,
+                    rec.uncertain,
+                    rec.requeued,
+                    kicked,
+                    stale,
+                    rec.next_deadline_in,
+                    active,
+                )
+            )
+        return out
+
+    def pause(self, edition_id: str, now: datetime) -> tuple[str, str]:
+        """Senders stop before their next transaction (``begin`` refuses) and hand back."""
+        return self.editions.set_status(
+            edition_id, EditionStatus.PAUSED, (EditionStatus.SENDING, EditionStatus.DRAFT), now
+        )
+
+    def resume(self, edition_id: str, now: datetime) -> tuple[str, str]:
+        """Paused or draft → sending (done if nothing is left), and queue the senders."""
+        old, new = self.editions.set_status(
+            edition_id, EditionStatus.SENDING, (EditionStatus.PAUSED, EditionStatus.DRAFT), now
+        )
+        if new == EditionStatus.SENDING.value:
+            self.events.send_edition(edition_id, 0.0, self.mail.fanout)
+        return old, new
+
+    def cancel(self, edition_id: str, now: datetime) -> tuple[str, str]:
+        """No further transactions; entries already sent stay sent, pending ones stay unsent."""
+        return self.editions.set_status(
+            edition_id,
+            EditionStatus.CANCELLED,
+            (EditionStatus.SENDING, EditionStatus.PAUSED, EditionStatus.DRAFT),
+            now,
+        )
+
+    def status(self, edition_id: str) -> Edition | None:
+        return self.editions.get(edition_id)
+
+    def report(self, edition_id: str, limit: int = 1000) -> dict[str, Any]:
+        """Status plus who failed or is uncertain, and why."""
+        edition = self.editions.get(edition_id)
+        if edition is None:
+            raise LookupError(edition_id)
+        from syndication.store.editions import EntryState
+
+        failed = self.editions.members(edition_id, EntryState.FAILED)[:limit]
+        uncertain = self.editions.members(edition_id, EntryState.UNCERTAIN)[:limit]
+        return edition.to_json() | {
+            "failed": self.editions.details(edition_id, failed),
+            "uncertain": self.editions.details(edition_id, uncertain),
+        }
+
+    def iter_subscribers(self, frequency: str) -> Iterator[Subscriber]:
+        return self.subscribers.iter_active(frequency)
+
+
+def make_digest_service(
+    settings: Settings,
+    client: redis.Redis,
+    events: DigestEvents,
+    *,
+    mail: MailSettings | None = None,
+    with_sender: bool = True,
+) -> DigestService:
+    """Wire the service from Settings (until context.py carries it; see the issue note)."""
+    from syndication.deliver.smtp import SmtpSender
+
+    mail = mail or MailSettings.from_settings(settings)
+    prefix = settings.key_prefix
+    sender_factory: Callable[[], Sender] | None = None
+    if with_sender and settings.smtp_url:
+        url, timeout = settings.smtp_url, mail.smtp_timeout
+
+        def sender_factory() -> Sender:
+            return SmtpSender(url, timeout=timeout)
+
+    return DigestService(
+        editions=EditionStore(client, prefix),
+        articles=ArticleStore(client, prefix),
+        subscribers=SubscriberStore(client, prefix),
+        publisher=settings.publisher,
+        public_url=settings.public_url,
+        secret_key=settings.need_secret_key(),
+        mail=mail,
+        events=events,
+        sender_factory=sender_factory,
+        rate=RateLimiter(client, prefix, mail.rate_per_second, mail.rate_per_hour),
+    )

@@ -1,0 +1,105 @@
+"""Signed, URL-safe tokens for the links we mail: confirm, manage (preferences + unsubscribe).
+
+A token is ``base64url(subject|expires).base64url(mac)``, where ``mac`` is the first 16 bytes
+of HMAC-SHA256 over the purpose and the body, keyed with ``SYNDICATION_SECRET_KEY``. The
+purpose is inside the MAC, not the token, so a manage link can never be used as a confirm
+link (or the other way round). MACs are compared in constant time (``hmac.compare_digest``),
+and the MAC is checked before anything in the body is trusted, so an edited expiry is
+"invalid", not "expired".
+
+Manage tokens do not expire (RFC 8058 links must keep working for the life of the mail)
+but carry the subscriber's ``token_version``: bumping it revokes every link sent so far.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from syndication.store.subscribers import Subscriber
+
+CONFIRM = "confirm"
+MANAGE = "manage"
+CONFIRM_TTL = timedelta(hours=48)
+_MAC_BYTES = 16  # 128 bits: far past guessing, and keeps the links short
+_MAX_TOKEN = 512
+
+
+class TokenError(Exception):
+    """Base class: the token cannot be used."""
+
+
+class TokenInvalid(TokenError):
+    """Malformed, tampered with, signed with another key, or for another purpose."""
+
+
+class TokenExpired(TokenError):
+    """Genuine, but past its expiry."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(secret: str, purpose: str, body: bytes) -> bytes:
+    msg = purpose.encode() + b"\x00" + body
+    return hmac.new(secret.encode(), msg, hashlib.sha256).digest()[:_MAC_BYTES]
+
+
+def sign(secret: str, purpose: str, subject: str, expires_at: datetime | None) -> str:
+    """A token for ``subject`` (which must not contain ``|``), valid until ``expires_at``."""
+    if "|" in subject:
+        raise ValueError("subject must not contain '|'")
+    expiry = "" if expires_at is None else str(int(expires_at.timestamp()))
+    body = f"{subject}|{expiry}".encode()
+    return f"{_b64(body)}.{_b64(_mac(secret, purpose, body))}"
+
+
+def verify(secret: str, token: str, purpose: str, now: datetime) -> str:
+    """The subject of a genuine, unexpired token for ``purpose``; raises TokenError."""
+    if len(token) > _MAX_TOKEN or token.count(".") != 1:
+        raise TokenInvalid("malformed token")
+    body_part, mac_part = token.split(".")
+    try:
+        body = _unb64(body_part)
+        given = _unb64(mac_part)
+    except (binascii.Error, ValueError):
+        raise TokenInvalid("malformed token") from None
+    if not hmac.compare_digest(given, _mac(secret, purpose, body)):
+        raise TokenInvalid("bad signature")
+    try:
+        subject, _, expiry = body.decode().rpartition("|")
+    except UnicodeDecodeError:
+        raise TokenInvalid("malformed token") from None
+    if expiry and int(expiry) <= now.timestamp():
+        raise TokenExpired("token expired")
+    return subject
+
+
+def confirm_token(
+    secret: str, subscriber_id: str, now: datetime, ttl: timedelta = CONFIRM_TTL
+) -> str:
+    return sign(secret, CONFIRM, subscriber_id, now + ttl)
+
+
+def manage_token(secret: str, subscriber: Subscriber) -> str:
+    """The token for ``/unsubscribe/{t}`` and ``/preferences/{t}`` in every mail we send."""
+    return sign(secret, MANAGE, f"{subscriber.id}:{subscriber.token_version}", None)
+
+
+def parse_manage(secret: str, token: str, now: datetime) -> tuple[str, int]:
+    """``(subscriber_id, token_version)``; the caller compares the version with the store's."""
+    subject = verify(secret, token, MANAGE, now)
+    sid, _, version = subject.rpartition(":")
+    if not sid or not version.isdigit():
+        raise TokenInvalid("malformed token")
+    return sid, int(version)
