@@ -7,6 +7,7 @@ where to look; and on Ctrl-C stops every child it started.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -14,8 +15,10 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -23,9 +26,20 @@ from syndication.config import ConfigError, Settings, load_settings
 from syndication.deliver.mail_catcher import MailCatcher
 from syndication.embedded_redis import EmbeddedRedis
 from syndication.processes import die_with_parent
+from syndication.services.subscriptions import RateLimited
 from syndication.store.connection import StoreUnavailable
+from syndication.store.subscribers import CONFIRMED
+
+if TYPE_CHECKING:
+    from syndication.context import Context
 
 EXAMPLES = Path("examples")
+
+
+class DemoStopped(BaseException):
+    """Raised by the signal handler, like KeyboardInterrupt, for SIGINT and SIGTERM alike."""
+DEMO_READER = "demo@example.org"
+DEMO_SINCE = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def _persistent_secret(path: Path, nbytes: int) -> str:
@@ -62,22 +76,51 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> 
     raise RuntimeError(f"the web app did not answer at {url}")
 
 
-def import_samples(settings: Settings, examples: Path) -> int:
-    """Import the sample articles through the same service the CLI uses; returns how many."""
+def _context(settings: Settings) -> Context:
+    """The Context the CLI uses: its events go to the worker through Celery."""
     from syndication.context import Context
     from syndication.store.connection import connect
     from workers.celery_app import configure
     from workers.events import CeleryEvents
 
-    ctx = Context(
+    return Context(
         settings, CeleryEvents(configure(settings), settings), connect(settings.need_redis_url())
     )
+
+
+def import_samples(settings: Settings, examples: Path, ctx: Context | None = None) -> int:
+    """Import the sample articles through the same service the CLI uses; returns how many."""
+    ctx = ctx or _context(settings)
     # Files without a canonical URL (the seed's page dump) get theirs from sources.toml.
     report = ctx.ingest.import_paths([examples / "articles"])
     for error in report.errors:
         print(f"warning: sample not imported: {error}", file=sys.stderr)
     ctx.feeds.rebuild_all()
     return len(report.outcomes)
+
+
+def send_demo_digest(ctx: Context, now: datetime) -> str | None:
+    """Subscribe and confirm ``DEMO_READER`` (daily, all topics), make today's daily
+    edition and queue it the way beat does, so a digest lands in the Maildir moments
+    after start. Returns the edition id (an existing one after a restart), or None.
+
+    The confirmation is done on the store: the demo skips the email round trip. The
+    edition reaches back to ``DEMO_SINCE`` because the samples are older than a day.
+    """
+    publisher = ctx.settings.publisher
+    # RateLimited: restarted several times within the hour; the reader exists already.
+    with contextlib.suppress(RateLimited):
+        ctx.subscriptions.subscribe(DEMO_READER, "daily", (), publisher.language, source="demo")
+    reader = ctx.subscriber_store.get_by_email(DEMO_READER)
+    if reader is None:
+        return None
+    if reader.status != CONFIRMED:
+        _, reader = ctx.subscriber_store.confirm(reader.id, now)
+        if reader is None or reader.status != CONFIRMED:
+            return None  # unsubscribed in an earlier run: the suppression list wins
+    # Queues mail.send_batch through ctx.events (CeleryEvents), as the beat task would.
+    created = ctx.digests.create_edition("daily", now, since=DEMO_SINCE)
+    return created.edition_id or ctx.digests.edition_id_for("daily", now)
 
 
 def run_demo(data_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> int:
@@ -100,10 +143,13 @@ def run_demo(data_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> int:
     stopping = False
 
     def stop(signum: int, frame: FrameType | None) -> None:
+        """Ctrl-C or SIGTERM, at any point of start-up or while running: stop everything."""
         nonlocal stopping
         stopping = True
+        raise DemoStopped
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
         if not env.get("SYNDICATION_REDIS_URL"):
             print("starting embedded Redis …", flush=True)
@@ -149,9 +195,18 @@ def run_demo(data_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> int:
         )
         _wait_http(f"{settings.public_url}/healthz", children[1])
 
-        imported = import_samples(settings, EXAMPLES)
+        ctx = _context(settings)
+        imported = import_samples(settings, EXAMPLES, ctx)
+        edition_id = send_demo_digest(ctx, datetime.now(UTC))
 
         base = settings.public_url
+        if edition_id:
+            digest = (
+                f"{base}/archive/{edition_id}\n"
+                f"                  (daily digest to {DEMO_READER}: a message in the Maildir)"
+            )
+        else:
+            digest = "none today (no new articles or no demo reader)"
         print(
             f"""
 The demo is running ({imported} sample articles imported). Open:
@@ -161,6 +216,8 @@ The demo is running ({imported} sample articles imported). Open:
   Atom feed       {base}/feeds/all.atom
   API docs        {base}/api/docs
   Health          {base}/healthz
+  Newsletters     {base}/archive
+  Digest          {digest}
 
   Redis           {env["SYNDICATION_REDIS_URL"]}
   Mail (Maildir)  {data_dir / "mail"}   (SMTP {env["SYNDICATION_SMTP_URL"]})
@@ -184,12 +241,16 @@ Press Ctrl-C to stop.""",
                     return 1
             time.sleep(0.5)
         return 0
-    except KeyboardInterrupt:
+    except (DemoStopped, KeyboardInterrupt):
         return 0
     except (ConfigError, StoreUnavailable, RuntimeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
+        # A second Ctrl-C must not cut the clean-up short (children would still die with
+        # us, but Redis would not get to write its AOF cleanly).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print("\nstopping …", flush=True)
         for child in children:
             if child.poll() is None:

@@ -72,6 +72,8 @@ class FeedSpec:
     """What a feed is about and who publishes it; the same spec builds all three formats.
 
     ``archive`` marks an RFC 5005 archive document (a page that will not change).
+    ``attributed``: the items' bodies already carry the full attribution header and footer
+    (partner copies, build/partner_copy.py), so the short feed footer is not added again.
     """
 
     name: str
@@ -83,6 +85,7 @@ class FeedSpec:
     licence: str
     links: FeedLinks
     archive: bool = False
+    attributed: bool = False
 
 
 def xml_safe(text: str) -> str:
@@ -295,7 +298,9 @@ def _lxml_checked_body(text: str) -> str:
     return text if text.isascii() and "\x7f" not in text else xml_safe(text)
 
 
-def _prepare(article: Article, host: str, publisher: str, lxml_checks: bool) -> Item:
+def _prepare(
+    article: Article, host: str, publisher: str, lxml_checks: bool, attributed: bool = False
+) -> Item:
     url = xml_safe(article.url)
     # Atom requires a non-empty title (feedgen raises): a title that was nothing but
     # characters XML cannot carry falls back to the URL, in every format alike.
@@ -319,7 +324,7 @@ def _prepare(article: Article, host: str, publisher: str, lxml_checks: bool) -> 
         title,
         xml_safe(article.summary) or plain_excerpt(article.body_html),
         (_lxml_checked_body if lxml_checks else xml_safe)(article.body_html),
-        _footer(title, url, authors, publisher, t),
+        "" if attributed else _footer(title, url, authors, publisher, t),
         authors,
         [xml_safe(topic) for topic in article.topics],
         article.language,
@@ -339,7 +344,9 @@ def prepare(spec: FeedSpec, articles: Sequence[Article], lxml_checks: bool = Fal
     """
     host = _host(spec.site_url)
     publisher = xml_safe(spec.publisher)
-    return [_prepare(article, host, publisher, lxml_checks) for article in articles]
+    return [
+        _prepare(article, host, publisher, lxml_checks, spec.attributed) for article in articles
+    ]
 
 
 def alternates(spec: FeedSpec, this: str) -> list[tuple[str, str]]:
