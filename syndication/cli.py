@@ -109,27 +109,35 @@ def cmd_feeds_build(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+
     import uvicorn
 
     settings.need_redis_url()
     _context(settings)  # fail now, with one line, if Redis is not there
+    # One worker per CPU we may run on: serving is CPU-bound Python. No access log by
+    # default: writing a line per poll is a large share of what a cached feed poll costs.
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
     uvicorn.run(
         "syndication.web.factory:app_from_env",
         factory=True,
         host=args.host,
         port=args.port,
-        workers=args.workers,
+        workers=args.workers or (len(cpus) if cpus else os.cpu_count() or 1),
         proxy_headers=True,
         forwarded_allow_ips=args.forwarded_allow_ips,
         log_level="info",
+        access_log=args.access_log,
     )
     return 0
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from syndication.services.digests import load_dkim_key
     from workers.celery_app import QUEUES, configure
 
     _context(settings)
+    load_dkim_key(settings)  # a missing or unreadable DKIM key stops the worker here, in one line
     argv = [
         "worker",
         "--loglevel",
@@ -216,7 +224,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("serve", "Run the web app (feeds, API, pages)", cmd_serve)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    p.add_argument(
+        "--workers", type=int, default=0, help="uvicorn worker processes (default: one per CPU)"
+    )
+    p.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="log every request (off by default: it costs throughput; errors are logged anyway)",
+    )
     p.add_argument(
         "--forwarded-allow-ips",
         default="127.0.0.1",

@@ -38,6 +38,8 @@ EXAMPLES = Path("examples")
 
 class DemoStopped(BaseException):
     """Raised by the signal handler, like KeyboardInterrupt, for SIGINT and SIGTERM alike."""
+
+
 DEMO_READER = "demo@example.org"
 DEMO_SINCE = datetime(2000, 1, 1, tzinfo=UTC)
 

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import mailbox
 import os
 import signal
 import socket
 import subprocess
 import sys
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import feedparser
 import httpx
 import pytest
-from conftest import ROOT, wait_for
+from conftest import EXAMPLE_CONFIG, ROOT, wait_for
 
+from syndication.config import load_publisher
 from syndication.embedded_redis import free_port
 
 
@@ -25,6 +29,22 @@ def _feed_titles(base: str) -> list[str]:
     if resp.status_code != 200:
         return []
     return [e.title for e in feedparser.parse(resp.content).entries]
+
+
+def _digest(folder: Path) -> EmailMessage | None:
+    """The daily digest to the demo reader, once the worker has sent it."""
+    publisher = load_publisher(EXAMPLE_CONFIG)
+    if not folder.is_dir():
+        return None
+    for raw in mailbox.Maildir(folder, create=False):
+        msg = message_from_bytes(raw.as_bytes(), policy=policy.default)
+        assert isinstance(msg, EmailMessage)
+        subject = str(msg["Subject"])
+        if msg["To"] == "demo@example.org" and subject.startswith(
+            f"{publisher.name} daily digest, "
+        ):
+            return msg
+    return None
 
 
 def _listening(port: int) -> bool:
@@ -65,6 +85,17 @@ def test_demo_runs_imports_samples_and_stops_cleanly(tmp_path: Path):
         home = httpx.get(base + "/", timeout=5)
         assert home.status_code == 200 and "Peru in Familiar Stalemate" in home.text
         assert (tmp_path / "d" / "mail").is_dir()
+        # the demo reader's daily digest, sent by the worker through the mail catcher
+        assert f"{base}/archive\n" in out and f"{base}/archive/daily-" in out
+        digest = wait_for(lambda: _digest(tmp_path / "d" / "mail"), timeout=60)
+        assert isinstance(digest, EmailMessage)
+        html = digest.get_body(("html",))
+        assert html is not None
+        assert "Peru in Familiar Stalemate With Shining Path Rebels" in html.get_content()
+        assert httpx.get(f"{base}/archive", timeout=5).status_code == 200
+        archive_url = out.split("Digest          ")[1].split()[0]
+        page = httpx.get(archive_url, timeout=5)
+        assert page.status_code == 200 and "Shining Path" in page.text
         redis_port = int(out.split("redis://127.0.0.1:")[1].split("/")[0])
         assert _listening(redis_port)
     finally:

@@ -436,7 +436,11 @@ def _context(
 ) -> dict[str, Any]:
     tz = ZoneInfo(publisher.timezone)
     base = public_url.rstrip("/")
-    archive_url = f"{base}/archive/{quote(segment.edition_id, safe='')}"
+    # "View in browser" shows this segment's version (web/archive.py reads ``segment``).
+    archive_url = (
+        f"{base}/archive/{quote(segment.edition_id, safe='')}"
+        f"?segment={quote(segment_param(segment.language, segment.topics), safe=':,')}"
+    )
     period = _one_line(segment.period_label) or _date_label(
         now, tz, segment.language, weekday=segment.frequency == "daily"
     )
@@ -771,6 +775,33 @@ def render_digest_from_scratch(
     )
     data = msg.as_bytes(policy=EMAIL_POLICY)
     return dkim_sign(data, dkim) if dkim is not None else data
+
+
+#: The web version of a digest (``/archive/{edition}``): extends the email's body template.
+WEB_TEMPLATE = "web/archive/edition.mjml"
+
+
+def segment_param(language: str, topics: Sequence[str]) -> str:
+    """``en`` or ``en:coca,peru``: how a segment is named in an archive URL."""
+    return f"{language}:{','.join(sorted(topics))}" if topics else language
+
+
+def render_web_html(
+    segment: DigestSegment,
+    publisher: Publisher,
+    public_url: str,
+    now: datetime,
+    template: str = WEB_TEMPLATE,
+) -> str:
+    """The segment's digest as a public web page: the email's items and layout, with no
+    personal link. The page is shared by every reader, so where the email has the
+    recipient's preferences and unsubscribe links it links to ``/subscribe``."""
+    base = public_url.rstrip("/")
+    subscribe = f"{base}/subscribe"
+    context = _context(segment, publisher, public_url, now, subscribe, subscribe)
+    context["links"] |= {"subscribe": subscribe, "index": f"{base}/archive"}
+    source = environment().get_template(template).render(context)
+    return str(_inliner().inline(mjml2html(source, disable_comments=True)))
 
 
 def render_segments(

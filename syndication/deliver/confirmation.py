@@ -13,9 +13,11 @@ so the long confirm URL in the body is never folded into encoded words.
 
 from __future__ import annotations
 
+import logging
 import re
 import smtplib
 import ssl
+import time
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -28,6 +30,37 @@ from syndication.store.subscribers import Subscriber
 from syndication.templating import environment
 
 POLICY = SMTP.clone(max_line_length=998)
+log = logging.getLogger(__name__)
+_ENHANCED = re.compile(rb"\b[245]\.\d{1,3}\.\d{1,3}\b")
+
+
+class ConfirmationFailed(MailUnavailable):
+    """The confirmation was not accepted; ``permanent`` for a 5xx (retrying cannot help).
+
+    The message names the subscriber id and the SMTP codes, never the address: servers
+    echo it in their replies, and smtplib puts it in ``SMTPRecipientsRefused``.
+    """
+
+    def __init__(self, message: str, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def describe_failure(exc: BaseException) -> tuple[str, bool]:
+    """(what went wrong without any address or server text, permanent?)."""
+    codes: list[tuple[int, bytes]] = []
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [v for v in exc.recipients.values() if isinstance(v, tuple)]
+    elif isinstance(exc, smtplib.SMTPResponseException):
+        codes = [(exc.smtp_code, exc.smtp_error if isinstance(exc.smtp_error, bytes) else b"")]
+    if codes:
+        code, text = codes[0]
+        enhanced = _ENHANCED.search(text)
+        extra = f" {enhanced.group(0).decode()}" if enhanced else ""
+        return f"{type(exc).__name__}: SMTP {code}{extra}", 500 <= code < 600
+    if isinstance(exc, OSError):
+        return f"{type(exc).__name__}: {exc.strerror or 'connection failed'}", False
+    return type(exc).__name__, False
 
 
 def one_line(text: str, limit: int = 200) -> str:
@@ -87,6 +120,7 @@ class SmtpConfirmationMailer:
         sender: str | None = None,
         timeout: float = 15,
         confirm_hours: int = 48,
+        retry_delay: float = 2.0,
     ) -> None:
         self.smtp_url = smtp_url
         self.publisher = publisher
@@ -94,8 +128,12 @@ class SmtpConfirmationMailer:
         self.sender = sender_address(publisher, public_url, sender)
         self.timeout = timeout
         self.confirm_hours = confirm_hours
+        self.retry_delay = retry_delay
 
     def send_confirmation(self, subscriber: Subscriber, confirm_url: str) -> None:
+        """Send, and once more after ``retry_delay`` on a temporary failure (a 4xx, a
+        dropped connection): a signup should not be lost to a greylisting server or a
+        relay restart. Failures are logged and raised with the subscriber id only."""
         msg = build_confirmation(
             subscriber,
             confirm_url,
@@ -104,7 +142,28 @@ class SmtpConfirmationMailer:
             self.sender,
             self.confirm_hours,
         )
-        self.send(msg, subscriber.email)
+        try:
+            self.send(msg, subscriber.email)
+            return
+        except ConfirmationFailed as exc:
+            if exc.permanent:
+                raise ConfirmationFailed(
+                    f"confirmation for subscriber {subscriber.id} refused: {exc}", True
+                ) from None
+            log.warning(
+                "confirmation for subscriber %s not sent (%s); retrying in %.1f s",
+                subscriber.id,
+                exc,
+                self.retry_delay,
+            )
+        time.sleep(self.retry_delay)
+        try:
+            self.send(msg, subscriber.email)
+        except ConfirmationFailed as exc:
+            raise ConfirmationFailed(
+                f"confirmation for subscriber {subscriber.id} not sent after 2 attempts: {exc}",
+                exc.permanent,
+            ) from None
 
     def send(self, msg: EmailMessage, rcpt: str) -> None:
         if not self.smtp_url:
@@ -128,4 +187,5 @@ class SmtpConfirmationMailer:
                     client.login(unquote(parts.username), unquote(parts.password or ""))
                 client.sendmail(self.sender.addr_spec, [rcpt], msg.as_bytes(policy=POLICY))
         except (OSError, smtplib.SMTPException) as exc:
-            raise MailUnavailable(f"could not send the confirmation: {exc}") from exc
+            what, permanent = describe_failure(exc)
+            raise ConfirmationFailed(what, permanent) from None

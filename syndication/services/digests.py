@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 import redis
 
 from syndication.build import email as mail_build
-from syndication.config import Publisher, Settings
+from syndication.config import ENV_PREFIX, ConfigError, Publisher, Settings
 from syndication.deliver.smtp import Outcome, Sender, SendResult, canonical_eols
 from syndication.deliver.throttle import RateLimiter
 from syndication.models import Article
@@ -266,6 +266,7 @@ class DigestService:
         events: DigestEvents,
         sender_factory: Callable[[], Sender] | None = None,
         rate: RateLimiter | None = None,
+        dkim: mail_build.DkimKey | None = None,
     ) -> None:
         self.editions = editions
         self.articles = articles
@@ -277,6 +278,7 @@ class DigestService:
         self.events = events
         self.sender_factory = sender_factory
         self.rate = rate
+        self.dkim = dkim
         self.tz = ZoneInfo(publisher.timezone)
         self.sender = mail.mail_from or mail_build.default_sender(publisher, public_url)
         self.envelope_from = mail.envelope_from or f"newsletter@{mail_build.host_of(public_url)}"
@@ -287,11 +289,19 @@ class DigestService:
 
     # --- creating --------------------------------------------------------------------------
 
-    def _candidates(self, frequency: str, now: datetime) -> list[Article]:
-        """Published articles since the previous edition, not yet in an edition of ``frequency``."""
+    def _candidates(
+        self, frequency: str, now: datetime, since: datetime | None = None
+    ) -> list[Article]:
+        """Published articles since the previous edition, not yet in an edition of ``frequency``.
+
+        ``since`` widens the window (a first edition that should reach back further, the
+        demo's sample articles); articles already in an edition of ``frequency`` stay out.
+        """
         previous = self.editions.latest_of(frequency)
         length = PERIOD_LENGTH[frequency]
-        if previous is not None:
+        if since is not None:
+            start = since
+        elif previous is not None:
             start = min(previous.created_at, now - length) - length  # overlap: ids dedupe
         else:
             start = now - length
@@ -310,9 +320,19 @@ class DigestService:
         return f"{frequency}-{period_of(frequency, now, self.tz)}"
 
     def create_edition(
-        self, frequency: str, now: datetime, *, start: bool = True, policy: Policy | None = None
+        self,
+        frequency: str,
+        now: datetime,
+        *,
+        start: bool = True,
+        policy: Policy | None = None,
+        since: datetime | None = None,
     ) -> Created:
-        """One edition per (frequency, period), whoever calls and however often."""
+        """One edition per (frequency, period), whoever calls and however often.
+
+        ``since``: take articles published from then on instead of since the previous
+        edition (see ``_candidates``); the edition is still one per period.
+        """
         if frequency not in FREQUENCIES:
             raise ValueError(f"unknown frequency {frequency!r}")
         period = period_of(frequency, now, self.tz)
@@ -321,7 +341,7 @@ class DigestService:
         if existing is not None and existing.status is not EditionStatus.CREATING:
             return Created(edition_id, False, "exists", existing)
         if existing is None:
-            articles = self._candidates(frequency, now)
+            articles = self._candidates(frequency, now, since)
             if not articles:
                 # Release the slot so a later call in the same period may still make one.
                 self.editions.r.delete(self.editions.period_key(frequency, period))
@@ -486,7 +506,8 @@ class DigestService:
         recipient = mail_build.make_recipient(
             rcpt.email, rcpt.subscriber_id, rcpt.token, edition.id, self.public_url
         )
-        return bytes(mail_build.personalise(self.template(edition, rcpt.segment), recipient))
+        template = self.template(edition, rcpt.segment)
+        return bytes(mail_build.personalise(template, recipient, dkim=self.dkim))
 
     # --- sending ---------------------------------------------------------------------------
 
@@ -712,6 +733,40 @@ class DigestService:
         return self.subscribers.iter_active(frequency)
 
 
+DKIM_KEY_VAR = f"{ENV_PREFIX}DKIM_KEY_FILE"
+
+
+def load_dkim_key(settings: Settings) -> mail_build.DkimKey | None:
+    """The DKIM key (RFC 6376) from ``SYNDICATION_DKIM_*``, or None when signing is off.
+
+    Read and parsed when the service is made, so a missing or unreadable key stops a
+    worker or ``digest send`` at start (one line naming the variable) instead of failing
+    every message of an edition later.
+    """
+    path = settings.dkim_key_file
+    if path is None:
+        return None
+    if not settings.dkim_selector or not settings.dkim_domain:
+        raise ConfigError(
+            f"{DKIM_KEY_VAR} needs {ENV_PREFIX}DKIM_SELECTOR and {ENV_PREFIX}DKIM_DOMAIN"
+        )
+    try:
+        pem = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{DKIM_KEY_VAR}: cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        import dkim.crypto
+    except ImportError:
+        raise ConfigError(f"{DKIM_KEY_VAR} is set but dkimpy is not installed") from None
+    try:
+        dkim.crypto.parse_pem_private_key(pem)
+    except (dkim.crypto.UnparsableKeyError, ValueError, IndexError):
+        raise ConfigError(
+            f"{DKIM_KEY_VAR}: {path} is not a PEM RSA private key (PKCS#1 or PKCS#8)"
+        ) from None
+    return mail_build.DkimKey(settings.dkim_selector, settings.dkim_domain, pem)
+
+
 def make_digest_service(
     settings: Settings,
     client: redis.Redis,
@@ -724,6 +779,7 @@ def make_digest_service(
     from syndication.deliver.smtp import SmtpSender
 
     mail = mail or MailSettings.from_settings(settings)
+    dkim_key = load_dkim_key(settings)
     prefix = settings.key_prefix
     sender_factory: Callable[[], Sender] | None = None
     if with_sender and settings.smtp_url:
@@ -743,4 +799,5 @@ def make_digest_service(
         events=events,
         sender_factory=sender_factory,
         rate=RateLimiter(client, prefix, mail.rate_per_second, mail.rate_per_hour),
+        dkim=dkim_key,
     )

@@ -575,9 +575,13 @@ class EditionStore:
             counts=counts,
         )
 
-    def ids(self, limit: int = 50, newest_first: bool = True) -> list[str]:
+    def ids(self, limit: int = 50, newest_first: bool = True, offset: int = 0) -> list[str]:
         read = self.r.zrevrange if newest_first else self.r.zrange
-        return [_s(m) for m in read(self.index_key, 0, limit - 1)]
+        return [_s(m) for m in read(self.index_key, offset, offset + limit - 1)]
+
+    def count(self) -> int:
+        """Editions in the index (any status)."""
+        return int(self.r.zcard(self.index_key))
 
     def ids_with_status(self, *statuses: EditionStatus, limit: int = 200) -> list[str]:
         """Recent editions in one of ``statuses`` (newest first)."""

@@ -1,0 +1,222 @@
+"""The newsletter archive: past editions, and each one as a web page ("view in browser").
+
+Every digest's footer links to ``/archive/{edition}?segment=…``; this is that page. It is
+public and the same for every reader, so it carries no personal link: the email's
+preferences and unsubscribe links (the recipient's signed token) become one "Manage your
+subscription" link to ``/subscribe``. Nothing here reads a subscriber or a ledger entry.
+
+What is listed: editions that went to someone. Drafts are an operator's preview, an
+edition frozen with no recipients reached nobody, and a cancelled one is shown only when
+some mail had gone out (someone may follow its link). Withdrawn articles are left out of
+the page even when the edition included them.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+
+from syndication.build import email as mail_build
+from syndication.models import Article
+from syndication.services.digests import segment_articles
+from syndication.store.articles import State
+from syndication.store.editions import Edition, EditionStatus, EditionStore
+from syndication.store.subscribers import valid_topic
+from syndication.templating import environment
+
+PAGE_SIZE = 20
+CACHE_SECONDS = 300
+_CACHE_SIZE = 64
+# Edition ids are ``daily-2026-11-26``, ``weekly-2026-W48``, ``instant-2026-11-26T12:05``;
+# anything else (braces would break the hash tag of its keys) is simply not found.
+_EDITION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9:._-]{0,99}")
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})?")
+_SHOWN = (EditionStatus.SENDING, EditionStatus.PAUSED, EditionStatus.DONE, EditionStatus.CANCELLED)
+HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    # The digest HTML has inline styles and the publisher's images, nothing else.
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "img-src https: http: data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+}
+
+
+def is_public(edition: Edition) -> bool:
+    """Shown in the archive: it went (or is going) to at least one recipient."""
+    if edition.status not in _SHOWN or edition.total == 0:
+        return False
+    if edition.status is EditionStatus.CANCELLED:
+        return edition.counts.get("sent", 0) + edition.counts.get("uncertain", 0) > 0
+    return True
+
+
+@dataclass(frozen=True)
+class SegmentChoice:
+    language: str
+    topics: tuple[str, ...]
+    explicit: bool
+
+
+def parse_segment(value: str | None, default_language: str) -> SegmentChoice | None:
+    """``?segment=en`` or ``?segment=en:coca,peru`` (``segment_param``); None if malformed."""
+    if not value:
+        return SegmentChoice(default_language, (), False)
+    language, _, topics_text = value.partition(":")
+    topics = tuple(sorted({t for t in topics_text.split(",") if t}))
+    if not _LANGUAGE.fullmatch(language) or not all(valid_topic(t) for t in topics):
+        return None
+    return SegmentChoice(language, topics, True)
+
+
+class _PageCache:
+    """Rendered edition pages for a few minutes: MJML costs tens of ms, editions rarely
+    change. The key holds the article ids, so a withdrawal shows at once."""
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[tuple[Any, ...], tuple[float, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> str | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None or hit[0] < time.monotonic():
+                return None
+            self._items.move_to_end(key)
+            return hit[1]
+
+    def put(self, key: tuple[Any, ...], html: str) -> None:
+        with self._lock:
+            self._items[key] = (time.monotonic() + CACHE_SECONDS, html)
+            while len(self._items) > _CACHE_SIZE:
+                self._items.popitem(last=False)
+
+
+def make_router(ctx: Any) -> APIRouter:
+    """``GET /archive`` and ``GET /archive/{edition_id}`` over ``ctx``'s stores."""
+    router = APIRouter()
+    settings = ctx.settings
+    publisher = settings.publisher
+    base = settings.public_url.rstrip("/")
+    tz = ZoneInfo(publisher.timezone)
+    editions = EditionStore(ctx.client, settings.key_prefix)
+    max_articles = int(getattr(settings, "digest_max_articles", 15))
+    cache = _PageCache()
+    common = {
+        "publisher": publisher,
+        "language": publisher.language,
+        "subscribe_url": f"{base}/subscribe",
+        "index_url": f"{base}/archive",
+    }
+
+    def page(name: str, status: int = 200, **values: Any) -> HTMLResponse:
+        html = environment().get_template(f"web/archive/{name}.html").render(**common, **values)
+        return HTMLResponse(html, status, headers=HEADERS)
+
+    def listing(start: int) -> tuple[list[Edition], int | None]:
+        """Up to PAGE_SIZE shown editions from raw index position ``start``, and where the
+        next page starts (None: nothing older)."""
+        shown: list[Edition] = []
+        pos = start
+        total = editions.count()
+        while len(shown) < PAGE_SIZE and pos < total:
+            for edition_id in editions.ids(PAGE_SIZE, offset=pos):
+                pos += 1
+                edition = editions.get(edition_id)
+                if edition is not None and is_public(edition):
+                    shown.append(edition)
+                    if len(shown) == PAGE_SIZE:
+                        break
+        return shown, (pos if pos < total else None)
+
+    def row(edition: Edition) -> dict[str, Any]:
+        local = edition.created_at.astimezone(tz)
+        label = mail_build.FREQUENCY_LABELS.get(edition.frequency, "Digest")
+        return {
+            "url": f"{base}/archive/{quote(edition.id, safe='')}",
+            "label": f"{label}, {local:%Y-%m-%d}",
+            "date": f"{local:%Y-%m-%d %H:%M} ({publisher.timezone})",
+            "date_iso": local.isoformat(),
+            "frequency": edition.frequency,
+            "articles": len(edition.article_ids),
+        }
+
+    @router.get("/archive", response_class=HTMLResponse)
+    async def archive_index(start: str = "0") -> HTMLResponse:
+        offset = int(start) if start.isdigit() and len(start) < 9 else 0
+        shown, older = await run_in_threadpool(listing, offset)
+        return page(
+            "list",
+            editions=[row(e) for e in shown],
+            start=offset,
+            newest_url=f"{base}/archive",
+            older_url=f"{base}/archive?start={older}" if older is not None else "",
+        )
+
+    def published_articles(edition: Edition) -> list[Article]:
+        stored = ctx.article_store.get_many(list(edition.article_ids))
+        articles = [s.article for s in stored if s.state is State.PUBLISHED]
+        return sorted(articles, key=lambda a: (a.published_at, a.id), reverse=True)
+
+    def render(edition: Edition, choice: SegmentChoice) -> str | None:
+        """The segment's page; without an explicit segment, the publisher's language (or,
+        if the edition has none in it, the newest article's language), all topics."""
+        articles = published_articles(edition)
+        ids = segment_articles(articles, choice.language, choice.topics, max_articles)
+        language = choice.language
+        if not ids and not choice.explicit and articles:
+            language = articles[0].language
+            ids = segment_articles(articles, language, (), max_articles)
+        if not ids:
+            return None
+        key = (edition.id, language, choice.topics, ids)
+        html = cache.get(key)
+        if html is None:
+            by_id = {a.id: a for a in articles}
+            segment = mail_build.DigestSegment(
+                edition_id=edition.id,
+                frequency=edition.frequency,
+                language=language,
+                topics=choice.topics,
+                articles=tuple(by_id[i] for i in ids),
+            )
+            html = mail_build.render_web_html(
+                segment, publisher, settings.public_url, edition.created_at
+            )
+            cache.put(key, html)
+        return html
+
+    @router.get("/archive/{edition_id}", response_class=HTMLResponse)
+    async def archive_edition(edition_id: str, request: Request) -> HTMLResponse:
+        edition = None
+        if _EDITION_ID.fullmatch(edition_id):
+            edition = await run_in_threadpool(editions.get, edition_id)
+        if edition is None or not is_public(edition):
+            return page(
+                "message",
+                404,
+                title="No such newsletter",
+                text=f"There is no published edition called “{edition_id[:100]}”.",
+            )
+        choice = parse_segment(request.query_params.get("segment"), publisher.language)
+        html = None if choice is None else await run_in_threadpool(render, edition, choice)
+        if html is None:
+            return page(
+                "message",
+                404,
+                title="Nothing to show",
+                text="This edition has no stories for that language and those topics "
+                "(or they have been withdrawn).",
+            )
+        return HTMLResponse(html, headers={**HEADERS, "Cache-Control": "public, max-age=300"})
+
+    return router
