@@ -23,10 +23,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `python bench/run.py` puts bench/ first, not the repo
 
-from bench import feed_build, import_rate, publish_latency  # noqa: E402
+from bench import feed_build, feed_serving, import_rate, publish_latency  # noqa: E402
 from bench.common import Bench, Row, Stack, progress  # noqa: E402
 
-BENCHES: list[Bench] = [publish_latency.BENCH, import_rate.BENCH, feed_build.BENCH]
+BENCHES: list[Bench] = [
+    publish_latency.BENCH,
+    import_rate.BENCH,
+    feed_build.BENCH,
+    feed_serving.BENCH,
+]
 RESULTS = ROOT / "bench" / "results.json"
 
 

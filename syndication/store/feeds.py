@@ -66,11 +66,19 @@ class FeedCache:
         self.r = client
         self.keys = Keys(prefix)
 
+    @property
+    def changes(self) -> str:
+        """The pub/sub channel that names each feed document replaced (``name.fmt``), so
+        web workers holding its bytes in memory drop them (see web/feed_front.py)."""
+        return f"{self.keys.prefix}feeds:changed"
+
     def put(
         self, name: str, fmt: str, body: bytes, content_type: str, last_modified: datetime
     ) -> bool:
         """Store the plain bytes and drop the old compressed variants in one step; returns
-        False (and writes nothing) when the bytes are unchanged."""
+        False (and writes nothing) when the bytes are unchanged. The change is announced
+        on ``changes`` inside the same transaction, so it is never heard before it is
+        readable."""
         key = self.keys.feed(name, fmt)
         etag = strong_etag(body)
         current = self.r.hget(key, "etag")
@@ -87,6 +95,7 @@ class FeedCache:
                     "content_type": content_type,
                 },
             )
+            pipe.publish(self.changes, f"{name}.{fmt}")
             pipe.execute()
         return True
 

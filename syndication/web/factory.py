@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-
 from syndication.config import load_settings
 from syndication.context import Context
 from syndication.web.app import create_app
+from syndication.web.feed_front import ASGIApp, FeedFront
 
 
-def app_from_env() -> FastAPI:
+def app_from_env() -> ASGIApp:
+    """The FastAPI app behind ``FeedFront``, which serves current feed documents from this
+    worker's memory (the bulk of the traffic) and hands everything else to FastAPI."""
     from workers.celery_app import configure
     from workers.events import CeleryEvents
 
     settings = load_settings()
-    return create_app(Context(settings, CeleryEvents(configure(settings), settings)))
+    ctx = Context(settings, CeleryEvents(configure(settings), settings))
+    return FeedFront(create_app(ctx), ctx)
