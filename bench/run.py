@@ -23,7 +23,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `python bench/run.py` puts bench/ first, not the repo
 
-from bench import feed_build, feed_serving, import_rate, publish_latency  # noqa: E402
+from bench import (  # noqa: E402
+    digest_send,
+    email_build,
+    feed_build,
+    feed_serving,
+    import_rate,
+    publish_latency,
+)
 from bench.common import Bench, Row, Stack, progress  # noqa: E402
 
 BENCHES: list[Bench] = [
@@ -31,6 +38,8 @@ BENCHES: list[Bench] = [
     import_rate.BENCH,
     feed_build.BENCH,
     feed_serving.BENCH,
+    email_build.BENCH,
+    digest_send.BENCH,
 ]
 RESULTS = ROOT / "bench" / "results.json"
 
