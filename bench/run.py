@@ -29,6 +29,7 @@ from bench import (  # noqa: E402
     feed_build,
     feed_serving,
     import_rate,
+    partner_feed,
     publish_latency,
 )
 from bench.common import Bench, Row, Stack, progress  # noqa: E402
@@ -38,6 +39,7 @@ BENCHES: list[Bench] = [
     import_rate.BENCH,
     feed_build.BENCH,
     feed_serving.BENCH,
+    partner_feed.BENCH,
     email_build.BENCH,
     digest_send.BENCH,
 ]

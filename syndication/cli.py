@@ -273,8 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
     from syndication.cli_digest import register as register_digest
+    from syndication.cli_partners import register as register_partners
     from syndication.cli_subscribers import register as register_subscribers
 
+    register_partners(sub)
     register_subscribers(sub)
     register_digest(sub)
 

@@ -18,6 +18,7 @@ from syndication.services.articles import ArticleService
 from syndication.services.digests import DigestService, make_digest_service
 from syndication.services.feeds import FeedService
 from syndication.services.ingest import IngestService
+from syndication.services.partners import PartnerService, make_partner_service
 from syndication.services.subscriptions import (
     SubscriptionService,
     build_subscription_service,
@@ -88,3 +89,7 @@ class Context:
     @cached_property
     def digests(self) -> DigestService:
         return make_digest_service(self.settings, self.client, self.events)
+
+    @cached_property
+    def partners(self) -> PartnerService:
+        return make_partner_service(self.settings, self.client, self.article_store)

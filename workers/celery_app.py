@@ -20,7 +20,9 @@ QUEUES = ("feeds", "mail", "ingest")
 # after this, so it stays far above any task's run time (FIELD-NOTES: Redis broker).
 VISIBILITY_TIMEOUT = 3600
 
-app = Celery("syndication", include=["workers.tasks", "workers.mail_tasks"])
+app = Celery(
+    "syndication", include=["workers.tasks", "workers.mail_tasks", "workers.partner_tasks"]
+)
 _configured: Settings | None = None
 
 
@@ -45,6 +47,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "feeds.*": {"queue": "feeds"},
             "mail.*": {"queue": "mail"},
             "ingest.*": {"queue": "ingest"},
+            "partners.*": {"queue": "ingest"},
         },
         "timezone": settings.publisher.timezone,
         "enable_utc": True,
@@ -58,19 +61,27 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
     make the daily and weekly digests at the publisher's local time."""
     from workers.mail_tasks import beat_schedule as mail_beat_schedule
 
-    return mail_beat_schedule(settings) | {
-        "flush pending events": {
-            "task": "ingest.flush_pending_events",
-            "schedule": timedelta(minutes=1),
-        },
-    } | {
-        f"poll {source.url}": {
-            "task": "ingest.poll_source",
-            "schedule": timedelta(minutes=source.interval_minutes),
-            "args": [source.url, source.kind],
+    return (
+        mail_beat_schedule(settings)
+        | {
+            "partner webhook sweep": {
+                "task": "partners.sweep_changes",
+                "schedule": timedelta(minutes=5),
+            },
+            "flush pending events": {
+                "task": "ingest.flush_pending_events",
+                "schedule": timedelta(minutes=1),
+            },
         }
-        for source in settings.publisher.sources
-    }
+        | {
+            f"poll {source.url}": {
+                "task": "ingest.poll_source",
+                "schedule": timedelta(minutes=source.interval_minutes),
+                "args": [source.url, source.kind],
+            }
+            for source in settings.publisher.sources
+        }
+    )
 
 
 def configure(settings: Settings) -> Celery:

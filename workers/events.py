@@ -51,9 +51,11 @@ class CeleryEvents:
 
     def updated(self, article_id: str) -> None:
         self._rebuild(article_id)
+        self.app.send_task("partners.article_changed", args=[article_id])
 
     def withdrawn(self, article_id: str) -> None:
         self._rebuild(article_id)
+        self.app.send_task("partners.article_changed", args=[article_id])
 
     def send_edition(self, edition_id: str, countdown: float = 0.0, copies: int = 1) -> None:
         for _ in range(max(1, copies)):

@@ -13,7 +13,7 @@ from syndication.context import Context
 from syndication.licences import LICENCES
 from syndication.store.connection import ConnectionFailed, redacted
 from syndication.templating import environment
-from syndication.web import api, archive, feeds, subscribers
+from syndication.web import api, archive, feeds, partners, subscribers
 
 
 def create_app(ctx: Context) -> FastAPI:
@@ -29,6 +29,7 @@ def create_app(ctx: Context) -> FastAPI:
     app.include_router(feeds.make_router(ctx))
     app.include_router(subscribers.make_router(ctx))
     app.include_router(archive.make_router(ctx))
+    app.include_router(partners.make_router(ctx))
     redis_where = redacted(ctx.settings.redis_url or "redis://localhost:6379")
 
     @app.exception_handler(api.ApiError)

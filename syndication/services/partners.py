@@ -1,0 +1,644 @@
+"""Partners as use cases: keys, access, partner feeds, corrections, webhooks, the pixel.
+
+A partner feed is the public feed of the same name (``all``, ``topic/…``, ``section/…``,
+``lang/…``) seen through the partner's terms: each article goes through
+``build.partner_copy`` (which applies the licence rules and puts the attribution header
+and footer in the body) and then through the same ``BUILDERS`` as the public feeds, so the
+partner documents agree with the public ones on ids, dates and licence elements.
+
+Licences: an article under all rights reserved, or marked ``republishable: false``, never
+goes to any partner; an NC article never goes to a partner marked commercial (CC 4.0
+legal code §1(i), §2(a)(1): NonCommercial means "not primarily intended for or directed
+towards commercial advantage"). ``partner_copy`` decides; this module checks the two
+licence rules again before anything is served (defence in depth: a feed is the one place
+a mistake would reach a partner).
+
+Corrections: the store remembers the version of each article a partner first received. If
+the article changes, its entry keeps its id (so importers update in place), gets a new
+``updated`` date (Atom ``updated``, RSS/JSON ``date_modified``) and a visible note at the
+top of the content. A withdrawn article becomes a short "withdrawn" notice for
+``withdrawn_days`` days, for partners that received it. Partners with a webhook URL get a
+signed POST per change (HMAC-SHA256 of the body, ``X-Syndication-Signature``; the secret
+is derived from ``SYNDICATION_SECRET_KEY``, so nothing secret is stored in Redis).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from html import escape
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis
+
+from syndication.build.feeds import BUILDERS, FeedLinks, FeedSpec, feed_updated, item_id
+from syndication.build.partner_copy import Excluded, PartnerItem, PartnerTerms, partner_copy
+from syndication.config import Publisher, Settings
+from syndication.feed_catalog import ALL, LANGUAGE_NAMES, feed_titles, is_feed_name
+from syndication.licences import LICENCES, may_republish
+from syndication.models import Article
+from syndication.slugs import slugify
+from syndication.store.articles import ArticleStore, State, StoredArticle
+from syndication.store.feeds import strong_etag
+from syndication.store.partners import Partner, PartnerStore, hash_key
+from syndication.tokens import TokenError, sign, verify
+from syndication.web.auth import SIGNATURE_HEADER
+from syndication.web.auth import sign as sign_body
+
+PARTNER_KINDS = ("topic", "section", "lang")
+NINJS = "ninjs"
+FORMATS = (*BUILDERS, NINJS)
+NINJS_TYPE = "application/ninjs+json; charset=utf-8"
+NINJS_VERSION = "2.1"
+NINJS_SCHEMA = "http://www.iptc.org/std/ninjs/ninjs-schema_2.1.json"
+PIXEL = "pixel"
+REPUBLISH_PARTNER = "_republish"  # pixel counts from the public "Republish" page
+WEBHOOK_PURPOSE = "partner-webhook"
+EVENT_HEADER = "X-Syndication-Event"
+_SCAN_BATCH = 100
+_SCAN_LIMIT = 1_000  # ids looked at per partner feed build, whatever the filters drop
+_COPY_CACHE = 4_096
+_MAX_KEY = 200
+
+
+class InvalidPartner(ValueError):
+    """Input for a partner that we will not store (a bad webhook URL, say)."""
+
+
+@dataclass(frozen=True)
+class PartnerDocument:
+    body: bytes
+    etag: str
+    last_modified: datetime
+    content_type: str
+    versions: dict[str, str]  # article id → content hash, what this document delivers
+
+
+@dataclass(frozen=True)
+class _Items:
+    articles: list[Article]
+    versions: dict[str, str]
+    withdrawn: frozenset[str]
+
+
+@dataclass(frozen=True)
+class PartnerSummary:
+    partner: Partner
+    pulls_today: int
+    pulls_30_days: int
+
+    def to_json(self) -> dict[str, object]:
+        return self.partner.to_json() | {
+            "pulls_today": self.pulls_today,
+            "pulls_30_days": self.pulls_30_days,
+        }
+
+
+@dataclass(frozen=True)
+class Republish:
+    """What the "Republish this story" page shows."""
+
+    article: Article
+    html: str  # ready to paste: header, body, footer, pixel
+    preview_html: str  # the same without the pixel (showing the page counts no view)
+    pixel_url: str | None
+    licence_name: str
+    licence_url: str | None
+    commercial_allowed: bool
+    changes_allowed: bool
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+# Terms without filters, per kind of partner: what a memoised copy is made with.
+_PLAIN_TERMS = {False: PartnerTerms.of(commercial=False), True: PartnerTerms.of(commercial=True)}
+
+
+def terms_of(partner: Partner) -> PartnerTerms:
+    return PartnerTerms.of(
+        commercial=partner.commercial,
+        topics=partner.topics,
+        sections=partner.sections,
+        languages=partner.languages,
+    )
+
+
+def allowed(article: Article, commercial: bool) -> bool:
+    """The licence rules every partner item must meet, whatever else decided."""
+    return article.republishable and may_republish(article.licence, commercial=commercial)
+
+
+def check_webhook_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
+        raise InvalidPartner("the webhook must be an absolute http(s) URL")
+    return url.strip()
+
+
+class PartnerService:
+    def __init__(
+        self,
+        store: PartnerStore,
+        articles: ArticleStore,
+        publisher: Publisher,
+        public_url: str,
+        secret_key: str | None,
+        items: int = 50,
+        withdrawn_days: int = 14,
+    ) -> None:
+        self.store = store
+        self.articles = articles
+        self.publisher = publisher
+        self.public_url = public_url.rstrip("/")
+        self.secret_key = secret_key
+        self.items = items
+        self.withdrawn_days = withdrawn_days
+        self._copies: OrderedDict[tuple[str, str, bool], PartnerItem | Excluded] = OrderedDict()
+
+    # -- partners -----------------------------------------------------------------------
+    def add(
+        self,
+        name: str,
+        *,
+        now: datetime,
+        commercial: bool = False,
+        topics: Iterable[str] = (),
+        sections: Iterable[str] = (),
+        languages: Iterable[str] = (),
+        webhook_url: str | None = None,
+        pixel: bool = True,
+    ) -> tuple[Partner, str]:
+        """A new partner and its key: the key is returned here once and never again."""
+        name = " ".join(name.split())
+        if not name:
+            raise InvalidPartner("the partner needs a name")
+        if webhook_url:
+            webhook_url = check_webhook_url(webhook_url)
+        return self.store.add(
+            name,
+            commercial=commercial,
+            topics=_slugs(topics),
+            sections=_slugs(sections),
+            languages=[lang.strip().lower() for lang in languages if lang.strip()],
+            webhook_url=webhook_url or None,
+            pixel=pixel,
+            now=now,
+        )
+
+    def summaries(self, today: date) -> list[PartnerSummary]:
+        """Every partner with its pulls today and over the last 30 days."""
+        partners = self.store.all()
+        day = self.store.pulls(today)
+        month = self.store.pulls_since(today - timedelta(days=29), today)
+        return [PartnerSummary(p, day.get(p.id, 0), month.get(p.id, 0)) for p in partners]
+
+    def revoke(self, partner_id: str, now: datetime) -> Partner:
+        return self.store.revoke(partner_id, now)
+
+    def rotate(self, partner_id: str, now: datetime) -> tuple[Partner, str]:
+        """A new key; the old one stops working now. The webhook secret changes with it."""
+        return self.store.rotate(partner_id, now)
+
+    def authenticate(self, key: str | None) -> Partner | None:
+        """The active partner whose key this is, else None.
+
+        The key is hashed first and only the hash is looked up, so no timing depends on
+        the key's characters; the stored hash is then compared in constant time.
+        """
+        if not key or len(key) > _MAX_KEY:
+            return None
+        digest = hash_key(key)
+        partner_id = self.store.id_for_key_hash(digest)
+        if partner_id is None:
+            return None
+        partner = self.store.get(partner_id)
+        if partner is None or not partner.active:
+            return None
+        if not hmac.compare_digest(partner.key_hash.encode(), digest.encode()):
+            return None
+        return partner
+
+    def webhook_secret(self, partner: Partner) -> str:
+        """The partner's webhook signing secret: derived, not stored; rotates with the key."""
+        if not self.secret_key:
+            raise InvalidPartner("SYNDICATION_SECRET_KEY is needed to sign webhooks")
+        msg = f"{WEBHOOK_PURPOSE}:{partner.id}:{partner.secret_version}".encode()
+        return hmac.new(self.secret_key.encode(), msg, hashlib.sha256).hexdigest()
+
+    # -- naming -------------------------------------------------------------------------
+    def url(self, name: str, fmt: str) -> str:
+        """The bearer-token URL of a partner feed (it never carries a key)."""
+        return f"{self.public_url}/partners/feeds/{name}.{fmt}"
+
+    def title(self, name: str) -> str | None:
+        if name == ALL:
+            return f"{self.publisher.name} — for partners"
+        kind, _, slug = name.partition("/")
+        if not is_feed_name(name) or kind not in PARTNER_KINDS:
+            return None
+        label = self.articles.feed_title(name)
+        if label is None and kind == "lang":
+            label = LANGUAGE_NAMES.get(slug)
+        return None if label is None else f"{self.publisher.name}: {label} — for partners"
+
+    def _spec(self, name: str, title: str, fmt: str) -> FeedSpec:
+        p = self.publisher
+        kind, _, slug = name.partition("/")
+        return FeedSpec(
+            name=f"partners/{name}",
+            title=title,
+            description=(
+                f"Full text from {p.name} for republication under each item's licence, "
+                "with the attribution it requires."
+            ),
+            site_url=p.site_url,
+            language=slug if kind == "lang" else p.language,
+            publisher=p.attribution_name,
+            licence=p.licence,
+            links=FeedLinks(
+                self_url=self.url(name, fmt),
+                alternates={f: self.url(name, f) for f in BUILDERS},
+                html_url=p.site_url + "/",
+            ),
+            attributed=True,  # partner copies carry header and footer: no second footer
+        )
+
+    # -- partner copies -----------------------------------------------------------------
+    def copy(self, article: Article, digest: str, commercial: bool) -> PartnerItem | Excluded:
+        """``partner_copy`` memoised per (article version, commercial or not).
+
+        Making a copy parses the body and renders the attribution (~0.4 ms an article);
+        the copy depends on nothing else of the partner's (its filters only choose which
+        articles), so every partner of a kind shares it, across formats and polls.
+        """
+        key = (article.id, digest, commercial)
+        found = self._copies.get(key)
+        if found is not None:
+            self._copies.move_to_end(key)
+            return found
+        made = partner_copy(article, _PLAIN_TERMS[commercial], self.publisher)
+        self._copies[key] = made
+        if len(self._copies) > _COPY_CACHE:
+            self._copies.popitem(last=False)
+        return made
+
+    def _selected(self, partner: Partner, name: str) -> list[tuple[StoredArticle, Article]]:
+        """Up to ``items`` partner copies for feed ``name``, newest first."""
+        terms = terms_of(partner)
+        out: list[tuple[StoredArticle, Article]] = []
+        start = 0
+        while len(out) < self.items and start < _SCAN_LIMIT:
+            ids = self.articles.feed_ids(name, start, start + _SCAN_BATCH - 1, newest_first=True)
+            if not ids:
+                break
+            start += _SCAN_BATCH
+            for stored in self.articles.get_many(ids):
+                article = stored.article
+                if stored.state is not State.PUBLISHED or terms.filter_reason(article):
+                    continue
+                if not allowed(article, partner.commercial):
+                    continue
+                made = self.copy(article, stored.content_hash, partner.commercial)
+                if isinstance(made, Excluded) or not allowed(made.article, partner.commercial):
+                    continue
+                out.append((stored, made.article))
+                if len(out) == self.items:
+                    break
+        return out
+
+    def _withdrawn(self, partner: Partner, name: str, now: datetime) -> list[StoredArticle]:
+        """Articles this partner received that were withdrawn in the last N days."""
+        since = (now - timedelta(days=self.withdrawn_days)).timestamp()
+        ids = [
+            m.decode()
+            for m in self.articles.r.zrevrangebyscore(
+                self.articles.keys.all_ids, now.timestamp(), since
+            )
+        ]
+        received = self.store.pulled(partner.id, ids)
+        if not received:
+            return []
+        return [
+            s
+            for s in self.articles.get_many([i for i in ids if i in received])
+            if s.state is State.WITHDRAWN and name in feed_titles(s.article)
+        ]
+
+    def _items(self, partner: Partner, name: str, now: datetime) -> _Items:
+        selected = self._selected(partner, name)
+        withdrawn = self._withdrawn(partner, name, now)
+        received = self.store.pulled(partner.id, [s.article.id for s, _ in selected])
+        items: list[tuple[datetime, Article]] = []
+        versions: dict[str, str] = {}
+        for stored, copy in selected:
+            first = received.get(stored.article.id)
+            body = copy.body_html
+            if first is not None and first != stored.content_hash:
+                body = self._correction_note(stored.article) + body
+            if partner.pixel and self.secret_key:
+                body += pixel_img(self.pixel_url(partner.id, stored.article.id))
+            items.append((stored.article.published_at, copy.model_copy(update={"body_html": body})))
+            versions[stored.article.id] = stored.content_hash
+        for stored in withdrawn:
+            items.append((stored.changed_at, self._withdrawn_notice(stored)))
+        items.sort(key=lambda pair: pair[0], reverse=True)
+        return _Items([a for _, a in items], versions, frozenset(s.article.id for s in withdrawn))
+
+    def _correction_note(self, article: Article) -> str:
+        when = article.modified.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return (
+            '<p class="syndication-correction"><strong>Updated '
+            f"{escape(when)}:</strong> {escape(self.publisher.attribution_name)} changed this "
+            "article after it was first sent to you. Please replace your copy with this "
+            "version.</p>"
+        )
+
+    def _withdrawn_notice(self, stored: StoredArticle) -> Article:
+        article = stored.article
+        when = stored.changed_at.astimezone(UTC)
+        publisher = escape(self.publisher.attribution_name)
+        body = (
+            f'<p class="syndication-withdrawn"><strong>Withdrawn:</strong> {publisher} withdrew '
+            f"&#8220;{escape(article.title)}&#8221; on {when:%Y-%m-%d}. Please take it down "
+            "from your site.</p>"
+        )
+        return article.model_copy(
+            update={
+                "title": f"Withdrawn: {article.title}",
+                "summary": f"{self.publisher.attribution_name} withdrew this article.",
+                "body_html": body,
+                "updated_at": max(when, article.modified),
+                "image": None,
+            }
+        )
+
+    # -- documents ----------------------------------------------------------------------
+    def feed(self, partner: Partner, name: str, fmt: str, now: datetime) -> PartnerDocument | None:
+        """Feed ``name`` in ``fmt`` for ``partner``, or None when there is no such feed."""
+        title = self.title(name)
+        if title is None or fmt not in FORMATS:
+            return None
+        found = self._items(partner, name, now)
+        articles = found.articles
+        if fmt == NINJS:
+            spec = self._spec(name, title, NINJS)
+            body = build_ninjs(spec, articles, self.publisher, found.withdrawn)
+            content_type = NINJS_TYPE
+        else:
+            content_type, build = BUILDERS[fmt]
+            body = build(self._spec(name, title, fmt), articles)
+        return PartnerDocument(
+            body, strong_etag(body), feed_updated(articles), content_type, found.versions
+        )
+
+    def record_pull(self, partner: Partner, doc: PartnerDocument | None, now: datetime) -> None:
+        """Count the pull; remember which versions a 200 delivered (for corrections)."""
+        self.store.count_pull(partner.id, now.astimezone(UTC).date())
+        if doc is not None:
+            self.store.record_pulled(partner.id, doc.versions, now)
+
+    # -- pixel --------------------------------------------------------------------------
+    def pixel_url(self, partner_id: str, article_id: str) -> str:
+        if not self.secret_key:
+            raise InvalidPartner("SYNDICATION_SECRET_KEY is needed for pixel URLs")
+        token = sign(self.secret_key, PIXEL, f"{partner_id}:{article_id}", None)
+        return f"{self.public_url}/pixel/{token}.gif"
+
+    def count_pixel(self, token: str, now: datetime) -> bool:
+        """Count one view if the token is genuine (signed by us for that pair)."""
+        if not self.secret_key:
+            return False
+        try:
+            subject = verify(self.secret_key, token, PIXEL, now)
+        except TokenError:
+            return False
+        partner_id, _, article_id = subject.partition(":")
+        if not partner_id or not article_id:
+            return False
+        self.store.count_view(partner_id, article_id, now.astimezone(UTC).date())
+        return True
+
+    # -- republish page -----------------------------------------------------------------
+    def republish(self, article_id: str) -> Republish | None:
+        """The page for outlets without a feed importer; None if it may not be republished.
+
+        Terms are those for a non-commercial outlet: the page says what a commercial one
+        may not do.
+        """
+        stored = self.articles.get(article_id)
+        if stored is None or stored.state is not State.PUBLISHED:
+            return None
+        article = stored.article
+        if not allowed(article, commercial=False):
+            return None
+        made = self.copy(article, stored.content_hash, False)
+        if isinstance(made, Excluded):
+            return None
+        pixel = self.pixel_url(REPUBLISH_PARTNER, article.id) if self.secret_key else None
+        html = made.article.body_html + (pixel_img(pixel) if pixel else "")
+        lic = LICENCES[article.licence]
+        return Republish(
+            article=article,
+            html=html,
+            preview_html=made.article.body_html,
+            pixel_url=pixel,
+            licence_name=lic.name,
+            licence_url=lic.url,
+            commercial_allowed=lic.commercial,
+            changes_allowed=lic.derivatives,
+        )
+
+    # -- corrections and webhooks -------------------------------------------------------
+    def changes_to_notify(self, article_id: str) -> list[tuple[str, str]]:
+        """(partner id, change) pairs to send for the article's current state, each once.
+
+        A change is ``updated:{hash}`` or ``withdrawn:{time}``; a partner hears of it only
+        if it received the article, has a webhook, and has not been told of this change.
+        """
+        stored = self.articles.get(article_id)
+        if stored is None:
+            return []
+        if stored.state is State.WITHDRAWN:
+            change = f"withdrawn:{stored.changed_at.isoformat()}"
+        else:
+            change = f"updated:{stored.content_hash}"
+        out = []
+        for partner_id in self.store.partners_who_pulled(article_id):
+            partner = self.store.get(partner_id)
+            if partner is None or not partner.active or not partner.webhook_url:
+                continue
+            first = self.store.pulled(partner_id, [article_id]).get(article_id)
+            if stored.state is State.PUBLISHED and first == stored.content_hash:
+                continue  # the partner has exactly this version: nothing to correct
+            if self.store.mark_notified(partner_id, article_id, change):
+                out.append((partner_id, change))
+        return out
+
+    def changed_since(self, since: float, now: datetime) -> list[str]:
+        """Articles changed (updated or withdrawn) after ``since`` (epoch seconds)."""
+        members = self.articles.r.zrangebyscore(
+            self.articles.keys.all_ids, f"({since}", now.timestamp()
+        )
+        return [m.decode() for m in members]
+
+    def sweep(self, now: datetime) -> list[tuple[str, str, str]]:
+        """(partner id, article id, change) for every article changed since the last sweep:
+        the safety net under the per-event task, so no change goes unannounced."""
+        since = self.store.sweep_cursor()
+        if since is None:  # first run: start from now, not from the beginning of time
+            self.store.set_sweep_cursor(now.timestamp())
+            return []
+        out = []
+        for article_id in self.changed_since(since, now):
+            out += [(p, article_id, c) for p, c in self.changes_to_notify(article_id)]
+        self.store.set_sweep_cursor(now.timestamp())
+        return out
+
+    def webhook_request(
+        self, partner_id: str, article_id: str, change: str
+    ) -> WebhookRequest | None:
+        """The signed POST for one change, or None if it no longer applies."""
+        partner = self.store.get(partner_id)
+        stored = self.articles.get(article_id)
+        if partner is None or not partner.active or not partner.webhook_url or stored is None:
+            return None
+        kind, _, _ = change.partition(":")
+        article = stored.article
+        payload: dict[str, Any] = {
+            "event": f"article.{kind}",
+            "change": change,
+            "partner": partner.id,
+            "article": {
+                "id": article.id,
+                "guid": item_id(article, self.publisher.site_url),
+                "url": article.url,
+                "title": article.title,
+                "updated_at": (stored.changed_at if kind == "withdrawn" else article.modified)
+                .astimezone(UTC)
+                .isoformat(),
+                "state": stored.state.value,
+            },
+            "feed": self.url(ALL, "atom"),
+        }
+        if kind == "withdrawn":
+            payload["message"] = "The publisher withdrew this article: please take it down."
+        else:
+            payload["message"] = "The publisher updated this article: please replace your copy."
+        body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign_body(body, self.webhook_secret(partner)),
+            EVENT_HEADER: payload["event"],
+        }
+        return WebhookRequest(partner.webhook_url, body, headers)
+
+
+def pixel_img(url: str) -> str:
+    """A 1×1 image, hidden from screen readers; no cookies are set by its URL."""
+    return (
+        f'<img src="{escape(url, quote=True)}" width="1" height="1" alt="" '
+        'style="border:0;width:1px;height:1px" class="syndication-pixel"/>'
+    )
+
+
+def _slugs(values: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for value in values:
+        slug = slugify(value)
+        if slug and slug not in out:
+            out.append(slug)
+    return out
+
+
+# --- IPTC ninjs 2.1 ---------------------------------------------------------------------
+
+
+def _ninjs_item(
+    article: Article, spec: FeedSpec, publisher: Publisher, withdrawn: bool
+) -> dict[str, Any]:
+    """One news item in ninjs 2.1 (IPTC): ``uri`` is the same tag URI as the feeds' ids;
+    ``pubstatus`` is ``canceled`` for a withdrawn notice; rights in ``copyrightholder``,
+    ``usageterms`` and ``rightsinfo.linkedrights`` (the licence URI)."""
+    lic = LICENCES[article.licence]
+    item: dict[str, Any] = {
+        "uri": item_id(article, spec.site_url),
+        "type": "text",
+        "representationtype": "full",
+        "version": article.modified.astimezone(UTC).strftime("%Y%m%d%H%M%S"),
+        "firstcreated": article.published_at.astimezone(UTC).isoformat(),
+        "versioncreated": article.modified.astimezone(UTC).isoformat(),
+        "pubstatus": "canceled" if withdrawn else "usable",
+        "language": article.language,
+        "headlines": [{"role": "main", "value": article.title}],
+        "bodies": [{"role": "main", "contenttype": "text/html", "value": article.body_html}],
+        "copyrightholder": publisher.attribution_name,
+        "usageterms": (
+            f"Republish under {lic.name}"
+            + (f" ({lic.url})" if lic.url else "")
+            + f" with attribution to {publisher.attribution_name} and links to the original."
+        ),
+        "altids": [{"role": "canonical-url", "value": article.url}],
+    }
+    if article.summary:
+        item["descriptions"] = [
+            {"role": "summary", "contenttype": "text/plain", "value": article.summary}
+        ]
+    if article.authors:
+        item["by"] = ", ".join(article.authors)
+        item["people"] = [{"name": a, "rel": "author"} for a in article.authors]
+    if article.topics:
+        item["subjects"] = [{"name": t} for t in article.topics]
+    if lic.url:
+        item["rightsinfo"] = {"linkedrights": lic.url}
+    return item
+
+
+def build_ninjs(
+    spec: FeedSpec,
+    articles: Sequence[Article],
+    publisher: Publisher,
+    withdrawn: frozenset[str] = frozenset(),
+) -> bytes:
+    """A ninjs 2.1 ``composite`` whose ``associations`` are the items (ninjs has no feed
+    envelope; a package of associated items is its way to carry several)."""
+    doc: dict[str, Any] = {
+        "standard": {"name": "ninjs", "version": NINJS_VERSION, "schema": NINJS_SCHEMA},
+        "uri": f"tag:{urlsplit(spec.site_url).hostname},2000:{spec.name}",
+        "type": "composite",
+        "representationtype": "full",
+        "versioncreated": feed_updated(articles).astimezone(UTC).isoformat(),
+        "title": spec.title,
+        "copyrightholder": publisher.attribution_name,
+        "associations": [
+            {"name": f"item{n}", **_ninjs_item(a, spec, publisher, a.id in withdrawn)}
+            for n, a in enumerate(articles, 1)
+        ],
+    }
+    if spec.language:
+        doc["language"] = spec.language
+    return (json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+def make_partner_service(
+    settings: Settings, client: redis.Redis, articles: ArticleStore | None = None
+) -> PartnerService:
+    """The service from settings (what ``Context.partners`` returns once it is wired)."""
+    return PartnerService(
+        PartnerStore(client, settings.key_prefix),
+        articles or ArticleStore(client, settings.key_prefix),
+        settings.publisher,
+        settings.public_url,
+        settings.secret_key,
+        items=settings.feed_items,
+    )

@@ -1,0 +1,210 @@
+"""``/partners/…`` keyed feeds, ``/republish/{id}`` and ``/pixel/{token}.gif``.
+
+Two ways to send a key: ``Authorization: Bearer KEY`` on ``/partners/feeds/{name}.{fmt}``
+(preferred), and ``/partners/{KEY}/feeds/{name}.{fmt}`` for CMS importers that accept only
+a URL. A key in a path ends up in access logs, so importing this module installs a logging
+filter on uvicorn's loggers that rewrites ``/partners/<key>/`` to ``/partners/***/`` before
+any handler sees the record; put the same rule in any proxy in front of us (nginx:
+``log_format`` with a ``map`` on ``$request_uri``). Responses to the key-in-path form carry
+``Referrer-Policy: no-referrer`` and are ``private``; feed documents never contain a key
+(their self links are the bearer form).
+
+Missing, unknown or revoked keys get 401 with ``WWW-Authenticate: Bearer`` (RFC 6750 §3);
+each partner has a sliding-window rate limit (429 with ``Retry-After``, RFC 6585 §4).
+Documents are served with a strong ETag and Last-Modified like the public feeds, and a
+matching ``If-None-Match`` gets a 304.
+
+The pixel (ProPublica's approach) is a cookie-free 1×1 GIF whose URL carries a signed
+(partner, article) token: counts cannot be forged for another pair, and nothing about the
+reader is kept but the day's count.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
+
+from syndication.context import Context
+from syndication.services.partners import PartnerService, make_partner_service
+from syndication.store.feeds import compress, variant_etag
+from syndication.store.partners import Partner
+from syndication.templating import environment
+from syndication.web.api import ApiError
+from syndication.web.conditional import choose_coding, http_date, not_modified
+
+RATE_LIMIT = 120  # feed requests per partner per window: an importer polls every few minutes
+RATE_WINDOW_S = 60
+CACHE_CONTROL = "private, max-age=60"
+_PATH = re.compile(
+    r"^(?P<name>all|(?:topic|section|lang)/[a-z0-9][a-z0-9-]{0,119})"
+    r"\.(?P<fmt>rss|atom|json|ninjs)$"
+)
+# One transparent 1×1 GIF (43 bytes), the smallest image every mail and web client shows.
+GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+PIXEL_HEADERS = {
+    "Cache-Control": "no-store, max-age=0",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cross-Origin-Resource-Policy": "cross-origin",
+}
+PAGE_HEADERS = {
+    "Cache-Control": "public, max-age=300",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "img-src 'self' https: data:; base-uri 'none'; frame-ancestors 'self'",
+}
+
+# --- keys never reach the logs -----------------------------------------------------------
+
+_KEY_IN_PATH = re.compile(r"/partners/(?!feeds/)[^/\s?#\"']+")
+REDACTED = "/partners/***"
+
+
+def redact(text: str) -> str:
+    """``/partners/KEY/feeds/all.rss`` → ``/partners/***/feeds/all.rss``."""
+    return _KEY_IN_PATH.sub(REDACTED, text) if "/partners/" in text else text
+
+
+class RedactPartnerKeys(logging.Filter):
+    """Rewrites keys in partner paths in a record's message and arguments (uvicorn's
+    access log passes the path as an argument: ``'%s - "%s %s HTTP/%s" %d'``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {
+                k: redact(v) if isinstance(v, str) else v for k, v in record.args.items()
+            }
+        return True
+
+
+_FILTER = RedactPartnerKeys()
+LOGGERS = ("uvicorn.access", "uvicorn.error", "uvicorn", "syndication")
+
+
+def install_log_filter() -> None:
+    """Idempotent: on every logger that could print a request path."""
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+
+
+install_log_filter()
+
+
+def _bearer(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+def make_router(
+    ctx: Context, *, rate_limit: int = RATE_LIMIT, rate_window_s: int = RATE_WINDOW_S
+) -> APIRouter:
+    install_log_filter()  # again: a logging.config call after import may have replaced loggers
+    router = APIRouter()
+    service: PartnerService = getattr(ctx, "partners", None) or make_partner_service(
+        ctx.settings, ctx.client, ctx.article_store
+    )
+    public_url = ctx.settings.public_url.rstrip("/")
+
+    async def authorise(key: str | None) -> Partner:
+        partner = await run_in_threadpool(service.authenticate, key)
+        if partner is None:
+            raise ApiError(
+                401,
+                "missing, unknown or revoked partner key: send 'Authorization: Bearer <key>'",
+            )
+        ok, retry_after = await run_in_threadpool(
+            ctx.rate_limiter.allow, f"partner:{partner.id}", rate_limit, rate_window_s
+        )
+        if not ok:
+            raise ApiError(
+                429,
+                f"too many requests: {rate_limit} per {rate_window_s}s per partner",
+                retry_after=retry_after,
+            )
+        return partner
+
+    async def serve(request: Request, key: str | None, path: str, in_path: bool) -> Response:
+        partner = await authorise(key)
+        match = _PATH.match(path)
+        if match is None:
+            raise ApiError(404, "no such partner feed (all, topic/…, section/…, lang/…)")
+        name, fmt = match["name"], match["fmt"]
+        now = datetime.now(UTC)
+        doc = await run_in_threadpool(service.feed, partner, name, fmt, now)
+        if doc is None:
+            raise ApiError(404, f"no partner feed {name}.{fmt}")
+        headers = {
+            "ETag": doc.etag,
+            "Last-Modified": http_date(doc.last_modified),
+            "Cache-Control": CACHE_CONTROL,
+            "Vary": "Authorization, Accept-Encoding",
+        }
+        if in_path:
+            headers["Referrer-Policy"] = "no-referrer"
+        inm = request.headers.get("if-none-match")
+        ims = request.headers.get("if-modified-since")
+        if not_modified(inm, ims, doc.etag, doc.last_modified):
+            await run_in_threadpool(service.record_pull, partner, None, now)
+            return Response(status_code=304, headers=headers)
+        head = request.method == "HEAD"
+        await run_in_threadpool(service.record_pull, partner, None if head else doc, now)
+        body = doc.body
+        coding = choose_coding(request.headers.get("accept-encoding"))
+        if coding != "identity":
+            body = await run_in_threadpool(compress, body, coding)
+            headers["Content-Encoding"] = coding
+            headers["ETag"] = variant_etag(doc.etag, coding)
+        headers["Content-Length"] = str(len(body))
+        return Response(b"" if head else body, 200, headers=headers, media_type=doc.content_type)
+
+    @router.api_route("/partners/feeds/{path:path}", methods=["GET", "HEAD"])
+    async def bearer_feed(request: Request, path: str) -> Response:
+        return await serve(request, _bearer(request.headers.get("authorization")), path, False)
+
+    @router.api_route("/partners/{key}/feeds/{path:path}", methods=["GET", "HEAD"])
+    async def key_feed(request: Request, key: str, path: str) -> Response:
+        return await serve(request, key, path, True)
+
+    @router.get("/pixel/{token}.gif")
+    async def pixel(token: str) -> Response:
+        """Always the same GIF: a forged or stale token is simply not counted."""
+        await run_in_threadpool(service.count_pixel, token, datetime.now(UTC))
+        return Response(GIF, 200, headers=PIXEL_HEADERS, media_type="image/gif")
+
+    @router.get("/republish/snippet.js")
+    async def snippet() -> Response:
+        js = environment().get_template("web/republish/snippet.js").render(public_url=public_url)
+        return Response(
+            js,
+            headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+            media_type="text/javascript; charset=utf-8",
+        )
+
+    @router.get("/republish/{article_id}", response_class=HTMLResponse)
+    async def republish(article_id: str) -> HTMLResponse:
+        page = await run_in_threadpool(service.republish, article_id)
+        template = environment().get_template("web/republish/page.html")
+        context: dict[str, Any] = {
+            "publisher": ctx.settings.publisher,
+            "public_url": public_url,
+            "page": page,
+        }
+        html = template.render(**context)
+        return HTMLResponse(html, 200 if page else 404, headers=PAGE_HEADERS)
+
+    return router

@@ -1,0 +1,105 @@
+"""Thin tasks for partners: tell partners' webhooks about corrections and withdrawals.
+
+``partners.article_changed`` runs after an article is updated or withdrawn (queued by the
+article events) and ``partners.sweep_changes`` on the beat schedule as a safety net; each
+queues one ``partners.webhook`` per (partner, change), which POSTs the signed notice and
+retries on its own: a partner's server being down delays its notice, nobody else's.
+
+A 2xx is success; 408, 429 and 5xx are temporary (retried with backoff, honouring
+``Retry-After`` up to the backoff cap); other 4xx are permanent (logged, not retried).
+Redirects are not followed: the operator registered that exact URL.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar, cast
+
+import httpx
+
+from syndication.services.partners import PartnerService, make_partner_service
+from syndication.store.connection import ConnectionFailed
+from workers.celery_app import app, current_settings
+
+log = logging.getLogger(__name__)
+_F = TypeVar("_F", bound=Callable[..., Any])
+_service: PartnerService | None = None
+WEBHOOK_TIMEOUT = 10.0
+USER_AGENT = "syndication-webhook/1"
+
+
+class WebhookTemporaryError(Exception):
+    """The partner's server did not take the notice this time."""
+
+
+TEMPORARY = (*ConnectionFailed, OSError, httpx.TransportError, WebhookTemporaryError)
+
+
+def _task(**options: Any) -> Callable[[_F], _F]:
+    """``app.task`` with a type: Celery's decorator is untyped, the task bodies are not."""
+    return cast(Callable[[_F], _F], app.task(**options))
+
+
+def service() -> PartnerService:
+    """One service per worker process, made after the fork."""
+    global _service
+    if _service is None:
+        from syndication.store.connection import connect
+
+        settings = current_settings()
+        _service = make_partner_service(settings, connect(settings.need_redis_url(), check=False))
+    return _service
+
+
+def _queue(pairs: list[tuple[str, str, str]]) -> int:
+    for partner_id, article_id, change in pairs:
+        app.send_task("partners.webhook", args=[partner_id, article_id, change])
+    return len(pairs)
+
+
+@_task(
+    name="partners.article_changed",
+    acks_late=True,
+    autoretry_for=(*ConnectionFailed, OSError),
+    retry_backoff=True,
+    max_retries=8,
+)
+def article_changed(article_id: str) -> int:
+    """Queue a webhook call for each partner that received the article and has a webhook."""
+    pairs = service().changes_to_notify(article_id)
+    return _queue([(p, article_id, c) for p, c in pairs])
+
+
+@_task(name="partners.sweep_changes", acks_late=True, autoretry_for=(*ConnectionFailed, OSError))
+def sweep_changes() -> int:
+    return _queue(service().sweep(datetime.now(UTC)))
+
+
+@_task(
+    name="partners.webhook",
+    acks_late=True,
+    autoretry_for=TEMPORARY,
+    retry_backoff=5,
+    retry_backoff_max=1800,
+    retry_jitter=True,
+    max_retries=12,
+)
+def webhook(partner_id: str, article_id: str, change: str) -> int:
+    """POST one signed notice; returns the HTTP status (0 when it no longer applies)."""
+    request = service().webhook_request(partner_id, article_id, change)
+    if request is None:
+        return 0
+    headers = {**request.headers, "User-Agent": USER_AGENT}
+    with httpx.Client(timeout=WEBHOOK_TIMEOUT, follow_redirects=False) as client:
+        response = client.post(request.url, content=request.body, headers=headers)
+    status = response.status_code
+    if status in (408, 429) or status >= 500:
+        raise WebhookTemporaryError(f"webhook of partner {partner_id} answered {status}")
+    if not 200 <= status < 300:
+        log.warning(
+            "partner webhook refused the notice",
+            extra={"partner": partner_id, "article": article_id, "status": status},
+        )
+    return status
