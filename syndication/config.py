@@ -154,6 +154,8 @@ class _Env(BaseSettings):
     subscribe_ip_window_s: int = Field(default=3600, ge=1)
     subscribe_address_limit: int = Field(default=3, ge=1)
     subscribe_address_window_s: int = Field(default=3600, ge=1)
+    partner_rate_limit: int = Field(default=120, ge=1)
+    partner_rate_window_s: int = Field(default=60, ge=1)
 
     @field_validator("mail_from", "mail_envelope_from", "unsubscribe_mailto")
     @classmethod
@@ -285,6 +287,8 @@ class Settings:
     subscribe_ip_window_s: int = 3600
     subscribe_address_limit: int = 3
     subscribe_address_window_s: int = 3600
+    partner_rate_limit: int = 120
+    partner_rate_window_s: int = 60
 
     def need_redis_url(self) -> str:
         if not self.redis_url:
@@ -389,4 +393,5 @@ _PASSED_THROUGH = (
     "digest_send_time", "digest_weekly_day", "digest_max_articles", "dkim_selector",
     "dkim_domain", "dkim_key_file", "confirm_token_hours", "subscribe_ip_limit",
     "subscribe_ip_window_s", "subscribe_address_limit", "subscribe_address_window_s",
+    "partner_rate_limit", "partner_rate_window_s",
 )  # fmt: skip

@@ -6,6 +6,7 @@ wires it; Redis is real. One test runs a real uvicorn process and reads its acce
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import signal
@@ -29,15 +30,15 @@ from syndication.embedded_redis import free_port
 from syndication.processes import die_with_parent
 from syndication.services.partners import REPUBLISH_PARTNER, make_partner_service
 from syndication.web.app import create_app
-from syndication.web.partners import GIF, make_router, redact
+from syndication.web.partners import GIF, redact
 
 LIMIT = 5
 
 
 def make_app(ctx: Context, limit: int = LIMIT) -> FastAPI:
-    app = create_app(ctx)
-    app.include_router(make_router(ctx, rate_limit=limit, rate_window_s=60))
-    return app
+    """The real app with the partner rate limit set as an operator would (settings)."""
+    limited = dataclasses.replace(ctx.settings, partner_rate_limit=limit, partner_rate_window_s=60)
+    return create_app(Context(limited, ctx.events, ctx.client))
 
 
 @pytest.fixture

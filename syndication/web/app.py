@@ -29,7 +29,13 @@ def create_app(ctx: Context) -> FastAPI:
     app.include_router(feeds.make_router(ctx))
     app.include_router(subscribers.make_router(ctx))
     app.include_router(archive.make_router(ctx))
-    app.include_router(partners.make_router(ctx))
+    app.include_router(
+        partners.make_router(
+            ctx,
+            rate_limit=ctx.settings.partner_rate_limit,
+            rate_window_s=ctx.settings.partner_rate_window_s,
+        )
+    )
     redis_where = redacted(ctx.settings.redis_url or "redis://localhost:6379")
 
     @app.exception_handler(api.ApiError)
