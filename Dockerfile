@@ -70,7 +70,7 @@ EXPOSE 8000
 
 # For the web role. Worker and beat serve no HTTP: docker-compose.yml overrides this for them.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status != 200)"]
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz/web', timeout=4).status != 200)"]
 
 ENTRYPOINT ["syndication"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]

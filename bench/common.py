@@ -340,7 +340,9 @@ class Stack:
                 worker_ready = "ready." in self.worker.log.read_text(errors="replace")
             if not web_ready:
                 with contextlib.suppress(httpx.HTTPError):
-                    web_ready = httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200
+                    web_ready = (
+                        httpx.get(f"{self.base_url}/healthz/web", timeout=1).status_code == 200
+                    )
             time.sleep(0.1)
         progress("stack ready")
 

@@ -189,7 +189,7 @@ def _serve(stack: Stack, workers: int, timeout: float = 60) -> tuple[Child, str]
             started = child.log.read_text(errors="replace").count("Application startup complete")
             if started >= workers:
                 with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    if httpx.get(f"{base}/healthz/web", timeout=1).status_code == 200:
                         return child, base
             if time.monotonic() > deadline:
                 raise RuntimeError(

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from syndication.config import ConfigError, Settings, load_settings
-from syndication.store.connection import ConnectionFailed, StoreUnavailable, redacted
+from syndication.store.connection import ConnectionFailed, StoreUnavailable
 
 EXIT_INPUT, EXIT_CONFIG, EXIT_REDIS = 1, 2, 3
 
@@ -101,8 +101,27 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_feeds_build(args: argparse.Namespace, settings: Settings) -> int:
+    """Every feed, one at a time, with a progress bar (on a terminal, not with --json)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from syndication.metrics import Metrics
+
     ctx = _context(settings)
-    changed = ctx.feeds.rebuild_all()
+    names = [name for name, _, _ in ctx.article_store.feed_catalog()]
+    show = not args.json and sys.stderr.isatty()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    changed: list[str] = []
+    with Progress(*columns, disable=not show, transient=True) as bar:
+        task = bar.add_task("Building feeds", total=len(names))
+        with ctx.article_store.rebuild_lock():  # as FeedService.rebuild_all, one feed a step
+            for name in names:
+                bar.update(task, description=f"Building {name}")
+                changed += ctx.feeds.rebuild([name])
+                bar.advance(task)
+    if changed:
+        metrics = Metrics(ctx.client, settings.key_prefix)
+        metrics.add("feed_documents_built_total", n=len(changed))
+        metrics.flush()
     text = "\n".join(f"changed: {url}" for url in changed) or "every feed was already current"
     _emit(args, {"changed": changed}, text)
     return 0
@@ -113,6 +132,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     import uvicorn
 
+    from syndication.logging_setup import configure_logging, uvicorn_log_config
+
+    configure_logging(settings)
     settings.need_redis_url()
     _context(settings)  # fail now, with one line, if Redis is not there
     # One worker per CPU we may run on: serving is CPU-bound Python. No access log by
@@ -127,6 +149,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         proxy_headers=True,
         forwarded_allow_ips=args.forwarded_allow_ips,
         log_level="info",
+        log_config=uvicorn_log_config(settings),
         access_log=args.access_log,
     )
     return 0
@@ -153,44 +176,31 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     ]
     if args.beat:
         argv += ["--beat", "--schedule", args.schedule]
+    from syndication.logging_setup import install_for_celery
+
+    install_for_celery(settings, args.loglevel)
     configure(settings).worker_main(argv)
     return 0
 
 
 def cmd_beat(args: argparse.Namespace, settings: Settings) -> int:
+    from syndication.logging_setup import install_for_celery
     from workers.celery_app import configure
 
     _context(settings)
+    install_for_celery(settings, args.loglevel)
     configure(settings).start(["beat", "--loglevel", args.loglevel, "--schedule", args.schedule])
     return 0
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
-    from syndication.store.connection import connect
+    """Each line OK, WARN (may be right elsewhere) or FAIL with what to fix; exit 2 on a FAIL."""
+    from syndication.checks import FAIL, run_checks
 
-    checks: list[dict[str, str]] = []
-
-    def add(name: str, fn: Callable[[], str]) -> None:
-        try:
-            checks.append({"check": name, "status": "ok", "detail": fn()})
-        except (ConfigError, StoreUnavailable) as exc:
-            checks.append({"check": name, "status": "fail", "detail": str(exc)})
-
-    def redis_check() -> str:
-        client = connect(settings.need_redis_url())
-        aof = client.config_get("appendonly").get("appendonly")
-        return f"{redacted(settings.need_redis_url())} (appendonly={aof})"
-
-    add("config", lambda: f"{settings.config_path} ({settings.publisher.name})")
-    add("redis", redis_check)
-    add("secret key", lambda: f"{len(settings.need_secret_key())} characters")
-    add("api token", lambda: f"{len(settings.need_api_token())} characters")
-    add("public url", lambda: settings.public_url)
-    failed = [c for c in checks if c["status"] != "ok"]
-    text = "\n".join(
-        f"{'OK  ' if c['status'] == 'ok' else 'FAIL'} {c['check']}: {c['detail']}" for c in checks
-    )
-    _emit(args, {"ok": not failed, "checks": checks}, text)
+    checks = run_checks(settings)
+    failed = [c for c in checks if c.status == FAIL]
+    text = "\n".join(c.line() for c in checks)
+    _emit(args, {"ok": not failed, "checks": [c.to_json() for c in checks]}, text)
     return EXIT_CONFIG if failed else 0
 
 
@@ -280,7 +290,12 @@ def build_parser() -> argparse.ArgumentParser:
     register_subscribers(sub)
     register_digest(sub)
 
-    command("check", "Check configuration and that Redis is reachable", cmd_check, json_flag=True)
+    command(
+        "check",
+        "Check Redis, SMTP, secrets, public URL, templates, DKIM and workers: OK or what to fix",
+        cmd_check,
+        json_flag=True,
+    )
     return parser
 
 

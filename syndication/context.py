@@ -13,6 +13,7 @@ import redis
 
 from syndication.config import Settings
 from syndication.events import Events
+from syndication.metrics import Metrics
 from syndication.ratelimit import RateLimiter
 from syndication.services.articles import ArticleService
 from syndication.services.digests import DigestService, make_digest_service
@@ -50,8 +51,17 @@ class Context:
         return FeedCache(self.client, self.settings.key_prefix)
 
     @cached_property
+    def metrics(self) -> Metrics:
+        return Metrics(self.client, self.settings.key_prefix)
+
+    def _count_outcome(self, outcome: str) -> None:
+        # Written at once (one small pipeline): a CLI import may exit right after.
+        self.metrics.add("articles_ingested_total", outcome)
+        self.metrics.flush()
+
+    @cached_property
     def articles(self) -> ArticleService:
-        return ArticleService(self.article_store, self.events)
+        return ArticleService(self.article_store, self.events, on_outcome=self._count_outcome)
 
     @cached_property
     def feeds(self) -> FeedService:

@@ -195,7 +195,7 @@ def run_demo(data_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> int:
                 preexec_fn=die_with_parent,
             )
         )
-        _wait_http(f"{settings.public_url}/healthz", children[1])
+        _wait_http(f"{settings.public_url}/healthz/web", children[1])
 
         ctx = _context(settings)
         imported = import_samples(settings, EXAMPLES, ctx)

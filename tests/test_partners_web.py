@@ -259,7 +259,7 @@ def test_access_log_never_contains_the_key(env, context, service, tmp_path: Path
         deadline = time.monotonic() + 30
         while True:
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{base}/healthz/web", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass

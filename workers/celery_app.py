@@ -21,7 +21,13 @@ QUEUES = ("feeds", "mail", "ingest")
 VISIBILITY_TIMEOUT = 3600
 
 app = Celery(
-    "syndication", include=["workers.tasks", "workers.mail_tasks", "workers.partner_tasks"]
+    "syndication",
+    include=[
+        "workers.tasks",
+        "workers.mail_tasks",
+        "workers.partner_tasks",
+        "workers.observability",
+    ],
 )
 _configured: Settings | None = None
 

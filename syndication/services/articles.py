@@ -26,9 +26,12 @@ class ArticleService:
     store: ArticleStore
     events: Events
     clock: Callable[[], datetime] = utcnow
+    on_outcome: Callable[[str], None] | None = None  # metrics: articles ingested by outcome
 
     def accept(self, article: Article) -> Outcome:
         outcome = self.store.upsert(article, self.clock())
+        if self.on_outcome:
+            self.on_outcome(outcome.value)
         if outcome is not Outcome.STALE:
             # A repeat also hands over an event a failed earlier attempt left behind.
             self._dispatch(self.store.pending(article.id))
@@ -36,6 +39,8 @@ class ArticleService:
 
     def withdraw(self, article_id: str) -> Outcome:
         outcome = self.store.withdraw(article_id, self.clock())
+        if self.on_outcome:
+            self.on_outcome(outcome.value)
         if outcome is not Outcome.NOT_FOUND:
             self._dispatch(self.store.pending(article_id))
         return outcome

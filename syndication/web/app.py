@@ -13,7 +13,7 @@ from syndication.context import Context
 from syndication.licences import LICENCES
 from syndication.store.connection import ConnectionFailed, redacted
 from syndication.templating import environment
-from syndication.web import api, archive, feeds, partners, subscribers
+from syndication.web import api, archive, feeds, ops, partners, subscribers
 
 
 def create_app(ctx: Context) -> FastAPI:
@@ -36,6 +36,7 @@ def create_app(ctx: Context) -> FastAPI:
             rate_window_s=ctx.settings.partner_rate_window_s,
         )
     )
+    app.include_router(ops.make_router(ctx))
     redis_where = redacted(ctx.settings.redis_url or "redis://localhost:6379")
 
     @app.exception_handler(api.ApiError)
@@ -63,14 +64,6 @@ def create_app(ctx: Context) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"error": str(exc.detail)}, exc.status_code, headers=exc.headers)
-
-    @app.get("/healthz")
-    async def healthz() -> JSONResponse:
-        try:
-            await run_in_threadpool(ctx.client.ping)
-        except ConnectionFailed:
-            return JSONResponse({"status": "down", "redis": "unreachable"}, 503)
-        return JSONResponse({"status": "ok", "redis": "ok", "version": __version__})
 
     @app.get("/", response_class=HTMLResponse)
     async def index() -> HTMLResponse:

@@ -6,6 +6,7 @@ from syndication.config import load_settings
 from syndication.context import Context
 from syndication.web.app import create_app
 from syndication.web.feed_front import ASGIApp, FeedFront
+from syndication.web.ops import MeteredRequests
 
 
 def app_from_env() -> ASGIApp:
@@ -16,4 +17,5 @@ def app_from_env() -> ASGIApp:
 
     settings = load_settings()
     ctx = Context(settings, CeleryEvents(configure(settings), settings))
-    return FeedFront(create_app(ctx), ctx)
+    # Counting sits outside the fast path, so feed requests are counted whichever layer answers.
+    return MeteredRequests(FeedFront(create_app(ctx), ctx), ctx)

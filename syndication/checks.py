@@ -1,0 +1,322 @@
+"""``syndication check``: each line OK, or what to fix.
+
+Every check is a function of the Settings that returns a ``Check`` (ok / warn / fail with
+one line of detail). Nothing here writes to Redis or sends mail: SMTP is connect, EHLO
+(STARTTLS and login as configured) and QUIT; templates are rendered with sample data in
+memory. ``warn`` is for what may be right elsewhere (workers on other machines, Redis
+persistence configured outside CONFIG, mail switched off on purpose); ``fail`` is for
+what stops the service from doing its job.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from syndication.config import ConfigError, Settings
+from syndication.store.connection import ConnectionFailed, RedisError, redacted
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+
+
+class CheckFailed(Exception):
+    """A check's own failure message: shown as it is."""
+
+
+@dataclass(frozen=True)
+class Check:
+    check: str
+    status: str
+    detail: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"check": self.check, "status": self.status, "detail": self.detail}
+
+    def line(self) -> str:
+        return f"{self.status.upper():<4} {self.check}: {self.detail}"
+
+
+def run_checks(settings: Settings, smtp_timeout: float = 10.0) -> list[Check]:
+    out: list[Check] = []
+
+    def add(name: str, fn: Callable[[], Check | str]) -> None:
+        try:
+            result = fn()
+        except (ConfigError, CheckFailed) as exc:
+            result = Check(name, FAIL, str(exc))
+        except Exception as exc:  # a check that crashes is a failed check, named
+            result = Check(name, FAIL, f"{type(exc).__name__}: {exc}")
+        out.append(result if isinstance(result, Check) else Check(name, OK, result))
+
+    client: list[Any] = []
+    add("config", lambda: f"{settings.config_path} ({settings.publisher.name})")
+    add("redis", lambda: _redis(settings, client))
+    add("secret key", lambda: f"set, {len(settings.need_secret_key())} characters")
+    add("api token", lambda: f"set, {len(settings.need_api_token())} characters")
+    add("public url", lambda: _public_url(settings))
+    add("smtp", lambda: _smtp(settings, smtp_timeout))
+    add("templates", lambda: _templates(settings))
+    add("dkim", lambda: _dkim(settings))
+    add("workers", lambda: _workers(settings, client))
+    return out
+
+
+def _redis(settings: Settings, holder: list[Any]) -> Check:
+    from syndication.store.connection import connect
+
+    url = settings.need_redis_url()
+    where = redacted(url)
+    try:
+        client = connect(url, check=False)
+        client.ping()
+    except ConnectionFailed as exc:
+        return Check(
+            "redis", FAIL, f"cannot reach {where} ({exc}): start Redis or fix SYNDICATION_REDIS_URL"
+        )
+    holder.append(client)
+    try:
+        config = client.config_get("appendonly") | client.config_get("save")
+        aof, save = config.get("appendonly") == "yes", bool((config.get("save") or "").strip())
+    except RedisError:  # CONFIG disabled (managed Redis): INFO still says whether AOF is on
+        info = client.info("persistence")
+        aof, save = bool(info.get("aof_enabled")), False
+        if not aof:
+            return Check(
+                "redis",
+                WARN,
+                f"{where} reachable; cannot read CONFIG, and AOF is off: make sure the provider "
+                "persists the data (snapshots or AOF)",
+            )
+    if aof:
+        return Check("redis", OK, f"{where} reachable, persistent (appendonly yes)")
+    if save:
+        return Check(
+            "redis",
+            WARN,
+            f"{where} reachable, RDB snapshots only ({config.get('save')}): writes since the "
+            "last snapshot are lost in a crash; turn on AOF (appendonly yes)",
+        )
+    return Check(
+        "redis",
+        WARN,
+        f"{where} reachable but NOT persistent (no AOF, no RDB save): a restart loses "
+        "everything; set appendonly yes",
+    )
+
+
+def _public_url(settings: Settings) -> Check:
+    if settings.public_url == DEFAULT_PUBLIC_URL:
+        return Check(
+            "public url",
+            WARN,
+            f"{settings.public_url} is the default: set SYNDICATION_PUBLIC_URL to the address "
+            "readers use (links in feeds and emails are built from it)",
+        )
+    return Check("public url", OK, settings.public_url)
+
+
+def _smtp(settings: Settings, timeout: float) -> Check:
+    from syndication.deliver.smtp import SmtpTarget
+
+    if not settings.smtp_url:
+        return Check(
+            "smtp",
+            WARN,
+            "not configured: no confirmations or digests can be sent "
+            "(set SYNDICATION_SMTP_URL, e.g. smtp+starttls://user:password@mail.example.org:587)",
+        )
+    target = SmtpTarget.parse(settings.smtp_url)
+    where = f"{target.scheme}://{target.host}:{target.port}"
+    steps: list[str] = []
+    try:
+        conn: smtplib.SMTP
+        if target.scheme == "smtps":
+            conn = smtplib.SMTP_SSL(
+                target.host, target.port, timeout=timeout, context=ssl.create_default_context()
+            )
+            steps.append("TLS")
+        else:
+            conn = smtplib.SMTP(target.host, target.port, timeout=timeout)
+        with conn:
+            code, _ = conn.ehlo()
+            if code != 250:
+                raise smtplib.SMTPResponseException(code, b"EHLO refused")
+            steps.append("EHLO")
+            if target.scheme == "smtp+starttls":
+                conn.starttls(context=ssl.create_default_context())
+                conn.ehlo()
+                steps.append("STARTTLS")
+            if target.username:
+                conn.login(target.username, target.password or "")
+                steps.append("login")
+            conn.quit()
+    except smtplib.SMTPAuthenticationError as exc:
+        return Check(
+            "smtp",
+            FAIL,
+            f"{where}: login refused (SMTP {exc.smtp_code}): check the user and password in "
+            "SYNDICATION_SMTP_URL",
+        )
+    except (OSError, smtplib.SMTPException) as exc:
+        hint = (
+            "is the mail server running, and are host and port right?"
+            if isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError)
+            else "does the server speak the scheme in the URL (smtp, smtp+starttls, smtps)?"
+        )
+        done = f" after {', '.join(steps)}" if steps else ""
+        return Check(
+            "smtp",
+            FAIL,
+            f"cannot use {where}{done}: {type(exc).__name__}: {exc} — {hint} "
+            "(SYNDICATION_SMTP_URL)",
+        )
+    return Check("smtp", OK, f"{where} ({', '.join(steps)}, QUIT)")
+
+
+def _templates(settings: Settings) -> str:
+    """Every template compiles; the emails render through the real code (MJML included)
+    and every web page renders with sample values."""
+    from jinja2 import ChainableUndefined
+
+    from syndication.templating import environment
+
+    env = environment()
+    names = env.list_templates()
+    for name in names:
+        env.get_template(name)  # syntax errors, missing includes
+    emails = _render_emails(settings)
+    lenient = env.overlay(undefined=ChainableUndefined)
+    sample = _web_sample(settings)
+    web = [n for n in names if n.startswith("web/") and not n.rsplit("/", 1)[-1].startswith("_")]
+    for name in web:
+        if name.endswith(".mjml"):
+            continue  # rendered by the archive through the email pipeline
+        try:
+            lenient.get_template(name).render(sample)
+        except Exception as exc:
+            raise CheckFailed(f"{name}: {type(exc).__name__}: {exc}") from None
+    return f"{len(names)} compile; {emails} email parts and {len(web)} web pages render"
+
+
+def _render_emails(settings: Settings) -> int:
+    from email.headerregistry import Address
+
+    from syndication.build.attribution import attribution_footer, attribution_header
+    from syndication.build.email import DigestSegment, render_digest
+    from syndication.deliver.confirmation import build_confirmation
+    from syndication.store.subscribers import Subscriber
+
+    publisher, base = settings.publisher, settings.public_url
+    now = datetime.now(UTC)
+    article = _sample_article(settings)
+    sub = Subscriber("sample", "reader@example.org", "pending", "daily", (), "en", now, None, 1)
+    steps: list[tuple[str, Callable[[], object]]] = [
+        (
+            "confirmation email (email/confirm/)",
+            lambda: build_confirmation(
+                sub, f"{base}/confirm/x", publisher, base, Address("N", "n", "example.org")
+            ),
+        )
+    ]
+    for language in dict.fromkeys([publisher.language, *publisher.languages]):
+        segment = DigestSegment("check", "daily", language, (), (article,))
+        steps.append(
+            (
+                f"digest email in {language} (email/digest/, MJML)",
+                lambda s=segment: render_digest(s, publisher, base, now),  # type: ignore[misc]
+            )
+        )
+    for render in (attribution_header, attribution_footer):
+        for fmt in ("html", "text"):
+            steps.append(
+                (
+                    f"{render.__name__} ({fmt})",
+                    lambda r=render, f=fmt: r(article, publisher, fmt=f),  # type: ignore[misc]
+                )
+            )
+    for label, step in steps:
+        try:
+            step()
+        except Exception as exc:
+            raise CheckFailed(f"{label}: {type(exc).__name__}: {exc}") from None
+    return len(steps)
+
+
+def _sample_article(settings: Settings) -> Any:
+    from syndication.models import Article
+
+    site = settings.publisher.site_url
+    return Article.model_validate(
+        {
+            "url": f"{site}/news/sample-story/",
+            "title": "Sample story",
+            "summary": "A sample summary.",
+            "body_html": "<p>Sample body.</p>",
+            "authors": ["Sample Author"],
+            "published_at": "2026-01-02T12:00:00+00:00",
+            "language": settings.publisher.language,
+            "section": "News",
+            "topics": ["Sample"],
+        }
+    )
+
+
+def _web_sample(settings: Settings) -> dict[str, Any]:
+    from syndication.licences import LICENCES
+
+    publisher, base = settings.publisher, settings.public_url
+    return {
+        "publisher": publisher,
+        "language": publisher.language,
+        "locale": publisher.language,
+        "public_url": base,
+        "licence": LICENCES[publisher.licence],
+        "articles": [],
+        "feeds": [],
+        "subscribe_url": f"{base}/subscribe",
+        "index_url": f"{base}/archive",
+        "title": "Sample",
+        "text": "Sample text.",
+        "link": "",
+        "link_text": "",
+        "errors": {},
+        "frequencies": [("daily", "Daily")],
+        "topics": {},
+        "languages": [publisher.language],
+        "language_names": {},
+        "chosen_frequency": "daily",
+        "chosen_topics": [],
+        "chosen_language": publisher.language,
+        "page": None,
+    }
+
+
+def _dkim(settings: Settings) -> Check:
+    from syndication.services.digests import load_dkim_key
+
+    key = load_dkim_key(settings)
+    if key is None:
+        return Check("dkim", OK, "not configured (messages are not DKIM-signed)")
+    return Check("dkim", OK, f"key loads ({key.selector}._domainkey.{key.domain})")
+
+
+def _workers(settings: Settings, holder: list[Any]) -> Check:
+    from syndication.metrics import HEARTBEAT_TTL, worker_heartbeats
+
+    if not holder:
+        return Check("workers", WARN, "not checked: Redis is not reachable")
+    beats = worker_heartbeats(holder[0], settings.key_prefix)
+    fresh = sorted(node for node, b in beats.items() if b["fresh"])
+    if not fresh:
+        return Check(
+            "workers",
+            WARN,
+            f"no worker heartbeat in the last {HEARTBEAT_TTL} s: start one (syndication worker) "
+            "if none runs elsewhere; feeds, digests and polls wait for a worker",
+        )
+    return Check("workers", OK, f"{len(fresh)} alive ({', '.join(fresh)})")

@@ -1,0 +1,198 @@
+"""Operations endpoints: ``/metrics`` (Prometheus text), ``/healthz`` and ``/healthz/web``;
+and ``MeteredRequests``, the ASGI wrapper that counts feed and partner requests.
+
+``/healthz`` answers for the whole service: 200 when Redis answers and at least one worker
+heartbeat is fresh (workers write ``{prefix}workers:heartbeat:{node}`` with a TTL, see
+workers/observability.py), else 503 with the reason. ``/healthz/web`` answers for this web
+process only (it runs and reaches Redis): what a container HEALTHCHECK of the web service
+should probe, so a stopped worker does not get the web containers restarted.
+
+Counting feed requests: ``MeteredRequests`` wraps the outermost app (``FeedFront``), so it
+sees every answer to ``/feeds/…`` whichever layer made it (the in-memory fast path, or
+FastAPI for 404s, 503s and archive pages). Per request it adds to a dict in memory; a
+``BufferedMetrics`` thread writes the sums to Redis every second (or after 1,000 requests),
+so the fast path never waits on Redis. Per-feed counts are kept only for 200/304 answers:
+a 404 names a feed that does not exist, and clients choose those names.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+
+from syndication import __version__
+from syndication.metrics import HEARTBEAT_TTL, BufferedMetrics, Metrics, render, worker_heartbeats
+from syndication.store.connection import RedisError, redacted
+from syndication.web.feeds import _PATH as FEED_PATH
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_MEMO = 10_000
+_PARTNER_PATH = re.compile(r"^/partners/[^/]+/feeds/")
+_UNSEEN: tuple[str, str | None] = ("", None)
+
+
+def make_router(ctx: Any) -> APIRouter:
+    """``/metrics``, ``/healthz`` and ``/healthz/web`` over ``ctx.client`` and its prefix."""
+    router = APIRouter()
+    settings = ctx.settings
+    prefix = settings.key_prefix
+    reader = Metrics(ctx.client, prefix)
+    redis_where = redacted(settings.redis_url or "redis://localhost:6379")
+
+    def gauges() -> list[tuple[str, str, dict[tuple[tuple[str, str], ...], float]]]:
+        today = datetime.now(UTC).date()
+        pulls: dict[str, int] = {}
+        partners = getattr(ctx, "partners", None)
+        if partners is not None:
+            pulls = partners.store.pulls(today)
+        beats = worker_heartbeats(ctx.client, prefix)
+        return [
+            (
+                "partner_pulls_today",
+                "Partner feed pulls today (UTC), per partner id.",
+                {(("partner", p),): float(n) for p, n in pulls.items()},
+            ),
+            (
+                "workers_alive",
+                "Worker nodes with a fresh heartbeat.",
+                {(): float(sum(1 for b in beats.values() if b["fresh"]))},
+            ),
+        ]
+
+    def scrape() -> str:
+        return render(reader.read(), gauges())
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        try:
+            text = await run_in_threadpool(scrape)
+        except RedisError as exc:
+            return JSONResponse({"error": f"cannot read metrics from Redis: {exc}"}, 503)
+        return Response(text, media_type=CONTENT_TYPE, headers={"Cache-Control": "no-store"})
+
+    def redis_ok() -> tuple[bool, float, str]:
+        started = time.perf_counter()
+        try:
+            ctx.client.ping()
+        except RedisError as exc:
+            return False, 0.0, f"cannot reach Redis at {redis_where}: {type(exc).__name__}"
+        return True, round((time.perf_counter() - started) * 1000, 2), ""
+
+    def health(with_workers: bool) -> tuple[int, dict[str, Any]]:
+        ok, ms, why = redis_ok()
+        body: dict[str, Any] = {"version": __version__, "redis": {"ok": ok, "ms": ms}}
+        reasons = [why] if why else []
+        if with_workers and ok:
+            try:
+                beats = worker_heartbeats(ctx.client, prefix)
+            except RedisError as exc:
+                beats, ok = {}, False
+                reasons.append(f"cannot read worker heartbeats: {type(exc).__name__}")
+            fresh = sorted(node for node, b in beats.items() if b["fresh"])
+            body["workers"] = {"fresh": fresh, "nodes": beats}
+            if not fresh:
+                reasons.append(
+                    f"no worker heartbeat in the last {HEARTBEAT_TTL} s "
+                    "(start one: syndication worker)"
+                )
+        healthy = not reasons
+        body = {"status": "ok" if healthy else "down", **body}
+        if reasons:
+            body["reason"] = "; ".join(reasons)
+        return (200 if healthy else 503), body
+
+    @router.get("/healthz")
+    async def healthz() -> JSONResponse:
+        status, body = await run_in_threadpool(health, True)
+        return JSONResponse(body, status, headers={"Cache-Control": "no-store"})
+
+    @router.get("/healthz/web")
+    async def healthz_web() -> JSONResponse:
+        status, body = await run_in_threadpool(health, False)
+        return JSONResponse(body, status, headers={"Cache-Control": "no-store"})
+
+    return router
+
+
+class MeteredRequests:
+    """ASGI wrapper: counts answers to ``/feeds/…`` (by status, and per feed for 200/304)
+    and to ``/partners/{key}/feeds/…`` (by status; the key never becomes a label)."""
+
+    def __init__(self, app: ASGIApp, ctx: Any, metrics: BufferedMetrics | None = None) -> None:
+        self.app = app
+        self.metrics = metrics or BufferedMetrics(ctx.client, ctx.settings.key_prefix)
+        self._routes: dict[str, tuple[str, str | None]] = {}
+        self._keys: dict[tuple[str, str | None, int], tuple[tuple[str, str], ...]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        route = self._routes.get(path, _UNSEEN)
+        if route is _UNSEEN:
+            route = self._route(path)
+        kind, feed = route
+        if not kind:
+            await self.app(scope, receive, send)
+            return
+        status = 0
+
+        async def metered(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, metered)
+        finally:
+            self._count(kind, feed, status or 500)
+
+    def _count(self, kind: str, feed: str | None, status: int) -> None:
+        keys = self._keys.get((kind, feed, status))
+        if keys is None:
+            keys = self._make_keys(kind, feed, status)
+        self.metrics.add_fields(keys)
+
+    def _make_keys(self, kind: str, feed: str | None, status: int) -> tuple[tuple[str, str], ...]:
+        """The (family, field) pairs one answer adds to, made once per (feed, status)."""
+        code = str(status)
+        keys: tuple[tuple[str, str], ...]
+        if kind == "partner":
+            keys = (("partner_requests_total", code),)
+        else:
+            keys = (("feed_requests_total", code),)
+            if feed is not None and status in (200, 304):
+                keys += (("feed_requests_by_feed_total", feed),)
+                if status == 304:
+                    keys += (("feed_not_modified_by_feed_total", feed),)
+        if len(self._keys) < _MEMO:
+            self._keys[(kind, feed, status)] = keys
+        return keys
+
+    def _route(self, path: str) -> tuple[str, str | None]:
+        """("feed", name) for a feed document or archive page, ("feed", None) for another
+        /feeds/ path, ("partner", None) for a partner feed, ("", None) for anything else."""
+        route: tuple[str, str | None] = ("", None)
+        if path.startswith("/feeds/"):
+            match = FEED_PATH.fullmatch(path[len("/feeds/") :])
+            route = ("feed", match["name"] if match else None)
+        elif _PARTNER_PATH.match(path):
+            route = ("partner", None)
+        if len(self._routes) < _MEMO:
+            self._routes[path] = route
+        return route
