@@ -1,7 +1,8 @@
 """Jinja2 environments over ``templates/``, which ships inside the wheel.
 
 In a wheel the folder is ``syndication/templates``; in a source checkout (editable install)
-it is the top-level ``templates/`` beside the package.
+it is the top-level ``templates/`` beside the package. Both environments (this one and the
+email builder's) carry the i18n extension: a render passes ``locale`` to get its language.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from functools import cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from syndication import i18n
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -28,10 +31,11 @@ def templates_dir() -> Path:
 
 @cache
 def environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(templates_dir()),
         autoescape=select_autoescape(["html", "xml"]),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    return i18n.install(env)

@@ -4,6 +4,7 @@ every failure is logged with the subscriber id, never the address (real SMTP on 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -63,7 +64,12 @@ def test_a_451_is_retried_once_through_the_web_form(
     app.include_router(subscribers.make_router(context, service=svc))
     caplog.set_level(logging.INFO)
     with TestClient(app) as client:  # runs the background send before returning
-        resp = client.post("/subscribe", data={"email": ADDRESS, "frequency": "daily"})
+        form = client.get("/subscribe").text  # sets the CSRF cookie, like a browser
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert token is not None
+        resp = client.post(
+            "/subscribe", data={"email": ADDRESS, "frequency": "daily", "csrf_token": token[1]}
+        )
     assert resp.status_code == 200
     assert smtp.handler.replies["451"] == 1
     assert smtp.per_recipient() == {ADDRESS: 1}

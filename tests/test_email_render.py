@@ -120,7 +120,7 @@ def test_every_email_template_renders(publisher: Publisher) -> None:
         segment(12, "weekly", topics=()),
         segment(1, "instant"),
         segment(3, "instant", edition_id="instant-abc"),
-        segment(2, "daily", language="es"),  # falls back to the default templates
+        segment(2, "daily", language="es"),  # the default templates, Spanish catalog
     ]
     used = {p.name for p in (templates_dir() / "email" / "digest").iterdir()}
     assert {"subject.txt", "body.mjml", "body.txt"} <= used
@@ -134,7 +134,8 @@ def test_every_email_template_renders(publisher: Publisher) -> None:
         for item in seg.articles:
             assert item.title in text
             assert item.url in html and item.url in text
-        assert "Read more" in html and "Read more" in text
+        read_more = "Leer más" if seg.language == "es" else "Read more"
+        assert read_more in html and read_more in text
         assert_lines_ok(data)
 
 

@@ -129,6 +129,13 @@ def test_wheel_ships_both_packages(names: set[str]) -> None:
         assert module in names
 
 
+def test_wheel_ships_the_message_catalogs(names: set[str]) -> None:
+    """The .po files are read at runtime (syndication.i18n): no .mo, no compile step."""
+    for locale in ("en", "es"):
+        assert f"syndication/locale/{locale}/LC_MESSAGES/messages.po" in names
+    assert not [n for n in names if n.endswith(".mo")]
+
+
 def test_wheel_holds_nothing_stray(names: set[str]) -> None:
     top = {n.split("/")[0] for n in names}
     assert top == {"syndication", "workers", DIST_INFO}, top
@@ -197,12 +204,14 @@ for path in json.loads(paths):
     helps[" ".join(path)] = {"code": code, "out": out.getvalue()}
 
 import workers.celery_app  # the worker package imports on its own too
+from syndication import i18n
 
 loaded = {n: getattr(m, "__file__", None) for n, m in list(sys.modules.items())}
 print(json.dumps({
     "syndication": syndication.__file__,
     "templates_dir": str(templates_dir()),
     "html": html,
+    "spanish": i18n.gettext("es", "Read more"),
     "entry_point": script.value,
     "cli_main_file": sys.modules[cli_main.__module__].__file__,
     "helps": helps,
@@ -281,6 +290,7 @@ def test_index_template_renders_from_the_wheel(from_wheel: dict[str, Any]) -> No
     assert "Packaging &lt;check&gt;" in html  # autoescape is on for .html
     assert "A. Reporter · 6 May 2024 · Briefs" in html
     assert "Creative Commons Attribution-NonCommercial 4.0 International" in html
+    assert from_wheel["spanish"] == "Leer más"  # the catalog loads from the installed package
 
 
 def test_console_script_entry_point_runs_from_the_wheel(

@@ -31,6 +31,7 @@ from syndication.web.auth import SIGNATURE_HEADER, sign
 SECRET = "s" * 40  # conftest's SYNDICATION_SECRET_KEY
 AUTH = {"Authorization": "Bearer test-token-0123456789"}
 LINK = re.compile(r"http://testserver/confirm/([A-Za-z0-9_.-]+)")
+CSRF_FIELD = re.compile(r'<input type="hidden" name="csrf_token" value="([^"]+)">')
 
 
 @pytest.fixture
@@ -66,6 +67,26 @@ def form(email: str, **extra: str) -> dict[str, str]:
     return {"email": email, "frequency": "daily", "language": "en", **extra}
 
 
+def csrf_from(client: TestClient, path: str) -> str:
+    """What a browser does: GET the form (which sets the cookie), read the hidden field."""
+    page = client.get(path)
+    match = CSRF_FIELD.search(page.text)
+    assert match, page.text
+    return match[1]
+
+
+def subscribe(client: TestClient, email: str, **extra: str):  # type: ignore[no-untyped-def]
+    """POST the signup form the way a browser does, with the field from GET /subscribe."""
+    return client.post(
+        "/subscribe", data={**form(email, **extra), "csrf_token": csrf_from(client, "/subscribe")}
+    )
+
+
+def post_form(client: TestClient, path: str, data: dict[str, object] | None = None):  # type: ignore[no-untyped-def]
+    """POST a token page's form (confirm, preferences, unsubscribe) with its CSRF field."""
+    return client.post(path, data={**(data or {}), "csrf_token": csrf_from(client, path)})
+
+
 def confirm_link(msg: EmailMessage) -> str:
     text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     match = LINK.search(text)
@@ -79,9 +100,9 @@ def mail_to(catcher: MailCatcher, email: str) -> list[EmailMessage]:
 
 
 def confirmed(client: TestClient, catcher: MailCatcher, email: str) -> None:
-    assert client.post("/subscribe", data=form(email)).status_code == 200
+    assert subscribe(client, email).status_code == 200
     [msg] = mail_to(catcher, email)
-    assert client.post(f"/confirm/{confirm_link(msg)}").status_code == 200
+    assert post_form(client, f"/confirm/{confirm_link(msg)}").status_code == 200
 
 
 def manage(service: SubscriptionService, email: str) -> str:
@@ -93,7 +114,7 @@ def manage(service: SubscriptionService, email: str) -> str:
 def test_double_opt_in_through_the_confirmation_email(client, catcher, service):
     page = client.get("/subscribe")
     assert page.status_code == 200 and '<form method="post" action="/subscribe"' in page.text
-    response = client.post("/subscribe", data=form("Reader@Example.org"))
+    response = subscribe(client, "Reader@Example.org")
     assert response.status_code == 200 and "Check your inbox" in response.text
     [msg] = catcher.messages()
     assert msg["To"] == "Reader@example.org"
@@ -109,23 +130,23 @@ def test_double_opt_in_through_the_confirmation_email(client, catcher, service):
     assert shown.status_code == 200 and f'action="/confirm/{token}"' in shown.text
     assert list(service.store.iter_active("daily")) == []
 
-    done = client.post(f"/confirm/{token}")
+    done = post_form(client, f"/confirm/{token}")
     assert done.status_code == 200 and "You are subscribed" in done.text
     [sub] = service.store.iter_active("daily")
     assert sub.email == "Reader@example.org" and sub.consent_source == "web form"
     assert sub.consent_ip == "testclient" and sub.confirmed_at is not None
     assert f"/preferences/{service.manage_token(sub)}" in done.text
-    again = client.post(f"/confirm/{token}")
+    again = client.post(f"/confirm/{token}")  # nothing left to change: no form to check
     assert again.status_code == 200 and "already subscribed" in again.text
 
 
 def test_the_answer_never_tells_whether_an_address_is_known(client, catcher, service):
     confirmed(client, catcher, "known@example.org")
-    client.post("/subscribe", data=form("pending@example.org"))
+    subscribe(client, "pending@example.org")
     service.suppress("gone@example.org", "complaint")
     sent_before = Counter(m["To"] for m in catcher.messages())
     pages = {
-        email: client.post("/subscribe", data=form(email))
+        email: subscribe(client, email)
         for email in (
             "new@example.org",
             "known@example.org",
@@ -149,7 +170,7 @@ def test_the_answer_never_tells_whether_an_address_is_known(client, catcher, ser
 
 
 def test_expired_and_tampered_confirmation_links_are_refused(client, catcher, service):
-    client.post("/subscribe", data=form("late@example.org"))
+    subscribe(client, "late@example.org")
     sub = service.store.get_by_email("late@example.org")
     assert sub is not None
     old = tokens.confirm_token(SECRET, sub.id, datetime.now(UTC) - timedelta(hours=49))
@@ -205,7 +226,7 @@ def test_rfc8058_one_click_post_unsubscribes(client, catcher, service, encoding)
     )
     assert "You are unsubscribed" in fresh.get(f"/unsubscribe/{token}").text
     # Signing up again does not bring the address back.
-    client.post("/subscribe", data=form("leave@example.org"))
+    subscribe(client, "leave@example.org")
     assert service.store.get_by_email("leave@example.org").status == "unsubscribed"  # type: ignore[union-attr]
 
 
@@ -215,15 +236,21 @@ def test_preferences_change_and_revoked_links(client, catcher, service):
     token = manage(service, "prefs@example.org")
     page = client.get(f"/preferences/{token}")
     assert page.status_code == 200 and 'value="coca"' in page.text and 'value="peru"' in page.text
-    saved = client.post(
+    saved = post_form(
+        client,
         f"/preferences/{token}",
-        data={"frequency": "weekly", "topics": ["coca", "peru"], "language": "es"},
+        {"frequency": "weekly", "topics": ["coca", "peru"], "language": "es"},
     )
     assert saved.status_code == 200 and "Saved." in saved.text
     [sub] = service.store.iter_active("weekly")
     assert sub.topics == ("coca", "peru") and sub.language == "es"
-    bad = client.post(f"/preferences/{token}", data={"frequency": "hourly", "topics": "nope"})
+    # The page now follows the subscriber's language (es); a reader who switched to English:
+    bad = post_form(
+        client, f"/preferences/{token}", {"frequency": "hourly", "topics": "nope", "lang": "en"}
+    )
     assert bad.status_code == 422 and "choose one of" in bad.text
+    spanish = post_form(client, f"/preferences/{token}", {"frequency": "hourly"})
+    assert spanish.status_code == 422 and "elija una de estas opciones" in spanish.text
     assert service.store.get(sub.id) == sub
     service.revoke_links(sub.id)
     for path in (f"/preferences/{token}", f"/unsubscribe/{token}"):
@@ -236,25 +263,25 @@ def test_rate_limits_per_ip_and_per_address_answer_429(app, service, catcher):
     service.policy = Policy(ip_limit=3, address_limit=2)
     one_ip = TestClient(app, client=("203.0.113.7", 4000))
     for i in range(3):
-        assert one_ip.post("/subscribe", data=form(f"ip{i}@example.org")).status_code == 200
-    limited = one_ip.post("/subscribe", data=form("ip3@example.org"))
+        assert subscribe(one_ip, f"ip{i}@example.org").status_code == 200
+    limited = subscribe(one_ip, "ip3@example.org")
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
     api = one_ip.post("/api/subscribers", json={"email": "ip4@example.org"})
     assert api.status_code == 429 and int(api.headers["Retry-After"]) >= 1
     # The same address from many IPs (IPv6 clients are counted per /64, so use v4 here).
     codes = [
-        TestClient(app, client=(f"198.51.100.{i}", 4000))
-        .post("/subscribe", data=form("target@example.org"))
-        .status_code
+        subscribe(
+            TestClient(app, client=(f"198.51.100.{i}", 4000)), "target@example.org"
+        ).status_code
         for i in range(4)
     ]
     assert codes == [200, 200, 429, 429]
     assert sum(m["To"] == "target@example.org" for m in catcher.messages()) == 2
     # One IPv6 /64 is one client.
     v6 = [
-        TestClient(app, client=(f"2001:db8::{i}", 4000))
-        .post("/subscribe", data=form(f"v6-{i}@example.org"))
-        .status_code
+        subscribe(
+            TestClient(app, client=(f"2001:db8::{i}", 4000)), f"v6-{i}@example.org"
+        ).status_code
         for i in range(4)
     ]
     assert v6 == [200, 200, 200, 429]
@@ -262,7 +289,7 @@ def test_rate_limits_per_ip_and_per_address_answer_429(app, service, catcher):
 
 def test_bad_input_is_shown_escaped_and_never_stored(client, catcher, service):
     evil = "<script>x</script>@example.org\r\nBcc: victim@example.org"
-    page = client.post("/subscribe", data=form(evil))
+    page = subscribe(client, evil)
     assert page.status_code == 422
     assert "<script>x" not in page.text and "&lt;script&gt;" in page.text
     assert "enter a valid email address" in page.text

@@ -45,16 +45,19 @@ class CeleryEvents:
 
     def published(self, article_id: str) -> None:
         self._rebuild(article_id)
+        self.app.send_task("partners.prepare_copies", args=[article_id])
         # Instant subscribers: the edition of this 5-minute bucket is made after it closes,
         # so articles arriving together go out in one email (create is idempotent per bucket).
         self.app.send_task("mail.create_edition", args=["instant"], countdown=INSTANT_DELAY)
 
     def updated(self, article_id: str) -> None:
         self._rebuild(article_id)
+        self.app.send_task("partners.prepare_copies", args=[article_id])
         self.app.send_task("partners.article_changed", args=[article_id])
 
     def withdrawn(self, article_id: str) -> None:
         self._rebuild(article_id)
+        self.app.send_task("partners.prepare_copies", args=[article_id])
         self.app.send_task("partners.article_changed", args=[article_id])
 
     def send_edition(self, edition_id: str, countdown: float = 0.0, copies: int = 1) -> None:

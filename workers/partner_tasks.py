@@ -1,4 +1,10 @@
-"""Thin tasks for partners: tell partners' webhooks about corrections and withdrawals.
+"""Thin tasks for partners: make partner copies at publish time; tell partners' webhooks
+about corrections and withdrawals.
+
+``partners.prepare_copies`` runs after an article is published, updated or withdrawn
+(queued by the article events): it stores the article's partner copies in Redis (or drops
+them), so the first partner feed a fresh web process builds reads them instead of
+rendering fifty attribution blocks.
 
 ``partners.article_changed`` runs after an article is updated or withdrawn (queued by the
 article events) and ``partners.sweep_changes`` on the beat schedule as a safety net; each
@@ -57,6 +63,18 @@ def _queue(pairs: list[tuple[str, str, str]]) -> int:
     for partner_id, article_id, change in pairs:
         app.send_task("partners.webhook", args=[partner_id, article_id, change])
     return len(pairs)
+
+
+@_task(
+    name="partners.prepare_copies",
+    acks_late=True,
+    autoretry_for=(*ConnectionFailed, OSError),
+    retry_backoff=True,
+    max_retries=8,
+)
+def prepare_copies(article_id: str) -> int:
+    """Store the current version's partner copies (or drop a withdrawn article's)."""
+    return service().prepare_copies(article_id)
 
 
 @_task(

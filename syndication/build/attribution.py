@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from string import Formatter
 from typing import Any, Literal
 
@@ -64,7 +64,11 @@ def byline_format(publisher: Publisher) -> str:
     publisher would break its terms ("attribution … in the byline"), so such a format, or
     a malformed one, falls back to the default rather than failing every partner feed.
     """
-    fmt = publisher.attribution.byline or _DEFAULT_BYLINE
+    return _checked_byline(publisher.attribution.byline or _DEFAULT_BYLINE)
+
+
+@lru_cache(maxsize=64)
+def _checked_byline(fmt: str) -> str:
     try:
         fields = {name for _, name, _, _ in Formatter().parse(fmt) if name is not None}
     except ValueError:
@@ -94,20 +98,22 @@ def byline(article: Article, publisher: Publisher) -> list[tuple[str, str]]:
     With no authors the byline names the publisher alone: the format's words before its
     first field, then the publisher ("by {authors}, {publisher}" → "by InSight Crime").
     """
-    fmt = byline_format(publisher)
-    parts = list(Formatter().parse(fmt))
+    return _byline(article, _pieces(publisher))
+
+
+def _byline(article: Article, pieces: _Pieces) -> list[tuple[str, str]]:
     segments: list[tuple[str, str]] = []
-    authors = list(article.authors)
-    for literal, name, _, _ in parts:
+    authors = article.authors
+    for literal, name in pieces.byline_parts:
         if literal:
             segments.append(("text", literal))
         if name is None:
             continue
         if not authors:
-            segments.append(("publisher", publisher.attribution_name))
+            segments.append(("publisher", pieces.publisher))
             break
         if name == "publisher":
-            segments.append(("publisher", publisher.attribution_name))
+            segments.append(("publisher", pieces.publisher))
         else:
             for i, author in enumerate(authors):
                 if i:
@@ -158,12 +164,37 @@ class ImageCredit:
         return cls(image.caption, image.credit, lic)
 
 
+@dataclass(frozen=True)
+class _Pieces:
+    """What the blocks take from the publisher, worked out once per set of terms."""
+
+    publisher: str
+    byline_parts: tuple[tuple[str, str | None], ...]
+    note: str
+    contact: tuple[tuple[str, str], ...]
+
+
+@lru_cache(maxsize=64)
+def _pieces_of(name: str, byline_fmt: str, note: str, contact: str) -> _Pieces:
+    parts = tuple((literal, field) for literal, field, _, _ in Formatter().parse(byline_fmt))
+    return _Pieces(name, parts, note.strip(), tuple(_contact(contact.strip())))
+
+
+def _pieces(publisher: Publisher) -> _Pieces:
+    """Keyed on the values themselves (a ``Publisher`` is mutable), so never stale."""
+    terms = publisher.attribution
+    return _pieces_of(
+        publisher.attribution_name, byline_format(publisher), terms.note, terms.contact
+    )
+
+
 def _context(
     article: Article,
     publisher: Publisher,
     changes_note: str | None = None,
     image: Image | None = None,
 ) -> dict[str, Any]:
+    pieces = _pieces(publisher)
     published = article.published_at
     updated = article.modified
     changed = updated.date() != published.date()
@@ -172,8 +203,8 @@ def _context(
         "url": article.url,
         "authors": list(article.authors),
         "author_separators": _separators(len(article.authors)),
-        "publisher": publisher.attribution_name,
-        "byline": byline(article, publisher),
+        "publisher": pieces.publisher,
+        "byline": _byline(article, pieces),
         "published_iso": published.isoformat(),
         "published_label": date_label(published),
         "updated_iso": updated.isoformat() if changed else "",
@@ -181,8 +212,8 @@ def _context(
         "licence": LICENCES[article.licence],
         "image": ImageCredit.of(image) if image is not None else None,
         "changes_note": changes_note or "",
-        "note": publisher.attribution.note.strip(),
-        "contact": _contact(publisher.attribution.contact.strip()),
+        "note": pieces.note,
+        "contact": list(pieces.contact),
     }
 
 
@@ -233,6 +264,34 @@ def attribution_blocks(
     return (
         _render("header", "html", context),
         _render("footer", "html", context),
+        _render("header", "text", context).strip("\n"),
+        _render("footer", "text", context).strip("\n"),
+    )
+
+
+def attribution_html(
+    article: Article,
+    publisher: Publisher,
+    *,
+    changes_note: str | None = None,
+    image: Image | None = None,
+) -> tuple[str, str]:
+    """(header HTML, footer HTML): what a feed item needs; half the rendering of
+    :func:`attribution_blocks`, whose text blocks a feed never reads."""
+    context = _context(article, publisher, changes_note, image)
+    return _render("header", "html", context), _render("footer", "html", context)
+
+
+def attribution_text(
+    article: Article,
+    publisher: Publisher,
+    *,
+    changes_note: str | None = None,
+    image: Image | None = None,
+) -> tuple[str, str]:
+    """(header text, footer text), exactly as :func:`attribution_blocks` gives them."""
+    context = _context(article, publisher, changes_note, image)
+    return (
         _render("header", "text", context).strip("\n"),
         _render("footer", "text", context).strip("\n"),
     )
@@ -312,6 +371,8 @@ __all__ = [
     "attribution_blocks",
     "attribution_footer",
     "attribution_header",
+    "attribution_html",
+    "attribution_text",
     "byline",
     "byline_format",
     "byline_text",

@@ -46,7 +46,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import escape
 from mjml import mjml2html
 
+from syndication import i18n
 from syndication.config import Publisher
+from syndication.i18n import N_
 from syndication.licences import LICENCES
 from syndication.models import Article
 from syndication.templating import templates_dir
@@ -76,39 +78,12 @@ MAX_WORD = 120
 EMAIL_POLICY = SMTP.clone(max_line_length=MAX_LINE)
 """CRLF line ends (what SMTP DATA wants) and no header folding under 998 octets."""
 
-FREQUENCY_LABELS = {"daily": "Daily digest", "weekly": "Weekly digest", "instant": "New story"}
-
-_MONTHS = {
-    "en": (
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ),
-    "es": (
-        "enero",
-        "febrero",
-        "marzo",
-        "abril",
-        "mayo",
-        "junio",
-        "julio",
-        "agosto",
-        "septiembre",
-        "octubre",
-        "noviembre",
-        "diciembre",
-    ),
+#: English labels (List-Id uses them as they are); digests show them in the segment's language.
+FREQUENCY_LABELS = {
+    "daily": N_("Daily digest"),
+    "weekly": N_("Weekly digest"),
+    "instant": N_("New story"),
 }
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 # --- validation of per-recipient values -------------------------------------------------
 
@@ -339,8 +314,9 @@ def default_sender(publisher: Publisher, public_url: str) -> str:
 @cache
 def environment() -> Environment:
     """Jinja over ``templates/`` like ``syndication.templating.environment()``, but
-    autoescaping ``.mjml`` too (MJML bodies are HTML); ``.txt`` stays unescaped."""
-    return Environment(
+    autoescaping ``.mjml`` too (MJML bodies are HTML); ``.txt`` stays unescaped. With the
+    i18n extension: a render's ``locale`` picks the catalog."""
+    env = Environment(
         loader=FileSystemLoader(templates_dir()),
         autoescape=select_autoescape(["html", "xml", "mjml"], default_for_string=False),
         undefined=StrictUndefined,
@@ -348,6 +324,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    return i18n.install(env)
 
 
 @cache
@@ -361,16 +338,9 @@ def _inliner() -> css_inline.CSSInliner:
 
 
 def _date_label(when: datetime, tz: ZoneInfo, language: str, weekday: bool = False) -> str:
-    local = when.astimezone(tz)
-    lang = language.split("-")[0]
-    months = _MONTHS.get(lang, _MONTHS["en"])
-    month = months[local.month - 1]
-    if lang == "es":
-        return f"{local.day} de {month} de {local.year}"
-    label = f"{month} {local.day}, {local.year}"
-    if weekday:
-        label = f"{_WEEKDAYS[local.weekday()]}, {label}"
-    return label
+    """The date in the publisher's time zone, as the segment's language writes it (CLDR via
+    Babel): "Tuesday, November 3, 2026", "martes, 3 de noviembre de 2026"."""
+    return i18n.format_date(when, language, tz, "full" if weekday else "long")
 
 
 def _text(value: str, limit: int) -> str:
@@ -441,10 +411,14 @@ def _context(
         f"{base}/archive/{quote(segment.edition_id, safe='')}"
         f"?segment={quote(segment_param(segment.language, segment.topics), safe=':,')}"
     )
+    # One language for the chrome and its dates: the segment's, if we have its catalog.
+    locale = i18n.supported(segment.language) or i18n.SOURCE
     period = _one_line(segment.period_label) or _date_label(
-        now, tz, segment.language, weekday=segment.frequency == "daily"
+        now, tz, locale, weekday=segment.frequency == "daily"
     )
+    label = FREQUENCY_LABELS.get(segment.frequency, N_("Digest"))
     return {
+        "locale": locale,
         "publisher": {
             "name": _text(publisher.name, 200),
             "site_url": publisher.site_url,
@@ -457,12 +431,12 @@ def _context(
         "edition": {
             "id": segment.edition_id,
             "frequency": segment.frequency,
-            "frequency_label": FREQUENCY_LABELS.get(segment.frequency, "Digest"),
+            "frequency_label": i18n.gettext(locale, label),
             "language": segment.language,
             "topics": [_text(t, 100) for t in segment.topics],
             "period": period,
         },
-        "items": [_item(a, tz, segment.language, archive_url) for a in segment.articles],
+        "items": [_item(a, tz, locale, archive_url) for a in segment.articles],
         "links": {
             "unsubscribe": unsubscribe,
             "preferences": preferences,
@@ -473,7 +447,10 @@ def _context(
 
 
 def _templates(language: str, name: str) -> list[str]:
-    """Language-specific template first (``email/digest/es/body.mjml``), then the default."""
+    """Language-specific template first (``email/digest/es/body.mjml``), then the default.
+
+    The default templates are translated (gettext catalogs, ``syndication.i18n``), so an
+    override is only for a language whose layout must differ, not to translate strings."""
     lang = language.split("-")[0].lower()
     return [f"email/digest/{lang}/{name}", f"email/digest/{name}"]
 

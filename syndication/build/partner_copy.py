@@ -20,13 +20,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import lxml.html
 
-from syndication.build.attribution import attribution_blocks
+from syndication.build.attribution import attribution_html, attribution_text
 from syndication.config import Publisher
 from syndication.licences import LICENCES, Licence, may_republish
 from syndication.models import Article, Image
@@ -103,15 +103,17 @@ class PartnerItem:
     ``article`` is a copy whose ``body_html`` is header + body + footer (what a feed item's
     content is) and whose ``image`` is None when the lead image may not go to this partner;
     everything else is the original's, so ids, dates and URLs match the public feeds.
+
+    The plain-text blocks are rendered on first use: feeds read only the HTML, and the text
+    templates were half the cost of a copy.
     """
 
     article: Article
     body_html: str  # the body as the partner gets it, without header and footer
     header_html: str
     footer_html: str
-    header_text: str
-    footer_text: str
     licence: Licence
+    publisher: Publisher = field(repr=False, compare=False)
     changes: tuple[str, ...] = field(default=())
 
     @property
@@ -122,6 +124,22 @@ class PartnerItem:
     @property
     def changes_note(self) -> str | None:
         return changes_note(self.changes)
+
+    @cached_property
+    def _text_blocks(self) -> tuple[str, str]:
+        # ``article`` has the original's title, URL, people, dates and licence; its
+        # ``image`` is the lead image that travels with this copy (None if dropped).
+        return attribution_text(
+            self.article, self.publisher, changes_note=self.changes_note, image=self.article.image
+        )
+
+    @property
+    def header_text(self) -> str:
+        return self._text_blocks[0]
+
+    @property
+    def footer_text(self) -> str:
+        return self._text_blocks[1]
 
     @cached_property
     def text(self) -> str:
@@ -182,14 +200,69 @@ _TEXT_PATTERN = re.compile(
     "|".join(f"(?P<k{i}>{p})" for i, (p, _) in enumerate(_TEXT_PATTERNS)), re.IGNORECASE
 )
 _KINDS = {f"k{i}": kind for i, (_, kind) in enumerate(_TEXT_PATTERNS)}
-# Cheap gate before parsing: a body with none of these (lower-cased) can have no chrome.
-# Substring tests on the lower-cased body: ~10× cheaper than one case-insensitive regex.
-_GATE_WORDS = (
-    "class=", "id=", "<nav", "<form", "<button", "<aside", "donat", "helpful", "útil",
-    "support us", "support our", "apóy", "newsletter", "boletín", "subscri", "suscr",
-    "sign up", "share", "compartir", "your thoughts", "opinas", "piensas", "related",
-    "relacionad", "read more", "leer más",
+# Cheap gate before parsing. Chrome found by text is a block whose whole (folded) text
+# fullmatches one of the patterns above, so that text starts with one of these words (the
+# literal starts of the alternatives; keep the two lists in step). A text node starts right
+# after some ">", so one search of the lower-cased body for ">", blanks, then one of these
+# (or a prefix of one cut short by a tag) finds every candidate. Where case folding or an
+# entity could make the parser's text differ from the raw body (a non-ASCII character, an
+# "&"), the search counts a hit: the gate may only ever let more bodies through to the
+# parse, never fewer. Chrome tags and class/id attributes are tested separately.
+_TEXT_STARTS = (
+    "dona", "make a donation", "support us", "support our work", "apóyanos",
+    "¿", "was this content helpful", "te resultó útil", "fue útil",
+    "sign up", "subscribe", "suscribete", "suscríbete", "get", "join", "receive",
+    "share", "compartir", "what are your thoughts",
+    "related content", "related articles", "contenido relacionado", "artículos relacionados",
+    "read more", "leer más",
 )  # fmt: skip
+_GATE_MARKERS = ("<nav", "<form", "<button", "<aside", "class=", "id=")
+_OPAQUE = re.compile(
+    r"<(?:!|\?|script|style|textarea|title|xmp|plaintext|noscript|iframe|noembed|noframes)"
+)
+_UNSURE = (
+    r"(?=\s*(?:<|$)|[^\x00-\x7f]|&)"  # a word cut short, or text the parser may read otherwise
+)
+
+
+def _trie_pattern(words: Iterable[str]) -> str:
+    """A regex matching any of ``words`` or any prefix of one followed by ``_UNSURE``."""
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for ch in " ".join(word.split()):
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def pattern(node: dict[str, Any], root: bool = False) -> str:
+        if "" in node:
+            return ""  # a whole word matched: a hit
+        alternatives = [
+            (r"\s+" if ch == " " else re.escape(ch)) + pattern(child)
+            for ch, child in sorted(node.items())
+        ]
+        if not root:  # at the root nothing is cut short yet: an empty text starts nothing
+            alternatives.append(_UNSURE)
+        return "(?:" + "|".join(alternatives) + ")"
+
+    return pattern(trie, root=True)
+
+
+@lru_cache(maxsize=16)
+def _gate(terms_text: str) -> re.Pattern[str]:
+    """The search for a text that could start chrome; ``terms_text`` (the publisher's own
+    "republish us" notice, also chrome) is one more start."""
+    words = [*_TEXT_STARTS, *([terms_text] if terms_text else [])]
+    return re.compile(r">\s*(?:[^\x00-\x7f]|&|" + _trie_pattern(words) + ")")
+
+
+def _may_have_chrome(low: str, terms_text: str) -> bool:
+    """False only when parsing ``low`` (a lower-cased body) could find no chrome at all."""
+    if any(marker in low for marker in _GATE_MARKERS) or _OPAQUE.search(low):
+        return True
+    return _gate(terms_text).search(low) is not None
+
+
 # Blocks whose whole text may mark them as chrome; inline elements never are by text, so a
 # "read more" link inside a sentence stays.
 _BLOCKS = frozenset(
@@ -319,11 +392,7 @@ def _plan(article: Article, commercial: bool, publisher: Publisher) -> _Edit:
     has_img = "<img" in body
     terms_text = " ".join(publisher.attribution.terms.split()).lower()
     low = body.lower()
-    if (
-        not has_img
-        and not any(word in low for word in _GATE_WORDS)
-        and not (terms_text and terms_text[:40] in low)
-    ):
+    if not has_img and not _may_have_chrome(low, terms_text):
         return _finish(edit)
     root = lxml.html.fragment_fromstring(body, create_parent="div")
     changed = False
@@ -404,10 +473,9 @@ def partner_copy(
             NO_DERIVATIVES,
         )
     image = None if edit.drop_lead_image else article.image
-    blocks = attribution_blocks(
+    header_html, footer_html = attribution_html(
         article, publisher, changes_note=changes_note(edit.changes), image=image
     )
-    header_html, footer_html, header_text, footer_text = blocks
     copy = article.model_copy(
         update={"body_html": f"{header_html}\n{edit.body}\n{footer_html}", "image": image}
     )
@@ -416,9 +484,8 @@ def partner_copy(
         body_html=edit.body,
         header_html=header_html,
         footer_html=footer_html,
-        header_text=header_text,
-        footer_text=footer_text,
         licence=lic,
+        publisher=publisher,
         changes=tuple(edit.changes),
     )
 

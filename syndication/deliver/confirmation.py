@@ -8,7 +8,8 @@ Header safety: the subject is rendered from a template, then every CR/LF and run
 whitespace is folded to one space; addresses come from ``normalise_email`` (dot-atom only,
 no CR/LF possible); display names go through ``email.headerregistry.Address``, which quotes
 or RFC 2047-encodes them. The policy keeps header lines up to 998 octets (RFC 5322 §2.1.1)
-so the long confirm URL in the body is never folded into encoded words.
+so the long confirm URL in the body is never folded into encoded words. The mail is in the
+subscriber's language (``syndication.i18n``); RFC 2047 encodes a non-ASCII subject.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 from urllib.parse import unquote, urlsplit
 
+from syndication import i18n
 from syndication.config import Publisher
 from syndication.services.subscriptions import MailUnavailable
 from syndication.store.subscribers import Subscriber
@@ -87,7 +89,10 @@ def build_confirmation(
     hours: int = 48,
 ) -> EmailMessage:
     env = environment()
+    locale = i18n.supported(subscriber.language) or i18n.SOURCE
     context = {
+        "locale": locale,  # the subscriber's language, when we have a catalog for it
+        "frequency_name": i18n.frequency_name(locale, subscriber.frequency),
         "publisher": publisher,
         "subscriber": subscriber,
         "confirm_url": confirm_url,
@@ -106,6 +111,7 @@ def build_confirmation(
     msg.add_alternative(
         env.get_template("email/confirm/body.html").render(context), subtype="html", cte="8bit"
     )
+    msg["Content-Language"] = locale  # RFC 3282; after set_content, which drops Content-*
     return msg
 
 

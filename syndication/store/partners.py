@@ -12,6 +12,9 @@ touch a record and the key index together are legal on Redis Cluster too):
   version this partner first received, so later changes are reported as corrections)
 - ``notified:{id}``       hash: article id → the change last sent to the partner's webhook
 
+Partner copies live outside that hash tag, one hash per article (``PartnerCopyStore``), so
+they spread over a cluster's slots; each write touches that one key only.
+
 Keys are stored only as SHA-256 digests: a key is 32 random bytes, so a plain hash is
 enough (no password stretching needed: nothing to brute-force), and a copy of Redis gives
 no way in. The first 8 characters are kept to tell keys apart in listings.
@@ -22,9 +25,10 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import redis
 
@@ -362,3 +366,194 @@ class PartnerStore:
 
     def set_sweep_cursor(self, value: float) -> None:
         self.r.set(f"{self.base}sweep-cursor", repr(value))
+
+
+# --- partner copies ---------------------------------------------------------------------
+
+COPY_TTL = timedelta(days=30)  # a copy nobody asked for again in a month is made anew
+TOMBSTONE_TTL = timedelta(days=1)  # long enough to outlast any read that raced a withdrawal
+_VERSION = "_v"
+_GONE = "_gone"
+
+# Write copies of one article version. ARGV: version (µs of the article's last change),
+# mode, TTL in ms, then field/value pairs. "replace" (the publish/update task) drops every
+# older field first; "add" (a reader that had to make a copy) adds beside copies of the
+# same version; "gone" (withdrawn) leaves only a tombstone. A writer holding an older
+# version than the stored one changes nothing, so a slow reader cannot put a stale copy
+# back after an update, nor any copy back after a withdrawal.
+_PUT = """
+local cur = redis.call('HGET', KEYS[1], ARGV[4])
+local v = tonumber(ARGV[1])
+local mode = ARGV[2]
+if cur then
+  cur = tonumber(cur)
+  if cur > v then return 0 end
+  if mode == 'add' and cur == v and redis.call('HEXISTS', KEYS[1], ARGV[5]) == 1 then
+    return 0
+  end
+end
+if not (mode == 'add' and cur == v) then
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], ARGV[4], ARGV[1])
+  if mode == 'gone' then redis.call('HSET', KEYS[1], ARGV[5], '1') end
+end
+for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class StoredCopy:
+    """A partner copy as stored: everything a feed item needs, nothing rendered again.
+
+    ``excluded`` (reason, code) when the article goes to no partner of this kind (an ND
+    article that would need changes, say); else the three HTML parts (the item's content
+    is header, body and footer joined by newlines), the licence id, the note of changes
+    and whether the lead image travels with the copy.
+    """
+
+    header_html: str = ""
+    body_html: str = ""
+    footer_html: str = ""
+    licence: str = ""
+    changes: tuple[str, ...] = ()
+    keep_image: bool = True
+    excluded: tuple[str, str] | None = None
+
+    def encode(self) -> bytes:
+        """A line of JSON with the small fields and the parts' lengths, then the three HTML
+        parts as they are: no JSON escaping of every quote in the HTML, so reading 50
+        copies back costs a UTF-8 decode and three slices each."""
+        if self.excluded is not None:
+            meta: dict[str, Any] = {"x": list(self.excluded)}
+            parts = ""
+        else:
+            lengths = [len(self.header_html), len(self.body_html), len(self.footer_html)]
+            meta = {"l": self.licence, "c": list(self.changes), "i": self.keep_image, "n": lengths}
+            parts = self.header_html + self.body_html + self.footer_html
+        head = json.dumps(meta, ensure_ascii=False, separators=(",", ":"))
+        return f"{head}\n{parts}".encode()
+
+    @classmethod
+    def decode(cls, raw: bytes) -> StoredCopy | None:
+        """None for anything unreadable (an older layout, say): the caller makes it anew."""
+        try:
+            text = raw.decode()
+            end = text.index("\n")
+            meta = json.loads(text[:end])
+            if "x" in meta:
+                reason, code = meta["x"]
+                return cls(excluded=(str(reason), str(code)))
+            h, b, f = (int(n) for n in meta["n"])
+            start = end + 1
+            if len(text) - start != h + b + f:
+                return None
+            return cls(
+                header_html=text[start : start + h],
+                body_html=text[start + h : start + h + b],
+                footer_html=text[start + h + b :],
+                licence=str(meta["l"]),
+                changes=tuple(meta["c"]),
+                keep_image=bool(meta["i"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+def copy_version(changed_at: datetime) -> int:
+    """The article's last change in µs: orders writes of one article's copies."""
+    return round(changed_at.timestamp() * 1_000_000)
+
+
+class PartnerCopyStore:
+    """Partner copies in Redis: ``partner-copies:{article id}`` is a hash whose fields are
+    ``{content hash}:{0|1 commercial}:{terms}`` (``terms``: a fingerprint of whatever else
+    shapes a copy, the publisher's terms and the templates, so changing either makes new
+    copies instead of serving old ones). Made at publish time by a task; read in one
+    pipelined round trip per feed build.
+    """
+
+    def __init__(self, client: redis.Redis, prefix: str, ttl: timedelta = COPY_TTL) -> None:
+        self.r = client
+        self.prefix = prefix
+        self.ttl_ms = int(ttl.total_seconds() * 1000)
+        self._put = client.register_script(_PUT)
+
+    def key(self, article_id: str) -> str:
+        return f"{self.prefix}partner-copies:{article_id}"
+
+    @staticmethod
+    def field(content_hash: str, commercial: bool, terms: str) -> str:
+        return f"{content_hash}:{int(commercial)}:{terms}"
+
+    def get_many(
+        self, wanted: Sequence[tuple[str, str, bool]], terms: str
+    ) -> list[StoredCopy | None]:
+        """(article id, content hash, commercial) → the stored copy or None, in order."""
+        if not wanted:
+            return []
+        with self.r.pipeline(transaction=False) as pipe:
+            for article_id, digest, commercial in wanted:
+                pipe.hget(self.key(article_id), self.field(digest, commercial, terms))
+            raws = pipe.execute()
+        return [None if raw is None else StoredCopy.decode(raw) for raw in raws]
+
+    def replace(
+        self,
+        article_id: str,
+        content_hash: str,
+        version: int,
+        copies: dict[bool, StoredCopy],
+        terms: str,
+    ) -> bool:
+        """The copies of the article's current version, dropping every other (the task)."""
+        return self._write(article_id, version, "replace", content_hash, copies, terms)
+
+    def add_many(self, items: Sequence[tuple[str, str, int, bool, StoredCopy]], terms: str) -> None:
+        """(article id, content hash, version, commercial, copy): copies a reader made."""
+        if not items:
+            return
+        with self.r.pipeline(transaction=False) as pipe:
+            for article_id, digest, version, commercial, copy in items:
+                args = self._args(version, "add", digest, {commercial: copy}, terms)
+                self._put(keys=[self.key(article_id)], args=args, client=pipe)
+            pipe.execute()
+
+    def withdraw(self, article_id: str, version: int) -> bool:
+        """Drop the article's copies; a tombstone stops late readers writing one back."""
+        args = [version, "gone", int(TOMBSTONE_TTL.total_seconds() * 1000), _VERSION, _GONE]
+        return bool(self._put(keys=[self.key(article_id)], args=args))
+
+    def drop(self, article_id: str) -> None:
+        self.r.delete(self.key(article_id))
+
+    def fields(self, article_id: str) -> dict[str, bytes]:
+        """The stored copies of an article by field (tombstone and version left out)."""
+        raw = self.r.hgetall(self.key(article_id))
+        return {k.decode(): v for k, v in raw.items() if k.decode() not in (_VERSION, _GONE)}
+
+    def _write(
+        self,
+        article_id: str,
+        version: int,
+        mode: str,
+        content_hash: str,
+        copies: dict[bool, StoredCopy],
+        terms: str,
+    ) -> bool:
+        args = self._args(version, mode, content_hash, copies, terms)
+        return bool(self._put(keys=[self.key(article_id)], args=args))
+
+    def _args(
+        self,
+        version: int,
+        mode: str,
+        content_hash: str,
+        copies: dict[bool, StoredCopy],
+        terms: str,
+    ) -> list[Any]:
+        args: list[Any] = [version, mode, self.ttl_ms, _VERSION, _GONE]
+        for commercial, copy in copies.items():
+            args += [self.field(content_hash, commercial, terms), copy.encode()]
+        return args

@@ -26,6 +26,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
+from syndication import i18n
 from syndication.build import email as mail_build
 from syndication.models import Article
 from syndication.services.digests import segment_articles
@@ -111,16 +112,40 @@ def make_router(ctx: Any) -> APIRouter:
     editions = EditionStore(ctx.client, settings.key_prefix)
     max_articles = int(getattr(settings, "digest_max_articles", 15))
     cache = _PageCache()
-    common = {
-        "publisher": publisher,
-        "language": publisher.language,
-        "subscribe_url": f"{base}/subscribe",
-        "index_url": f"{base}/archive",
-    }
+    default_locale = i18n.supported(publisher.language) or i18n.SOURCE
+    locales = [(code, i18n.LANGUAGE_NAMES.get(code, code)) for code in i18n.LOCALES]
 
-    def page(name: str, status: int = 200, **values: Any) -> HTMLResponse:
-        html = environment().get_template(f"web/archive/{name}.html").render(**common, **values)
-        return HTMLResponse(html, status, headers=HEADERS)
+    def ui_locale(request: Request) -> str:
+        """The list's chrome: ``?lang=``, else ``Accept-Language``, else the publisher's."""
+        return (
+            i18n.supported(request.query_params.get("lang"))
+            or i18n.negotiate(request.headers.get("accept-language"))
+            or default_locale
+        )
+
+    def keep_lang(request: Request) -> str:
+        """``lang=xx`` for our own links when the reader chose it with the switcher."""
+        chosen = i18n.supported(request.query_params.get("lang"))
+        return f"lang={chosen}" if chosen else ""
+
+    def page(
+        name: str, request: Request, locale: str, status: int = 200, **values: Any
+    ) -> HTMLResponse:
+        lang = keep_lang(request)
+        html = (
+            environment()
+            .get_template(f"web/archive/{name}.html")
+            .render(
+                publisher=publisher,
+                locale=locale,
+                locales=locales,
+                subscribe_url=f"{base}/subscribe" + (f"?{lang}" if lang else ""),
+                index_url=f"{base}/archive" + (f"?{lang}" if lang else ""),
+                **values,
+            )
+        )
+        headers = {**HEADERS, "Content-Language": locale, "Vary": "Accept-Language"}
+        return HTMLResponse(html, status, headers=headers)
 
     def listing(start: int) -> tuple[list[Edition], int | None]:
         """Up to PAGE_SIZE shown editions from raw index position ``start``, and where the
@@ -138,28 +163,34 @@ def make_router(ctx: Any) -> APIRouter:
                         break
         return shown, (pos if pos < total else None)
 
-    def row(edition: Edition) -> dict[str, Any]:
+    def row(edition: Edition, locale: str) -> dict[str, Any]:
         local = edition.created_at.astimezone(tz)
-        label = mail_build.FREQUENCY_LABELS.get(edition.frequency, "Digest")
+        label = mail_build.FREQUENCY_LABELS.get(edition.frequency, i18n.N_("Digest"))
         return {
             "url": f"{base}/archive/{quote(edition.id, safe='')}",
-            "label": f"{label}, {local:%Y-%m-%d}",
-            "date": f"{local:%Y-%m-%d %H:%M} ({publisher.timezone})",
+            "label": f"{i18n.gettext(locale, label)}, {local:%Y-%m-%d}",
+            "date": f"{i18n.format_date(local, locale, tz)}, {local:%H:%M} ({publisher.timezone})",
             "date_iso": local.isoformat(),
-            "frequency": edition.frequency,
+            "frequency": i18n.frequency_name(locale, edition.frequency),
             "articles": len(edition.article_ids),
         }
 
     @router.get("/archive", response_class=HTMLResponse)
-    async def archive_index(start: str = "0") -> HTMLResponse:
+    async def archive_index(request: Request, start: str = "0") -> HTMLResponse:
+        locale = ui_locale(request)
         offset = int(start) if start.isdigit() and len(start) < 9 else 0
         shown, older = await run_in_threadpool(listing, offset)
+        lang = keep_lang(request)
         return page(
             "list",
-            editions=[row(e) for e in shown],
+            request,
+            locale,
+            editions=[row(e, locale) for e in shown],
             start=offset,
-            newest_url=f"{base}/archive",
-            older_url=f"{base}/archive?start={older}" if older is not None else "",
+            newest_url=f"{base}/archive" + (f"?{lang}" if lang else ""),
+            older_url=f"{base}/archive?start={older}" + (f"&{lang}" if lang else "")
+            if older is not None
+            else "",
         )
 
     def published_articles(edition: Edition) -> list[Article]:
@@ -200,22 +231,31 @@ def make_router(ctx: Any) -> APIRouter:
         edition = None
         if _EDITION_ID.fullmatch(edition_id):
             edition = await run_in_threadpool(editions.get, edition_id)
+        locale = ui_locale(request)
+        _ = i18n.translations(locale).gettext
         if edition is None or not is_public(edition):
             return page(
                 "message",
+                request,
+                locale,
                 404,
-                title="No such newsletter",
-                text=f"There is no published edition called “{edition_id[:100]}”.",
+                title=_("No such newsletter"),
+                text=_("There is no published edition called “%(name)s”.")
+                % {"name": edition_id[:100]},
             )
         choice = parse_segment(request.query_params.get("segment"), publisher.language)
         html = None if choice is None else await run_in_threadpool(render, edition, choice)
         if html is None:
             return page(
                 "message",
+                request,
+                locale,
                 404,
-                title="Nothing to show",
-                text="This edition has no stories for that language and those topics "
-                "(or they have been withdrawn).",
+                title=_("Nothing to show"),
+                text=_(
+                    "This edition has no stories for that language and those topics "
+                    "(or they have been withdrawn)."
+                ),
             )
         return HTMLResponse(html, headers={**HEADERS, "Cache-Control": "public, max-age=300"})
 

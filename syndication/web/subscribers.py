@@ -8,17 +8,26 @@ size) so no extra dependency is needed.
   message, so ``GET /confirm/{t}`` and ``GET /unsubscribe/{t}`` show a button, and only the
   ``POST`` acts. ``POST /unsubscribe/{t}`` is the RFC 8058 one-click endpoint: no session,
   no CSRF token, no redirect; the mail client posts ``List-Unsubscribe=One-Click`` and we
-  act on the token alone (RFC 8058 §3.2), so any POST with a valid token unsubscribes.
+  act on the token alone (RFC 8058 §3.2). The page's own button posts a CSRF field instead.
 - Token pages are ``no-store`` with ``Referrer-Policy: no-referrer`` (the token is in the
   URL) and cannot be framed (``frame-ancestors 'none'``: no clickjacking of the buttons).
 - Every page is rendered from templates with autoescape on; nothing redirects, so there
-  is no open redirect to abuse.
+  is no open redirect to abuse (the only links we build are our own paths).
+- Pages are in English or Spanish (``syndication.i18n``): ``?lang=`` (the switcher's
+  plain links, and a hidden ``lang`` field in every form), else the subscriber's own
+  language on token pages, else ``Accept-Language``, else the publisher's language.
+- The HTML forms (signup, confirm, preferences, the unsubscribe button) carry a CSRF field
+  (``web/csrf.py``); a POST without a valid one gets a 400 page that says why and shows the
+  form again. The one-click unsubscribe and the JSON API need none (see there).
+- Expired and tampered links get a page in the reader's language that says which it is
+  and where to go next (sign up again; the link in the latest newsletter).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
@@ -29,6 +38,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.background import BackgroundTask
 
+from syndication import i18n
+from syndication.i18n import N_
 from syndication.services.subscriptions import (
     InvalidInput,
     LinkInvalid,
@@ -41,16 +52,20 @@ from syndication.store.subscribers import CONFIRMED, UNSUBSCRIBED, ConfirmOutcom
 from syndication.templating import environment
 from syndication.web.api import ApiError, read_body
 from syndication.web.auth import SIGNATURE_HEADER, signature_ok
+from syndication.web.csrf import FIELD, Csrf, CsrfFailure
 
 log = logging.getLogger(__name__)
 
 FORM_LIMIT = 64 * 1024
 FREQUENCY_LABELS = {
-    "daily": "Daily digest",
-    "weekly": "Weekly digest",
-    "instant": "Each new article, as it is published",
+    "daily": N_("Daily digest"),
+    "weekly": N_("Weekly digest"),
+    "instant": N_("Each new article, as it is published"),
 }
-LANGUAGE_NAMES = {"en": "English", "es": "Español", "pt": "Português", "fr": "Français"}
+LANGUAGE_NAMES = i18n.LANGUAGE_NAMES
+#: The language switcher: every locale with a catalog, each by its own name.
+LOCALE_CHOICES = [(code, i18n.LANGUAGE_NAMES.get(code, code)) for code in i18n.LOCALES]
+SIGNUP_FORM = "subscribe"
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
@@ -103,25 +118,105 @@ def make_router(ctx: Any, service: SubscriptionService | None = None) -> APIRout
     router = APIRouter()
     settings = ctx.settings
     publisher = settings.publisher
+    default_locale = i18n.supported(publisher.language) or i18n.SOURCE
+    secure = str(settings.public_url).lower().startswith("https://")
 
     def svc() -> SubscriptionService:
         return service if service is not None else ctx.subscriptions
 
+    def csrf() -> Csrf:
+        return Csrf(svc().secret, secure)
+
+    def now() -> datetime:
+        return svc().clock()
+
+    def ui_locale(
+        request: Request,
+        sub: Subscriber | None = None,
+        fields: dict[str, list[str]] | None = None,
+    ) -> str:
+        """``?lang=`` (or the form's ``lang``: the page it was posted from), then the
+        subscriber's own language, then ``Accept-Language``, then the publisher's."""
+        explicit = _first(fields, "lang") if fields else ""
+        return (
+            i18n.supported(explicit or request.query_params.get("lang"))
+            or (i18n.supported(sub.language) if sub is not None else None)
+            or i18n.negotiate(request.headers.get("accept-language"))
+            or default_locale
+        )
+
     def page(
-        name: str, status: int = 200, headers: dict[str, str] | None = None, **values: Any
+        name: str,
+        locale: str,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        notice: str = "",
+        **values: Any,
     ) -> HTMLResponse:
         html = (
             environment()
             .get_template(f"web/subscribe/{name}.html")
             .render(
                 publisher=publisher,
-                language=values.pop("language", publisher.language),
+                locale=locale,
+                locales=LOCALE_CHOICES,
+                notice=notice,
                 **values,
             )
         )
-        return HTMLResponse(html, status, headers={**SECURITY_HEADERS, **(headers or {})})
+        return HTMLResponse(
+            html,
+            status,
+            headers={
+                **SECURITY_HEADERS,
+                "Content-Language": locale,
+                "Vary": "Accept-Language, Cookie",
+                **(headers or {}),
+            },
+        )
+
+    def form_page(
+        request: Request, name: str, locale: str, form: str, status: int = 200, **values: Any
+    ) -> HTMLResponse:
+        """A page with a form and its CSRF field. The signup form's field is bound to the
+        browser's nonce cookie (set here if new); a token page's form to its link only."""
+        guard = csrf()
+        if form != SIGNUP_FORM:
+            return page(name, locale, status, csrf_token=guard.token(form, now()), **values)
+        nonce, fresh = guard.nonce(request)
+        response = page(name, locale, status, csrf_token=guard.token(form, now(), nonce), **values)
+        if fresh:
+            guard.set_cookie(response, nonce)
+        return response
+
+    def refused(
+        request: Request, fields: dict[str, list[str]], form: str, locale: str
+    ) -> str | None:
+        """The 400 notice for a form whose CSRF field does not check out, else None."""
+        submitted = _first(fields, FIELD)
+        failure = csrf().check(request, submitted, form, now(), with_cookie=form == SIGNUP_FORM)
+        if failure is None:
+            return None
+        log.info("form %s refused: CSRF %s", form.split(":")[0], failure.value)
+        _ = i18n.translations(locale).gettext
+        if failure is CsrfFailure.NO_COOKIE:
+            return _(
+                "We could not check that this form came from this site, because your browser "
+                "did not send back our security cookie. Nothing was changed. Please allow "
+                "cookies for this site and send the form again."
+            )
+        if failure is CsrfFailure.EXPIRED:
+            return _(
+                "This form was open for too long and has expired, so nothing was changed. "
+                "Please check it and send it again."
+            )
+        return _(
+            "We could not check that this form came from this site, so nothing was changed. "
+            "Please send it again."
+        )
 
     def message(
+        locale: str,
         title: str,
         text: str,
         status: int = 200,
@@ -130,34 +225,76 @@ def make_router(ctx: Any, service: SubscriptionService | None = None) -> APIRout
         headers: dict[str, str] | None = None,
     ) -> HTMLResponse:
         return page(
-            "message", status, headers, title=title, text=text, link=link, link_text=link_text
+            "message",
+            locale,
+            status,
+            headers,
+            title=title,
+            text=text,
+            link=link,
+            link_text=link_text,
         )
 
-    def invalid_link(exc: LinkInvalid) -> HTMLResponse:
+    def invalid_link(exc: LinkInvalid, locale: str, manage: bool = False) -> HTMLResponse:
+        """Expired or tampered links say which, and where to go from here."""
+        _ = i18n.translations(locale).gettext
+        signup = f"/subscribe?lang={locale}"
         if exc.expired:
             return message(
-                "This link has expired",
-                "Confirmation links work for a limited time. Sign up again and we will "
-                "send you a fresh one.",
+                locale,
+                _("This link has expired"),
+                _(
+                    "Confirmation links work for a limited time. Sign up again and we will "
+                    "send you a fresh one."
+                ),
                 410,
-                "/subscribe",
-                "Sign up again",
+                signup,
+                _("Sign up again"),
+            )
+        if manage:
+            text = _(
+                "It may be incomplete (check that you copied all of it), or it has been "
+                "replaced by a newer one: use the link at the bottom of the latest newsletter "
+                "we sent you. If you no longer receive it, you can sign up again."
+            )
+        else:
+            text = _(
+                "It may be incomplete (check that you copied all of it) or it may have been "
+                "replaced by a newer one. Sign up again to get a new confirmation link."
             )
         return message(
-            "This link is not valid",
-            "It may be incomplete (check that you copied all of it) or it may have been "
-            "replaced by a newer one.",
-            400,
-            "/subscribe",
-            "Go to the signup page",
+            locale, _("This link is not valid"), text, 400, signup, _("Go to the signup page")
         )
 
+    def localised_errors(errors: dict[str, str], locale: str) -> dict[str, str]:
+        """The service's field errors (English, for the API) as the page's language."""
+        _ = i18n.translations(locale).gettext
+        shown: dict[str, str] = {}
+        for name in errors:
+            if name == "email":
+                shown[name] = _("enter a valid email address, like name@example.org")
+            elif name == "frequency":
+                labels = ", ".join(_(label) for label in FREQUENCY_LABELS.values())
+                shown[name] = _("choose one of: %(choices)s") % {"choices": labels}
+            elif name == "language":
+                codes = svc().languages or (publisher.language,)
+                names = ", ".join(i18n.LANGUAGE_NAMES.get(c, c) for c in codes)
+                shown[name] = _("choose one of: %(choices)s") % {"choices": names}
+            elif name == "topics":
+                shown[name] = _("choose topics from the list")
+            else:
+                shown[name] = errors[name]
+        return shown
+
     async def choices(
+        locale: str,
         sub: Subscriber | None = None,
         fields: dict[str, list[str]] | None = None,
         errors: dict[str, str] | None = None,
     ) -> dict[str, Any]:
+        _ = i18n.translations(locale).gettext
         topics = await run_in_threadpool(svc().available_topics)
+        languages = list(svc().languages) or [publisher.language]
         if fields is not None:
             frequency = _first(fields, "frequency")
             chosen_topics = fields.get("topics", [])
@@ -165,16 +302,18 @@ def make_router(ctx: Any, service: SubscriptionService | None = None) -> APIRout
         elif sub is not None:
             frequency, chosen_topics, language = sub.frequency, list(sub.topics), sub.language
         else:
-            frequency, chosen_topics, language = svc().policy.default_frequency, [], ""
+            frequency, chosen_topics = svc().policy.default_frequency, []
+            # A reader browsing in Spanish most likely wants the Spanish newsletter.
+            language = locale if locale in languages else ""
         return {
-            "frequencies": list(FREQUENCY_LABELS.items()),
+            "frequencies": [(k, _(v)) for k, v in FREQUENCY_LABELS.items()],
             "topics": topics,
-            "languages": list(svc().languages) or [publisher.language],
-            "language_names": LANGUAGE_NAMES,
+            "languages": languages,
+            "language_names": i18n.LANGUAGE_NAMES,
             "chosen_frequency": frequency,
             "chosen_topics": chosen_topics,
             "chosen_language": language or publisher.language,
-            "errors": errors or {},
+            "errors": localised_errors(errors or {}, locale),
         }
 
     def send_later(result: SignupResult) -> BackgroundTask:
@@ -191,13 +330,29 @@ def make_router(ctx: Any, service: SubscriptionService | None = None) -> APIRout
     # -- signup --------------------------------------------------------------------------
 
     @router.get("/subscribe", response_class=HTMLResponse)
-    async def subscribe_form() -> HTMLResponse:
-        return page("form", email="", **(await choices()))
+    async def subscribe_form(request: Request) -> HTMLResponse:
+        locale = ui_locale(request)
+        values = await choices(locale)
+        return form_page(request, "form", locale, SIGNUP_FORM, email="", **values)
 
     @router.post("/subscribe", response_class=HTMLResponse)
     async def subscribe(request: Request) -> HTMLResponse:
         fields = await read_form(request)
+        locale = ui_locale(request, fields=fields)
         email = _first(fields, "email")
+        notice = refused(request, fields, SIGNUP_FORM, locale)
+        if notice is not None:
+            values = await choices(locale, fields=fields)
+            return form_page(
+                request,
+                "form",
+                locale,
+                SIGNUP_FORM,
+                400,
+                notice=notice,
+                email=email[:320],
+                **values,
+            )
         try:
             result = await run_in_threadpool(
                 svc().subscribe,
@@ -209,21 +364,25 @@ def make_router(ctx: Any, service: SubscriptionService | None = None) -> APIRout
                 source="web form",
             )
         except InvalidInput as exc:
-            values = await choices(fields=fields, errors=exc.fields)
-            return page("form", 422, email=email[:320], **values)
+            values = await choices(locale, fields=fields, errors=exc.fields)
+            return form_page(request, "form", locale, SIGNUP_FORM, 422, email=email[:320], **values)
         except RateLimited as exc:
+            _ = i18n.translations(locale).gettext
             return message(
-                "Too many requests",
-                f"Please wait {exc.retry_after} seconds and try again.",
+                locale,
+                _("Too many requests"),
+                _("Please wait %(seconds)s seconds and try again.") % {"seconds": exc.retry_after},
                 429,
                 headers={"Retry-After": str(exc.retry_after)},
             )
-        response = page("check_inbox")
+        response = page("check_inbox", locale)
         response.background = send_later(result)
         return response
 
     @router.post("/api/subscribers")
     async def subscribe_api(request: Request) -> JSONResponse:
+        """JSON, no cookies, so no CSRF: browsers cannot post JSON cross-site without a
+        CORS preflight we never answer. Rate limited like the form."""
         body = await read_body(request, FORM_LIMIT)
         try:
             data = json.loads(body)
@@ -262,63 +421,146 @@ def make_router(ctx: Any, service: SubscriptionService | None = None) -> APIRout
 
     # -- confirm -------------------------------------------------------------------------
 
-    def confirmed_page(sub: Subscriber, already: bool = False) -> HTMLResponse:
+    def confirmed_page(sub: Subscriber, locale: str, already: bool = False) -> HTMLResponse:
+        _ = i18n.translations(locale).gettext
         return message(
-            "You are already subscribed" if already else "You are subscribed",
-            f"{publisher.name}'s {sub.frequency} newsletter will come to {sub.email}.",
-            link=svc().preferences_url(sub),
-            link_text="Change what you receive",
+            locale,
+            _("You are already subscribed") if already else _("You are subscribed"),
+            _("%(name)s's %(frequency)s newsletter will come to %(email)s.")
+            % {
+                "name": publisher.name,
+                "frequency": i18n.frequency_name(locale, sub.frequency),
+                "email": sub.email,
+            },
+            link=f"{svc().preferences_url(sub)}?lang={locale}",
+            link_text=_("Change what you receive"),
         )
 
-    def ended_page() -> HTMLResponse:
+    def ended_page(locale: str) -> HTMLResponse:
+        _ = i18n.translations(locale).gettext
         return message(
-            "This subscription has ended",
-            "This address has left the list, so we will not send it anything.",
+            locale,
+            _("This subscription has ended"),
+            _("This address has left the list, so we will not send it anything."),
             409,
         )
 
+    def unsubscribed_page(sub: Subscriber, locale: str, just_now: bool) -> HTMLResponse:
+        _ = i18n.translations(locale).gettext
+        text = (
+            _("We will not send newsletters to %(email)s again. Sorry to see you go.")
+            if just_now
+            else _("We will not send newsletters to %(email)s again.")
+        )
+        return message(locale, _("You are unsubscribed"), text % {"email": sub.email})
+
+    def confirm_form(
+        request: Request,
+        sub: Subscriber,
+        token: str,
+        locale: str,
+        status: int = 200,
+        notice: str = "",
+    ) -> HTMLResponse:
+        return form_page(
+            request,
+            "confirm",
+            locale,
+            f"confirm:{sub.id}",
+            status,
+            notice=notice,
+            subscriber=sub,
+            token=token,
+            frequency_name=i18n.frequency_name(locale, sub.frequency),
+        )
+
     @router.get("/confirm/{token}", response_class=HTMLResponse)
-    async def confirm_page(token: str) -> HTMLResponse:
+    async def confirm_page(request: Request, token: str) -> HTMLResponse:
         try:
             sub = await run_in_threadpool(svc().pending_confirmation, token)
         except LinkInvalid as exc:
-            return invalid_link(exc)
+            return invalid_link(exc, ui_locale(request))
+        locale = ui_locale(request, sub)
         if sub.status == CONFIRMED:
-            return confirmed_page(sub, already=True)
+            return confirmed_page(sub, locale, already=True)
         if sub.status == UNSUBSCRIBED:
-            return ended_page()
-        return page("confirm", subscriber=sub, token=token, language=sub.language)
+            return ended_page(locale)
+        return confirm_form(request, sub, token, locale)
 
     @router.post("/confirm/{token}", response_class=HTMLResponse)
-    async def confirm(token: str) -> HTMLResponse:
+    async def confirm(request: Request, token: str) -> HTMLResponse:
+        fields = await read_form(request)
         try:
-            outcome, sub = await run_in_threadpool(svc().confirm, token)
+            sub = await run_in_threadpool(svc().pending_confirmation, token)
         except LinkInvalid as exc:
-            return invalid_link(exc)
-        if outcome is ConfirmOutcome.NOT_FOUND or sub is None:
-            return invalid_link(LinkInvalid("not found"))
+            return invalid_link(exc, ui_locale(request, fields=fields))
+        locale = ui_locale(request, sub, fields)
+        if sub.status == CONFIRMED:  # nothing to change: no form to check
+            return confirmed_page(sub, locale, already=True)
+        if sub.status == UNSUBSCRIBED:
+            return ended_page(locale)
+        notice = refused(request, fields, f"confirm:{sub.id}", locale)
+        if notice is not None:
+            return confirm_form(request, sub, token, locale, 400, notice)
+        try:
+            outcome, done = await run_in_threadpool(svc().confirm, token)
+        except LinkInvalid as exc:
+            return invalid_link(exc, locale)
+        if outcome is ConfirmOutcome.NOT_FOUND or done is None:
+            return invalid_link(LinkInvalid("not found"), locale)
         if outcome is ConfirmOutcome.SUPPRESSED:
-            return ended_page()
-        return confirmed_page(sub, already=outcome is ConfirmOutcome.ALREADY_CONFIRMED)
+            return ended_page(locale)
+        return confirmed_page(done, locale, already=outcome is ConfirmOutcome.ALREADY_CONFIRMED)
 
     # -- preferences ---------------------------------------------------------------------
 
     @router.get("/preferences/{token}", response_class=HTMLResponse)
-    async def preferences(token: str) -> HTMLResponse:
+    async def preferences(request: Request, token: str) -> HTMLResponse:
         try:
             sub = await run_in_threadpool(svc().manage, token)
         except LinkInvalid as exc:
-            return invalid_link(exc)
+            return invalid_link(exc, ui_locale(request), manage=True)
+        locale = ui_locale(request, sub)
         if sub.status == UNSUBSCRIBED:
-            return ended_page()
-        values = await choices(sub)
-        return page(
-            "preferences", subscriber=sub, token=token, saved=False, language=sub.language, **values
+            return ended_page(locale)
+        values = await choices(locale, sub)
+        return form_page(
+            request,
+            "preferences",
+            locale,
+            f"preferences:{sub.id}",
+            subscriber=sub,
+            token=token,
+            saved=False,
+            **values,
         )
 
     @router.post("/preferences/{token}", response_class=HTMLResponse)
     async def save_preferences(request: Request, token: str) -> HTMLResponse:
         fields = await read_form(request)
+        try:
+            current = await run_in_threadpool(svc().manage, token)
+        except LinkInvalid as exc:
+            return invalid_link(exc, ui_locale(request, fields=fields), manage=True)
+        locale = ui_locale(request, current, fields)
+        if current.status == UNSUBSCRIBED:
+            return ended_page(locale)
+        form = f"preferences:{current.id}"
+        notice = refused(request, fields, form, locale)
+        if notice is not None:
+            values = await choices(locale, fields=fields)
+            return form_page(
+                request,
+                "preferences",
+                locale,
+                form,
+                400,
+                notice=notice,
+                subscriber=current,
+                token=token,
+                saved=False,
+                **values,
+            )
         try:
             sub = await run_in_threadpool(
                 svc().update_preferences,
@@ -328,42 +570,85 @@ def make_router(ctx: Any, service: SubscriptionService | None = None) -> APIRout
                 _first(fields, "language") or None,
             )
         except LinkInvalid as exc:
-            return invalid_link(exc)
+            return invalid_link(exc, locale, manage=True)
         except InvalidInput as exc:
-            current = await run_in_threadpool(svc().manage, token)
-            values = await choices(fields=fields, errors=exc.fields)
-            return page("preferences", 422, subscriber=current, token=token, saved=False, **values)
-        values = await choices(sub)
-        return page(
-            "preferences", subscriber=sub, token=token, saved=True, language=sub.language, **values
+            values = await choices(locale, fields=fields, errors=exc.fields)
+            return form_page(
+                request,
+                "preferences",
+                locale,
+                form,
+                422,
+                subscriber=current,
+                token=token,
+                saved=False,
+                **values,
+            )
+        values = await choices(locale, sub)
+        return form_page(
+            request,
+            "preferences",
+            locale,
+            form,
+            subscriber=sub,
+            token=token,
+            saved=True,
+            **values,
         )
 
     # -- unsubscribe ---------------------------------------------------------------------
 
+    def unsubscribe_form(
+        request: Request,
+        sub: Subscriber,
+        token: str,
+        locale: str,
+        status: int = 200,
+        notice: str = "",
+    ) -> HTMLResponse:
+        return form_page(
+            request,
+            "unsubscribe",
+            locale,
+            f"unsubscribe:{sub.id}",
+            status,
+            notice=notice,
+            subscriber=sub,
+            token=token,
+        )
+
     @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
-    async def unsubscribe_page(token: str) -> HTMLResponse:
+    async def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
         """Shows the button only: a GET never unsubscribes (scanners follow every link)."""
         try:
             sub = await run_in_threadpool(svc().manage, token)
         except LinkInvalid as exc:
-            return invalid_link(exc)
+            return invalid_link(exc, ui_locale(request), manage=True)
+        locale = ui_locale(request, sub)
         if sub.status == UNSUBSCRIBED:
-            return message(
-                "You are unsubscribed", f"We will not send newsletters to {sub.email} again."
-            )
-        return page("unsubscribe", subscriber=sub, token=token, language=sub.language)
+            return unsubscribed_page(sub, locale, just_now=False)
+        return unsubscribe_form(request, sub, token, locale)
 
     @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
-    async def unsubscribe(token: str) -> HTMLResponse:
-        """RFC 8058 one-click (and the page's button): the token alone authorises it."""
+    async def unsubscribe(request: Request, token: str) -> HTMLResponse:
+        """RFC 8058 one-click (body ``List-Unsubscribe=One-Click``): the token alone
+        authorises it, no cookie, no CSRF field. The page's button posts a CSRF field."""
+        fields = await read_form(request)
+        one_click = [v.strip() for v in fields.get("List-Unsubscribe", [])] == ["One-Click"]
         try:
-            sub = await run_in_threadpool(svc().unsubscribe, token)
+            sub = await run_in_threadpool(svc().manage, token)
         except LinkInvalid as exc:
-            return invalid_link(exc)
-        return message(
-            "You are unsubscribed",
-            f"We will not send newsletters to {sub.email} again. Sorry to see you go.",
-        )
+            return invalid_link(exc, ui_locale(request, fields=fields), manage=True)
+        locale = ui_locale(request, sub, fields)
+        if not one_click and sub.status != UNSUBSCRIBED:
+            notice = refused(request, fields, f"unsubscribe:{sub.id}", locale)
+            if notice is not None:
+                return unsubscribe_form(request, sub, token, locale, 400, notice)
+        try:
+            done = await run_in_threadpool(svc().unsubscribe, token)
+        except LinkInvalid as exc:
+            return invalid_link(exc, locale, manage=True)
+        return unsubscribed_page(done, locale, just_now=True)
 
     # -- provider webhook ----------------------------------------------------------------
 
