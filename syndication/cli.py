@@ -205,9 +205,19 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings | None) -> int:
+    import signal
+
+    # Catch Ctrl-C from the very start: importing the demo takes a moment, and a signal then
+    # must stop the demo as soon as it begins, not be lost or half-handled.
+    early: list[int] = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda n, _frame: early.append(n))
+
     from syndication.demo import run_demo
 
-    return run_demo(data_dir=Path(args.data_dir), host=args.host, port=args.port)
+    return run_demo(
+        data_dir=Path(args.data_dir), host=args.host, port=args.port, stopped_early=early
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

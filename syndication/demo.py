@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -64,9 +65,12 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+def _wait_http(
+    url: str, proc: subprocess.Popen[bytes], checkpoint: Callable[[], None], timeout: float = 30
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        checkpoint()
         if proc.poll() is not None:
             raise RuntimeError(f"the web app exited with code {proc.returncode}")
         try:
@@ -125,7 +129,13 @@ def send_demo_digest(ctx: Context, now: datetime) -> str | None:
     return created.edition_id or ctx.digests.edition_id_for("daily", now)
 
 
-def run_demo(data_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> int:
+def run_demo(
+    data_dir: Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    stopped_early: list[int] | None = None,
+) -> int:
+    """Run until Ctrl-C/SIGTERM; ``stopped_early`` holds signals caught before we began."""
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     if not _port_free(host, port):
@@ -142,21 +152,31 @@ def run_demo(data_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> int:
     redis_server: EmbeddedRedis | None = None
     catcher: MailCatcher | None = None
     children: list[subprocess.Popen[bytes]] = []
-    stopping = False
+    stopping = bool(stopped_early)
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        """Ctrl-C or SIGTERM, at any point of start-up or while running: stop everything."""
+        """Ctrl-C or SIGTERM, at any point of start-up or while running: stop everything.
+
+        Only a flag: raising from a signal handler can leave a lock (logging's, say) held
+        by code it interrupted, and the clean-up then hangs on it. Start-up checks the flag
+        between its steps (``checkpoint``), the main loop on every turn."""
         nonlocal stopping
         stopping = True
-        raise DemoStopped
+
+    def checkpoint() -> None:
+        if stopping or stopped_early:
+            raise DemoStopped
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
+        checkpoint()
         if not env.get("SYNDICATION_REDIS_URL"):
             print("starting embedded Redis …", flush=True)
-            redis_server = EmbeddedRedis(data_dir / "redis").start()
+            redis_server = EmbeddedRedis(data_dir / "redis")
+            redis_server.start()
             env["SYNDICATION_REDIS_URL"] = redis_server.url
+        checkpoint()
         catcher = MailCatcher(data_dir / "mail").start()
         env.setdefault("SYNDICATION_SMTP_URL", catcher.url)
         settings = load_settings(env)
@@ -166,6 +186,7 @@ def run_demo(data_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> int:
         cli = [sys.executable, "-m", "syndication.cli"]
         worker_log = (logs / "worker.log").open("ab")
         web_log = (logs / "web.log").open("ab")
+        checkpoint()
         print("starting worker and web app …", flush=True)
         children.append(
             subprocess.Popen(
@@ -195,11 +216,13 @@ def run_demo(data_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> int:
                 preexec_fn=die_with_parent,
             )
         )
-        _wait_http(f"{settings.public_url}/healthz/web", children[1])
+        _wait_http(f"{settings.public_url}/healthz/web", children[1], checkpoint)
 
         ctx = _context(settings)
         imported = import_samples(settings, EXAMPLES, ctx)
+        checkpoint()
         edition_id = send_demo_digest(ctx, datetime.now(UTC))
+        checkpoint()
 
         base = settings.public_url
         if edition_id:
@@ -233,7 +256,7 @@ Publish an article through the API:
 Press Ctrl-C to stop.""",
             flush=True,
         )
-        while not stopping:
+        while not (stopping or stopped_early):
             for child in children:
                 if child.poll() is not None:
                     print(

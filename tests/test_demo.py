@@ -133,9 +133,12 @@ def test_ctrl_c_during_start_up_stops_everything(tmp_path: Path):
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        wait_for(lambda: "starting worker" in out_path.read_text(), timeout=60)
-        proc.send_signal(signal.SIGINT)
-        code = proc.wait(timeout=60)
+        try:
+            wait_for(lambda: "starting worker" in out_path.read_text(), timeout=60)
+            proc.send_signal(signal.SIGINT)
+            code = proc.wait(timeout=60)
+        finally:
+            proc.kill()  # no-op once it exited; a hang must not outlive the test
     text = out_path.read_text()
     assert code == 0, text
     assert "stopped." in text
