@@ -162,3 +162,12 @@ def wait_for(predicate: object, timeout: float = 30, interval: float = 0.05) -> 
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+def tamper(token: str) -> str:
+    """``token`` with one character of its signature changed so that the bytes change too.
+
+    Editing the last base64url character is not enough: its low bits may be padding, so a
+    different character can decode to the same MAC (and the "tampered" token stays valid)."""
+    i = len(token) - 6
+    return token[:i] + ("B" if token[i] != "B" else "C") + token[i + 1 :]
