@@ -188,24 +188,22 @@ def run_demo(
         web_log = (logs / "web.log").open("ab")
         checkpoint()
         print("starting worker and web app …", flush=True)
-        children.append(
-            subprocess.Popen(
-                [
-                    *cli,
-                    "worker",
-                    "--beat",
-                    "--concurrency",
-                    "2",
-                    "--schedule",
-                    str(data_dir / "celerybeat-schedule"),
-                ],
-                env=env,
-                stdout=worker_log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=die_with_parent,
+        # Beat runs as our own child rather than inside the worker (--beat): a forked beat
+        # does not die with the demo if the demo is killed, ours does (PDEATHSIG).
+        for argv in (
+            [*cli, "worker", "--concurrency", "2"],
+            [*cli, "beat", "--schedule", str(data_dir / "celerybeat-schedule")],
+        ):
+            children.append(
+                subprocess.Popen(
+                    argv,
+                    env=env,
+                    stdout=worker_log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    preexec_fn=die_with_parent,
+                )
             )
-        )
         children.append(
             subprocess.Popen(
                 [*cli, "serve", "--host", host, "--port", str(port)],
@@ -216,7 +214,7 @@ def run_demo(
                 preexec_fn=die_with_parent,
             )
         )
-        _wait_http(f"{settings.public_url}/healthz/web", children[1], checkpoint)
+        _wait_http(f"{settings.public_url}/healthz/web", children[-1], checkpoint)
 
         ctx = _context(settings)
         imported = import_samples(settings, EXAMPLES, ctx)
