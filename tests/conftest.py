@@ -87,25 +87,26 @@ def context(settings: Settings, redis_client: redis.Redis) -> Iterator[object]:
 
 
 class WorkerProcess:
-    """A real ``syndication worker`` process (Celery prefork) with its log in a file."""
+    """A real ``syndication worker`` process (Celery prefork) with its log in a file.
 
-    def __init__(self, env: dict[str, str], log: Path, concurrency: int = 1) -> None:
+    Every task module is part of the Celery app, so one launcher serves feed, mail and
+    partner tests alike; ``queues`` narrows it (e.g. ``"mail"``) where a test wants that.
+    """
+
+    def __init__(
+        self, env: dict[str, str], log: Path, concurrency: int = 1, queues: str | None = None
+    ) -> None:
         import subprocess
         import sys
 
         self.log = log
         self._out = log.open("wb")
+        argv = [sys.executable, "-m", "syndication.cli", "worker", "--loglevel", "INFO",
+                "--concurrency", str(concurrency)]  # fmt: skip
+        if queues:
+            argv += ["--queues", queues]
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "syndication.cli",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                str(concurrency),
-            ],
+            argv,
             env={**os.environ, **env},
             stdout=self._out,
             stderr=subprocess.STDOUT,
@@ -113,17 +114,27 @@ class WorkerProcess:
             preexec_fn=die_with_parent,
         )
 
-    def wait_ready(self, timeout: float = 60) -> None:
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 60) -> WorkerProcess:
         import time
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("worker exited:\n" + self.log.read_text(errors="replace"))
-            if "ready." in self.log.read_text(errors="replace"):
-                return
+                raise RuntimeError("worker exited:\n" + self.text())
+            if "ready." in self.text():
+                return self
             time.sleep(0.1)
-        raise RuntimeError("worker not ready:\n" + self.log.read_text(errors="replace"))
+        raise RuntimeError("worker not ready:\n" + self.text())
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: a crash, not a shutdown."""
+        import signal
+
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
 
     def stop(self) -> None:
         import signal
@@ -134,8 +145,7 @@ class WorkerProcess:
             try:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+                self.kill()
         self._out.close()
 
 

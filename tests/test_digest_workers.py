@@ -7,24 +7,18 @@ The workers run ``celery -A workers.celery_app worker --include workers.mail_tas
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import redis
-from conftest import EXAMPLE_CONFIG, wait_for
+from conftest import EXAMPLE_CONFIG, WorkerProcess, wait_for
 from digest_smtp import ScriptedSmtp, add_articles, add_subscribers
 
 from syndication.config import Settings, load_settings
 from syndication.embedded_redis import EmbeddedRedis
-from syndication.processes import die_with_parent
 from syndication.services.digests import DigestService, MailSettings, make_digest_service
 from syndication.store.editions import EditionStatus, EntryState, Policy
 
@@ -35,61 +29,11 @@ POLICY = Policy(lease_s=6, tx_budget_s=2, retry_base_s=0.2, retry_max_s=1, max_a
 CONNECTIONS = 2  # MailSettings default: SMTP sessions per send task
 
 
-class MailWorker:
+class MailWorker(WorkerProcess):
+    """A worker on the mail queue that can tell how many messages it reported sent."""
+
     def __init__(self, env: dict[str, str], log: Path, concurrency: int = 1) -> None:
-        self.log = log
-        self._out = log.open("wb")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "workers.celery_app",
-                "worker",
-                "--include",
-                "workers.mail_tasks",
-                "-Q",
-                "mail",
-                "--pool",
-                "prefork",
-                "--concurrency",
-                str(concurrency),
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel",
-                "INFO",
-            ],
-            env={**os.environ, **env},
-            stdout=self._out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=die_with_parent,
-        )
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_ready(self, timeout: float = 60) -> MailWorker:
-        deadline = time.monotonic() + timeout
-        while "ready." not in self.text():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("worker not ready:\n" + self.text())
-            time.sleep(0.1)
-        return self
-
-    def kill(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._out.close()
+        super().__init__(env, log, concurrency, queues="mail")
 
     def sent(self) -> int:
         return sum(int(n) for n in re.findall(r"batch: \{[^}]*'sent': (\d+)", self.text()))

@@ -10,10 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,12 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import wait_for
+from conftest import WorkerProcess, wait_for
 from test_partners_feeds import add_articles
 
 from syndication.context import Context
 from syndication.models import Article
-from syndication.processes import die_with_parent
 from syndication.services.partners import make_partner_service
 from workers.celery_app import configure
 
@@ -78,49 +73,12 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def partner_worker(env: dict[str, str], tmp_path: Path) -> Iterator[Path]:
-    log = tmp_path / "worker.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "workers.celery_app",
-                "worker",
-                "--include",
-                "workers.partner_tasks",
-                "-Q",
-                "ingest",
-                "--pool",
-                "prefork",
-                "--concurrency",
-                "1",
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel",
-                "INFO",
-            ],
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=die_with_parent,
-        )
+    worker = WorkerProcess(env, tmp_path / "worker.log", queues="ingest")
     try:
-        deadline = time.monotonic() + 60
-        while "ready." not in log.read_text(errors="replace"):
-            assert proc.poll() is None, log.read_text(errors="replace")
-            assert time.monotonic() < deadline, log.read_text(errors="replace")
-            time.sleep(0.1)
-        yield log
+        worker.wait_ready()
+        yield worker.log
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        worker.stop()
 
 
 def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
