@@ -11,6 +11,7 @@ import sys
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import IO
 
 import feedparser
 import httpx
@@ -47,6 +48,14 @@ def _digest(folder: Path) -> EmailMessage | None:
     return None
 
 
+def _start_demo(data_dir: Path, port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
+    """``syndication demo`` as a newcomer runs it: from the checkout, no SYNDICATION_ env."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATION_")}
+    argv = [sys.executable, "-m", "syndication.cli", "demo", "--data-dir", str(data_dir),
+            "--port", str(port)]  # fmt: skip
+    return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
 def _listening(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
@@ -55,24 +64,8 @@ def _listening(port: int) -> bool:
 @pytest.mark.slow
 def test_demo_runs_imports_samples_and_stops_cleanly(tmp_path: Path):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATION_")}
     log = (tmp_path / "demo.out").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "syndication.cli",
-            "demo",
-            "--data-dir",
-            str(tmp_path / "d"),
-            "--port",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    proc = _start_demo(tmp_path / "d", port, log)
     base = f"http://127.0.0.1:{port}"
     try:
         titles = wait_for(
@@ -114,25 +107,9 @@ def test_demo_runs_imports_samples_and_stops_cleanly(tmp_path: Path):
 @pytest.mark.slow
 def test_ctrl_c_during_start_up_stops_everything(tmp_path: Path):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATION_")}
     out_path = tmp_path / "demo.out"
     with out_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "syndication.cli",
-                "demo",
-                "--data-dir",
-                str(tmp_path / "d"),
-                "--port",
-                str(port),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        proc = _start_demo(tmp_path / "d", port, log)
         try:
             wait_for(lambda: "starting worker" in out_path.read_text(), timeout=60)
             proc.send_signal(signal.SIGINT)
