@@ -181,3 +181,13 @@ def tamper(token: str) -> str:
     different character can decode to the same MAC (and the "tampered" token stays valid)."""
     i = len(token) - 6
     return token[:i] + ("B" if token[i] != "B" else "C") + token[i + 1 :]
+
+
+@pytest.fixture
+def smtp() -> Iterator[object]:
+    """A scripted SMTP server on loopback (tests/digest_smtp.py): 451/550/drops on demand."""
+    from digest_smtp import ScriptedSmtp
+
+    server = ScriptedSmtp().start()
+    yield server
+    server.stop()

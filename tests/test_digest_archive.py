@@ -31,13 +31,6 @@ FAST = Policy(lease_s=20, tx_budget_s=5, retry_base_s=0.1, retry_max_s=0.5, max_
 
 
 @pytest.fixture
-def smtp() -> Iterator[ScriptedSmtp]:
-    server = ScriptedSmtp().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def client(context: Any) -> Iterator[TestClient]:
     """The archive router on an app of its own (app.py includes it once wired)."""
     app = FastAPI()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,13 +22,6 @@ from syndication.store.subscribers import SubscriberStore
 from syndication.web import subscribers
 
 ADDRESS = "greylisted.reader@example.org"
-
-
-@pytest.fixture
-def smtp() -> Iterator[ScriptedSmtp]:
-    server = ScriptedSmtp().start()
-    yield server
-    server.stop()
 
 
 def service(settings: Settings, client: redis.Redis, smtp_url: str) -> SubscriptionService:

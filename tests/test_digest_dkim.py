@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,13 +28,6 @@ from syndication.store.editions import EditionStatus, Policy
 
 FAST = Policy(lease_s=20, tx_budget_s=5, retry_base_s=0.1, retry_max_s=0.5, max_attempts=5)
 SELECTOR, DOMAIN = "digest2026", "example.org"
-
-
-@pytest.fixture
-def smtp() -> Iterator[ScriptedSmtp]:
-    server = ScriptedSmtp().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import base64
 import dataclasses
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,13 +35,6 @@ from syndication.store.editions import EditionStatus, Policy
 from workers.events import INSTANT_DELAY
 
 FAST = Policy(lease_s=20, tx_budget_s=5, retry_base_s=0.1, retry_max_s=0.5, max_attempts=5)
-
-
-@pytest.fixture
-def smtp() -> Iterator[ScriptedSmtp]:
-    server = ScriptedSmtp().start()
-    yield server
-    server.stop()
 
 
 def bucket_start(now: datetime) -> datetime:

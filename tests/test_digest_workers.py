@@ -40,13 +40,6 @@ class MailWorker(WorkerProcess):
 
 
 @pytest.fixture
-def smtp() -> Iterator[ScriptedSmtp]:
-    server = ScriptedSmtp().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def workers(tmp_path: Path) -> Iterator[list[MailWorker]]:
     started: list[MailWorker] = []
     yield started
