@@ -6,6 +6,7 @@ setting is reported as one line naming the variable, before anything starts.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,6 +157,13 @@ class _Env(BaseSettings):
     subscribe_address_window_s: int = Field(default=3600, ge=1)
     partner_rate_limit: int = Field(default=120, ge=1)
     partner_rate_window_s: int = Field(default=60, ge=1)
+    # /admin: the operators' password, given in plain (compared via a hash) or as a
+    # pbkdf2_sha256$<iterations>$<salt>$<hash> line from `syndication admin hash-password`.
+    admin_password: SecretStr | None = None
+    admin_password_hash: SecretStr | None = None
+    admin_session_hours: float = Field(default=12, gt=0, le=24 * 30)
+    # Scheduled editions wait this long as drafts (editable in /admin) before they send.
+    digest_approval_minutes: int = Field(default=0, ge=0, le=7 * 24 * 60)
 
     @field_validator("mail_from", "mail_envelope_from", "unsubscribe_mailto")
     @classmethod
@@ -236,6 +244,26 @@ class _Env(BaseSettings):
             raise ValueError("must be at least 16 characters")
         return value
 
+    @field_validator("admin_password")
+    @classmethod
+    def _admin_password(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 12:
+            raise ValueError("must be at least 12 characters")
+        return value
+
+    @field_validator("admin_password_hash")
+    @classmethod
+    def _admin_hash(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(
+            r"pbkdf2_sha256\$\d{4,7}\$[A-Za-z0-9_-]{16,64}\$[A-Za-z0-9_-]{43}",
+            value.get_secret_value(),
+        ):
+            raise ValueError(
+                "must be a line from `syndication admin hash-password` "
+                "(pbkdf2_sha256$<iterations>$<salt>$<hash>)"
+            )
+        return value
+
     @field_validator("key_prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:
@@ -289,6 +317,10 @@ class Settings:
     subscribe_address_window_s: int = 3600
     partner_rate_limit: int = 120
     partner_rate_window_s: int = 60
+    admin_password: str | None = None
+    admin_password_hash: str | None = None
+    admin_session_hours: float = 12
+    digest_approval_minutes: int = 0
 
     def need_redis_url(self) -> str:
         if not self.redis_url:
@@ -379,6 +411,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         max_body_bytes=env.max_body_bytes,
         publisher=publisher,
         config_path=path,
+        admin_password=env.admin_password.get_secret_value() if env.admin_password else None,
+        admin_password_hash=(
+            env.admin_password_hash.get_secret_value() if env.admin_password_hash else None
+        ),
         **{name: getattr(env, name) for name in _PASSED_THROUGH},
     )
 
@@ -393,5 +429,6 @@ _PASSED_THROUGH = (
     "digest_send_time", "digest_weekly_day", "digest_max_articles", "dkim_selector",
     "dkim_domain", "dkim_key_file", "confirm_token_hours", "subscribe_ip_limit",
     "subscribe_ip_window_s", "subscribe_address_limit", "subscribe_address_window_s",
-    "partner_rate_limit", "partner_rate_window_s",
+    "partner_rate_limit", "partner_rate_window_s", "admin_session_hours",
+    "digest_approval_minutes",
 )  # fmt: skip
