@@ -192,7 +192,15 @@ def _templates(settings: Settings) -> str:
     emails = _render_emails(settings)
     lenient = env.overlay(undefined=ChainableUndefined)
     sample = _web_sample(settings)
-    web = [n for n in names if n.startswith("web/") and not n.rsplit("/", 1)[-1].startswith("_")]
+    # Admin pages take live objects (editions, partners) and are only compiled here; the
+    # pages a reader sees render with sample values.
+    web = [
+        n
+        for n in names
+        if n.startswith("web/")
+        and not n.startswith("web/admin/")
+        and not n.rsplit("/", 1)[-1].startswith("_")
+    ]
     for name in web:
         if name.endswith(".mjml"):
             continue  # rendered by the archive through the email pipeline

@@ -1,4 +1,8 @@
-"""``syndication digest preview|send|status|pause|resume|cancel``: the operator's controls.
+"""``syndication digest preview|send|status|pause|resume|cancel|edit|approve``: the
+operator's controls.
+
+``edit`` sets a draft's editorial (intro, featured story, order; store/editorial.py) and
+``approve`` sends a draft now; their errors exit 2 with one line saying what is wrong.
 
 Each command calls one DigestService method; sending itself happens in the workers (the
 ``mail`` queue). ``status`` shows live counts with a progress bar, or one JSON document.
@@ -7,17 +11,21 @@ Each command calls one DigestService method; sending itself happens in the worke
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from syndication.config import Settings
-from syndication.services.digests import FREQUENCIES, DigestService
+from syndication.services.digests import FREQUENCIES, DigestService, EditionNotEditable
 from syndication.store.editions import Edition, EditionStatus
+from syndication.store.editorial import Editorial
 
 EXIT_INPUT = 1
+EXIT_USAGE = 2  # edit / approve: bad input or an edition that cannot be changed
 FINAL = (EditionStatus.DONE, EditionStatus.CANCELLED)
 
 
@@ -107,15 +115,99 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_INPUT
     if args.watch and not args.json:
         edition = _watch(service, edition, args.interval)
+    editorial = service.editorial(edition.id)
     if args.json:
-        _emit(args, service.report(edition.id), "")
+        _emit(args, service.report(edition.id) | {"editorial": editorial.to_json()}, "")
     else:
         report = service.report(edition.id)
-        lines = [_line(edition)]
+        lines = [_line(edition), *_editorial_lines(editorial)]
         for kind in ("failed", "uncertain"):
             for sid, detail in list(report[kind].items())[:20]:
                 lines.append(f"  {kind}: {sid} {detail}")
         _emit(args, report, "\n".join(lines))
+    return 0
+
+
+def _editorial_lines(editorial: Editorial) -> list[str]:
+    lines = []
+    if editorial.intro:
+        first = " ".join(editorial.intro.split())
+        lines.append(f"  intro: {first[:70]}{'…' if len(first) > 70 else ''}")
+    if editorial.featured:
+        lines.append(f"  featured: {editorial.featured}")
+    if editorial.order:
+        lines.append(f"  order: {','.join(editorial.order)}")
+    if editorial.send_at:
+        lines.append(
+            f"  sends at: {editorial.send_at.isoformat(timespec='seconds')} (unless approved)"
+        )
+    if editorial.revision:
+        by = f" by {editorial.edited_by}" if editorial.edited_by else ""
+        lines.append(f"  editorial revision {editorial.revision}{by}")
+    return lines
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _editor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name in this container
+        return "cli"
+
+
+def cmd_edit(args: argparse.Namespace, settings: Settings) -> int:
+    """Options left out keep their current value; ``--featured ''`` clears the feature."""
+    service = _service(settings)
+    edition = service.status(args.edition)
+    if edition is None:
+        return _fail(f"no edition {args.edition}")
+    current = service.editorial(edition.id)
+    intro = current.intro
+    if args.intro is not None:
+        intro = args.intro
+    elif args.intro_file is not None:
+        try:
+            if args.intro_file == "-":
+                intro = sys.stdin.read()
+            else:
+                intro = Path(args.intro_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            return _fail(f"cannot read the intro from {args.intro_file}: {exc}")
+    featured = current.featured if args.featured is None else args.featured
+    order: list[str] = list(current.order or edition.article_ids)
+    if args.order is not None:
+        order = [i.strip() for i in args.order.split(",") if i.strip()]
+    try:
+        saved = service.edit(
+            edition.id,
+            intro=intro,
+            featured=featured,
+            order=order,
+            now=datetime.now(UTC),
+            edited_by=_editor(),
+        )
+    except (ValueError, LookupError, EditionNotEditable) as exc:
+        return _fail(str(exc).strip("'\""))
+    text = f"{edition.id}: editorial saved (revision {saved.revision})"
+    _emit(args, saved.to_json(), "\n".join([text, *_editorial_lines(saved)]))
+    return 0
+
+
+def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
+    old, new = _service(settings).approve(args.edition, datetime.now(UTC))
+    if not old:
+        return _fail(f"no edition {args.edition}")
+    if not new:
+        return _fail(f"cannot approve an edition that is {old}: only a draft can be approved")
+    _emit(
+        args,
+        {"edition": args.edition, "from": old, "to": new},
+        f"{args.edition}: {old} → {new}",
+    )
     return 0
 
 
@@ -189,6 +281,19 @@ def register(subparsers: Any) -> None:
     p.add_argument("--watch", action="store_true", help="live progress bar until it ends")
     p.add_argument("--interval", type=float, default=1.0)
     p.add_argument("--limit", type=int, default=20)
+
+    p = command("edit", "Set a draft's intro, featured story and order", cmd_edit)
+    p.add_argument("edition", metavar="EDITION")
+    intro = p.add_mutually_exclusive_group()
+    intro.add_argument("--intro", metavar="TEXT", help="the editors' note (plain text)")
+    intro.add_argument(
+        "--intro-file", metavar="FILE", help="read the intro from FILE (UTF-8; - for stdin)"
+    )
+    p.add_argument("--featured", metavar="ID", help="article shown first and larger ('' for none)")
+    p.add_argument("--order", metavar="ID,ID,...", help="every article id of the edition, in order")
+
+    p = command("approve", "Send a draft now (clears its scheduled time)", cmd_approve)
+    p.add_argument("edition", metavar="EDITION")
 
     for name, help_text in (
         ("pause", "Stop sending before the next message; resume continues"),

@@ -77,8 +77,11 @@ def service() -> DigestService:
     max_retries=10,
 )
 def create_edition(frequency: str) -> dict[str, Any]:
-    """Beat calls this at the publisher's local send time; a repeat makes no second edition."""
-    created = service().create_edition(frequency, datetime.now(UTC))
+    """Beat calls this at the publisher's local send time; a repeat makes no second edition.
+
+    With ``digest_approval_minutes`` the edition waits as a draft for the editors until
+    ``start_due_drafts`` starts it (``DigestService.create_scheduled``)."""
+    created = service().create_scheduled(frequency, datetime.now(UTC))
     log.info(
         "edition %s: %s", created.edition_id or "-", created.reason, extra={"frequency": frequency}
     )
@@ -98,6 +101,16 @@ def send_batch(edition_id: str) -> dict[str, Any]:
     report = service().send_batch(edition_id)
     log.info("edition %s batch: %s", edition_id, report.to_json())
     return report.to_json()
+
+
+@_task(name="mail.start_due_drafts", acks_late=True, autoretry_for=TEMPORARY, retry_backoff=True)
+def start_due_drafts() -> list[str]:
+    """Start scheduled drafts whose approval window has passed (beat, every minute).
+    Idempotent: each start is one atomic draft → sending step."""
+    started = service().start_due_drafts(datetime.now(UTC))
+    if started:
+        log.info("started scheduled editions: %s", ", ".join(started))
+    return started
 
 
 @_task(name="mail.recover", acks_late=True, autoretry_for=TEMPORARY, retry_backoff=True)
@@ -148,6 +161,10 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
             "task": "mail.create_edition",
             "schedule": crontab(hour=int(hour), minute=int(minute or 0), day_of_week=weekday[:3]),
             "args": ["weekly"],
+        },
+        "start approved drafts": {
+            "task": "mail.start_due_drafts",
+            "schedule": 60.0,
         },
         "recover stale sends": {
             "task": "mail.recover",

@@ -69,6 +69,10 @@ MAX_URL = 400
 MAX_MESSAGE_ID = 250
 #: Caps on article text in a digest: the full summary can be 5,000 characters.
 SUMMARY_CHARS = 600
+#: The featured story shows its whole summary (the model caps it at 5,000 characters).
+FEATURED_SUMMARY_CHARS = 5000
+#: The editors' intro: at most this many characters (``store/editorial.py`` enforces it).
+INTRO_CHARS = 2000
 TITLE_CHARS = 300
 #: An article URL longer than this (no spaces: it cannot be wrapped) links to the archive.
 MAX_ARTICLE_URL = 600
@@ -144,7 +148,11 @@ def _check_message_id(value: str) -> str:
 class DigestSegment:
     """What one group of subscribers gets: one edition's articles for their language and
     topics (C makes segments; B renders each once). ``period_label`` overrides the date
-    line ("Tuesday, November 3, 2026" by default)."""
+    line ("Tuesday, November 3, 2026" by default).
+
+    ``intro`` is the editors' note, plain text (paragraphs separated by blank lines), shown
+    escaped above the stories; ``featured`` is the id of the story shown first and larger
+    (when it is among ``articles``). ``articles`` are rendered in the order given."""
 
     edition_id: str
     frequency: str
@@ -152,6 +160,8 @@ class DigestSegment:
     topics: tuple[str, ...]
     articles: tuple[Article, ...]
     period_label: str = ""
+    intro: str = ""
+    featured: str | None = None
 
 
 @dataclass(frozen=True)
@@ -355,7 +365,32 @@ def _truncate(text: str, limit: int) -> str:
     return text[:limit].rsplit(" ", 1)[0].rstrip(" ,.;:") + "…"
 
 
-def _item(article: Article, tz: ZoneInfo, language: str, archive_url: str) -> dict[str, Any]:
+def intro_paragraphs(intro: str) -> list[list[str]]:
+    """The intro as paragraphs (split at blank lines) of lines (split at single newlines),
+    each line one line of text with no word over MAX_WORD: safe to wrap, rendered escaped."""
+    text = intro.replace("\r\n", "\n").replace("\r", "\n")[:INTRO_CHARS]
+    paragraphs = []
+    for block in re.split(r"\n\s*\n", text):
+        lines = [_text(line, INTRO_CHARS) for line in block.split("\n")]
+        lines = [line for line in lines if line]
+        if lines:
+            paragraphs.append(lines)
+    return paragraphs
+
+
+def _ordered(segment: DigestSegment) -> list[Article]:
+    """The segment's articles as given, the featured one (if among them) moved first."""
+    articles = list(segment.articles)
+    for i, article in enumerate(articles):
+        if segment.featured and article.id == segment.featured:
+            articles.insert(0, articles.pop(i))
+            break
+    return articles
+
+
+def _item(
+    article: Article, tz: ZoneInfo, language: str, archive_url: str, featured: bool = False
+) -> dict[str, Any]:
     licence = LICENCES.get(article.licence)
     url = article.url
     if len(str(escape(url))) > MAX_ARTICLE_URL or _CONTROL.search(url) or " " in url:
@@ -363,7 +398,8 @@ def _item(article: Article, tz: ZoneInfo, language: str, archive_url: str) -> di
     return {
         "title": _text(article.title, TITLE_CHARS),
         "url": url,
-        "summary": _text(article.summary, SUMMARY_CHARS),
+        "summary": _text(article.summary, FEATURED_SUMMARY_CHARS if featured else SUMMARY_CHARS),
+        "featured": featured,
         "authors": [_text(a, 200) for a in article.authors],
         "date": _date_label(article.published_at, tz, language),
         "date_iso": article.published_at.isoformat(),
@@ -386,6 +422,7 @@ def _choose_marker(segment: DigestSegment, publisher: Publisher, public_url: str
     """A placeholder marker that occurs nowhere in the segment's own text, so a hostile
     title cannot smuggle a placeholder (and with it another recipient's link) in."""
     parts = [public_url, publisher.model_dump_json(), *segment.topics, segment.period_label]
+    parts.append(segment.intro)
     for article in segment.articles:
         parts += [article.title, article.summary, article.url, article.section or ""]
         parts += article.authors
@@ -436,7 +473,11 @@ def _context(
             "topics": [_text(t, 100) for t in segment.topics],
             "period": period,
         },
-        "items": [_item(a, tz, locale, archive_url) for a in segment.articles],
+        "intro": intro_paragraphs(segment.intro),
+        "items": [
+            _item(a, tz, locale, archive_url, featured=a.id == segment.featured)
+            for a in _ordered(segment)
+        ],
         "links": {
             "unsubscribe": unsubscribe,
             "preferences": preferences,

@@ -11,6 +11,11 @@
   before the next transaction begins (store/editions.py has the state machine).
 - ``recover`` turns expired leases into ``uncertain`` (or back to pending when never begun),
   and re-queues sending for editions that have work and no live sender.
+- Editorial (store/editorial.py): while an edition is a draft, editors set an intro, a
+  featured story and the order (``edit``), look at each segment (``preview_segment``) and
+  send it (``approve``). With ``digest_approval_minutes`` the scheduled edition waits as a
+  draft until ``send_at`` and ``start_due_drafts`` starts it. ``template`` applies the
+  editorial (``arrange``) and keys its cache on the record's revision.
 
 Nothing here imports Celery: ``DigestEvents`` is how sending work is queued.
 """
@@ -18,13 +23,15 @@ Nothing here imports Celery: ``DigestEvents`` is how sending work is queued.
 from __future__ import annotations
 
 import contextlib
+import email
+import email.policy
 import hashlib
 import json
 import logging
 import secrets
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -48,6 +55,10 @@ from syndication.store.editions import (
     Mark,
     Policy,
 )
+from syndication.store.editorial import EditionNotEditable as EditionNotEditable
+from syndication.store.editorial import Editorial as Editorial
+from syndication.store.editorial import EditorialConflict as EditorialConflict
+from syndication.store.editorial import EditorialStore, clean_intro
 from syndication.store.keys import Keys
 from syndication.store.subscribers import Subscriber, SubscriberStore
 from syndication.tokens import manage_token
@@ -83,6 +94,7 @@ class MailSettings:
     policy: Policy = field(default_factory=Policy)
     mail_from: str | None = None  # header From (default: "Publisher" <newsletter@host>)
     envelope_from: str | None = None  # MAIL FROM / bounce address
+    approval_window: timedelta = timedelta(0)  # scheduled editions wait as drafts this long
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MailSettings:
@@ -118,6 +130,7 @@ class MailSettings:
             policy=policy,
             mail_from=get("mail_from", None),
             envelope_from=get("mail_envelope_from", None),
+            approval_window=timedelta(minutes=float(get("digest_approval_minutes", 0))),
         )
 
 
@@ -160,6 +173,29 @@ class SegmentSpec:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SegmentSpec:
         return cls(data["language"], tuple(data["topics"]), tuple(data["articles"]))
+
+
+@dataclass(frozen=True)
+class SegmentPreview:
+    """One segment of an edition as its subscribers get it (placeholder personal links).
+
+    ``html`` and ``text`` are the parts of the very message the senders personalise;
+    ``html_size`` counts every personal link at its longest, like the send-time checks.
+    ``recipients`` is None while the edition is still being created.
+    """
+
+    segment_id: str
+    language: str
+    topics: tuple[str, ...]
+    recipients: int | None
+    subject: str
+    html: str
+    text: str
+    html_size: int
+    clipped: bool  # over GMAIL_CLIP_BYTES: Gmail shows "[Message clipped]"
+    over_budget: bool  # over SIZE_BUDGET
+    article_ids: tuple[str, ...] = ()  # in the order the segment shows them
+    revision: int = 0  # the editorial revision it reflects
 
 
 @dataclass(frozen=True)
@@ -233,6 +269,53 @@ def segment_articles(
     return tuple(chosen[:limit])
 
 
+def arrange(
+    articles: Sequence[Article],
+    editorial: Editorial,
+    language: str,
+    featured: Article | None,
+    limit: int,
+) -> tuple[list[Article], str | None]:
+    """A segment's articles in the editors' order, the featured story first.
+
+    ``articles`` are the segment's own (its language and topics); ``featured`` is the
+    edition's featured article when it is published. The featured story goes to every
+    segment of its language whatever the topics (it is the newsroom's lead, meant for every
+    reader of that language), so it may join a segment that did not have it; the segment
+    then keeps at most ``limit`` articles (the size budget). Returns (articles, the
+    featured id when it is in them).
+    """
+    position = {article_id: i for i, article_id in enumerate(editorial.order)}
+    ordered = sorted(articles, key=lambda a: position.get(a.id, len(position)))  # stable
+    if featured is None or editorial.featured != featured.id:
+        return ordered[:limit], None
+    if featured.language.split("-")[0].lower() != language.split("-")[0].lower():
+        return ordered[:limit], None
+    rest = [a for a in ordered if a.id != featured.id]
+    return [featured, *rest][:limit], featured.id
+
+
+def _check_order(order: Sequence[str], article_ids: Sequence[str]) -> None:
+    """ValueError unless ``order`` lists each of ``article_ids`` exactly once."""
+    counts = Counter(order)
+    repeated = sorted(i for i, n in counts.items() if n > 1)
+    missing = [i for i in article_ids if i not in counts]
+    unknown = sorted(set(counts) - set(article_ids))
+    if not (repeated or missing or unknown):
+        return
+    problems = []
+    if missing:
+        problems.append(f"missing {', '.join(missing)}")
+    if unknown:
+        problems.append(f"not in the edition: {', '.join(unknown)}")
+    if repeated:
+        problems.append(f"repeated: {', '.join(repeated)}")
+    raise ValueError(
+        f"order must list each of the edition's {len(article_ids)} article ids exactly once "
+        f"({'; '.join(problems)})"
+    )
+
+
 class _Retrying:
     """Calls Redis again while it is restarting: a mark after a delivered message must land."""
 
@@ -282,10 +365,16 @@ class DigestService:
         self.tz = ZoneInfo(publisher.timezone)
         self.sender = mail.mail_from or mail_build.default_sender(publisher, public_url)
         self.envelope_from = mail.envelope_from or f"newsletter@{mail_build.host_of(public_url)}"
-        self._templates: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._templates: OrderedDict[tuple[str, str, int], Any] = OrderedDict()
+        self._shown: dict[tuple[str, str, int], tuple[str, ...]] = {}  # article ids, in order
         self._templates_lock = threading.Lock()
-        self._canonical: dict[tuple[str, str], bool] = {}
+        self._canonical: dict[tuple[str, str, int], bool] = {}
         self._retry = _Retrying(mail.redis_patience)
+        self.editorials = EditorialStore(editions)
+        # Editorial revisions of editions past their draft: final (only drafts are edited),
+        # so the senders look them up here instead of asking Redis per message.
+        self._final_revisions: OrderedDict[str, int] = OrderedDict()
+        self._segment_counts: OrderedDict[str, dict[str, int]] = OrderedDict()
 
     # --- creating --------------------------------------------------------------------------
 
@@ -327,12 +416,17 @@ class DigestService:
         start: bool = True,
         policy: Policy | None = None,
         since: datetime | None = None,
+        send_at: datetime | None = None,
     ) -> Created:
         """One edition per (frequency, period), whoever calls and however often.
 
         ``since``: take articles published from then on instead of since the previous
-        edition (see ``_candidates``); the edition is still one per period.
+        edition (see ``_candidates``); the edition is still one per period. ``send_at``:
+        leave a draft that ``start_due_drafts`` starts at that time (editors may edit and
+        approve it before); written before the draft exists, so no draft is left without it.
         """
+        if send_at is not None:
+            start = False
         if frequency not in FREQUENCIES:
             raise ValueError(f"unknown frequency {frequency!r}")
         period = period_of(frequency, now, self.tz)
@@ -357,12 +451,23 @@ class DigestService:
         edition = self.editions.get(edition_id)
         assert edition is not None
         self._freeze(edition)
+        if send_at is not None:
+            self.editorials.schedule(edition_id, send_at)
         status = self.editions.finish_creation(edition_id, start, now)
         edition = self.editions.get(edition_id)
         if status is EditionStatus.SENDING:
             self.events.send_edition(edition_id, 0.0, self.mail.fanout)
         log.info("edition created", extra={"edition": edition_id, "status": status.value})
         return Created(edition_id, True, "created", edition)
+
+    def create_scheduled(self, frequency: str, now: datetime) -> Created:
+        """What beat runs: with an approval window (``digest_approval_minutes``) a draft
+        that sends itself at ``now + window`` unless an editor approves it sooner; without,
+        an edition that starts at once."""
+        window = self.mail.approval_window
+        if window > timedelta(0):
+            return self.create_edition(frequency, now, start=False, send_at=now + window)
+        return self.create_edition(frequency, now)
 
     def _freeze(self, edition: Edition) -> None:
         """Recipients in chunks (memory stays flat); each chunk in one script, idempotent."""
@@ -454,6 +559,8 @@ class DigestService:
         topics: tuple[str, ...],
         articles: Sequence[Article],
         now: datetime,
+        intro: str = "",
+        featured: str | None = None,
     ) -> Any:
         segment = mail_build.DigestSegment(
             edition_id=edition_id,
@@ -461,41 +568,91 @@ class DigestService:
             language=language,
             topics=topics,
             articles=tuple(articles),
+            intro=intro,
+            featured=featured,
         )
         rendered = mail_build.render_digest(segment, self.publisher, self.public_url, now)
         return mail_build.build_message_template(
             rendered, segment, self.publisher, self.public_url, self.sender, now
         )
 
-    def template(self, edition: Edition, segment_id: str) -> Any:
-        """The segment's message template, built once per process (a small LRU)."""
-        key = (edition.id, segment_id)
+    def _revision(self, edition: Edition) -> int:
+        """The editorial revision a template must reflect: read from Redis while the
+        edition is a draft (editors may save any time), remembered once it is not."""
+        if edition.status in (EditionStatus.CREATING, EditionStatus.DRAFT):
+            return self._retry(lambda: self.editorials.revision(edition.id))
+        with self._templates_lock:
+            known = self._final_revisions.get(edition.id)
+        if known is not None:
+            return known
+        revision = self._retry(lambda: self.editorials.revision(edition.id))
+        with self._templates_lock:
+            self._final_revisions[edition.id] = revision
+            while len(self._final_revisions) > 256:
+                self._final_revisions.popitem(last=False)
+        return revision
+
+    def _template(self, edition: Edition, segment_id: str) -> tuple[tuple[str, str, int], Any]:
+        key = (edition.id, segment_id, self._revision(edition))
         with self._templates_lock:
             if key in self._templates:
                 self._templates.move_to_end(key)
-                return self._templates[key]
+                return key, self._templates[key]
         raw = self._retry(lambda: self.editions.segment(edition.id, segment_id))
         if raw is None:
             raise LookupError(f"edition {edition.id} has no segment {segment_id}")
         spec = SegmentSpec.from_json(raw)
-        stored = self._retry(lambda: self.articles.get_many(list(spec.article_ids)))
-        by_id = {s.article.id: s.article for s in stored}
-        articles = [by_id[i] for i in spec.article_ids if i in by_id]
+        editorial = self._retry(lambda: self.editorials.get(edition.id))
+        articles, featured = self._arranged(edition, spec, editorial)
         # Date: the edition's creation time, so every attempt builds the same message.
         template = self._build(
-            edition.id, edition.frequency, spec.language, spec.topics, articles, edition.created_at
+            edition.id,
+            edition.frequency,
+            spec.language,
+            spec.topics,
+            articles,
+            edition.created_at,
+            intro=editorial.intro,
+            featured=featured,
         )
-        with self._templates_lock:
+        key = (edition.id, segment_id, editorial.revision)  # what was built (an edit may
+        with self._templates_lock:  # have landed since the revision was read)
             self._templates[key] = template
+            self._shown[key] = tuple(a.id for a in articles)
             while len(self._templates) > 64:
-                self._templates.popitem(last=False)
-        return template
+                old, _ = self._templates.popitem(last=False)
+                self._shown.pop(old, None)
+        return key, template
+
+    def _arranged(
+        self, edition: Edition, spec: SegmentSpec, editorial: Editorial
+    ) -> tuple[list[Article], str | None]:
+        """The segment's articles with the editorial applied (see ``arrange``)."""
+        wanted = list(spec.article_ids)
+        extra = editorial.featured
+        if extra and extra not in wanted and extra in edition.article_ids:
+            wanted.append(extra)
+        stored = self._retry(lambda: self.articles.get_many(wanted))
+        by_id = {s.article.id: s.article for s in stored}
+        articles = [by_id[i] for i in spec.article_ids if i in by_id]
+        featured = None
+        if extra and extra in by_id:
+            state = next(s.state for s in stored if s.article.id == extra)
+            if extra in spec.article_ids or state is State.PUBLISHED:
+                featured = by_id[extra]
+        limit = max(self.mail.max_articles, len(articles))
+        return arrange(articles, editorial, spec.language, featured, limit)
+
+    def template(self, edition: Edition, segment_id: str) -> Any:
+        """The segment's message template with the editorial applied, built once per
+        process and editorial revision (a small LRU): a preview after an edit is fresh,
+        and senders (past the draft) never ask Redis for it again."""
+        return self._template(edition, segment_id)[1]
 
     def canonical(self, edition: Edition, segment_id: str) -> bool:
         """The segment template's line ends are all CRLF (checked once per template); the
         recipient values B substitutes never hold CR or LF, so every message is canonical."""
-        template = self.template(edition, segment_id)
-        key = (edition.id, segment_id)
+        key, template = self._template(edition, segment_id)
         with self._templates_lock:
             if key not in self._canonical:
                 chunks = getattr(template, "chunks", None)
@@ -710,6 +867,162 @@ class DigestService:
             EditionStatus.CANCELLED,
             (EditionStatus.SENDING, EditionStatus.PAUSED, EditionStatus.DRAFT),
             now,
+        )
+
+    # --- editorial -------------------------------------------------------------------------
+
+    def _edition(self, edition_id: str) -> Edition:
+        edition = self.editions.get(edition_id)
+        if edition is None:
+            raise LookupError(f"no edition {edition_id}")
+        return edition
+
+    def editorial(self, edition_id: str) -> Editorial:
+        """The edition's editorial record (empty, revision 0, until someone edits it)."""
+        self._edition(edition_id)
+        return self.editorials.get(edition_id)
+
+    def edit(
+        self,
+        edition_id: str,
+        *,
+        intro: str,
+        featured: str | None,
+        order: Sequence[str],
+        now: datetime,
+        edited_by: str = "",
+        expected_revision: int | None = None,
+    ) -> Editorial:
+        """Save the editors' intro, featured story and order of a draft edition.
+
+        Raises LookupError (no such edition), EditionNotEditable (not a draft: checked again
+        in the same atomic step as the write, so an edit never races the send), ValueError
+        (intro too long or with control characters, ``featured`` not one of the edition's
+        articles, ``order`` not each of the edition's article ids exactly once) and, with
+        ``expected_revision``, EditorialConflict when someone saved since that revision.
+        """
+        edition = self._edition(edition_id)
+        if edition.status is not EditionStatus.DRAFT:
+            raise EditionNotEditable(edition_id, edition.status.value)
+        text = clean_intro(intro)
+        featured = (featured or "").strip() or None
+        if featured is not None and featured not in edition.article_ids:
+            raise ValueError(f"featured article {featured!r} is not in edition {edition_id}")
+        chosen = [str(i).strip() for i in order]
+        _check_order(chosen, edition.article_ids)
+        saved = self.editorials.save(
+            edition_id,
+            intro=text,
+            featured=featured,
+            order=chosen,
+            edited_by=" ".join(edited_by.split())[:200],
+            now=now,
+            expected_revision=expected_revision,
+        )
+        if saved.error == "conflict":
+            raise EditorialConflict(edition_id, saved.revision)
+        if saved.error:
+            raise EditionNotEditable(edition_id, saved.status)
+        log.info("edition edited", extra={"edition": edition_id, "revision": saved.revision})
+        return self.editorials.get(edition_id)
+
+    def approve(self, edition_id: str, now: datetime) -> tuple[str, str]:
+        """Send a draft now: draft → sending (done if it has no recipient), ``send_at``
+        cleared, senders queued. Returns (old, new) like ``resume``; new is '' when the
+        edition is not a draft (old is '' when there is no such edition)."""
+        old, new = self.editorials.start(edition_id, now, due_only=False)
+        if new == EditionStatus.SENDING.value:
+            self.events.send_edition(edition_id, 0.0, self.mail.fanout)
+        return old, new
+
+    def start_due_drafts(self, now: datetime) -> list[str]:
+        """Start the drafts whose ``send_at`` has passed (beat, every minute). Each start is
+        one atomic step that needs the edition to still be a draft: two beats racing start
+        it once, and a draft cancelled or approved meanwhile is left as it is."""
+        started = []
+        for edition_id in self.editions.ids_with_status(EditionStatus.DRAFT):
+            _, new = self.editorials.start(edition_id, now, due_only=True)
+            if not new:
+                continue
+            started.append(edition_id)
+            if new == EditionStatus.SENDING.value:
+                self.events.send_edition(edition_id, 0.0, self.mail.fanout)
+            log.info("scheduled edition started", extra={"edition": edition_id, "status": new})
+        return started
+
+    def segment_ids(self, edition_id: str) -> list[str]:
+        """The edition's segments: the publisher's language for all topics first, then by
+        language and topics."""
+        primary = self.publisher.language.split("-")[0].lower()
+        specs = {
+            sid: SegmentSpec.from_json(raw)
+            for sid, raw in self.editions.segments(edition_id).items()
+        }
+
+        def rank(sid: str) -> tuple[bool, str, bool, tuple[str, ...]]:
+            spec = specs[sid]
+            own = spec.language.split("-")[0].lower() == primary
+            return (not own, spec.language, bool(spec.topics), spec.topics)
+
+        return sorted(specs, key=rank)
+
+    def _recipient_counts(self, edition: Edition) -> dict[str, int] | None:
+        """Recipients per segment: one pass over the frozen list, remembered (it no longer
+        changes once the edition is created)."""
+        if edition.status is EditionStatus.CREATING:
+            return None
+        with self._templates_lock:
+            known = self._segment_counts.get(edition.id)
+        if known is not None:
+            return known
+        counts: dict[str, int] = {}
+        for rcpt in self.editions.iter_recipients(edition.id):
+            counts[rcpt.segment] = counts.get(rcpt.segment, 0) + 1
+        with self._templates_lock:
+            self._segment_counts[edition.id] = counts
+            while len(self._segment_counts) > 32:
+                self._segment_counts.popitem(last=False)
+        return counts
+
+    def preview_segment(self, edition_id: str, segment_id: str | None = None) -> SegmentPreview:
+        """One segment's message exactly as built for its subscribers, with placeholder
+        personal links (``segment_id`` None: the first of ``segment_ids``). LookupError for
+        an unknown edition or segment."""
+        edition = self._edition(edition_id)
+        ids = self.segment_ids(edition_id)
+        if segment_id is None:
+            if not ids:
+                raise LookupError(f"edition {edition_id} has no segments (no recipients)")
+            segment_id = ids[0]
+        elif segment_id not in ids:
+            raise LookupError(f"edition {edition_id} has no segment {segment_id}")
+        key, template = self._template(edition, segment_id)
+        raw = self.editions.segment(edition_id, segment_id)
+        assert raw is not None
+        spec = SegmentSpec.from_json(raw)
+        recipient = mail_build.make_recipient(
+            "subscriber@example.org", "preview", "preview", edition_id, self.public_url
+        )
+        msg = email.message_from_bytes(
+            mail_build.personalise(template, recipient), policy=email.policy.default
+        )
+        assert isinstance(msg, email.message.EmailMessage)
+        html, text = msg.get_body(("html",)), msg.get_body(("plain",))
+        size = int(template.html_size)
+        counts = self._recipient_counts(edition)
+        return SegmentPreview(
+            segment_id=segment_id,
+            language=spec.language,
+            topics=spec.topics,
+            recipients=None if counts is None else counts.get(segment_id, 0),
+            subject=str(template.subject),
+            html=html.get_content() if html is not None else "",
+            text=text.get_content() if text is not None else "",
+            html_size=size,
+            clipped=size > mail_build.GMAIL_CLIP_BYTES,
+            over_budget=size > mail_build.SIZE_BUDGET,
+            article_ids=self._shown.get(key, ()),
+            revision=key[2],
         )
 
     def status(self, edition_id: str) -> Edition | None:

@@ -8,7 +8,8 @@ subscription" link to ``/subscribe``. Nothing here reads a subscriber or a ledge
 What is listed: editions that went to someone. Drafts are an operator's preview, an
 edition frozen with no recipients reached nobody, and a cancelled one is shown only when
 some mail had gone out (someone may follow its link). Withdrawn articles are left out of
-the page even when the edition included them.
+the page even when the edition included them. The editors' intro, featured story and order
+(store/editorial.py) are applied as in the email.
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ from fastapi.responses import HTMLResponse
 from syndication import i18n
 from syndication.build import email as mail_build
 from syndication.models import Article
-from syndication.services.digests import segment_articles
+from syndication.services.digests import arrange, segment_articles
 from syndication.store.articles import State
 from syndication.store.editions import Edition, EditionStatus, EditionStore
+from syndication.store.editorial import EditorialStore
 from syndication.store.subscribers import valid_topic
 from syndication.templating import environment
 
@@ -110,6 +112,7 @@ def make_router(ctx: Any) -> APIRouter:
     base = settings.public_url.rstrip("/")
     tz = ZoneInfo(publisher.timezone)
     editions = EditionStore(ctx.client, settings.key_prefix)
+    editorials = EditorialStore(editions)
     max_articles = int(getattr(settings, "digest_max_articles", 15))
     cache = _PageCache()
     default_locale = i18n.supported(publisher.language) or i18n.SOURCE
@@ -209,16 +212,24 @@ def make_router(ctx: Any) -> APIRouter:
             ids = segment_articles(articles, language, (), max_articles)
         if not ids:
             return None
-        key = (edition.id, language, choice.topics, ids)
+        # The editors' intro, order and featured story, as in the email (services.digests).
+        editorial = editorials.get(edition.id)
+        by_id = {a.id: a for a in articles}
+        featured = by_id.get(editorial.featured or "")
+        shown, featured_id = arrange(
+            [by_id[i] for i in ids], editorial, language, featured, max(max_articles, len(ids))
+        )
+        key = (edition.id, language, choice.topics, tuple(a.id for a in shown), editorial.revision)
         html = cache.get(key)
         if html is None:
-            by_id = {a.id: a for a in articles}
             segment = mail_build.DigestSegment(
                 edition_id=edition.id,
                 frequency=edition.frequency,
                 language=language,
                 topics=choice.topics,
-                articles=tuple(by_id[i] for i in ids),
+                articles=tuple(shown),
+                intro=editorial.intro,
+                featured=featured_id,
             )
             html = mail_build.render_web_html(
                 segment, publisher, settings.public_url, edition.created_at
