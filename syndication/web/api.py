@@ -2,11 +2,17 @@
 
 The body is read and checked by hand (size, UTF-8, JSON) before validation, so each kind
 of bad input gets its own status and message and nothing is written until all checks pass.
+
+Every error is ``{"error": <message for people>, "code": <stable id for programs>, …}``:
+``error`` is in the client's ``Accept-Language`` (English when it names nothing we have;
+the messages are gettext msgids, ``syndication.i18n``), ``code`` and every other field
+never change with the language, so clients branch on ``code``, never on the words.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,7 +20,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from syndication import i18n
 from syndication.context import Context
+from syndication.i18n import N_
 from syndication.ingest.normalise import article_from_data
 from syndication.store.articles import Outcome
 from syndication.web.auth import SIGNATURE_HEADER, bearer_ok, signature_ok
@@ -31,17 +39,80 @@ STATUS = {
 }
 
 
+#: The ``code`` of an error raised without one, by status (stable: clients branch on it).
+STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+#: Starlette's own ``detail`` texts (HTTP reason phrases), marked so the catalogs hold them.
+REASON_PHRASES = (N_("Not Found"), N_("Method Not Allowed"), N_("Internal Server Error"))
+
+
+def status_code_name(status: int) -> str:
+    return STATUS_CODES.get(status, "error" if status >= 400 else "ok")
+
+
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, **extra: Any) -> None:
-        super().__init__(message)
+    """An error answer. ``message`` is an English gettext msgid (mark it with ``N_``) with
+    ``%(name)s`` placeholders filled from ``params`` when the answer is rendered, in the
+    client's language; ``code`` is the language-independent id (default: by status);
+    ``extra`` fields are sent as they are."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        **extra: Any,
+    ) -> None:
+        self.params = dict(params or {})
+        super().__init__(message % self.params if self.params else message)
         self.status = status
         self.message = message
+        self.code = code or status_code_name(status)
         self.extra = extra
 
+    def text(self, locale: str) -> str:
+        """The message for people, in ``locale`` (English where the catalog lacks it)."""
+        return i18n.gettext(locale, self.message, **self.params)
 
-def error_response(exc: ApiError) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Bearer realm="api"'} if exc.status == 401 else None
-    return JSONResponse({"error": exc.message, **exc.extra}, exc.status, headers=headers)
+
+def request_locale(request: Request) -> str:
+    """The language of a JSON error: ``Accept-Language`` if it names one of ours, else
+    English (the API's clients are programs first; ``code`` is what they should read)."""
+    return i18n.negotiate(request.headers.get("accept-language")) or i18n.SOURCE
+
+
+def error_body(
+    locale: str,
+    message: str,
+    code: str,
+    params: Mapping[str, Any] | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """``{"error", "code", **fields}``: ``message`` (a msgid, placeholders filled from
+    ``params``) in ``locale``; ``code`` and ``fields`` as they are."""
+    return {"error": i18n.gettext(locale, message, **(params or {})), "code": code, **fields}
+
+
+def error_response(exc: ApiError, locale: str = i18n.SOURCE) -> JSONResponse:
+    headers = {"Content-Language": locale, "Vary": "Accept-Language"}
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    body = {"error": exc.text(locale), "code": exc.code, **exc.extra}
+    return JSONResponse(body, exc.status, headers=headers)
 
 
 def field_errors(exc: ValidationError) -> list[dict[str, str]]:
@@ -56,17 +127,35 @@ async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
-            raise ApiError(400, "Content-Length is not a number")
+            raise ApiError(400, N_("Content-Length is not a number"), code="bad_content_length")
         if int(declared) > limit:
-            raise ApiError(413, f"body is larger than {limit} bytes")
+            raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ApiError(413, f"body is larger than {limit} bytes")
+            raise _too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(
+        413,
+        N_("body is larger than %(limit)s bytes"),
+        code="body_too_large",
+        params={"limit": limit},
+    )
+
+
+def _not_found(article_id: str) -> ApiError:
+    return ApiError(
+        404,
+        N_("no article with id %(id)s"),
+        code="article_not_found",
+        params={"id": repr(article_id)},
+    )
 
 
 def make_router(ctx: Context) -> APIRouter:
@@ -75,15 +164,23 @@ def make_router(ctx: Context) -> APIRouter:
 
     def authorise(request: Request, body: bytes = b"") -> None:
         if not token:
-            raise ApiError(503, "the API is disabled: SYNDICATION_API_TOKEN is not set")
+            raise ApiError(
+                503,
+                N_("the API is disabled: SYNDICATION_API_TOKEN is not set"),
+                code="api_disabled",
+            )
         if bearer_ok(request.headers.get("authorization"), token):
             return
         if signature_ok(request.headers.get(SIGNATURE_HEADER), body, token):
             return
         raise ApiError(
             401,
-            "missing or wrong credentials: send 'Authorization: Bearer <token>'"
-            f" or an {SIGNATURE_HEADER} HMAC-SHA256 of the body",
+            N_(
+                "missing or wrong credentials: send 'Authorization: Bearer <token>'"
+                " or an %(header)s HMAC-SHA256 of the body"
+            ),
+            code="unauthorized",
+            params={"header": SIGNATURE_HEADER},
         )
 
     @router.post("/articles")
@@ -93,32 +190,56 @@ def make_router(ctx: Context) -> APIRouter:
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise ApiError(400, f"body is not valid UTF-8 (byte {exc.start})") from None
+            raise ApiError(
+                400,
+                N_("body is not valid UTF-8 (byte %(byte)s)"),
+                code="body_not_utf8",
+                params={"byte": exc.start},
+            ) from None
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ApiError(400, f"body is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+            raise ApiError(
+                400,
+                N_("body is not valid JSON: %(reason)s at line %(line)s"),
+                code="body_not_json",
+                params={"reason": exc.msg, "line": exc.lineno},
+            ) from None
         if not isinstance(data, dict):
-            raise ApiError(422, "body must be a JSON object with the article's fields")
+            raise ApiError(
+                422,
+                N_("body must be a JSON object with the article's fields"),
+                code="body_not_object",
+            )
         try:
             article = article_from_data(data, ctx.settings.publisher)
         except ValidationError as exc:
             fields = field_errors(exc)
             names = ", ".join(f["field"] for f in fields)
-            raise ApiError(422, f"invalid article: {names}", fields=fields) from None
+            raise ApiError(
+                422,
+                N_("invalid article: %(fields)s"),
+                code="invalid_article",
+                params={"fields": names},
+                fields=fields,
+            ) from None
         outcome = await run_in_threadpool(ctx.articles.accept, article)
         payload: dict[str, Any] = {"id": article.id, "outcome": outcome.value}
+        headers = {"Location": f"/api/articles/{article.id}"}
         if outcome is Outcome.STALE:
-            payload["error"] = "a newer version of this article is stored (updated_at is older)"
-        return JSONResponse(
-            payload, STATUS[outcome], headers={"Location": f"/api/articles/{article.id}"}
-        )
+            locale = request_locale(request)
+            stale = N_("a newer version of this article is stored (updated_at is older)")
+            payload.update(error_body(locale, stale, "stale"))
+            headers.update({"Content-Language": locale, "Vary": "Accept-Language"})
+        return JSONResponse(payload, STATUS[outcome], headers=headers)
 
     @router.get("/articles")
     async def list_articles(request: Request, limit: int = 20, offset: int = 0) -> JSONResponse:
         authorise(request)
         if not 1 <= limit <= 200 or offset < 0:
-            raise ApiError(422, "limit must be 1-200 and offset 0 or more")
+            raise ApiError(
+                422, N_("limit must be 1-200 and offset 0 or more"), code="invalid_paging"
+            )
         store = ctx.article_store
         ids = await run_in_threadpool(store.latest_ids, limit, offset)
         stored = await run_in_threadpool(store.get_many, ids)
@@ -137,7 +258,7 @@ def make_router(ctx: Context) -> APIRouter:
         authorise(request)
         stored = await run_in_threadpool(ctx.article_store.get, article_id)
         if stored is None:
-            raise ApiError(404, f"no article with id {article_id!r}")
+            raise _not_found(article_id)
         return JSONResponse(stored.to_json())
 
     @router.delete("/articles/{article_id}")
@@ -145,7 +266,7 @@ def make_router(ctx: Context) -> APIRouter:
         authorise(request)
         outcome = await run_in_threadpool(ctx.articles.withdraw, article_id)
         if outcome is Outcome.NOT_FOUND:
-            raise ApiError(404, f"no article with id {article_id!r}")
+            raise _not_found(article_id)
         return JSONResponse({"id": article_id, "outcome": outcome.value}, STATUS[outcome])
 
     return router

@@ -1,6 +1,13 @@
-"""The FastAPI app: thin routes over services, errors as JSON with a clear message."""
+"""The FastAPI app: thin routes over services, errors as JSON with a clear message.
+
+Error answers are ``{"error": …, "code": …}``: ``error`` in the client's
+``Accept-Language`` (``api.request_locale``), ``code`` stable whatever the language.
+The home page is in English or Spanish like the other public pages (``page_locale``).
+"""
 
 from __future__ import annotations
+
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -8,12 +15,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from syndication import __version__
+from syndication import __version__, i18n
 from syndication.context import Context
-from syndication.licences import LICENCES
+from syndication.i18n import N_
+from syndication.licences import LICENCES, deed_url, display_name, legal_code_url
 from syndication.store.connection import ConnectionFailed, redacted
 from syndication.templating import environment
 from syndication.web import api, archive, feeds, ops, partners, subscribers
+from syndication.web import page_locale as pl
 
 
 def create_app(ctx: Context) -> FastAPI:
@@ -41,7 +50,7 @@ def create_app(ctx: Context) -> FastAPI:
 
     @app.exception_handler(api.ApiError)
     async def _api_error(request: Request, exc: api.ApiError) -> JSONResponse:
-        response = api.error_response(exc)
+        response = api.error_response(exc, api.request_locale(request))
         if "retry_after" in exc.extra:
             response.headers["Retry-After"] = str(exc.extra["retry_after"])
         return response
@@ -50,36 +59,60 @@ def create_app(ctx: Context) -> FastAPI:
 
         @app.exception_handler(failure)
         async def _redis_down(request: Request, exc: Exception) -> JSONResponse:
-            return JSONResponse(
-                {"error": f"cannot reach Redis at {redis_where}"}, 503, headers={"Retry-After": "5"}
+            locale = api.request_locale(request)
+            body = api.error_body(
+                locale,
+                N_("cannot reach Redis at %(where)s"),
+                "redis_unavailable",
+                {"where": redis_where},
             )
+            return JSONResponse(body, 503, headers={"Retry-After": "5", **pl.headers(locale)})
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         fields = [
             {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
         ]
-        return JSONResponse({"error": "invalid request", "fields": fields}, 422)
+        locale = api.request_locale(request)
+        body = api.error_body(locale, N_("invalid request"), "invalid_request", fields=fields)
+        return JSONResponse(body, 422, headers=pl.headers(locale))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": str(exc.detail)}, exc.status_code, headers=exc.headers)
+        locale = api.request_locale(request)
+        body = api.error_body(locale, str(exc.detail), api.status_code_name(exc.status_code))
+        headers = {**pl.headers(locale), **(exc.headers or {})}
+        return JSONResponse(body, exc.status_code, headers=headers)
+
+    publisher = ctx.settings.publisher
+    home_default = pl.default_locale(publisher.language)
+    tz = ZoneInfo(publisher.timezone)
 
     @app.get("/", response_class=HTMLResponse)
-    async def index() -> HTMLResponse:
+    async def index(request: Request) -> HTMLResponse:
+        """The home page in the reader's language (``?lang=``, ``Accept-Language``)."""
         articles = await run_in_threadpool(ctx.article_store.latest, 10)
-        publisher = ctx.settings.publisher
+        locale = pl.page_locale(request, home_default)
+        licence = LICENCES[publisher.licence]
         html = (
             environment()
             .get_template("web/index.html")
             .render(
                 publisher=publisher,
-                language=publisher.language,
+                locale=locale,
+                locales=pl.switch_links(locale),
                 public_url=ctx.settings.public_url,
                 articles=articles,
-                licence=LICENCES[publisher.licence],
+                published=[i18n.format_date(a.published_at, locale, tz) for a in articles],
+                licence=licence,
+                licence_name=display_name(licence, locale),
+                licence_deed=deed_url(licence, locale),
+                licence_legal_code=legal_code_url(licence, locale),
+                feeds_url=pl.keep_lang(request, "/feeds"),
+                subscribe_url=pl.keep_lang(request, "/subscribe"),
+                archive_url=pl.keep_lang(request, "/archive"),
             )
         )
-        return HTMLResponse(html)
+        return HTMLResponse(html, headers=pl.headers(locale))
 
     return app

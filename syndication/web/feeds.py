@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from syndication.context import Context
 from syndication.store.feeds import CachedFeed, variant_etag
 from syndication.templating import environment
+from syndication.web import page_locale as pl
 from syndication.web.api import ApiError
 from syndication.web.conditional import choose_coding, http_date, not_modified
 
@@ -49,17 +50,27 @@ def make_router(ctx: Context) -> APIRouter:
         """WebSub discovery by header, for clients that never parse the body."""
         return ", ".join([*(f'<{hub}>; rel="hub"' for hub in hubs), f'<{self_url}>; rel="self"'])
 
+    default_locale = pl.default_locale(ctx.settings.publisher.language)
+
     @router.get("", response_class=HTMLResponse)
     async def catalog(request: Request) -> HTMLResponse:
+        """The list of feeds, in the reader's language (``?lang=``, ``Accept-Language``)."""
         feeds = await run_in_threadpool(ctx.feeds.catalog)
+        locale = pl.page_locale(request, default_locale)
         html = (
             environment()
             .get_template("web/feeds.html")
             .render(
-                publisher=ctx.settings.publisher, feeds=feeds, public_url=ctx.settings.public_url
+                publisher=ctx.settings.publisher,
+                feeds=feeds,
+                public_url=ctx.settings.public_url,
+                locale=locale,
+                locales=pl.switch_links(locale),
+                home_url=pl.keep_lang(request, "/"),
             )
         )
-        return HTMLResponse(html, headers={"Cache-Control": CACHE_CONTROL})
+        headers = {"Cache-Control": CACHE_CONTROL, **pl.headers(locale)}
+        return HTMLResponse(html, headers=headers)
 
     @router.api_route("/{path:path}", methods=["GET", "HEAD"])
     async def feed(request: Request, path: str) -> Response:
