@@ -237,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = command("demo", "Run everything on an embedded Redis with sample articles", cmd_demo)
+    p.set_defaults(no_settings=True)
     p.add_argument("--data-dir", default=".demo", help="where Redis data and caught mail go")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
@@ -299,6 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     register_partners(sub)
     register_subscribers(sub)
     register_digest(sub)
+    from syndication.cli_admin import register as register_admin
+
+    register_admin(sub)
 
     command(
         "check",
@@ -312,7 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = None if args.fn is cmd_demo else load_settings()
+        # These need no configuration: the demo makes its own, hash-password only hashes.
+        settings = None if getattr(args, "no_settings", False) else load_settings()
         code = int(args.fn(args, settings))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -23,6 +23,10 @@ class Events(Protocol):
         """Start (or continue) sending an edition: ``copies`` batch senders in parallel."""
         ...
 
+    def rebuild_feeds(self) -> None:
+        """Rebuild every feed in the background (the admin's button; ``feeds build`` is inline)."""
+        ...
+
 
 class RecordingEvents:
     """Keeps every event as ``(kind, article_id)``, in order."""
@@ -44,3 +48,6 @@ class RecordingEvents:
 
     def send_edition(self, edition_id: str, countdown: float = 0.0, copies: int = 1) -> None:
         self.calls.append(("send_edition", edition_id))
+
+    def rebuild_feeds(self) -> None:
+        self.calls.append(("rebuild_feeds", ""))

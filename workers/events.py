@@ -66,6 +66,10 @@ class CeleryEvents:
                 "mail.send_batch", args=[edition_id], countdown=max(0.0, countdown) or None
             )
 
+    def rebuild_feeds(self) -> None:
+        """Every feed, by the same task a worker runs at start-up (``feeds.rebuild_all``)."""
+        self.app.send_task("feeds.rebuild_all")
+
     def feeds_changed(self, urls: list[str]) -> None:
         """One ping task per (hub, feed URL), so each retries on its own."""
         for hub in self.settings.publisher.websub_hubs:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import brotli
 import redis
@@ -93,6 +93,9 @@ class FeedCache:
                     "etag": etag,
                     "last_modified": last_modified.isoformat(),
                     "content_type": content_type,
+                    # When these bytes were built (the operators' "last build"; readers
+                    # see last_modified, the newest item's date).
+                    "built_at": datetime.now(UTC).isoformat(),
                 },
             )
             pipe.publish(self.changes, f"{name}.{fmt}")

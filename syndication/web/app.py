@@ -21,7 +21,7 @@ from syndication.i18n import N_
 from syndication.licences import LICENCES, deed_url, display_name, legal_code_url
 from syndication.store.connection import ConnectionFailed, redacted
 from syndication.templating import environment
-from syndication.web import api, archive, feeds, ops, partners, subscribers
+from syndication.web import admin, api, archive, feeds, ops, partners, subscribers
 from syndication.web import page_locale as pl
 
 
@@ -46,6 +46,7 @@ def create_app(ctx: Context) -> FastAPI:
         )
     )
     app.include_router(ops.make_router(ctx))
+    app.include_router(admin.make_router(ctx))
     redis_where = redacted(ctx.settings.redis_url or "redis://localhost:6379")
 
     @app.exception_handler(api.ApiError)

@@ -1,0 +1,93 @@
+"""``/admin/partners``: partners, their pulls over the last two weeks, key rotation, revoking.
+
+A partner's key exists in clear only in the answer to "rotate key" (the store keeps its
+SHA-256 and an 8-character prefix to tell keys apart); that page is ``no-store`` like every
+admin page, and the key is never put in a redirect, a flash cookie or a log line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from syndication.store.partners import Partner, PartnerNotFound, PartnerRevoked
+from syndication.web.admin.kit import AdminError, AdminKit
+
+DAYS = 14
+_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+
+
+@dataclass(frozen=True)
+class PartnerRow:
+    partner: Partner
+    pulls: list[int]  # oldest day first, one per day in ``days``
+
+    @property
+    def total(self) -> int:
+        return sum(self.pulls)
+
+
+def collect(kit: AdminKit, today: date) -> tuple[list[date], list[PartnerRow]]:
+    store = kit.ctx.partners.store
+    days = [today - timedelta(days=n) for n in range(DAYS - 1, -1, -1)]
+    per_day = [store.pulls_since(day, day) for day in days]
+    rows = [PartnerRow(p, [counts.get(p.id, 0) for counts in per_day]) for p in store.all()]
+    return days, rows
+
+
+def checked_id(partner_id: str) -> str:
+    if not _ID.fullmatch(partner_id):
+        raise AdminError(404, "There is no partner with that id.")
+    return partner_id
+
+
+def make_router(kit: AdminKit) -> APIRouter:
+    router = kit.router(dependencies=[Depends(kit.require)])
+    service = kit.ctx.partners
+
+    @router.get("/admin/partners")
+    async def partners(request: Request) -> Response:
+        days, rows = await run_in_threadpool(collect, kit, kit.now().date())
+        return kit.page(
+            request, "partners.html", title="Partners", active="partners", days=days, rows=rows
+        )
+
+    @router.post("/admin/partners/{partner_id}/rotate")
+    async def rotate(request: Request, partner_id: str) -> Response:
+        checked_id(partner_id)
+        await kit.form(request)
+        try:
+            partner, key = await run_in_threadpool(service.rotate, partner_id, kit.now())
+        except PartnerNotFound:
+            raise AdminError(404, "There is no partner with that id.") from None
+        except PartnerRevoked:
+            raise AdminError(
+                409, "This partner is revoked: its key cannot be rotated.", title="Revoked"
+            ) from None
+        base = str(kit.ctx.settings.public_url).rstrip("/")
+        return kit.page(
+            request,
+            "partner_key.html",
+            title=f"New key for {partner.name}",
+            active="partners",
+            partner=partner,
+            key=key,
+            feed_url=f"{base}/partners/feeds/all.rss",
+        )
+
+    @router.post("/admin/partners/{partner_id}/revoke")
+    async def revoke(request: Request, partner_id: str) -> Response:
+        checked_id(partner_id)
+        await kit.form(request)
+        try:
+            partner = await run_in_threadpool(service.revoke, partner_id, kit.now())
+        except PartnerNotFound:
+            raise AdminError(404, "There is no partner with that id.") from None
+        return kit.redirect("/admin/partners", f"Revoked {partner.name}: its key no longer works.")
+
+    return router

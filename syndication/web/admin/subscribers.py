@@ -1,0 +1,154 @@
+"""``/admin/subscribers``: counts by state and by segment, and a search of the suppression list.
+
+No page lists every address: the counts come from the store's index sizes, the segments
+(language × frequency × topics of active subscribers) from one pass over the active sets,
+kept for SEGMENT_CACHE_S so reloading the page does not repeat it; addresses appear only
+as results of a search. The suppression list is stored in clear (keyed by the lower-cased
+address), so an exact address is one lookup and a partial one is an HSCAN with MATCH,
+stopped after SEARCH_LIMIT hits.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from syndication.store.subscribers import (
+    FREQUENCIES,
+    STATUSES,
+    InvalidEmail,
+    Subscriber,
+    SubscriberStore,
+    Suppression,
+    email_key,
+    normalise_email,
+)
+from syndication.web.admin.kit import AdminKit
+
+SEARCH_LIMIT = 50
+MIN_PARTIAL = 3
+MAX_QUERY = 254
+SEGMENT_CACHE_S = 60.0
+_GLOB = re.compile(r"([*?\[\]\\])")
+
+
+@dataclass(frozen=True)
+class Segment:
+    language: str
+    frequency: str
+    topics: tuple[str, ...]
+    count: int
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    exact: bool
+    suppressions: list[Suppression]
+    subscriber: Subscriber | None
+    truncated: bool
+    error: str = ""
+
+
+def segments(store: SubscriberStore) -> list[Segment]:
+    """Active subscribers grouped by (language, frequency, topics), largest first."""
+    counts: Counter[tuple[str, str, tuple[str, ...]]] = Counter()
+    for frequency in FREQUENCIES:
+        for sub in store.iter_active(frequency):
+            counts[(sub.language, sub.frequency, tuple(sorted(sub.topics)))] += 1
+    return [
+        Segment(lang, freq, topics, n)
+        for (lang, freq, topics), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+def _suppression(raw: bytes) -> Suppression:
+    data = json.loads(raw)
+    return Suppression(data["email"], data["reason"], datetime.fromisoformat(data["at"]))
+
+
+def search(store: SubscriberStore, query: str) -> SearchResult:
+    """Exact address (it contains ``@`` and is valid) or a part of one (MIN_PARTIAL+ chars)."""
+    query = query.strip()[:MAX_QUERY]
+    if "@" in query:
+        try:
+            address = normalise_email(query)
+        except InvalidEmail:
+            address = ""
+        if address:
+            found = store.suppression(address)
+            sub = store.get_by_email(address)
+            return SearchResult(query, True, [found] if found else [], sub, False)
+    if len(query) < MIN_PARTIAL:
+        return SearchResult(
+            query, False, [], None, False, f"Type at least {MIN_PARTIAL} characters."
+        )
+    pattern = "*" + _GLOB.sub(r"\\\1", email_key(query)) + "*"
+    hits: list[Suppression] = []
+    truncated = False
+    for _, raw in store.r.hscan_iter(store.keys.suppressed, match=pattern, count=1000):
+        if len(hits) >= SEARCH_LIMIT:
+            truncated = True
+            break
+        hits.append(_suppression(raw))
+    hits.sort(key=lambda s: s.email.lower())
+    return SearchResult(query, False, hits, None, truncated)
+
+
+class _SegmentCache:
+    """One pass over the active sets per SEGMENT_CACHE_S, shared by this process's requests."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._at = -SEGMENT_CACHE_S
+        self._value: list[Segment] = []
+
+    def get(self, store: SubscriberStore, fresh: bool = False) -> list[Segment]:
+        with self._lock:
+            if fresh or time.monotonic() - self._at >= SEGMENT_CACHE_S:
+                self._value = segments(store)
+                self._at = time.monotonic()
+            return self._value
+
+
+def make_router(kit: AdminKit) -> APIRouter:
+    router = kit.router(dependencies=[Depends(kit.require)])
+    store = kit.ctx.subscriber_store
+    cache = _SegmentCache()
+
+    def collect(query: str | None, fresh: bool) -> dict[str, Any]:
+        return {
+            "counts": store.counts(),
+            "segments": cache.get(store, fresh),
+            "result": search(store, query) if query else None,
+        }
+
+    @router.get("/admin/subscribers")
+    async def subscribers(request: Request) -> Response:
+        query = request.query_params.get("q", "").strip()[:MAX_QUERY]
+        fresh = request.query_params.get("fresh") == "1"
+        data = await run_in_threadpool(collect, query or None, fresh)
+        return kit.page(
+            request,
+            "subscribers.html",
+            title="Subscribers",
+            active="subscribers",
+            statuses=STATUSES,
+            frequencies=FREQUENCIES,
+            query=query,
+            min_partial=MIN_PARTIAL,
+            search_limit=SEARCH_LIMIT,
+            **data,
+        )
+
+    return router
