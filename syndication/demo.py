@@ -42,6 +42,7 @@ class DemoStopped(BaseException):
 
 
 DEMO_READER = "demo@example.org"
+DEMO_WEEKLY_READER = "weekly@example.org"
 DEMO_SINCE = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -129,6 +130,25 @@ def send_demo_digest(ctx: Context, now: datetime) -> str | None:
     return created.edition_id or ctx.digests.edition_id_for("daily", now)
 
 
+def make_demo_draft(ctx: Context, now: datetime) -> str | None:
+    """A weekly edition left as a draft, for an editor to try /admin on: intro, featured
+    story, order, preview, then send (to ``DEMO_WEEKLY_READER``, into the Maildir)."""
+    publisher = ctx.settings.publisher
+    with contextlib.suppress(RateLimited):
+        ctx.subscriptions.subscribe(
+            DEMO_WEEKLY_READER, "weekly", (), publisher.language, source="demo"
+        )
+    reader = ctx.subscriber_store.get_by_email(DEMO_WEEKLY_READER)
+    if reader is None:
+        return None
+    if reader.status != CONFIRMED:
+        _, reader = ctx.subscriber_store.confirm(reader.id, now)
+        if reader is None or reader.status != CONFIRMED:
+            return None
+    created = ctx.digests.create_edition("weekly", now, start=False, since=DEMO_SINCE)
+    return created.edition_id or ctx.digests.edition_id_for("weekly", now)
+
+
 def run_demo(
     data_dir: Path,
     host: str = "127.0.0.1",
@@ -146,6 +166,10 @@ def run_demo(
     env.setdefault("SYNDICATION_CONFIG", str((EXAMPLES / "insightcrime.toml").resolve()))
     env.setdefault("SYNDICATION_SECRET_KEY", _persistent_secret(data_dir / "secret_key", 32))
     env.setdefault("SYNDICATION_API_TOKEN", _persistent_secret(data_dir / "api_token", 24))
+    if "SYNDICATION_ADMIN_PASSWORD_HASH" not in env:
+        env.setdefault(
+            "SYNDICATION_ADMIN_PASSWORD", _persistent_secret(data_dir / "admin_password", 12)
+        )
     env["SYNDICATION_PUBLIC_URL"] = f"http://{host}:{port}"
     env.setdefault("PYTHONUNBUFFERED", "1")
 
@@ -221,8 +245,16 @@ def run_demo(
         checkpoint()
         edition_id = send_demo_digest(ctx, datetime.now(UTC))
         checkpoint()
+        draft_id = make_demo_draft(ctx, datetime.now(UTC))
+        checkpoint()
 
         base = settings.public_url
+        admin_password = (
+            f"cat {data_dir / 'admin_password'}"
+            if "SYNDICATION_ADMIN_PASSWORD_HASH" not in os.environ
+            and "SYNDICATION_ADMIN_PASSWORD" not in os.environ
+            else "the one you set"
+        )
         if edition_id:
             digest = (
                 f"{base}/archive/{edition_id}\n"
@@ -241,6 +273,8 @@ The demo is running ({imported} sample articles imported). Open:
   Health          {base}/healthz
   Newsletters     {base}/archive
   Digest          {digest}
+  Admin           {base}/admin   (password: {admin_password})
+  Weekly draft    {base}/admin/editions/{draft_id or "…"}  (edit, preview, send)
 
   Redis           {env["SYNDICATION_REDIS_URL"]}
   Mail (Maildir)  {data_dir / "mail"}   (SMTP {env["SYNDICATION_SMTP_URL"]})
