@@ -1,0 +1,96 @@
+"""An operator pauses and resumes a sending edition from /admin in headless chromium.
+
+Signs in through the login form with ``SYNDICATION_ADMIN_PASSWORD``, clicks the edition
+page's Pause and Resume buttons, and checks both the page and the edition store after each
+click; then lets the edition finish and sees "done". Skips only while the app has no
+``/admin/editions`` route (404).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from digest_smtp import ScriptedSmtp, add_articles, add_subscribers
+
+from syndication.context import Context
+from syndication.services.digests import (
+    DigestService,
+    MailSettings,
+    RecordingDigestEvents,
+    make_digest_service,
+)
+from syndication.store.editions import EditionStatus, EditionStore, Policy
+
+from .conftest import ADMIN_PASSWORD
+from .live import LiveServer, Shots, expect
+from .screenshots import admin_sign_in
+
+FAST = Policy(lease_s=20, tx_budget_s=5, retry_base_s=0.1, retry_max_s=0.5, max_attempts=5)
+READERS = 3
+
+
+def send_all(digests: DigestService, edition_id: str) -> None:
+    deadline = time.monotonic() + 60
+    while (edition := digests.status(edition_id)) and edition.status is EditionStatus.SENDING:
+        assert time.monotonic() < deadline, edition.counts
+        digests.send_batch(edition_id, requeue=False)
+
+
+def test_admin_pauses_and_resumes_an_edition(
+    new_page: Any, live: LiveServer, live_context: Context, smtp: ScriptedSmtp, shots: Shots
+) -> None:
+    ctx = live_context
+    page = new_page()
+    probe = page.request.get("/admin/editions", max_redirects=0)
+    if probe.status == 404:
+        pytest.skip("admin editions pages not available")
+
+    prefix = ctx.settings.key_prefix
+    add_subscribers(ctx.client, prefix, READERS)
+    add_articles(ctx.client, prefix, [{"topics": ["Coca"]}, {"topics": ["Peru"]}])
+    mail = MailSettings(connections=1, batch=20, policy=FAST)
+    digests = make_digest_service(ctx.settings, ctx.client, RecordingDigestEvents(), mail=mail)
+    created = digests.create_edition("daily", datetime.now(UTC))
+    edition_id = created.edition_id
+    assert edition_id
+    store = EditionStore(ctx.client, prefix)
+
+    def stored_status() -> EditionStatus:
+        edition = store.get(edition_id)
+        assert edition is not None
+        return edition.status
+
+    assert stored_status() is EditionStatus.SENDING
+    target = f"/admin/editions/{edition_id}"
+    page.goto(target)
+    expect(page.locator("input[type=password]")).to_be_visible()  # not signed in: the form
+    shots(page, "login")
+    assert admin_sign_in(page, ADMIN_PASSWORD, target)
+    expect(page.get_by_role("heading", level=1)).to_contain_text(edition_id)
+    status = page.locator("[data-status]")
+    expect(status).to_have_text("sending")
+    shots(page, "edition-sending")
+
+    page.get_by_role("button", name="Pause").click()
+    expect(status).to_have_text("paused")
+    expect(page.get_by_role("button", name="Resume")).to_be_visible()
+    expect(page.get_by_role("button", name="Pause")).to_have_count(0)
+    shots(page, "edition-paused")
+    assert stored_status() is EditionStatus.PAUSED
+    digests.send_batch(edition_id, requeue=False)  # a sender finds it paused: sends nothing
+    assert smtp.count() == 0
+
+    page.get_by_role("button", name="Resume").click()
+    expect(status).to_have_text("sending")
+    shots(page, "edition-resumed")
+    assert stored_status() is EditionStatus.SENDING
+
+    send_all(digests, edition_id)
+    assert stored_status() is EditionStatus.DONE and smtp.count() == READERS
+    page.goto(target)
+    expect(status).to_have_text("done")
+    expect(page.locator('[data-count="sent"]')).to_have_text(str(READERS))
+    shots(page, "edition-done")
