@@ -434,6 +434,18 @@ def test_footer_and_attribution(publisher: Publisher) -> None:
     assert "View in browser" in html
 
 
+def test_spanish_digest_names_the_licence_in_spanish(publisher: Publisher) -> None:
+    """A reader of Spanish gets the licence's Spanish name and CC's Spanish deed."""
+    items = (*articles(1), *articles(1, licence="all-rights-reserved"))
+    seg = segment(2, language="es", items=items)
+    html, text = parts(parse(personalise(template_for(seg, publisher), recipient(1))))
+    for body in (html, text):
+        assert "Atribución-NoComercial 4.0 Internacional" in squash(body)
+        assert "Attribution-NonCommercial" not in body
+        assert "All rights reserved" not in body
+    assert 'href="https://creativecommons.org/licenses/by-nc/4.0/deed.es"' in html
+
+
 def test_preview_fill_and_size_flags(publisher: Publisher) -> None:
     rendered = render_digest(segment(2), publisher, PUBLIC, NOW)
     html, text = rendered.fill(f"{PUBLIC}/unsubscribe/PREVIEW", f"{PUBLIC}/preferences/PREVIEW")

@@ -49,7 +49,7 @@ from mjml import mjml2html
 from syndication import i18n
 from syndication.config import Publisher
 from syndication.i18n import N_
-from syndication.licences import LICENCES
+from syndication.licences import LICENCES, deed_url, display_name
 from syndication.models import Article
 from syndication.templating import templates_dir
 
@@ -404,8 +404,9 @@ def _item(
         "date": _date_label(article.published_at, tz, language),
         "date_iso": article.published_at.isoformat(),
         "section": _text(article.section or "", 200),
-        "licence_name": licence.name if licence else article.licence,
-        "licence_url": licence.url if licence else None,
+        # In the reader's language, with CC's deed in that language where there is one.
+        "licence_name": display_name(licence, language) if licence else article.licence,
+        "licence_url": deed_url(licence, language) if licence else None,
         "creative_commons": article.licence.startswith("CC"),
     }
 
