@@ -120,6 +120,8 @@ class _Env(BaseSettings):
     redis_url: str | None = None
     public_url: str = "http://127.0.0.1:8000"
     secret_key: SecretStr | None = None
+    # Earlier secret keys, comma-separated: links signed with them keep working (rollover).
+    secret_key_previous: SecretStr | None = None
     api_token: SecretStr | None = None
     smtp_url: str | None = None
     config: Path | None = None
@@ -237,6 +239,16 @@ class _Env(BaseSettings):
             raise ValueError("must be at least 32 characters (try: openssl rand -hex 32)")
         return value
 
+    @field_validator("secret_key_previous")
+    @classmethod
+    def _previous(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            keys = [k.strip() for k in value.get_secret_value().split(",") if k.strip()]
+            if any(len(k) < 32 for k in keys):
+                raise ValueError("each key must be at least 32 characters (comma-separated)")
+            return SecretStr(",".join(keys)) if keys else None
+        return value
+
     @field_validator("api_token")
     @classmethod
     def _token(cls, value: SecretStr | None) -> SecretStr | None:
@@ -320,6 +332,7 @@ class Settings:
     admin_password: str | None = None
     admin_password_hash: str | None = None
     admin_session_hours: float = 12
+    previous_secret_keys: tuple[str, ...] = ()
     digest_approval_minutes: int = 0
 
     def need_redis_url(self) -> str:
@@ -412,6 +425,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         publisher=publisher,
         config_path=path,
         admin_password=env.admin_password.get_secret_value() if env.admin_password else None,
+        previous_secret_keys=tuple(
+            env.secret_key_previous.get_secret_value().split(",") if env.secret_key_previous else ()
+        ),
         admin_password_hash=(
             env.admin_password_hash.get_secret_value() if env.admin_password_hash else None
         ),

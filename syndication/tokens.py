@@ -7,6 +7,10 @@ link (or the other way round). MACs are compared in constant time (``hmac.compar
 and the MAC is checked before anything in the body is trusted, so an edited expiry is
 "invalid", not "expired".
 
+Key rollover: ``verify`` also accepts tokens signed with an earlier key
+(``SYNDICATION_SECRET_KEY_PREVIOUS``), so a rotated key does not break the unsubscribe links
+in mail already delivered; new tokens are always signed with the current key.
+
 Manage tokens do not expire (RFC 8058 links must keep working for the life of the mail)
 but carry the subscriber's ``token_version``: bumping it revokes every link sent so far.
 """
@@ -17,6 +21,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -64,8 +69,11 @@ def sign(secret: str, purpose: str, subject: str, expires_at: datetime | None) -
     return f"{_b64(body)}.{_b64(_mac(secret, purpose, body))}"
 
 
-def verify(secret: str, token: str, purpose: str, now: datetime) -> str:
-    """The subject of a genuine, unexpired token for ``purpose``; raises TokenError."""
+def verify(
+    secret: str, token: str, purpose: str, now: datetime, previous: Sequence[str] = ()
+) -> str:
+    """The subject of a genuine, unexpired token for ``purpose``, signed with ``secret`` or
+    one of the ``previous`` keys; raises TokenError."""
     if len(token) > _MAX_TOKEN or token.count(".") != 1:
         raise TokenInvalid("malformed token")
     body_part, mac_part = token.split(".")
@@ -74,7 +82,11 @@ def verify(secret: str, token: str, purpose: str, now: datetime) -> str:
         given = _unb64(mac_part)
     except (binascii.Error, ValueError):
         raise TokenInvalid("malformed token") from None
-    if not hmac.compare_digest(given, _mac(secret, purpose, body)):
+    # Every key is tried (no early exit), each comparison in constant time.
+    matched = False
+    for key in (secret, *previous):
+        matched |= hmac.compare_digest(given, _mac(key, purpose, body))
+    if not matched:
         raise TokenInvalid("bad signature")
     try:
         subject, _, expiry = body.decode().rpartition("|")
@@ -96,9 +108,11 @@ def manage_token(secret: str, subscriber: Subscriber) -> str:
     return sign(secret, MANAGE, f"{subscriber.id}:{subscriber.token_version}", None)
 
 
-def parse_manage(secret: str, token: str, now: datetime) -> tuple[str, int]:
+def parse_manage(
+    secret: str, token: str, now: datetime, previous: Sequence[str] = ()
+) -> tuple[str, int]:
     """``(subscriber_id, token_version)``; the caller compares the version with the store's."""
-    subject = verify(secret, token, MANAGE, now)
+    subject = verify(secret, token, MANAGE, now, previous)
     sid, _, version = subject.rpartition(":")
     if not sid or not version.isdigit():
         raise TokenInvalid("malformed token")

@@ -24,6 +24,12 @@ def test_example_config_loads():
     assert "links to the original" in s.publisher.attribution.terms
 
 
+def test_previous_secret_keys_are_a_list():
+    s = load_settings({**base(), "SYNDICATION_SECRET_KEY_PREVIOUS": f" {'a' * 32}, {'b' * 40} ,"})
+    assert s.previous_secret_keys == ("a" * 32, "b" * 40)
+    assert load_settings(base()).previous_secret_keys == ()
+
+
 @pytest.mark.parametrize(
     ("extra", "named"),
     [
@@ -34,6 +40,13 @@ def test_example_config_loads():
         ({"SYNDICATION_SMTP_URL": "mail://x"}, "SYNDICATION_SMTP_URL"),
         ({"SYNDICATION_FEED_ITEMS": "lots"}, "SYNDICATION_FEED_ITEMS"),
         ({"SYNDICATION_CONFIG": "/nonexistent.toml"}, "SYNDICATION_CONFIG"),
+        (
+            {"SYNDICATION_SECRET_KEY_PREVIOUS": "a" * 40 + ",short"},
+            "SYNDICATION_SECRET_KEY_PREVIOUS",
+        ),
+        ({"SYNDICATION_ADMIN_PASSWORD": "short"}, "SYNDICATION_ADMIN_PASSWORD"),
+        ({"SYNDICATION_ADMIN_PASSWORD_HASH": "plain"}, "SYNDICATION_ADMIN_PASSWORD_HASH"),
+        ({"SYNDICATION_DIGEST_APPROVAL_MINUTES": "-1"}, "SYNDICATION_DIGEST_APPROVAL_MINUTES"),
     ],
 )
 def test_invalid_setting_is_named(extra, named):

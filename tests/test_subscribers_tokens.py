@@ -89,3 +89,17 @@ def test_manage_token_never_expires_but_carries_the_version():
         3,
     )
     assert tokens.manage_token(SECRET, subscriber(4)) != token
+
+
+def test_previous_keys_verify_but_never_sign():
+    old, new = "o" * 40, "n" * 40
+    token = tokens.sign(old, "manage", "abc:1", None)
+    with pytest.raises(tokens.TokenInvalid):
+        tokens.verify(new, token, "manage", NOW)
+    assert tokens.verify(new, token, "manage", NOW, previous=(old,)) == "abc:1"
+    assert tokens.parse_manage(new, token, NOW, previous=("x" * 40, old)) == ("abc", 1)
+    with pytest.raises(tokens.TokenInvalid):  # a previous key does not widen the purpose
+        tokens.verify(new, token, "confirm", NOW, previous=(old,))
+    fresh = tokens.manage_token(new, subscriber())
+    with pytest.raises(tokens.TokenInvalid):
+        tokens.verify(old, fresh, "manage", NOW)

@@ -356,3 +356,30 @@ def test_bounce_and_complaint_webhook_suppresses(client, catcher, service):
     assert [s.email for s in service.store.iter_active("daily")] == ["soft@example.org"]
     reason = service.store.suppression("bounce@example.org").reason  # type: ignore[union-attr]
     assert reason.startswith("hard bounce: 550 5.1.1") and "\n" not in reason
+
+
+def test_links_signed_with_the_previous_key_keep_working_after_a_rotation(
+    client, catcher, service, mail_context
+):
+    """CAN-SPAM and RFC 8058: an unsubscribe link in mail already delivered must keep
+    working when the secret key is rotated, as long as the old key is listed as previous."""
+    confirmed(client, catcher, "old-link@example.org")
+    confirmed(client, catcher, "stay@example.org")
+    old_token = manage(service, "old-link@example.org")
+    new_key = "n" * 40
+
+    def rotated(previous: tuple[str, ...]) -> TestClient:
+        settings = dataclasses.replace(
+            mail_context.settings, secret_key=new_key, previous_secret_keys=previous
+        )
+        return TestClient(create_app(Context(settings, mail_context.events, mail_context.client)))
+
+    without = rotated(())
+    refused = without.post(f"/unsubscribe/{old_token}", data={"List-Unsubscribe": "One-Click"})
+    assert refused.status_code == 400
+    assert service.store.get_by_email("old-link@example.org").status == "confirmed"  # type: ignore[union-attr]
+
+    with_previous = rotated((mail_context.settings.secret_key,))
+    done = with_previous.post(f"/unsubscribe/{old_token}", data={"List-Unsubscribe": "One-Click"})
+    assert done.status_code == 200 and "You are unsubscribed" in done.text
+    assert [s.email for s in service.store.iter_active("daily")] == ["stay@example.org"]

@@ -222,8 +222,10 @@ class PartnerService:
         items: int = 50,
         withdrawn_days: int = 14,
         copies: PartnerCopyStore | None = None,
+        previous_secrets: Sequence[str] = (),
     ) -> None:
         self.store = store
+        self.previous_secrets = tuple(previous_secrets)
         self.articles = articles
         self.publisher = publisher
         self.public_url = public_url.rstrip("/")
@@ -548,7 +550,7 @@ class PartnerService:
         if not self.secret_key:
             return False
         try:
-            subject = verify(self.secret_key, token, PIXEL, now)
+            subject = verify(self.secret_key, token, PIXEL, now, self.previous_secrets)
         except TokenError:
             return False
         partner_id, _, article_id = subject.partition(":")
@@ -769,4 +771,5 @@ def make_partner_service(
         settings.public_url,
         settings.secret_key,
         items=settings.feed_items,
+        previous_secrets=settings.previous_secret_keys,
     )

@@ -20,7 +20,7 @@ import csv
 import ipaddress
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TextIO
@@ -171,8 +171,10 @@ class SubscriptionService:
         topics: Callable[[], dict[str, str]] | None = None,
         policy: Policy | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        previous_secrets: Sequence[str] = (),
     ) -> None:
         self.store = store
+        self.previous_secrets = tuple(previous_secrets)  # still accepted on links, never signed
         self.limiter = limiter
         self.mailer = mailer
         self.secret = secret
@@ -277,7 +279,9 @@ class SubscriptionService:
     def manage(self, token: str) -> Subscriber:
         """The subscriber a manage link belongs to, if the link is still current."""
         try:
-            sid, version = tokens.parse_manage(self.secret, token, self.clock())
+            sid, version = tokens.parse_manage(
+                self.secret, token, self.clock(), self.previous_secrets
+            )
         except tokens.TokenError:
             raise LinkInvalid("this link is not valid") from None
         sub = self.store.get(sid)
@@ -309,7 +313,7 @@ class SubscriptionService:
 
     def _verify(self, token: str, purpose: str) -> str:
         try:
-            return tokens.verify(self.secret, token, purpose, self.clock())
+            return tokens.verify(self.secret, token, purpose, self.clock(), self.previous_secrets)
         except tokens.TokenExpired:
             raise LinkInvalid("this link has expired", expired=True) from None
         except tokens.TokenError:
@@ -526,6 +530,7 @@ def build_subscription_service(
         publisher.languages or [publisher.language],
         topics=topics,
         policy=policy,
+        previous_secrets=settings.previous_secret_keys,
     )
 
 

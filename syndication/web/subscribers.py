@@ -659,7 +659,11 @@ def make_router(ctx: Any, service: SubscriptionService | None = None) -> APIRout
         if not secret:
             raise ApiError(503, "webhooks are disabled: SYNDICATION_SECRET_KEY is not set")
         body = await read_body(request, settings.max_body_bytes)
-        if not signature_ok(request.headers.get(SIGNATURE_HEADER), body, secret):
+        given = request.headers.get(SIGNATURE_HEADER)
+        # During a key rollover the provider may still sign with the previous key.
+        if not any(
+            signature_ok(given, body, key) for key in (secret, *settings.previous_secret_keys)
+        ):
             raise ApiError(401, f"missing or wrong {SIGNATURE_HEADER} (HMAC-SHA256 of the body)")
         try:
             data = json.loads(body)
