@@ -249,12 +249,12 @@ def run_demo(
         checkpoint()
 
         base = settings.public_url
-        admin_password = (
-            f"cat {data_dir / 'admin_password'}"
-            if "SYNDICATION_ADMIN_PASSWORD_HASH" not in os.environ
-            and "SYNDICATION_ADMIN_PASSWORD" not in os.environ
-            else "the one you set"
+        generated = not any(
+            name in os.environ
+            for name in ("SYNDICATION_ADMIN_PASSWORD", "SYNDICATION_ADMIN_PASSWORD_HASH")
         )
+        # The demo's own password (a local demo, kept in the data folder) is shown as is.
+        admin_password = env["SYNDICATION_ADMIN_PASSWORD"] if generated else "the one you set"
         if edition_id:
             digest = (
                 f"{base}/archive/{edition_id}\n"

@@ -91,6 +91,20 @@ def test_demo_runs_imports_samples_and_stops_cleanly(tmp_path: Path):
         assert page.status_code == 200 and "Shining Path" in page.text
         redis_port = int(out.split("redis://127.0.0.1:")[1].split("/")[0])
         assert _listening(redis_port)
+        # the admin: its password printed, and a weekly draft waiting for an editor
+        password = out.split("(password: ")[1].split(")")[0]
+        assert password == (tmp_path / "d" / "admin_password").read_text().strip()
+        draft_url = out.split("Weekly draft    ")[1].split()[0]
+        with httpx.Client(base_url=base, timeout=5) as admin:
+            form = admin.get("/admin/login").text
+            token = form.split('name="csrf_token" value="')[1].split('"')[0]
+            signed_in = admin.post(
+                "/admin/login",
+                data={"csrf_token": token, "password": password, "next": "/admin"},
+            )
+            assert signed_in.status_code == 303
+            draft = admin.get(draft_url)
+            assert draft.status_code == 200 and "draft" in draft.text and "Edit" in draft.text
     finally:
         proc.send_signal(signal.SIGINT)
         try:
