@@ -106,25 +106,29 @@ def import_samples(settings: Settings, examples: Path, ctx: Context | None = Non
     return len(report.outcomes)
 
 
+def _confirmed_reader(ctx: Context, email: str, frequency: str, now: datetime) -> bool:
+    """Subscribe and confirm ``email`` on the store (the demo skips the email round trip);
+    False when an earlier run unsubscribed it (the suppression list wins)."""
+    # RateLimited: restarted several times within the hour; the reader exists already.
+    with contextlib.suppress(RateLimited):
+        ctx.subscriptions.subscribe(
+            email, frequency, (), ctx.settings.publisher.language, source="demo"
+        )
+    reader = ctx.subscriber_store.get_by_email(email)
+    if reader is not None and reader.status != CONFIRMED:
+        _, reader = ctx.subscriber_store.confirm(reader.id, now)
+    return reader is not None and reader.status == CONFIRMED
+
+
 def send_demo_digest(ctx: Context, now: datetime) -> str | None:
     """Subscribe and confirm ``DEMO_READER`` (daily, all topics), make today's daily
     edition and queue it the way beat does, so a digest lands in the Maildir moments
     after start. Returns the edition id (an existing one after a restart), or None.
 
-    The confirmation is done on the store: the demo skips the email round trip. The
-    edition reaches back to ``DEMO_SINCE`` because the samples are older than a day.
+    The edition reaches back to ``DEMO_SINCE`` because the samples are older than a day.
     """
-    publisher = ctx.settings.publisher
-    # RateLimited: restarted several times within the hour; the reader exists already.
-    with contextlib.suppress(RateLimited):
-        ctx.subscriptions.subscribe(DEMO_READER, "daily", (), publisher.language, source="demo")
-    reader = ctx.subscriber_store.get_by_email(DEMO_READER)
-    if reader is None:
+    if not _confirmed_reader(ctx, DEMO_READER, "daily", now):
         return None
-    if reader.status != CONFIRMED:
-        _, reader = ctx.subscriber_store.confirm(reader.id, now)
-        if reader is None or reader.status != CONFIRMED:
-            return None  # unsubscribed in an earlier run: the suppression list wins
     # Queues mail.send_batch through ctx.events (CeleryEvents), as the beat task would.
     created = ctx.digests.create_edition("daily", now, since=DEMO_SINCE)
     return created.edition_id or ctx.digests.edition_id_for("daily", now)
@@ -133,18 +137,8 @@ def send_demo_digest(ctx: Context, now: datetime) -> str | None:
 def make_demo_draft(ctx: Context, now: datetime) -> str | None:
     """A weekly edition left as a draft, for an editor to try /admin on: intro, featured
     story, order, preview, then send (to ``DEMO_WEEKLY_READER``, into the Maildir)."""
-    publisher = ctx.settings.publisher
-    with contextlib.suppress(RateLimited):
-        ctx.subscriptions.subscribe(
-            DEMO_WEEKLY_READER, "weekly", (), publisher.language, source="demo"
-        )
-    reader = ctx.subscriber_store.get_by_email(DEMO_WEEKLY_READER)
-    if reader is None:
+    if not _confirmed_reader(ctx, DEMO_WEEKLY_READER, "weekly", now):
         return None
-    if reader.status != CONFIRMED:
-        _, reader = ctx.subscriber_store.confirm(reader.id, now)
-        if reader is None or reader.status != CONFIRMED:
-            return None
     created = ctx.digests.create_edition("weekly", now, start=False, since=DEMO_SINCE)
     return created.edition_id or ctx.digests.edition_id_for("weekly", now)
 
