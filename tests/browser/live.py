@@ -105,7 +105,45 @@ class Shots:
         self.count = 0
 
     def __call__(self, page: Any, step: str) -> Path:
+        """Screenshot the step, after checking the page is accessible and fits the screen."""
+        problems = accessibility_problems(page)
+        assert not problems, f"{step} ({page.url}): {problems}"
         self.count += 1
         path = self.folder / f"{self.count:02d}-{step}.png"
         page.screenshot(path=str(path), full_page=True)
         return path
+
+
+# What a screen-reader or keyboard user needs of every page we show, checked in the page
+# itself: a language, one main heading, a label for every field, alt text, named controls,
+# and no sideways scrolling (the pages must reflow on a phone).
+_A11Y_SCRIPT = """() => {
+  const problems = [];
+  if (!document.documentElement.lang) problems.push("<html> has no lang");
+  const h1 = document.querySelectorAll("h1").length;
+  if (h1 !== 1) problems.push(`${h1} <h1> elements`);
+  if (!document.title.trim()) problems.push("empty <title>");
+  const named = (el) => (el.getAttribute("aria-label") || "").trim() ||
+      el.getAttribute("aria-labelledby") || (el.labels && el.labels.length) ||
+      (el.getAttribute("title") || "").trim();
+  for (const el of document.querySelectorAll("input, select, textarea")) {
+    const type = (el.getAttribute("type") || "").toLowerCase();
+    if (["hidden", "submit", "button", "reset"].includes(type)) continue;
+    if (!named(el)) problems.push(`field without a label: ${el.outerHTML.slice(0, 80)}`);
+  }
+  for (const img of document.querySelectorAll("img")) {
+    if (!img.hasAttribute("alt")) problems.push(`img without alt: ${img.src.slice(0, 80)}`);
+  }
+  for (const el of document.querySelectorAll("a[href], button")) {
+    if (!el.textContent.trim() && !named(el) && !el.querySelector("img[alt]:not([alt=''])"))
+      problems.push(`control without a name: ${el.outerHTML.slice(0, 80)}`);
+  }
+  const wide = document.scrollingElement.scrollWidth - window.innerWidth;
+  if (wide > 1) problems.push(`page is ${wide}px wider than the screen`);
+  return problems;
+}"""
+
+
+def accessibility_problems(page: Any) -> list[str]:
+    """The page's accessibility problems (see ``_A11Y_SCRIPT``); empty when there are none."""
+    return list(page.evaluate(_A11Y_SCRIPT))
