@@ -60,10 +60,11 @@ _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 def secrets_of(settings: Any) -> list[str]:
     """Values from ``settings`` that must never reach a log line."""
     found: list[str] = []
-    for name in ("api_token", "secret_key"):
+    for name in ("api_token", "secret_key", "admin_password", "admin_password_hash"):
         value = getattr(settings, name, None)
         if value:
             found.append(str(value))
+    found += [str(key) for key in getattr(settings, "previous_secret_keys", ())]
     for name in ("redis_url", "smtp_url"):
         url = getattr(settings, name, None)
         if url:

@@ -251,9 +251,15 @@ def test_healthz_200_with_a_real_worker_and_task_metrics(ctx, env, tmp_path: Pat
 
 # -- logs ---------------------------------------------------------------------------------
 def test_redacting_filter_covers_every_kind_of_secret(settings):
+    import dataclasses
     import io
     import logging
 
+    settings = dataclasses.replace(
+        settings,
+        admin_password="admin password 1234",
+        previous_secret_keys=("p" * 40,),
+    )
     stream = io.StringIO()
     handler = configure_logging(settings, stream=stream)
     try:
@@ -268,10 +274,14 @@ def test_redacting_filter_covers_every_kind_of_secret(settings):
             raise ValueError(f"secret {settings.secret_key} in an exception")
         except ValueError:
             log.exception("boom", extra={"article_id": "abc"})
+        log.info("login with %s, old key %s", settings.admin_password, "p" * 40)
     finally:
         logging.getLogger().removeHandler(handler)
     text = stream.getvalue()
-    for secret in (token, key, "hunter2hunter2", settings.secret_key, "Reader@", "a@b.org"):
+    for secret in (
+        *(token, key, "hunter2hunter2", settings.secret_key, "Reader@", "a@b.org"),
+        *("admin password 1234", "p" * 40),
+    ):
         assert secret not in text
     lines = [json.loads(line) for line in text.splitlines()]
     assert {"time", "level", "logger", "message"} <= set(lines[0])
