@@ -426,3 +426,33 @@ def test_next_edition_preview(
     assert admin_context.digests.editions.count() == 0
     empty = signed_in.get("/admin/editions/next/weekly")
     assert empty.status_code == 200 and "Nothing to preview" in empty.text
+
+
+def test_raw_previews_need_a_session(client: TestClient, draft: str) -> None:
+    for path in (
+        f"/admin/editions/{draft}/message.html",
+        "/admin/editions/next/daily/message.html",
+    ):
+        answer = client.get(path, follow_redirects=False)
+        assert answer.status_code == 303, path
+        assert answer.headers["location"].startswith("/admin/login")
+        assert "<html" not in answer.text.lower()
+
+
+def test_intro_keeps_its_paragraphs_escaped(
+    signed_in: TestClient, admin_context: Context, draft: str
+) -> None:
+    edition = admin_context.digests.status(draft)
+    assert edition is not None
+    intro = "First <b>part</b>\r\nstill first.\r\n\r\n\r\nSecond & last."
+    admin_context.digests.edit(
+        draft, intro=intro, featured=None, order=edition.article_ids, now=datetime.now(UTC)
+    )
+    page = signed_in.get(f"/admin/editions/{draft}")
+    block = page.text.split("data-intro>")[1].split("</blockquote>")[0]
+    paragraphs = re.findall(r"<p>(.*?)</p>", block, re.S)
+    assert paragraphs == ["First &lt;b&gt;part&lt;/b&gt;\nstill first.", "Second &amp; last."]
+    # the page's one script runs only with the nonce of this answer's CSP
+    nonce = re.search(r'<script nonce="([^"]+)">', page.text)
+    assert nonce and f"'nonce-{nonce.group(1)}'" in page.headers["content-security-policy"]
+    assert page.text.count("<script") == 1

@@ -12,7 +12,7 @@ import io
 import re
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import ROOT, article_data, tamper
@@ -30,6 +30,7 @@ from syndication.web.app import create_app
 PASSWORD = "correct horse battery staple"
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+ONCE = re.compile(r'name="once" value="([^"]+)"')
 
 
 def make_app(ctx: Context, **settings: object) -> FastAPI:
@@ -72,6 +73,15 @@ def csrf_of(client: TestClient, path: str = "/admin") -> str:
     page = client.get(path)
     assert page.status_code == 200, page.text
     return token(page.text)
+
+
+def rotate_form(client: TestClient) -> dict[str, str]:
+    """The fields of a freshly rendered rotate button (CSRF token and one-time value)."""
+    page = client.get("/admin/partners")
+    assert page.status_code == 200, page.text
+    once = ONCE.search(page.text)
+    assert once, "no one-time field on the partners page"
+    return {"csrf_token": token(page.text), "once": once.group(1)}
 
 
 def add_articles(ctx: Context) -> list[Article]:
@@ -343,7 +353,7 @@ def test_rotate_shows_the_new_key_once_and_the_old_key_stops_working(context, cl
     assert client.post(url, data={"csrf_token": "bad"}).status_code == 400
     assert context.partners.authenticate(old_key) is not None  # nothing changed
 
-    response = client.post(url, data={"csrf_token": csrf_of(client, "/admin/partners")})
+    response = client.post(url, data=rotate_form(client))
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
     new_key = re.search(r'<code class="key" id="new-key">([A-Za-z0-9_-]{43})</code>', response.text)
@@ -366,8 +376,10 @@ def test_revoke_and_unknown_partner(context, client):
     assert response.status_code == 303
     assert context.partners.authenticate(key) is None
     assert "Revoked Outlet" in client.get("/admin/partners").text
-    rotate = client.post(f"/admin/partners/{partner.id}/rotate", data={"csrf_token": csrf})
-    assert rotate.status_code == 409
+    # A revoked partner has no rotate button; a hand-made form is still refused.
+    forged = {"csrf_token": csrf, "once": "A" * 22}
+    rotate = client.post(f"/admin/partners/{partner.id}/rotate", data=forged)
+    assert rotate.status_code == 409 and "cannot be rotated" in rotate.text
     missing = client.post("/admin/partners/nobody/revoke", data={"csrf_token": csrf})
     assert missing.status_code == 404
 
@@ -380,6 +392,112 @@ def test_kit_redirect_refuses_non_admin_paths(app):
     for bad in ("https://evil.example/", "//evil.example", "/feeds", "/admin/../x"):
         with pytest.raises(ValueError):
             kit.redirect(bad)
+
+
+# -- hardening ------------------------------------------------------------------------------
+
+
+def test_reloading_the_key_page_neither_rotates_again_nor_shows_the_key(context, client):
+    """A reload (or Back) re-sends the rotate form: it must not kill the key just shown."""
+    partner, _ = context.partners.add("Outlet", now=NOW)
+    signed_in(client)
+    url = f"/admin/partners/{partner.id}/rotate"
+    form = rotate_form(client)
+    first = client.post(url, data=form)
+    assert first.status_code == 200
+    key = re.search(r'id="new-key">([A-Za-z0-9_-]{43})<', first.text).group(1)  # type: ignore[union-attr]
+    again = client.post(url, data=form)  # what the browser's "resend" does
+    assert again.status_code == 409
+    assert "already done" in again.text and key not in again.text
+    assert again.headers["cache-control"] == "no-store"
+    assert context.partners.authenticate(key) is not None  # the shown key still works
+    stale = client.post(url, data={"csrf_token": form["csrf_token"]})
+    assert stale.status_code == 400 and context.partners.authenticate(key) is not None
+
+
+def test_signing_in_ends_the_session_the_browser_already_had(client, app):
+    page = client.get("/admin/login")
+    login_token = token(page.text)
+    assert client.post("/admin/login", data={"csrf_token": login_token, "password": PASSWORD})
+    before = client.cookies["syndication-admin"]
+    again = client.post("/admin/login", data={"csrf_token": login_token, "password": PASSWORD})
+    assert again.status_code == 303
+    after = client.cookies["syndication-admin"]
+    assert after != before
+    assert client.get("/admin").status_code == 200
+    planted = TestClient(app, follow_redirects=False)
+    planted.cookies.set("syndication-admin", before, path="/admin")
+    assert planted.get("/admin").status_code == 303  # the old id did not survive sign-in
+
+
+def test_bad_or_expired_session_cookies_lead_to_sign_in_not_an_error(client, app):
+    from syndication.web.admin import make_kit
+
+    auth = make_kit(app.state.ctx).auth
+    _, expired = auth.start("203.0.113.9", datetime.now(UTC) - auth.ttl - timedelta(minutes=1))
+    for value in ("", "x", "a.b", "....", "AAAA.BBBB", "%00%0d", "x" * 5000, expired):
+        client.cookies.clear()
+        client.cookies.set("syndication-admin", value, path="/admin")
+        response = client.get("/admin/partners")
+        assert response.status_code == 303, value
+        assert response.headers["location"] == "/admin/login?next=/admin/partners"
+
+
+def test_login_throttle_is_not_reset_by_x_forwarded_for(client):
+    """Without a trusted proxy (uvicorn ``--forwarded-allow-ips``) the header is ignored."""
+    for n in range(LOGIN_LIMIT):
+        client.headers["X-Forwarded-For"] = f"198.51.100.{n}"
+        assert login(client, "not the password at all").status_code == 401
+    client.headers["X-Forwarded-For"] = "198.51.100.250"
+    assert login(client).status_code == 429
+
+
+def test_bad_query_values_get_an_admin_page_not_json(client):
+    signed_in(client)
+    response = client.get("/admin/editions?page=%3Cscript%3E")
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("text/html")
+    assert "page" in response.text and "<script>" not in response.text
+    assert response.headers["x-frame-options"] == "DENY"
+    client.cookies.clear()
+    assert client.get("/admin/editions?page=x").status_code == 303  # no hints before sign-in
+
+
+def test_unknown_admin_addresses_get_an_admin_404_after_sign_in(client):
+    assert client.get("/admin/no-such-page").status_code == 303
+    signed_in(client)
+    response = client.get("/admin/no-such-page/<b>x</b>")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert "<title>Not found" in response.text and "<b>x" not in response.text
+    assert client.get("/admin/").headers["location"] == "/admin"
+
+
+def test_hostile_names_titles_and_queries_are_escaped(context, client):
+    evil = "<script>alert(1)</script>"
+    article = Article.model_validate(article_data(9, title=f"Title {evil}"))
+    context.articles.accept(article)
+    context.partners.add(f"Partner {evil}", now=NOW)
+    context.subscriber_store.suppress("x.script@example.net", "bounce", NOW)
+    signed_in(client)
+    pages = [
+        client.get("/admin/articles"),
+        client.get("/admin/partners"),
+        client.get("/admin/subscribers", params={"q": evil}),
+        client.get("/admin/subscribers", params={"q": f'"><svg onload=x>{evil}@x.org'}),
+        client.get("/admin/editions/<svg onload=alert(1)>"),
+        client.get("/admin/editions/next/daily", params={"segment": evil}),
+        client.get("/admin/login", params={"next": f'/admin?"><{evil}'}),
+    ]
+    for response in pages:
+        assert "<script>alert" not in response.text, response.url
+        assert "<svg" not in response.text, response.url
+        csp = response.headers["content-security-policy"]
+        assert "script-src 'nonce-" in csp or "script-src 'none'" in csp
+        nonces = re.findall(r"<script nonce=\"([^\"]+)\"", response.text)
+        assert all(f"'nonce-{n}'" in csp for n in nonces)
+        assert response.text.count("<script") == len(nonces)  # every script has the nonce
+    assert "&lt;script&gt;" in pages[0].text and "&lt;script&gt;" in pages[1].text
 
 
 # -- CLI ------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends
-from fastapi.routing import APIRoute
+from starlette.responses import Response
 
 from syndication.web.admin import (
     articles,
@@ -21,7 +21,7 @@ from syndication.web.admin import (
     subscribers,
 )
 from syndication.web.admin.auth import AdminAuth
-from syndication.web.admin.kit import AdminKit, AdminRoute
+from syndication.web.admin.kit import AdminError, AdminKit
 
 if TYPE_CHECKING:
     from syndication.context import Context
@@ -33,34 +33,19 @@ def make_kit(ctx: Context) -> AdminKit:
     return AdminKit(ctx, AdminAuth(ctx.settings, ctx.client, ctx.rate_limiter))
 
 
-def adopt(router: APIRouter, kit: AdminKit) -> APIRouter:
-    """Give a page module's plain ``APIRouter`` routes the admin route class, so that its
-    refusals render as admin pages too (they are refused either way: see kit.py)."""
-    adopted = kit.router()
-    for route in router.routes:
-        if isinstance(route, APIRoute) and not isinstance(route, AdminRoute):
-            adopted.add_api_route(
-                route.path,
-                route.endpoint,
-                methods=sorted(route.methods or ()),
-                response_class=route.response_class,
-                # The admin's own check, whatever the module declared (cached per request).
-                dependencies=[*route.dependencies, Depends(kit.require)],
-                response_model=route.response_model,
-                name=route.name,
-                include_in_schema=route.include_in_schema,
-                status_code=route.status_code,
-            )
-        else:
-            adopted.routes.append(route)
-    return adopted
-
-
 def make_router(ctx: Context) -> APIRouter:
     kit = make_kit(ctx)
     router = kit.router(include_in_schema=False)
     auth.add_routes(router, kit)
-    for module in (overview, articles, feeds, partners, subscribers):
+    for module in (overview, articles, feeds, partners, subscribers, editions):
         router.include_router(module.make_router(kit))
-    router.include_router(adopt(editions.make_router(kit), kit))
+
+    # Last: any other /admin address is an admin 404 page (after sign-in, so the paths
+    # that exist are not told to strangers), not the API's JSON.
+    @router.get("/admin/{rest:path}", dependencies=[Depends(kit.require)])
+    async def unknown(rest: str) -> Response:
+        if not rest:
+            return kit.redirect("/admin")
+        raise AdminError(404, "There is no admin page at this address.")
+
     return router

@@ -356,6 +356,11 @@ def add_routes(router: APIRouter, kit: AdminKit) -> None:
         if not await run_in_threadpool(auth.check_password, password):
             log.warning("admin login failed", extra={"client": ip})
             return login_page(request, next_path, 401, "That password is not right.")
+        # A session id the browser already had must not survive sign-in (fixation): end it
+        # server-side too, not just by overwriting the cookie.
+        previous = await run_in_threadpool(auth.session, request, kit.now())
+        if previous is not None:
+            await run_in_threadpool(auth.end, previous)
         _, cookie = await run_in_threadpool(auth.start, ip, kit.now())
         log.info("admin signed in", extra={"client": ip})
         response = kit.redirect(next_path)

@@ -228,8 +228,7 @@ def sandboxed(html: str) -> Response:
 
 def make_router(kit: AdminKit) -> APIRouter:
     """The editions pages; every route needs a signed-in operator (``kit.require``)."""
-    router = kit.router()
-    guard = [Depends(kit.require)]
+    router = kit.router(dependencies=[Depends(kit.require)])
     service: DigestService = kit.ctx.digests
 
     def page(request: Request, template: str, **values: Any) -> HTMLResponse:
@@ -249,7 +248,7 @@ def make_router(kit: AdminKit) -> APIRouter:
     def conflict(message: str) -> AdminError:
         return AdminError(409, f"{message} Nothing was changed.", title="Not possible now")
 
-    @router.get(BASE, dependencies=guard)
+    @router.get(BASE)
     async def editions(request: Request, page_no: int = Query(1, alias="page", ge=1)) -> Response:
         total = await run_in_threadpool(service.editions.count)
         offset = (page_no - 1) * PAGE_SIZE
@@ -275,7 +274,7 @@ def make_router(kit: AdminKit) -> APIRouter:
             raise AdminError(404, f"There is no {frequency[:40]!r} frequency.")
         return frequency
 
-    @router.get(BASE + "/next/{frequency}", dependencies=guard)
+    @router.get(BASE + "/next/{frequency}")
     async def next_edition(request: Request, frequency: str, segment: str = "") -> Response:
         choices, preview = await run_in_threadpool(
             next_segment_preview, service, known(frequency), kit.now(), segment or None
@@ -293,7 +292,7 @@ def make_router(kit: AdminKit) -> APIRouter:
             raw_url=f"{BASE}/next/{frequency}/message.html",
         )
 
-    @router.get(BASE + "/next/{frequency}/message.html", dependencies=guard)
+    @router.get(BASE + "/next/{frequency}/message.html")
     async def next_edition_html(frequency: str, segment: str = "") -> Response:
         _, preview = await run_in_threadpool(
             next_segment_preview, service, known(frequency), kit.now(), segment or None
@@ -302,7 +301,7 @@ def make_router(kit: AdminKit) -> APIRouter:
             raise AdminError(404, "The next edition has nothing to show yet.")
         return sandboxed(preview.html)
 
-    @router.get(BASE + "/{edition_id}", dependencies=guard)
+    @router.get(BASE + "/{edition_id}")
     async def edition_page(request: Request, edition_id: str) -> Response:
         edition = await load(edition_id)
         report = await run_in_threadpool(service.report, edition_id, REPORT_LIMIT)
@@ -327,7 +326,7 @@ def make_router(kit: AdminKit) -> APIRouter:
             poll_ms=LIVE_POLL_MS,
         )
 
-    @router.get(BASE + "/{edition_id}/counts.json", dependencies=guard)
+    @router.get(BASE + "/{edition_id}/counts.json")
     async def counts(edition_id: str) -> Response:
         edition = await load(edition_id)
         return JSONResponse(progress(edition), headers={"Cache-Control": "no-store"})
@@ -362,19 +361,19 @@ def make_router(kit: AdminKit) -> APIRouter:
             raise conflict(f"Cannot {action} edition {edition_id}: it is {state}.")
         return kit.redirect(f"{BASE}/{edition_id}", flash=FLASH[action])
 
-    @router.post(BASE + "/{edition_id}/pause", dependencies=guard)
+    @router.post(BASE + "/{edition_id}/pause")
     async def pause(request: Request, edition_id: str) -> Response:
         return await act(request, edition_id, "pause")
 
-    @router.post(BASE + "/{edition_id}/resume", dependencies=guard)
+    @router.post(BASE + "/{edition_id}/resume")
     async def resume(request: Request, edition_id: str) -> Response:
         return await act(request, edition_id, "resume")
 
-    @router.post(BASE + "/{edition_id}/approve", dependencies=guard)
+    @router.post(BASE + "/{edition_id}/approve")
     async def approve(request: Request, edition_id: str) -> Response:
         return await act(request, edition_id, "approve")
 
-    @router.post(BASE + "/{edition_id}/cancel", dependencies=guard)
+    @router.post(BASE + "/{edition_id}/cancel")
     async def cancel(request: Request, edition_id: str) -> Response:
         return await act(request, edition_id, "cancel")
 
@@ -411,7 +410,7 @@ def make_router(kit: AdminKit) -> APIRouter:
             error=error,
         )
 
-    @router.get(BASE + "/{edition_id}/edit", dependencies=guard)
+    @router.get(BASE + "/{edition_id}/edit")
     async def edit_page(request: Request, edition_id: str) -> Response:
         edition = editable(await load(edition_id))
         editorial = await run_in_threadpool(service.editorial, edition_id)
@@ -424,7 +423,7 @@ def make_router(kit: AdminKit) -> APIRouter:
             revision=editorial.revision,
         )
 
-    @router.post(BASE + "/{edition_id}/edit", dependencies=guard)
+    @router.post(BASE + "/{edition_id}/edit")
     async def edit_save(request: Request, edition_id: str) -> Response:
         form = await kit.form(request)
         edition = editable(await load(edition_id))
@@ -484,7 +483,7 @@ def make_router(kit: AdminKit) -> APIRouter:
             return await again(order=order, error=str(exc), status=422)
         return kit.redirect(f"{BASE}/{edition_id}", flash="Saved the edition's changes.")
 
-    @router.get(BASE + "/{edition_id}/preview", dependencies=guard)
+    @router.get(BASE + "/{edition_id}/preview")
     async def preview_page(request: Request, edition_id: str, segment: str = "") -> Response:
         edition = await load(edition_id)
         choices, preview = await run_in_threadpool(
@@ -503,7 +502,7 @@ def make_router(kit: AdminKit) -> APIRouter:
             raw_url=f"{BASE}/{edition_id}/message.html",
         )
 
-    @router.get(BASE + "/{edition_id}/message.html", dependencies=guard)
+    @router.get(BASE + "/{edition_id}/message.html")
     async def preview_html(edition_id: str, segment: str = "") -> Response:
         edition = await load(edition_id)
         _, preview = await run_in_threadpool(segment_preview, service, edition, segment or None)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from markupsafe import Markup
 from starlette.datastructures import FormData
@@ -302,6 +303,13 @@ class AdminKit:
             return ""
 
 
+def invalid_values(exc: RequestValidationError) -> AdminError:
+    """A 400 page naming the bad parameters (not echoing their values) for a bad address."""
+    names = sorted({str(e["loc"][-1]) for e in exc.errors() if e.get("loc")})
+    listed = ", ".join(names) or "a value"
+    return AdminError(400, f"This address has a value that is not valid ({listed}).")
+
+
 class AdminRoute(APIRoute):
     """Renders ``AdminError`` as an admin page and adds the security headers to every answer."""
 
@@ -318,6 +326,11 @@ class AdminRoute(APIRoute):
                 if kit is None:
                     raise
                 response = kit.error_page(request, exc)
+            except RequestValidationError as exc:
+                # Only reached once ``require`` let the request in (dependencies run first).
+                if kit is None:
+                    raise
+                response = kit.error_page(request, invalid_values(exc))
             for name, value in security_headers().items():
                 if name not in response.headers:
                     response.headers[name] = value

@@ -2,12 +2,20 @@
 
 A partner's key exists in clear only in the answer to "rotate key" (the store keeps its
 SHA-256 and an 8-character prefix to tell keys apart); that page is ``no-store`` like every
-admin page, and the key is never put in a redirect, a flash cookie or a log line.
+admin page, and the key is never put in a URL, a redirect, a flash cookie or a log line.
+
+Each rotate button carries a one-time ``once`` value (fresh on every render of the partners
+page): reloading the key page, or going back to it, makes the browser send the same form
+again, and a second rotation there would silently kill the key the operator just copied.
+So a ``once`` value is spent on first use (SET NX) and a repeat is refused: no new key,
+and the old answer is not shown again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -19,7 +27,10 @@ from syndication.store.partners import Partner, PartnerNotFound, PartnerRevoked
 from syndication.web.admin.kit import AdminError, AdminKit
 
 DAYS = 14
+ONCE_FIELD = "once"
+ONCE_TTL_S = 7 * 24 * 3600  # longer than any browser keeps a page to go back to
 _ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+_ONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,13 @@ def checked_id(partner_id: str) -> str:
     return partner_id
 
 
+def spend_once(kit: AdminKit, partner_id: str, once: str) -> bool:
+    """Whether this rotate form is used for the first time (then it is spent)."""
+    digest = hashlib.sha256(f"{partner_id}\x00{once}".encode()).hexdigest()[:40]
+    key = f"{kit.ctx.settings.key_prefix}admin:rotate-once:{digest}"
+    return bool(kit.ctx.client.set(key, "1", nx=True, ex=ONCE_TTL_S))
+
+
 def make_router(kit: AdminKit) -> APIRouter:
     router = kit.router(dependencies=[Depends(kit.require)])
     service = kit.ctx.partners
@@ -54,13 +72,32 @@ def make_router(kit: AdminKit) -> APIRouter:
     async def partners(request: Request) -> Response:
         days, rows = await run_in_threadpool(collect, kit, kit.now().date())
         return kit.page(
-            request, "partners.html", title="Partners", active="partners", days=days, rows=rows
+            request,
+            "partners.html",
+            title="Partners",
+            active="partners",
+            days=days,
+            rows=rows,
+            once=secrets.token_urlsafe(16),
         )
 
     @router.post("/admin/partners/{partner_id}/rotate")
     async def rotate(request: Request, partner_id: str) -> Response:
         checked_id(partner_id)
-        await kit.form(request)
+        form = await kit.form(request)
+        once = str(form.get(ONCE_FIELD, ""))
+        if not _ONCE.fullmatch(once):
+            raise AdminError(
+                400, "This form is out of date. Reload the partners page and rotate again."
+            )
+        if not await run_in_threadpool(spend_once, kit, partner_id, once):
+            raise AdminError(
+                409,
+                "This key rotation was already done (the page was reloaded or the form sent "
+                "again), so no new key was made and the key is not shown a second time. If "
+                "the key was lost, rotate again from the partners page.",
+                title="Already rotated",
+            )
         try:
             partner, key = await run_in_threadpool(service.rotate, partner_id, kit.now())
         except PartnerNotFound:
