@@ -7,6 +7,7 @@ Regenerate the golden files with ``UPDATE_GOLDEN=1`` — and look at them before
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from syndication.build.partner_copy import (
 )
 from syndication.config import Publisher
 from syndication.ingest.files import load_path, source_urls
-from syndication.licences import LICENCES, may_republish, normalise_licence
+from syndication.licences import LICENCES, display_name, may_republish, normalise_licence
 from syndication.models import Article
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -400,3 +401,224 @@ def test_partner_filters(publisher: Publisher) -> None:
         partner_copy(make(language="es-MX"), PartnerTerms.of(languages=["es"]), publisher),
         PartnerItem,
     )
+
+
+# --- Spanish articles -------------------------------------------------------------------
+
+GOLDEN_ES = Path(__file__).resolve().parent / "golden"
+#: English wording of the blocks (ours, not the publisher's): none may be left in Spanish.
+ENGLISH = (
+    "this article",
+    "originally published",
+    "first published",
+    "republished under",
+    "licence",
+    "license",
+    "legal code",
+    "summary",
+    "dedication",
+    "image:",
+    "credit:",
+    "updated",
+    "attribution",
+    " by ",
+    " and ",
+    "international",
+)
+
+
+def spanish_publisher(publisher: Publisher) -> Publisher:
+    """The example publisher with no English words of its own (no contact line)."""
+    terms = publisher.attribution.model_copy(update={"contact": "", "note": ""})
+    return publisher.model_copy(update={"attribution": terms})
+
+
+def spanish(**overrides: Any) -> Article:
+    data: dict[str, Any] = {
+        "url": "https://insightcrime.org/es/noticias/analisis/historia-de-ejemplo/",
+        "title": "Historia de ejemplo",
+        "language": "es",
+        "authors": ["Ana Pérez", "Juan Gómez"],
+        "updated_at": "2026-03-05T10:00:00-05:00",
+        "image": {
+            "url": "https://insightcrime.org/wp-content/uploads/coca.jpg",
+            "caption": "Un cultivo de coca en Putumayo",
+            "credit": "Archivo de InSight Crime",
+            "licence": "CC-BY-SA-4.0",
+        },
+    }
+    data.update(overrides)
+    return make(**data)
+
+
+def visible_text(html: str) -> str:
+    return " ".join(parse(html).text_content().split())
+
+
+def test_spanish_article_is_attributed_in_spanish(publisher: Publisher) -> None:
+    publisher = spanish_publisher(publisher)
+    article = spanish()
+    item = copy_of(article, publisher)
+    lic = LICENCES[article.licence]
+    found = inspect_attribution(item.html)
+    # Same TASL and ccREL as in English: the canonical licence URI stays on rel="license".
+    assert found.top_url == article.url and article.url in found.bottom_urls
+    assert found.about == article.url
+    # rel="license": the canonical URI and the exact name, what identifies the licence.
+    assert found.licence_url == lic.url == "https://creativecommons.org/licenses/by-nc/4.0/"
+    assert found.licence_name == lic.name
+    assert found.byline_publisher == found.attribution_name == publisher.attribution_name
+    assert found.byline == "por Ana Pérez y Juan Gómez, InSight Crime · 2 de marzo de 2026 " + (
+        "(actualizado el 5 de marzo de 2026)"
+    )
+    footer = parse(item.footer_html)
+    # Readers get the Spanish name on CC's Spanish deed, and the official Spanish legal code.
+    links = {a.text_content(): a.get("href") for a in footer.iter("a")}
+    name = display_name(lic, "es")
+    assert name == "Creative Commons Atribución-NoComercial 4.0 Internacional"
+    assert links[name] == lic.url + "deed.es"
+    assert links["texto legal"] == lic.url + "legalcode.es"
+    assert [a.get("href") for a in footer.xpath("//a[@rel='license']")] == [lic.url]
+    assert links["CC BY-SA 4.0"] == "https://creativecommons.org/licenses/by-sa/4.0/deed.es"
+    assert footer.xpath("./div")[0].get("lang") == "es"
+    words = visible_text(item.header_html + item.footer_html)
+    # The one English phrase on purpose: the licence's exact name on the rel="license" link.
+    prose = words.replace(lic.name, "")
+    assert words.startswith("Este artículo fue publicado originalmente por InSight Crime.")
+    assert "“Historia de ejemplo” por Ana Pérez y Juan Gómez, InSight Crime." in words
+    assert (
+        "InSight Crime publicó este artículo por primera vez en " + article.url + " y se "
+        "republica bajo la licencia Creative Commons Atribución-NoComercial 4.0 Internacional "
+        "(CC BY-NC 4.0, nombre original: Creative Commons Attribution-NonCommercial 4.0 "
+        "International, texto legal)."
+    ) in words
+    assert (
+        "Imagen: Un cultivo de coca en Putumayo. Crédito: Archivo de InSight Crime. CC BY-SA 4.0."
+    ) in words
+    for english in ENGLISH:
+        assert english not in prose.lower(), english
+    text = item.header_text + "\n" + item.footer_text
+    assert item.header_text.splitlines()[0] == (
+        f"Este artículo fue publicado originalmente por InSight Crime: {article.url}"
+    )
+    assert f"(CC BY-NC 4.0): {lic.url}\n" in text  # the canonical URI, as rel="license"
+    assert f"Resumen en español: {lic.url}deed.es · Texto legal: {lic.url}legalcode.es" in text
+    words = re.sub(r"https?://\S+", "", text).lower()  # CC's URLs say "licenses"
+    for english in ENGLISH:
+        assert english not in words, english
+
+
+def test_any_spanish_variant_is_spanish_and_other_languages_english(publisher: Publisher) -> None:
+    mexican = attribution_footer(spanish(language="es-MX"), publisher)
+    assert "publicó este artículo" in visible_text(mexican)
+    assert parse(mexican).xpath("./div")[0].get("lang") == "es-MX"
+    english = attribution_footer(make(), publisher)
+    for language in ("fr", "pt-BR", "en-GB"):
+        # No catalog (or English): the English block, byte for byte, and no lang attribute.
+        assert attribution_footer(make(language=language), publisher) == english
+        assert attribution_header(make(language=language), publisher) == attribution_header(
+            make(), publisher
+        )
+
+
+def test_spanish_footer_matches_golden(publisher: Publisher) -> None:
+    article = spanish(authors=["Ana Pérez", "Juan Gómez", "Inés Ruiz"])
+    produced = {
+        "attribution_es_footer.html": attribution_footer(
+            article, spanish_publisher(publisher), image=article.image
+        )
+        + "\n",
+        "attribution_es_footer.txt": attribution_footer(
+            article, spanish_publisher(publisher), image=article.image, fmt="text"
+        ),
+    }
+    if os.environ.get("UPDATE_GOLDEN"):
+        for name, text in produced.items():
+            (GOLDEN_ES / name).write_text(text, "utf-8")
+    for name, text in produced.items():
+        assert (GOLDEN_ES / name).read_bytes() == text.encode("utf-8"), name
+    # "y" is "e" before a name that starts with the sound /i/.
+    assert "Juan Gómez e Inés Ruiz" in produced["attribution_es_footer.txt"]
+
+
+def test_hostile_spanish_title_stays_escaped() -> None:
+    hostile = '<script>alert(1)</script>"><img src=x onerror=alert(2)>%(url)s'
+    publisher = Publisher(
+        name=f"Malvado {hostile}", site_url="https://example.org", licence="CC-BY-4.0"
+    )
+    article = spanish(
+        url='https://example.org/historia"onmouseover="alert(3)',
+        title=f"Título {hostile} & más",
+        authors=[f"Autora {hostile}"],
+        licence="CC-BY-4.0",
+        image={
+            "url": "https://example.org/a.jpg",
+            "caption": f"Pie {hostile}",
+            "credit": f"Crédito {hostile}",
+            "licence": "CC-BY-4.0",
+        },
+    )
+    item = copy_of(article, publisher)
+    tree = parse(item.html)
+    assert tree.xpath("//script") == []
+    assert [img.get("src") for img in tree.iter("img")] == []
+    assert not any(el.get("onmouseover") or el.get("onerror") for el in tree.iter())
+    assert tree.xpath("//*[@property='dct:title']")[0].text_content() == article.title
+    assert tree.xpath("//*[@property='dct:creator']")[0].text_content() == article.authors[0]
+    found = inspect_attribution(item.html)
+    assert found.top_url == article.url and found.about == article.url
+    assert found.byline_publisher == found.attribution_name == publisher.name
+    assert found.licence_url == LICENCES["CC-BY-4.0"].url
+    # The values are never read as format strings: "%(url)s" in a title stays as written.
+    assert f"Título {hostile} & más" in item.footer_text
+    assert f"Crédito: Crédito {hostile}." in visible_text(item.footer_html)
+
+
+def test_spanish_wording_for_cc0_3_0_and_a_publishers_own_byline(publisher: Publisher) -> None:
+    cc0 = parse(attribution_footer(spanish(licence="CC0-1.0"), publisher))
+    assert "se republica bajo la dedicación al dominio público CC0 1.0 Universal" in (
+        visible_text(attribution_footer(spanish(licence="CC0-1.0"), publisher))
+    )
+    # CC0 keeps its name in Spanish: one link, canonical, and the Spanish deed beside it.
+    links = {a.text_content(): a.get("href") for a in cc0.iter("a")}
+    assert links["CC0 1.0 Universal"] == "https://creativecommons.org/publicdomain/zero/1.0/"
+    assert links["resumen en español"] == (
+        "https://creativecommons.org/publicdomain/zero/1.0/deed.es"
+    )
+    old = parse(attribution_footer(spanish(licence="CC-BY-SA-3.0"), publisher))
+    licence = old.xpath("//a[@rel='license']")[0]
+    assert licence.get("href") == "https://creativecommons.org/licenses/by-sa/3.0/"
+    assert licence.text == "Creative Commons Attribution-ShareAlike 3.0 Unported"
+    links = {a.text_content(): a.get("href") for a in old.iter("a")}
+    # CC publishes no Spanish legal code for 3.0: the deed is Spanish, the legal code English.
+    assert links["Creative Commons Atribución-CompartirIgual 3.0 No portada"] == (
+        "https://creativecommons.org/licenses/by-sa/3.0/deed.es"
+    )
+    assert links["texto legal"] == "https://creativecommons.org/licenses/by-sa/3.0/legalcode"
+    own = publisher.model_copy(
+        update={
+            "attribution": publisher.attribution.model_copy(
+                update={"byline": "Escrito por {authors} para {publisher}", "note": "Nota propia."}
+            )
+        }
+    )
+    article = spanish(authors=["Ana Pérez"])
+    # The publisher's words stay as configured; the default byline is ours, so translated.
+    assert byline_text(article, own) == "Escrito por Ana Pérez para InSight Crime"
+    assert byline_text(article, publisher) == "por Ana Pérez, InSight Crime"
+    assert "Nota propia." in visible_text(attribution_footer(article, own))
+    words = visible_text(attribution_header(article, own) + attribution_footer(article, own))
+    for phrase in ("respald", "patrocin", "aprobad", "cortesía", "en colaboración", "socio"):
+        assert phrase not in words.lower()
+
+
+def test_fast_gettext_reads_as_the_environments(publisher: Publisher) -> None:
+    """The templates rendered with the environment's own gettext read the same."""
+    from syndication.build.attribution import _context, _render, _template
+
+    for article in (spanish(), make(image=spanish().image)):
+        context = _context(article, publisher, "Cambios.", article.image)
+        for name in ("header", "footer"):
+            for fmt in ("html", "text"):
+                slow = _template(name, fmt).render(context)
+                assert _render(name, fmt, context) == slow

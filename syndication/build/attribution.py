@@ -12,23 +12,38 @@ of the partner's page. Nothing says or hints that the publisher endorses the par
 
 Pure: no clock, no I/O. Rendered from ``templates/attribution/{header,footer}.{html,txt}``
 with Jinja autoescape for HTML, so hostile titles and names stay text.
+
+Language: the blocks are worded in the article's language when the catalogs have it
+(``es``, ``es-MX``…; ``syndication.i18n``), English otherwise. Our words go through the
+catalogs (``gettext()`` in the templates, the default byline and the "and" between names here);
+the publisher's own words (``attribution.byline`` when set, ``note``, ``contact``) stay as
+configured. The ``rel="license"`` link keeps the canonical URI and the exact name
+(``Licence.url``/``name``: what identifies the licence to ccREL readers and people, in
+every language). Where CC names the licence differently in that language
+(``licences.display_name``), the sentence names it so, linked to CC's deed in that language
+(``deed_url``), with the canonical link after it as the "original name"; where only the
+deed differs (CC0) it is a separate "summary" link. The legal code is CC's official
+translation where there is one (``legal_code_url``). Dates are CLDR's (Babel) for the
+language; English keeps "4 September 2020". An English copy is byte for byte what it was.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache, lru_cache
 from string import Formatter
 from typing import Any, Literal
 
 import lxml.html
 from jinja2 import Template
+from markupsafe import Markup, escape
 
 from syndication.config import Publisher
-from syndication.licences import LICENCES, Licence
+from syndication.i18n import N_, SOURCE, format_date, supported, translations
+from syndication.licences import LICENCES, Licence, deed_url, display_name, legal_code_url
 from syndication.models import Article, Image
 from syndication.templating import environment
 
@@ -38,7 +53,13 @@ _MONTHS = (
     "January", "February", "March", "April", "May", "June", "July", "August", "September",
     "October", "November", "December",
 )  # fmt: skip
-_DEFAULT_BYLINE = "by {authors}, {publisher}"
+# Translators: the byline when the publisher sets none; keep {authors} and {publisher}.
+_DEFAULT_BYLINE = N_("by {authors}, {publisher}")
+# Translators: joins the last two names of a list: "Ana, Juan and Eva".
+_AND = N_("and")
+#: Spanish writes "e" for "y" before a word that starts with the sound /i/ ("Juan e Inés"),
+#: but not before a diphthong ("Ana y Hierro").
+_Y_TO_E = re.compile(r"h?[ií](?![aeiouáéíóú])", re.IGNORECASE)
 _BYLINE_FIELDS = frozenset({"authors", "publisher"})
 _CONTACT_LINK = re.compile(
     r"(?P<url>https?://[^\s<>\"']+[^\s<>\"'.,;:!?)])|(?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)"
@@ -52,19 +73,59 @@ BYLINE_CLASS = "syndication-byline"
 CHANGES_CLASS = "syndication-changes"
 
 
-def date_label(value: datetime) -> str:
-    """ "4 September 2020", in the date's own offset, without the process-global locale."""
-    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
+@lru_cache(maxsize=64)
+def block_locale(language: str) -> str:
+    """The catalog the blocks of an article in ``language`` are worded from: ``es`` for
+    ``es``/``es-MX``…, English for anything without a catalog."""
+    return supported(language) or SOURCE
 
 
-def byline_format(publisher: Publisher) -> str:
+def date_label(value: datetime, locale: str = SOURCE) -> str:
+    """ "4 September 2020" / "4 de septiembre de 2020", in the date's own offset, without the
+    process-global locale. English is spelled here; other languages are CLDR's long date."""
+    if locale == SOURCE:
+        return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
+    return _cldr_date(value.date(), locale)
+
+
+@lru_cache(maxsize=1024)
+def _cldr_date(day: date, locale: str) -> str:
+    """Babel's formatting costs more than a render of a block: dates repeat across partners."""
+    return format_date(datetime(day.year, day.month, day.day), locale)
+
+
+@dataclass(frozen=True)
+class _Words:
+    """Our own words in one language, looked up in the catalog once per locale."""
+
+    default_byline: str
+    and_: str  # " and " / " y "
+
+
+@cache
+def _words(locale: str) -> _Words:
+    gettext = translations(locale).gettext
+    default = gettext(_DEFAULT_BYLINE)
+    return _Words(
+        default if default == _checked_byline(default) else _DEFAULT_BYLINE, f" {gettext(_AND)} "
+    )
+
+
+def byline_format(publisher: Publisher, locale: str = SOURCE) -> str:
     """The publisher's byline format (``syndication.toml`` ``attribution.byline``).
 
     Only ``{authors}`` and ``{publisher}`` are known; a format that does not name the
     publisher would break its terms ("attribution … in the byline"), so such a format, or
     a malformed one, falls back to the default rather than failing every partner feed.
+    A configured format is the publisher's words and is used as is in every language; the
+    default is ours, so it is worded in ``locale``. "by {authors}, {publisher}" counts as
+    the default even when written out: it is the config's default value (and the example's),
+    so a publisher cannot leave it unset, and it is our wording, not theirs.
     """
-    return _checked_byline(publisher.attribution.byline or _DEFAULT_BYLINE)
+    configured = publisher.attribution.byline
+    if not configured or configured == _DEFAULT_BYLINE:
+        return _words(locale).default_byline
+    return _checked_byline(configured)
 
 
 @lru_cache(maxsize=64)
@@ -78,18 +139,27 @@ def _checked_byline(fmt: str) -> str:
     return fmt
 
 
-def join_names(names: Sequence[str]) -> str:
-    """ "A", "A and B", "A, B and C"."""
+def _and_before(name: str, locale: str) -> str:
+    """ " and " before the last name: " y ", or " e " before "Inés", in Spanish."""
+    if locale == "es" and _Y_TO_E.match(name):
+        return " e "
+    return _words(locale).and_
+
+
+def join_names(names: Sequence[str], locale: str = SOURCE) -> str:
+    """ "A", "A and B", "A, B and C" ("A, B y C" in Spanish)."""
     if len(names) <= 1:
         return "".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]
+    return ", ".join(names[:-1]) + _and_before(names[-1], locale) + names[-1]
 
 
-def _separators(count: int) -> list[str]:
+def _separators(names: Sequence[str], locale: str = SOURCE) -> list[str]:
     """What follows each author before the publisher: "A, B and C, Publisher"."""
+    count = len(names)
     if count == 0:
         return []
-    return [", "] * (count - 2) + [" and "] * (count > 1) + [", "]
+    last = [_and_before(names[-1], locale)] if count > 1 else []
+    return [", "] * (count - 2) + last + [", "]
 
 
 def byline(article: Article, publisher: Publisher) -> list[tuple[str, str]]:
@@ -97,11 +167,13 @@ def byline(article: Article, publisher: Publisher) -> list[tuple[str, str]]:
 
     With no authors the byline names the publisher alone: the format's words before its
     first field, then the publisher ("by {authors}, {publisher}" → "by InSight Crime").
+    In the article's language where the words are ours (see :func:`byline_format`).
     """
-    return _byline(article, _pieces(publisher))
+    locale = block_locale(article.language)
+    return _byline(article, _pieces(publisher, locale), locale)
 
 
-def _byline(article: Article, pieces: _Pieces) -> list[tuple[str, str]]:
+def _byline(article: Article, pieces: _Pieces, locale: str) -> list[tuple[str, str]]:
     segments: list[tuple[str, str]] = []
     authors = article.authors
     for literal, name in pieces.byline_parts:
@@ -117,7 +189,8 @@ def _byline(article: Article, pieces: _Pieces) -> list[tuple[str, str]]:
         else:
             for i, author in enumerate(authors):
                 if i:
-                    segments.append(("text", " and " if i == len(authors) - 1 else ", "))
+                    last = i == len(authors) - 1
+                    segments.append(("text", _and_before(author, locale) if last else ", "))
                 segments.append(("author", author))
     return segments
 
@@ -144,7 +217,9 @@ def _contact(text: str) -> list[tuple[str, str]]:
 
 @dataclass(frozen=True)
 class ImageCredit:
-    """The lead image's credit line, kept with the image (CC 4.0 §3(a)(1)(A)(i))."""
+    """The lead image's credit line, kept with the image (CC 4.0 §3(a)(1)(A)(i)).
+
+    The caption and credit are the publisher's words, as written."""
 
     caption: str
     credit: str
@@ -180,11 +255,28 @@ def _pieces_of(name: str, byline_fmt: str, note: str, contact: str) -> _Pieces:
     return _Pieces(name, parts, note.strip(), tuple(_contact(contact.strip())))
 
 
-def _pieces(publisher: Publisher) -> _Pieces:
+def _pieces(publisher: Publisher, locale: str = SOURCE) -> _Pieces:
     """Keyed on the values themselves (a ``Publisher`` is mutable), so never stale."""
     terms = publisher.attribution
     return _pieces_of(
-        publisher.attribution_name, byline_format(publisher), terms.note, terms.contact
+        publisher.attribution_name, byline_format(publisher, locale), terms.note, terms.contact
+    )
+
+
+@dataclass(frozen=True)
+class _LicenceWords:
+    """How a licence is named and linked for readers of one language."""
+
+    name: str  # CC's name in that language ("Creative Commons Atribución 4.0 Internacional")
+    deed_url: str | None  # CC's deed in that language; the canonical URI in English
+    legal_code_url: str | None  # the translated legal code where CC publishes one
+
+
+@lru_cache(maxsize=256)
+def _licence_words(spdx: str, locale: str) -> _LicenceWords:
+    lic = LICENCES[spdx]
+    return _LicenceWords(
+        display_name(lic, locale), deed_url(lic, locale), legal_code_url(lic, locale)
     )
 
 
@@ -194,27 +286,68 @@ def _context(
     changes_note: str | None = None,
     image: Image | None = None,
 ) -> dict[str, Any]:
-    pieces = _pieces(publisher)
+    locale = block_locale(article.language)
+    pieces = _pieces(publisher, locale)
     published = article.published_at
     updated = article.modified
     changed = updated.date() != published.date()
+    words = _licence_words(article.licence, locale)
+    credit = ImageCredit.of(image) if image is not None else None
     return {
+        "locale": locale,  # the environment's gettext reads it (syndication.i18n)
+        "lang": "" if locale == SOURCE else article.language,
         "title": article.title,
         "url": article.url,
         "authors": list(article.authors),
-        "author_separators": _separators(len(article.authors)),
+        "author_separators": _separators(article.authors, locale),
         "publisher": pieces.publisher,
-        "byline": _byline(article, pieces),
+        "byline": _byline(article, pieces, locale),
         "published_iso": published.isoformat(),
-        "published_label": date_label(published),
+        "published_label": date_label(published, locale),
         "updated_iso": updated.isoformat() if changed else "",
-        "updated_label": date_label(updated) if changed else "",
+        "updated_label": date_label(updated, locale) if changed else "",
         "licence": LICENCES[article.licence],
-        "image": ImageCredit.of(image) if image is not None else None,
+        "licence_name": words.name,
+        "deed_url": words.deed_url,
+        "legal_code_url": words.legal_code_url,
+        "image": credit,
+        "image_licence_url": (
+            _licence_words(credit.licence.spdx, locale).deed_url
+            if credit is not None and credit.licence is not None
+            else None
+        ),
         "changes_note": changes_note or "",
         "note": pieces.note,
         "contact": list(pieces.contact),
     }
+
+
+@cache
+def _gettext(locale: str, fmt: Format) -> Callable[..., str]:
+    """The templates' ``gettext()`` for one language and format, made once per pair.
+
+    A ``gettext`` in the render context comes before the environment's (``syndication.i18n``,
+    installed by ``templating.environment``) and gives exactly what that one gives: the
+    catalog string, ``Markup`` under autoescape, values %-formatted and so escaped. It skips
+    the per-call catalog negotiation and the second context dispatch: the seven calls of a
+    copy otherwise cost as much as the rest of its render. Rendered without it (elsewhere,
+    with ``locale`` in the context), the templates read the same.
+    """
+    lookup = translations(locale).gettext
+    if fmt == "text":
+
+        def text(message: str, **variables: Any) -> str:
+            return lookup(message) % variables
+
+        return text
+
+    def html(message: str, **variables: Any) -> str:
+        # Markup(format) % values, as Jinja does, at half the cost: every value escaped
+        # (``Markup`` values pass as they are), the format string our own catalog's.
+        escaped = {key: escape(value) for key, value in variables.items()}
+        return Markup(lookup(message) % escaped)  # noqa: S704
+
+    return html
 
 
 @cache
@@ -226,7 +359,7 @@ def _template(name: str, fmt: Format) -> Template:
 
 
 def _render(name: str, fmt: Format, context: dict[str, Any]) -> str:
-    return _template(name, fmt).render(context)
+    return _template(name, fmt).render(context, gettext=_gettext(context["locale"], fmt))
 
 
 def attribution_header(article: Article, publisher: Publisher, *, fmt: Format = "html") -> str:
@@ -373,6 +506,7 @@ __all__ = [
     "attribution_header",
     "attribution_html",
     "attribution_text",
+    "block_locale",
     "byline",
     "byline_format",
     "byline_text",
