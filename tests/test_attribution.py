@@ -298,6 +298,28 @@ def test_page_chrome_is_stripped_and_noted(publisher: Publisher) -> None:
     )
 
 
+def test_note_of_changes_follows_the_article_language(publisher: Publisher) -> None:
+    """A Spanish copy says what was removed in Spanish, in the plain text part too; the
+    stored ``changes`` stay the same English entries whatever the language."""
+    body = (
+        "<p>Historia.</p><p>DONAR</p>"
+        '<div id="share-buttons"><a href="https://twitter.com/intent">X</a></div>'
+    )
+    english = copy_of(make(body_html=body), publisher)
+    spanish = copy_of(make(body_html=body, language="es"), publisher)
+    assert english.changes == spanish.changes == ("donation prompt and share buttons removed",)
+    note = (
+        "Cambios respecto al original: se quitaron elementos de la página original"
+        " (invitación a donar y botones para compartir)."
+    )
+    assert inspect_attribution(spanish.html).changes == note
+    assert note in " ".join(spanish.footer_text.split())
+    assert "removed" not in spanish.html and "removed" not in spanish.footer_text
+    assert inspect_attribution(english.html).changes == (
+        "Changes from the original: donation prompt and share buttons removed."
+    )
+
+
 # --- escaping, URLs, bylines ------------------------------------------------------------
 
 

@@ -26,8 +26,14 @@ from urllib.parse import unquote, urlsplit
 
 import lxml.html
 
-from syndication.build.attribution import attribution_html, attribution_text
+from syndication.build.attribution import (
+    attribution_html,
+    attribution_text,
+    block_locale,
+    join_names,
+)
 from syndication.config import Publisher
+from syndication.i18n import N_, SOURCE, gettext
 from syndication.licences import LICENCES, Licence, may_republish
 from syndication.models import Article, Image
 from syndication.slugs import slugify
@@ -123,7 +129,7 @@ class PartnerItem:
 
     @property
     def changes_note(self) -> str | None:
-        return changes_note(self.changes)
+        return changes_note(self.changes, self.article.language)
 
     @cached_property
     def _text_blocks(self) -> tuple[str, str]:
@@ -147,13 +153,6 @@ class PartnerItem:
         return f"{self.header_text}\n\n{html_to_text(self.body_html)}\n\n{self.footer_text}\n"
 
 
-def changes_note(changes: Sequence[str]) -> str | None:
-    """ "Changes from the original: images removed (map.png); share buttons removed."."""
-    if not changes:
-        return None
-    return "Changes from the original: " + "; ".join(changes) + "."
-
-
 # --- chrome -----------------------------------------------------------------------------
 
 # Kinds of chrome, as the note of changes names them.
@@ -162,6 +161,51 @@ NEWSLETTER = "newsletter sign-up"
 SHARE = "share buttons"
 NAVIGATION = "site navigation"
 _KIND_ORDER = (DONATION, NEWSLETTER, SHARE, NAVIGATION)
+
+_IMAGES_REMOVED = re.compile(r"images removed \((?P<names>.*)\)")
+_KINDS_REMOVED = re.compile(r"(?P<kinds>.+) removed")
+_KIND_NAMES = {
+    DONATION: N_("donation prompt"),
+    NEWSLETTER: N_("newsletter sign-up"),
+    SHARE: N_("share buttons"),
+    NAVIGATION: N_("site navigation"),
+}
+
+
+def _split_kinds(text: str) -> list[str] | None:
+    """ "donation prompt, share buttons and site navigation" → its kinds (None: not ours)."""
+    head, _, last = text.rpartition(" and ")
+    kinds = [*head.split(", "), last] if head else [text]
+    return kinds if all(k in _KIND_NAMES for k in kinds) else None
+
+
+def _localised_change(change: str, locale: str) -> str:
+    """One entry of ``changes`` (always written in English by ``_finish``, as stored) in
+    ``locale``; an entry we do not recognise is left as it is."""
+    if locale == SOURCE:
+        return change
+    images = _IMAGES_REMOVED.fullmatch(change)
+    if images:
+        return gettext(locale, "images removed (%(names)s)", names=images["names"])
+    removed = _KINDS_REMOVED.fullmatch(change)
+    kinds = _split_kinds(removed["kinds"]) if removed else None
+    if kinds is None:
+        return change
+    names = [gettext(locale, _KIND_NAMES[k]) for k in kinds]
+    return gettext(locale, "%(kinds)s removed", kinds=join_names(names, locale))
+
+
+def changes_note(changes: Sequence[str], language: str = SOURCE) -> str | None:
+    """ "Changes from the original: images removed (map.png); share buttons removed.", in
+    the article's language (the attribution blocks' language: ``block_locale``)."""
+    if not changes:
+        return None
+    locale = block_locale(language)
+    listed = "; ".join(_localised_change(c, locale) for c in changes)
+    if locale == SOURCE:
+        return f"Changes from the original: {listed}."
+    return gettext(locale, "Changes from the original: %(changes)s.", changes=listed)
+
 
 _CLASS_WORDS: dict[str, str] = {
     **dict.fromkeys(("donate", "donation", "donations", "support-us", "supportus"), DONATION),
@@ -474,7 +518,10 @@ def partner_copy(
         )
     image = None if edit.drop_lead_image else article.image
     header_html, footer_html = attribution_html(
-        article, publisher, changes_note=changes_note(edit.changes), image=image
+        article,
+        publisher,
+        changes_note=changes_note(edit.changes, article.language),
+        image=image,
     )
     copy = article.model_copy(
         update={"body_html": f"{header_html}\n{edit.body}\n{footer_html}", "image": image}

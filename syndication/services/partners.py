@@ -45,6 +45,7 @@ from urllib.parse import urlsplit
 
 import redis
 
+from syndication import i18n
 from syndication.build.feeds import BUILDERS, FeedLinks, FeedSpec, feed_updated, item_id
 from syndication.build.partner_copy import Excluded, PartnerItem, PartnerTerms, partner_copy
 from syndication.config import Publisher, Settings
@@ -161,13 +162,16 @@ def allowed(article: Article, commercial: bool) -> bool:
 
 def copy_terms(publisher: Publisher) -> str:
     """A fingerprint of everything but the article that shapes a stored copy: the
-    publisher's terms, the attribution templates and ``COPY_FORMAT``. Part of each stored
-    copy's field, so a changed ``syndication.toml`` or template is never served stale."""
+    publisher's terms, the attribution templates, the message catalogs they are translated
+    with, and ``COPY_FORMAT``. Part of each stored copy's field, so a changed
+    ``syndication.toml``, template or translation is never served stale."""
     env = environment()
     digest = hashlib.sha256(f"{COPY_FORMAT}\0{publisher.model_dump_json()}".encode())
     for name in _COPY_TEMPLATES:
         source, _, _ = env.loader.get_source(env, f"attribution/{name}")  # type: ignore[union-attr]
         digest.update(b"\0" + source.encode())
+    for catalog in sorted(i18n.LOCALE_DIR.glob("*/LC_MESSAGES/*.po")):
+        digest.update(b"\0" + catalog.read_bytes())
     return digest.hexdigest()[:16]
 
 
