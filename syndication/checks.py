@@ -59,6 +59,7 @@ def run_checks(settings: Settings, smtp_timeout: float = 10.0) -> list[Check]:
     add("secret key", lambda: f"set, {len(settings.need_secret_key())} characters")
     add("api token", lambda: f"set, {len(settings.need_api_token())} characters")
     add("public url", lambda: _public_url(settings))
+    add("admin", lambda: _admin(settings))
     add("smtp", lambda: _smtp(settings, smtp_timeout))
     add("templates", lambda: _templates(settings))
     add("dkim", lambda: _dkim(settings))
@@ -118,6 +119,25 @@ def _public_url(settings: Settings) -> Check:
             "readers use (links in feeds and emails are built from it)",
         )
     return Check("public url", OK, settings.public_url)
+
+
+def _admin(settings: Settings) -> Check:
+    """/admin needs a password; a hash beats a plain one (nothing to leak from the env)."""
+    if settings.admin_password_hash:
+        return Check("admin", OK, "password hash set")
+    if settings.admin_password:
+        return Check(
+            "admin",
+            WARN,
+            "plain SYNDICATION_ADMIN_PASSWORD: prefer SYNDICATION_ADMIN_PASSWORD_HASH "
+            "(syndication admin hash-password)",
+        )
+    return Check(
+        "admin",
+        WARN,
+        "no password: /admin is off (set SYNDICATION_ADMIN_PASSWORD_HASH, made by "
+        "syndication admin hash-password)",
+    )
 
 
 def _smtp(settings: Settings, timeout: float) -> Check:

@@ -360,10 +360,13 @@ def _answers(url: str) -> bool:
 
 
 # -- syndication check --------------------------------------------------------------------
-def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    env: dict[str, str], *args: str, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "syndication.cli", *args],
         env={"PATH": "/usr/bin:/bin", **env},
+        input=input,
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -387,6 +390,16 @@ def test_check_against_redis_and_a_real_smtp_server(env, tmp_path: Path):
     # no worker runs for this prefix: a warning, not a failure (workers may be elsewhere)
     assert lines["workers"].startswith("WARN ") and "syndication worker" in lines["workers"]
     assert catcher.messages() == []  # connect, EHLO, QUIT: nothing sent
+    # /admin: off without a password, a warning with a plain one, OK with a hash
+    assert lines["admin"].startswith("WARN ") and "/admin is off" in lines["admin"]
+    plain = run_cli({**env, "SYNDICATION_ADMIN_PASSWORD": "a plain password"}, "check", "--json")
+    admin = {c["check"]: c for c in json.loads(plain.stdout)["checks"]}["admin"]
+    assert admin["status"] == "warn" and "PASSWORD_HASH" in admin["detail"]
+    line = run_cli({**env}, "admin", "hash-password", input="a long enough password\n")
+    assert line.returncode == 0, line.stderr
+    hashed = {**env, "SYNDICATION_ADMIN_PASSWORD_HASH": line.stdout.strip()}
+    admin = {c["check"]: c for c in json.loads(run_cli(hashed, "check", "--json").stdout)["checks"]}
+    assert admin["admin"]["status"] == "ok"
 
 
 def test_check_smtp_down_says_what_to_fix_and_exits_2(env):
