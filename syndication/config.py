@@ -259,6 +259,8 @@ class _Env(BaseSettings):
     @field_validator("admin_password")
     @classmethod
     def _admin_password(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value():
+            return None  # empty (e.g. an unset variable passed through docker compose)
         if value is not None and len(value.get_secret_value()) < 12:
             raise ValueError("must be at least 12 characters")
         return value
@@ -266,6 +268,8 @@ class _Env(BaseSettings):
     @field_validator("admin_password_hash")
     @classmethod
     def _admin_hash(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value():
+            return None
         if value is not None and not re.fullmatch(
             r"pbkdf2_sha256\$\d{4,7}\$[A-Za-z0-9_-]{16,64}\$[A-Za-z0-9_-]{43}",
             value.get_secret_value(),
