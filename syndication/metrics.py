@@ -36,6 +36,8 @@ from typing import Any
 
 import redis
 
+from syndication.store.batch import Batched
+
 log = logging.getLogger(__name__)
 
 SEP = "|"
@@ -122,6 +124,15 @@ def _bucket(seconds: float) -> str:
         if seconds <= bound:
             return repr(bound)
     return "+Inf"
+
+
+@dataclass(frozen=True)
+class FeedCounts:
+    """Per-feed request counters (feed name → count, all formats together), as
+    ``MeteredRequests`` keeps them: answers 200 or 304, and the 304s among them."""
+
+    requests: dict[str, int]
+    not_modified: dict[str, int]
 
 
 class Metrics:
@@ -212,6 +223,27 @@ class Metrics:
             name: {k.decode(): float(v) for k, v in values.items()}
             for name, values in zip(names, raw, strict=True)
         }
+
+    def feed_counts(self) -> FeedCounts:
+        """``feed_counts_read().run()``: the per-feed counters in one round trip."""
+        return self.feed_counts_read().run()
+
+    def feed_counts_read(self) -> Batched[FeedCounts]:
+        """The per-feed request and 304 counters as stored (what was flushed so far), as
+        a read that can share a pipeline with another store's (``store.batch.together``)."""
+        families = ("feed_requests_by_feed_total", "feed_not_modified_by_feed_total")
+
+        def queue(pipe: Any) -> None:
+            for family in families:
+                pipe.hgetall(metrics_key(self.prefix, family))
+
+        def decode(replies: list[Any]) -> FeedCounts:
+            requests, not_modified = (
+                {k.decode(): int(v) for k, v in values.items()} for values in replies
+            )
+            return FeedCounts(requests, not_modified)
+
+        return Batched(self.client, queue, decode)
 
 
 class BufferedMetrics(Metrics):

@@ -191,3 +191,19 @@ def test_resume_of_finished_edition_is_done(store: EditionStore) -> None:
         "paused",
         "done",
     )
+
+
+def test_status_counts_of_the_newest_editions(store: EditionStore) -> None:
+    from datetime import timedelta
+
+    store.init("e-1", "daily", "1", [], Policy(), NOW)
+    assert store.finish_creation("e-1", True, NOW) is EditionStatus.DONE  # empty: done at once
+    store.init("e-2", "daily", "2", [], Policy(), NOW + timedelta(minutes=1))  # still creating
+    later = NOW + timedelta(minutes=2)
+    store.init("e-3", "daily", "3", ["a1"], Policy(), later)
+    store.add_recipients("e-3", [FrozenRecipient("s1", "r@example.org", "seg", "t")], {})
+    assert store.finish_creation("e-3", True, later) is EditionStatus.SENDING
+    zero = {s.value: 0 for s in EditionStatus}
+    assert store.status_counts(10) == {**zero, "done": 1, "creating": 1, "sending": 1}
+    assert store.status_counts(2) == {**zero, "creating": 1, "sending": 1}  # newest two
+    assert store.status_counts(0) == zero

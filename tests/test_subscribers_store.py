@@ -202,3 +202,25 @@ def test_rate_limiter_is_atomic_under_concurrency(redis_client, prefix):
     for t in threads:
         t.join()
     assert allowed.count(True) == 10
+
+
+def test_search_suppressed_is_literal_case_insensitive_sorted_and_bounded(store):
+    for email in (
+        "ann@example.org",
+        "Joanna@Example.org",
+        "bob@example.org",
+        "st*r@example.org",
+        "star@example.org",
+    ):
+        store.suppress(email, "complaint", NOW)
+    hits, more = store.search_suppressed("ANN", 10)
+    assert [h.email for h in hits] == ["ann@example.org", "Joanna@Example.org"] and not more
+    assert hits[0].reason == "complaint" and hits[0].at == NOW
+    hits, more = store.search_suppressed("t*r", 10)  # "*" is a character, not a wildcard
+    assert [h.email for h in hits] == ["st*r@example.org"] and not more
+    assert store.search_suppressed("s[t]a", 10) == ([], False)
+    hits, more = store.search_suppressed("example.org", 2)
+    assert len(hits) == 2 and more
+    hits, more = store.search_suppressed("example.org", 5)
+    assert len(hits) == 5 and not more
+    assert store.search_suppressed("nobody", 5) == ([], False)

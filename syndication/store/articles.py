@@ -119,6 +119,18 @@ class ArticleStore:
     def count(self, index: str | None = None) -> int:
         return int(self.r.zcard(index or self.keys.by_date))
 
+    def count_all(self) -> int:
+        """Every article ever stored, withdrawn ones included (``count`` is published only)."""
+        return int(self.r.zcard(self.keys.all_ids))
+
+    def page_by_change(self, start: int, size: int) -> list[str]:
+        """Ids of every article, withdrawn included, most recently changed first: ranks
+        ``start`` to ``start + size - 1`` (the operators' list; readers see ``latest``)."""
+        if size <= 0:
+            return []
+        members = self.r.zrevrange(self.keys.all_ids, start, start + size - 1)
+        return [m.decode() for m in members]
+
     def upsert(self, article: Article, now: datetime) -> Outcome:
         """Store ``article`` unless it is a repeat or older than what is stored."""
         digest = content_hash(article)

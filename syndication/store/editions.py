@@ -583,6 +583,21 @@ class EditionStore:
         """Editions in the index (any status)."""
         return int(self.r.zcard(self.index_key))
 
+    def status_counts(self, limit: int = 500) -> dict[str, int]:
+        """How many of the newest ``limit`` editions are in each status (every status is a
+        key, 0 when none): the ids, then one pipelined read of their statuses."""
+        ids = self.ids(limit) if limit > 0 else []
+        with self.r.pipeline(transaction=False) as pipe:
+            for edition_id in ids:
+                pipe.hget(self.key(edition_id, "meta"), "status")
+            statuses = pipe.execute()
+        counts = {status.value: 0 for status in EditionStatus}
+        for raw in statuses:
+            if raw is not None:
+                name = _s(raw)
+                counts[name] = counts.get(name, 0) + 1
+        return counts
+
     def ids_with_status(self, *statuses: EditionStatus, limit: int = 200) -> list[str]:
         """Recent editions in one of ``statuses`` (newest first)."""
         out = []

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import brotli
 import redis
 
+from syndication.store.batch import Batched
 from syndication.store.keys import Keys
 
 ENCODINGS = ("br", "gzip", "identity")
@@ -29,6 +32,19 @@ class CachedFeed:
     last_modified: datetime
     content_type: str
     encoding: str = "identity"
+
+
+@dataclass(frozen=True)
+class DocumentStats:
+    """What the operators see of one cached document, read without its bytes.
+
+    ``size`` is the plain bytes' length and ``last_modified`` the newest item's date (what
+    readers get); both None when the document was never built. ``built_at`` is when its
+    bytes last changed (None for documents stored before that was recorded)."""
+
+    size: int | None
+    last_modified: datetime | None
+    built_at: datetime | None
 
 
 def strong_etag(body: bytes) -> str:
@@ -141,5 +157,42 @@ class FeedCache:
             encoding=encoding,
         )
 
+    def stats(
+        self, names: Sequence[str], formats: Sequence[str]
+    ) -> dict[tuple[str, str], DocumentStats]:
+        """``stats_read(...).run()``: every (name, format)'s stats in one round trip."""
+        return self.stats_read(names, formats).run()
+
+    def stats_read(
+        self, names: Sequence[str], formats: Sequence[str]
+    ) -> Batched[dict[tuple[str, str], DocumentStats]]:
+        """Sizes and dates of the documents of ``names`` × ``formats`` (HSTRLEN and HMGET
+        per document, never the bodies), as a read that can share a pipeline
+        (``store.batch.together``)."""
+        docs = [(name, fmt) for name in names for fmt in formats]
+
+        def queue(pipe: Any) -> None:
+            for name, fmt in docs:
+                key = self.keys.feed(name, fmt)
+                pipe.hstrlen(key, "identity")
+                pipe.hmget(key, ["last_modified", "built_at"])
+
+        def decode(replies: list[Any]) -> dict[tuple[str, str], DocumentStats]:
+            out = {}
+            for i, doc in enumerate(docs):
+                size, (modified, built) = int(replies[2 * i]), replies[2 * i + 1]
+                out[doc] = DocumentStats(
+                    size if modified is not None else None,
+                    _date(modified),
+                    _date(built),
+                )
+            return out
+
+        return Batched(self.r, queue, decode)
+
     def exists(self, name: str) -> bool:
         return bool(self.r.exists(self.keys.feed(name, "rss")))
+
+
+def _date(raw: bytes | None) -> datetime | None:
+    return None if raw is None else datetime.fromisoformat(raw.decode())

@@ -45,6 +45,7 @@ _LOCAL = re.compile(rf"^{_ATEXT}(?:\.{_ATEXT})*$")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _TOPIC = re.compile(r"^[a-z0-9][a-z0-9-]{0,119}$")
 _LANG = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
+_GLOB = re.compile(r"([*?\[\]\\])")  # characters special in a Redis MATCH pattern
 
 
 class InvalidEmail(ValueError):
@@ -244,6 +245,24 @@ class SubscriberStore:
     def iter_suppressed(self, batch: int = 1000) -> Iterator[Suppression]:
         for _, raw in self.r.hscan_iter(self.keys.suppressed, count=batch):
             yield _decode_suppression(raw)
+
+    def search_suppressed(
+        self, part: str, limit: int, batch: int = 1000
+    ) -> tuple[list[Suppression], bool]:
+        """Suppressions whose address contains ``part`` (case-insensitive, taken literally:
+        glob characters are escaped), sorted by address, at most ``limit``; and whether more
+        matched. One HSCAN with MATCH over the list, stopped at the first match past
+        ``limit``, so a broad search of a long list does not read all of it."""
+        pattern = "*" + _GLOB.sub(r"\\\1", email_key(part)) + "*"
+        hits: list[Suppression] = []
+        truncated = False
+        for _, raw in self.r.hscan_iter(self.keys.suppressed, match=pattern, count=batch):
+            if len(hits) >= limit:
+                truncated = True
+                break
+            hits.append(_decode_suppression(raw))
+        hits.sort(key=lambda s: s.email.lower())
+        return hits, truncated
 
     def counts(self) -> dict[str, Any]:
         languages = sorted(m.decode() for m in self.r.smembers(self.keys.languages))

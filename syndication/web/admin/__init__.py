@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Depends
 from starlette.responses import Response
 
+from syndication.store.admin_sessions import AdminSessionStore
 from syndication.web.admin import (
     articles,
     auth,
@@ -30,7 +31,8 @@ __all__ = ["AdminKit", "make_kit", "make_router"]
 
 
 def make_kit(ctx: Context) -> AdminKit:
-    return AdminKit(ctx, AdminAuth(ctx.settings, ctx.client, ctx.rate_limiter))
+    sessions = AdminSessionStore(ctx.client, ctx.settings.key_prefix)
+    return AdminKit(ctx, AdminAuth(ctx.settings, sessions, ctx.rate_limiter))
 
 
 def make_router(ctx: Context) -> APIRouter:

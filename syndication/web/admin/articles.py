@@ -1,8 +1,8 @@
 """``/admin/articles``: the newest changes first, with state, dates and the feeds that carry each.
 
-Listed by last change (``articles:all``), so withdrawn articles show too; the feeds an
-article appears in come from ``feed_catalog.feed_titles`` — the same function the store
-uses to index it — so the page cannot disagree with the feeds themselves.
+Listed by last change (``ArticleStore.page_by_change``), so withdrawn articles show too;
+the feeds an article appears in come from ``feed_catalog.feed_titles`` — the same function
+the store uses to index it — so the page cannot disagree with the feeds themselves.
 """
 
 from __future__ import annotations
@@ -70,10 +70,8 @@ def make_router(kit: AdminKit) -> APIRouter:
     publisher = kit.ctx.settings.publisher
 
     def rows(start: int) -> tuple[list[ArticleRow], int]:
-        total = int(store.r.zcard(store.keys.all_ids))
-        members = store.r.zrevrange(store.keys.all_ids, start, start + PAGE_SIZE - 1)
-        ids = [m.decode() for m in members]
-        found = store.get_many(ids)
+        total = store.count_all()
+        found = store.get_many(store.page_by_change(start, PAGE_SIZE))
         return [ArticleRow(s, state_of(s), feeds_of(s, publisher.name)) for s in found], total
 
     @router.get("/admin/articles")

@@ -8,9 +8,10 @@
 - Session: a random id (256 bits) in a cookie signed with ``SYNDICATION_SECRET_KEY``
   (``syndication.tokens``: HMAC, expiry inside the MAC), ``HttpOnly``, ``SameSite=Strict``.
   Over https it is ``__Host-`` prefixed and ``Secure``, which forces ``Path=/``; over plain
-  http (development) it is scoped to ``Path=/admin``. The id also lives in Redis (as a
-  SHA-256 digest, with the session's TTL), so signing out — or changing the password, which
-  changes the credential fingerprint stored with it — really ends the session.
+  http (development) it is scoped to ``Path=/admin``. The id also has a server-side record
+  (``store/admin_sessions.py``: under a SHA-256 digest, with the session's TTL), so signing
+  out — or changing the password, which changes the credential fingerprint stored with it —
+  really ends the session.
 - CSRF: every admin POST carries ``HMAC(secret, "admin-csrf" + session id)``, checked in
   constant time. The login form has no session yet, so it uses the site's double-submit
   cookie (``web/csrf.py``).
@@ -25,14 +26,13 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import logging
 import math
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -40,14 +40,15 @@ from starlette.responses import Response
 
 from syndication import tokens
 from syndication.config import ENV_PREFIX
+from syndication.store.admin_sessions import SessionRecord
 from syndication.web.csrf import Csrf, CsrfFailure
 
 if TYPE_CHECKING:
-    import redis
     from fastapi import APIRouter
 
     from syndication.config import Settings
     from syndication.ratelimit import RateLimiter
+    from syndication.store.admin_sessions import AdminSessionStore
     from syndication.web.admin.kit import AdminKit
 
 log = logging.getLogger(__name__)
@@ -130,20 +131,19 @@ class AdminAuth:
     def __init__(
         self,
         settings: Settings,
-        client: redis.Redis,
+        sessions: AdminSessionStore,
         limiter: RateLimiter,
         *,
         login_limit: int = LOGIN_LIMIT,
         login_window_s: int = LOGIN_WINDOW_S,
     ) -> None:
         self.settings = settings
-        self.r = client
+        self.sessions = sessions
         self.limiter = limiter
         self.login_limit = login_limit
         self.login_window_s = login_window_s
         self.secure = str(settings.public_url).lower().startswith("https://")
         self.hours = float(settings.admin_session_hours)
-        self.base = f"{settings.key_prefix}admin:session:"
 
     # -- configuration -----------------------------------------------------------------
     @property
@@ -221,9 +221,6 @@ class AdminAuth:
         return Csrf(self.secret, self.secure)
 
     # -- sessions ----------------------------------------------------------------------
-    def _key(self, sid: str) -> str:
-        return self.base + hashlib.sha256(sid.encode()).hexdigest()[:40]
-
     @property
     def ttl(self) -> timedelta:
         return timedelta(hours=self.hours)
@@ -232,13 +229,12 @@ class AdminAuth:
         """A new session and its cookie value (a fresh id every sign-in: no fixation)."""
         sid = secrets.token_urlsafe(32)
         session = Session(sid, now, now + self.ttl)
-        record = {"created": now.timestamp(), "cred": self._credential(), "ip": ip}
-        self.r.set(self._key(sid), json.dumps(record), ex=math.ceil(self.ttl.total_seconds()))
+        self.sessions.save(sid, SessionRecord(now, self._credential(), ip), self.ttl)
         return session, tokens.sign(self.secret, SESSION_PURPOSE, sid, session.expires_at)
 
     def session(self, request: Request, now: datetime | None = None) -> Session | None:
         """The request's live session: a genuine, unexpired cookie whose id is still in
-        Redis with the current credential's fingerprint; else None."""
+        stored with the current credential's fingerprint; else None."""
         if not self.enabled:
             return None
         raw = request.cookies.get(self.session_cookie, "")
@@ -251,22 +247,16 @@ class AdminAuth:
             return None
         if not _SID.fullmatch(sid):
             return None
-        stored = self.r.get(self._key(sid))
-        if stored is None:
+        record = self.sessions.load(sid)
+        if record is None:
             return None
-        try:
-            record: dict[str, Any] = json.loads(stored)
-            created = datetime.fromtimestamp(float(record["created"]), UTC)
-            cred = str(record["cred"])
-        except (ValueError, KeyError, TypeError):
+        if not hmac.compare_digest(record.credential.encode(), self._credential().encode()):
             return None
-        if not hmac.compare_digest(cred.encode(), self._credential().encode()):
-            return None
-        return Session(sid, created, created + self.ttl)
+        return Session(sid, record.created, record.created + self.ttl)
 
     def end(self, session: Session) -> None:
-        """Sign out: the id leaves Redis, so the cookie is worthless even if kept."""
-        self.r.delete(self._key(session.id))
+        """Sign out: the server forgets the id, so the cookie is worthless even if kept."""
+        self.sessions.delete(session.id)
 
     # -- CSRF --------------------------------------------------------------------------
     def csrf_token(self, session: Session) -> str:

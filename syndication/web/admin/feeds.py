@@ -1,8 +1,9 @@
 """``/admin/feeds``: every feed with its cached documents, request counts and share of 304s.
 
-Sizes and validators come from the feed cache (``store/feeds.py``: one hash per document,
-read with HSTRLEN/HMGET, never the bytes). Request counts are the per-feed counters that
-``MeteredRequests`` keeps in the metrics hashes (200s and 304s, all formats together).
+Sizes and dates come from the feed cache (``FeedCache.stats_read``: never the bytes).
+Request counts are the per-feed counters that ``MeteredRequests`` keeps in the metrics
+(``Metrics.feed_counts_read``: 200s and 304s, all formats together). Both reads share one
+round trip (``store.batch.together``).
 "Built" is when a document's bytes last changed (a rebuild that changes nothing keeps the
 old time); ``Last-Modified`` is the newest item's date, which is what readers see.
 "Rebuild all feeds" queues the ``feeds.rebuild_all`` task (``Events``).
@@ -17,12 +18,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from syndication.metrics import metrics_key
 from syndication.services.feeds import FORMATS
+from syndication.store.batch import together
 from syndication.web.admin.kit import AdminKit
-
-REQUESTS = "feed_requests_by_feed_total"
-NOT_MODIFIED = "feed_not_modified_by_feed_total"
 
 
 @dataclass(frozen=True)
@@ -64,40 +62,24 @@ class FeedRow:
 def collect(kit: AdminKit) -> list[FeedRow]:
     ctx = kit.ctx
     catalog = ctx.article_store.feed_catalog()
-    keys = ctx.feed_cache.keys
-    prefix = ctx.settings.key_prefix
-    with ctx.client.pipeline(transaction=False) as pipe:
-        pipe.hgetall(metrics_key(prefix, REQUESTS))
-        pipe.hgetall(metrics_key(prefix, NOT_MODIFIED))
-        for name, _, _ in catalog:
-            for fmt in FORMATS:
-                pipe.hstrlen(keys.feed(name, fmt), "identity")
-                pipe.hmget(keys.feed(name, fmt), ["last_modified", "built_at"])
-        results = pipe.execute()
-    requests = {k.decode(): int(v) for k, v in results[0].items()}
-    not_modified = {k.decode(): int(v) for k, v in results[1].items()}
-    rest = iter(results[2:])
+    counts, stats = together(
+        ctx.metrics.feed_counts_read(),
+        ctx.feed_cache.stats_read([name for name, _, _ in catalog], FORMATS),
+    )
     rows = []
-    for name, title, count in catalog:
+    for name, title, items in catalog:
         docs = []
         for fmt in FORMATS:
-            size, (modified, built) = int(next(rest)), next(rest)
-            docs.append(
-                Document(
-                    fmt,
-                    size if modified is not None else None,
-                    datetime.fromisoformat(modified.decode()) if modified is not None else None,
-                    datetime.fromisoformat(built.decode()) if built is not None else None,
-                )
-            )
+            doc = stats[(name, fmt)]
+            docs.append(Document(fmt, doc.size, doc.last_modified, doc.built_at))
         rows.append(
             FeedRow(
                 name=name,
                 title=title or ctx.settings.publisher.name,
-                items=count,
+                items=items,
                 documents=docs,
-                requests=requests.get(name, 0),
-                not_modified=not_modified.get(name, 0),
+                requests=counts.requests.get(name, 0),
+                not_modified=counts.not_modified.get(name, 0),
             )
         )
     return rows

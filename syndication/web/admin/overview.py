@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from syndication.store.editions import Edition, EditionStatus, EditionStore
+from syndication.store.editions import Edition, EditionStore
 from syndication.web.admin.kit import AdminKit
 
 EDITIONS_SCANNED = 500  # editions whose status is counted (newest first)
@@ -26,25 +26,10 @@ class Overview:
     latest_edition: Edition | None
 
 
-def editions_by_status(store: EditionStore, limit: int = EDITIONS_SCANNED) -> dict[str, int]:
-    """Status counts of the newest ``limit`` editions (one pipelined read)."""
-    ids = store.ids(limit)
-    with store.r.pipeline(transaction=False) as pipe:
-        for edition_id in ids:
-            pipe.hget(store.key(edition_id, "meta"), "status")
-        statuses = pipe.execute()
-    counts = {status.value: 0 for status in EditionStatus}
-    for raw in statuses:
-        if raw is not None:
-            name = raw.decode()
-            counts[name] = counts.get(name, 0) + 1
-    return counts
-
-
 def article_counts(kit: AdminKit) -> dict[str, int]:
     store = kit.ctx.article_store
     published = store.count()
-    total = int(store.r.zcard(store.keys.all_ids))
+    total = store.count_all()
     return {"published": published, "withdrawn": max(0, total - published), "total": total}
 
 
@@ -56,7 +41,7 @@ def collect(kit: AdminKit) -> Overview:
     return Overview(
         articles=article_counts(kit),
         subscribers=ctx.subscriber_store.counts(),
-        editions=editions_by_status(editions),
+        editions=editions.status_counts(EDITIONS_SCANNED),
         editions_total=editions.count(),
         feeds=len(ctx.article_store.feed_catalog()),
         partners={

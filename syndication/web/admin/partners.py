@@ -7,13 +7,12 @@ admin page, and the key is never put in a URL, a redirect, a flash cookie or a l
 Each rotate button carries a one-time ``once`` value (fresh on every render of the partners
 page): reloading the key page, or going back to it, makes the browser send the same form
 again, and a second rotation there would silently kill the key the operator just copied.
-So a ``once`` value is spent on first use (SET NX) and a repeat is refused: no new key,
-and the old answer is not shown again.
+So a ``once`` value is spent on first use (``OnceStore.claim``) and a repeat is refused:
+no new key, and the old answer is not shown again.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from dataclasses import dataclass
@@ -23,11 +22,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from syndication.store.once import OnceStore
 from syndication.store.partners import Partner, PartnerNotFound, PartnerRevoked
 from syndication.web.admin.kit import AdminError, AdminKit
 
 DAYS = 14
 ONCE_FIELD = "once"
+ONCE_PURPOSE = "admin:rotate-once"
 ONCE_TTL_S = 7 * 24 * 3600  # longer than any browser keeps a page to go back to
 _ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 _ONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -57,16 +58,14 @@ def checked_id(partner_id: str) -> str:
     return partner_id
 
 
-def spend_once(kit: AdminKit, partner_id: str, once: str) -> bool:
-    """Whether this rotate form is used for the first time (then it is spent)."""
-    digest = hashlib.sha256(f"{partner_id}\x00{once}".encode()).hexdigest()[:40]
-    key = f"{kit.ctx.settings.key_prefix}admin:rotate-once:{digest}"
-    return bool(kit.ctx.client.set(key, "1", nx=True, ex=ONCE_TTL_S))
-
-
 def make_router(kit: AdminKit) -> APIRouter:
     router = kit.router(dependencies=[Depends(kit.require)])
     service = kit.ctx.partners
+    onces = OnceStore(kit.ctx.client, kit.ctx.settings.key_prefix)
+
+    def spend_once(partner_id: str, once: str) -> bool:
+        """Whether this rotate form is used for the first time (then it is spent)."""
+        return onces.claim(ONCE_PURPOSE, f"{partner_id}\x00{once}", ONCE_TTL_S)
 
     @router.get("/admin/partners")
     async def partners(request: Request) -> Response:
@@ -90,7 +89,7 @@ def make_router(kit: AdminKit) -> APIRouter:
             raise AdminError(
                 400, "This form is out of date. Reload the partners page and rotate again."
             )
-        if not await run_in_threadpool(spend_once, kit, partner_id, once):
+        if not await run_in_threadpool(spend_once, partner_id, once):
             raise AdminError(
                 409,
                 "This key rotation was already done (the page was reloaded or the form sent "

@@ -4,19 +4,16 @@ No page lists every address: the counts come from the store's index sizes, the s
 (language × frequency × topics of active subscribers) from one pass over the active sets,
 kept for SEGMENT_CACHE_S so reloading the page does not repeat it; addresses appear only
 as results of a search. The suppression list is stored in clear (keyed by the lower-cased
-address), so an exact address is one lookup and a partial one is an HSCAN with MATCH,
-stopped after SEARCH_LIMIT hits.
+address), so an exact address is one lookup and a partial one a scan of the list
+(``SubscriberStore.search_suppressed``), stopped after SEARCH_LIMIT hits.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -30,7 +27,6 @@ from syndication.store.subscribers import (
     Subscriber,
     SubscriberStore,
     Suppression,
-    email_key,
     normalise_email,
 )
 from syndication.web.admin.kit import AdminKit
@@ -39,7 +35,6 @@ SEARCH_LIMIT = 50
 MIN_PARTIAL = 3
 MAX_QUERY = 254
 SEGMENT_CACHE_S = 60.0
-_GLOB = re.compile(r"([*?\[\]\\])")
 
 
 @dataclass(frozen=True)
@@ -72,11 +67,6 @@ def segments(store: SubscriberStore) -> list[Segment]:
     ]
 
 
-def _suppression(raw: bytes) -> Suppression:
-    data = json.loads(raw)
-    return Suppression(data["email"], data["reason"], datetime.fromisoformat(data["at"]))
-
-
 def search(store: SubscriberStore, query: str) -> SearchResult:
     """Exact address (it contains ``@`` and is valid) or a part of one (MIN_PARTIAL+ chars)."""
     query = query.strip()[:MAX_QUERY]
@@ -93,15 +83,7 @@ def search(store: SubscriberStore, query: str) -> SearchResult:
         return SearchResult(
             query, False, [], None, False, f"Type at least {MIN_PARTIAL} characters."
         )
-    pattern = "*" + _GLOB.sub(r"\\\1", email_key(query)) + "*"
-    hits: list[Suppression] = []
-    truncated = False
-    for _, raw in store.r.hscan_iter(store.keys.suppressed, match=pattern, count=1000):
-        if len(hits) >= SEARCH_LIMIT:
-            truncated = True
-            break
-        hits.append(_suppression(raw))
-    hits.sort(key=lambda s: s.email.lower())
+    hits, truncated = store.search_suppressed(query, SEARCH_LIMIT)
     return SearchResult(query, False, hits, None, truncated)
 
 
