@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis
@@ -144,7 +145,8 @@ def test_archive_lists_published_editions_newest_first(
     first, second = text.index(weekly.edition_id), text.index(daily.edition_id)
     assert first < second  # newest first
     assert "Weekly digest" in text and "Daily digest" in text
-    assert "2 stories" in text and now.strftime("%Y-%m-%d") in text
+    local_day = now.astimezone(ZoneInfo(settings.publisher.timezone)).strftime("%Y-%m-%d")
+    assert "2 stories" in text and local_day in text  # dates in the publisher's time zone
     assert client.get(f"/archive/{draft.edition_id}").status_code == 404
 
 
