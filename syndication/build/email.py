@@ -36,7 +36,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
@@ -282,6 +282,7 @@ class MessageTemplate:
 # --- helpers for the caller (C) ---------------------------------------------------------
 
 
+@lru_cache(maxsize=64)  # once per message (Message-ID): the URL is the service's own
 def host_of(public_url: str) -> str:
     host = urlsplit(public_url).hostname
     if not host:

@@ -660,10 +660,12 @@ class DigestService:
             return self._canonical[key]
 
     def message(self, edition: Edition, rcpt: FrozenRecipient) -> bytes:
+        return self._personalise(edition, rcpt, self.template(edition, rcpt.segment))
+
+    def _personalise(self, edition: Edition, rcpt: FrozenRecipient, template: Any) -> bytes:
         recipient = mail_build.make_recipient(
             rcpt.email, rcpt.subscriber_id, rcpt.token, edition.id, self.public_url
         )
-        template = self.template(edition, rcpt.segment)
         return bytes(mail_build.personalise(template, recipient, dkim=self.dkim))
 
     # --- sending ---------------------------------------------------------------------------
@@ -747,13 +749,24 @@ class DigestService:
         store = self.editions
         prev: tuple[str, Mark, str] | None = None
         tokens = 0
+        # Each segment's template and its line-end check, looked up once per claimed batch
+        # (the edition is past its draft, so its editorial revision is final).
+        built: dict[str, tuple[Any, bool]] = {}
         for index, rcpt in enumerate(batch):
             if self.rate is not None and not self.rate.unlimited and tokens == 0:
                 tokens = self.rate.chunk(len(batch) - index)
                 self._retry(partial(self.rate.take, tokens))
             tokens = max(tokens - 1, 0)
             try:
-                data = self.message(edition, rcpt)
+                segment = built.get(rcpt.segment)
+                if segment is None:
+                    segment = (
+                        self.template(edition, rcpt.segment),
+                        self.canonical(edition, rcpt.segment),
+                    )
+                    built[rcpt.segment] = segment
+                template, crlf = segment
+                data = self._personalise(edition, rcpt, template)
             except (mail_build.RecipientError, LookupError) as exc:
                 # Not sendable (bad address, segment gone): failed, never a broken message.
                 if prev is not None:
@@ -768,7 +781,6 @@ class DigestService:
                 rest = [r.subscriber_id for r in batch[index:]]
                 report.released += self._retry(partial(store.release, edition.id, token, rest))
                 return
-            crlf = self.canonical(edition, rcpt.segment)
             result = sender.send(self.envelope_from, rcpt.email, data, budget, crlf)
             mark, detail = self._classify(result, rcpt, report)
             prev = (rcpt.subscriber_id, mark, detail)

@@ -449,6 +449,7 @@ class EditionStore:
         self._recover = client.register_script(_RECOVER)
         self._add = client.register_script(_ADD_RECIPIENTS)
         self._set_status = client.register_script(_SET_STATUS)
+        self._ledger_cache: dict[str, tuple[str, ...]] = {}
 
     # --- keys ------------------------------------------------------------------------------
 
@@ -457,7 +458,14 @@ class EditionStore:
         return f"{self.prefix}edition:{{{edition_id}}}:{part}"
 
     def _ledger_keys(self, edition_id: str) -> list[str]:
-        return [self.key(edition_id, part) for part in _LEDGER_KEYS]
+        # Built once per edition (a send step names all of them, once per message).
+        keys = self._ledger_cache.get(edition_id)
+        if keys is None:
+            keys = tuple(self.key(edition_id, part) for part in _LEDGER_KEYS)
+            if len(self._ledger_cache) >= 256:
+                self._ledger_cache.clear()
+            self._ledger_cache[edition_id] = keys
+        return list(keys)
 
     @property
     def index_key(self) -> str:
