@@ -274,23 +274,37 @@ def make_router(kit: AdminKit) -> APIRouter:
             raise AdminError(404, f"There is no {frequency[:40]!r} frequency.")
         return frequency
 
-    @router.get(BASE + "/next/{frequency}")
-    async def next_edition(request: Request, frequency: str, segment: str = "") -> Response:
-        choices, preview = await run_in_threadpool(
-            next_segment_preview, service, known(frequency), kit.now(), segment or None
-        )
+    def preview_page(
+        request: Request,
+        title: str,
+        edition: Edition | None,
+        frequency: str,
+        shown: tuple[list[SegmentChoice], SegmentPreview | None],
+        here: str,
+    ) -> Response:
+        """The preview page of a stored edition or of the next one (``edition`` None): the
+        picker, the message framed from ``{here}``'s sibling ``message.html``, its size."""
+        choices, preview = shown
         return page(
             request,
             "edition_preview.html",
-            title=f"Next {frequency} edition",
-            edition=None,
+            title=title,
+            edition=edition,
             frequency=frequency,
             choices=choices,
             preview=preview,
             meter=SizeMeter(preview.html_size) if preview else None,
-            here=f"{BASE}/next/{frequency}",
-            raw_url=f"{BASE}/next/{frequency}/message.html",
+            here=here,
+            raw_url=here.removesuffix("/preview") + "/message.html",
         )
+
+    @router.get(BASE + "/next/{frequency}")
+    async def next_edition(request: Request, frequency: str, segment: str = "") -> Response:
+        shown = await run_in_threadpool(
+            next_segment_preview, service, known(frequency), kit.now(), segment or None
+        )
+        here = f"{BASE}/next/{frequency}"
+        return preview_page(request, f"Next {frequency} edition", None, frequency, shown, here)
 
     @router.get(BASE + "/next/{frequency}/message.html")
     async def next_edition_html(frequency: str, segment: str = "") -> Response:
@@ -484,23 +498,12 @@ def make_router(kit: AdminKit) -> APIRouter:
         return kit.redirect(f"{BASE}/{edition_id}", flash="Saved the edition's changes.")
 
     @router.get(BASE + "/{edition_id}/preview")
-    async def preview_page(request: Request, edition_id: str, segment: str = "") -> Response:
+    async def edition_preview(request: Request, edition_id: str, segment: str = "") -> Response:
         edition = await load(edition_id)
-        choices, preview = await run_in_threadpool(
-            segment_preview, service, edition, segment or None
-        )
-        return page(
-            request,
-            "edition_preview.html",
-            title=f"Preview of edition {edition_id}",
-            edition=edition,
-            frequency=edition.frequency,
-            choices=choices,
-            preview=preview,
-            meter=SizeMeter(preview.html_size) if preview else None,
-            here=f"{BASE}/{edition_id}/preview",
-            raw_url=f"{BASE}/{edition_id}/message.html",
-        )
+        shown = await run_in_threadpool(segment_preview, service, edition, segment or None)
+        title = f"Preview of edition {edition_id}"
+        here = f"{BASE}/{edition_id}/preview"
+        return preview_page(request, title, edition, edition.frequency, shown, here)
 
     @router.get(BASE + "/{edition_id}/message.html")
     async def preview_html(edition_id: str, segment: str = "") -> Response:
