@@ -13,7 +13,10 @@ ARG PYTHON_IMAGE=python:3.11-slim
 
 # ---------------------------------------------------------------------------------------------
 # build: wheels for the dependencies, then for the project (non-editable: the templates/ folder
-# is force-included into the wheel as syndication/templates, see pyproject.toml).
+# is force-included into the wheel as syndication/templates, see pyproject.toml). Every
+# dependency comes from requirements.lock (`make lock`): pinned, its hashes checked, nothing
+# resolved; the build backend too, so the project's wheel is built without an isolated build
+# environment that would fetch an unpinned hatchling.
 FROM ${PYTHON_IMAGE} AS build
 
 ENV PIP_NO_CACHE_DIR=1 \
@@ -28,15 +31,17 @@ RUN apt-get update \
 
 WORKDIR /src
 
-# Dependencies first, from pyproject.toml alone, so a source change does not rebuild them.
-COPY pyproject.toml README.md ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
-    && pip wheel --wheel-dir /wheels -r requirements.txt
+# Dependencies first, from the lock alone, so a source change does not rebuild them. The
+# backend (hatchling, in the lock too) is installed from those checked wheels.
+COPY requirements.lock ./
+RUN pip wheel --require-hashes --no-deps --wheel-dir /wheels -r requirements.lock \
+    && pip install --no-index --find-links=/wheels hatchling
 
+COPY pyproject.toml README.md ./
 COPY syndication ./syndication
 COPY workers ./workers
 COPY templates ./templates
-RUN pip wheel --no-deps --wheel-dir /wheels .
+RUN pip wheel --no-deps --no-build-isolation --no-index --wheel-dir /wheels .
 
 # ---------------------------------------------------------------------------------------------
 # runtime: the wheels installed (not the source tree), run as an unprivileged user.
@@ -54,7 +59,9 @@ RUN groupadd --system --gid 10001 syndication \
     && mkdir -p /data /etc/syndication \
     && chown syndication:syndication /data
 
-# The wheels are bind-mounted from the build stage, so they never become a layer here.
+# The wheels are bind-mounted from the build stage, so they never become a layer here. Only
+# those wheels are there to choose from (the locked versions, checked), and only what the
+# project needs is installed: not the build backend.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-index --find-links=/wheels syndication \
     && syndication --help > /dev/null

@@ -1,17 +1,29 @@
-# The two commands a newcomer runs: `make demo` and `make test`. Each builds .venv itself.
+# The two commands a newcomer runs: `make demo` and `make test`. Each builds .venv itself, from
+# requirements-dev.lock: every package pinned with its hashes. `make lock` refreshes the locks.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOCK     := requirements.lock
+DEV_LOCK := requirements-dev.lock
 
-.PHONY: demo test lint bench venv clean browser-deps
+.PHONY: demo test lint lock bench venv clean browser-deps
 
-$(STAMP): pyproject.toml
+# Nothing unpinned is fetched: first the locked pip (python -m venv brings whatever pip that
+# Python bundles), then every locked package with its hashes checked and nothing resolved, then
+# the project itself, editable, built by the locked hatchling (no isolated build environment).
+# `pip check` catches a dependency added to pyproject.toml but not yet locked (`make lock`).
+$(STAMP): $(DEV_LOCK) pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11 or newer is needed (found $$($(PYTHON) --version))"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@$(BIN)/python -c 'import re, sys; print(re.search(r"^pip==.*?(?=^\S|\Z)", open(sys.argv[1]).read(), re.M | re.S)[0])' \
+		$(DEV_LOCK) > $(VENV)/pip.lock
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(VENV)/pip.lock
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --no-index -e .
+	@$(BIN)/python -m pip check >/dev/null || { $(BIN)/python -m pip check; \
+		echo "$(DEV_LOCK) does not match pyproject.toml: run make lock"; exit 1; }
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -19,15 +31,36 @@ venv: $(STAMP)
 demo: $(STAMP)
 	SYNDICATION_CONFIG=$${SYNDICATION_CONFIG:-examples/insightcrime.toml} $(BIN)/syndication demo
 
-test: $(STAMP) browser-deps
-	$(BIN)/ruff check syndication workers tests bench
-	$(BIN)/mypy
-	$(BIN)/python -m pytest
+# `lint` first, so CI (which runs `make test`) checks exactly what the git hook checks.
+test: lint browser-deps
+	$(BIN)/python -m pytest --durations=15
 
+# Every hook in .pre-commit-config.yaml on every tracked file: ruff check, ruff format --check,
+# mypy, whitespace and end of file, YAML/TOML syntax, merge markers, large files, private keys.
+# Nothing is rewritten silently: a hook that would change a file fails and shows the diff.
 lint: $(STAMP)
-	$(BIN)/ruff check syndication workers tests bench
-	$(BIN)/ruff format --check syndication workers tests bench
-	$(BIN)/mypy
+	$(BIN)/pre-commit run --all-files --show-diff-on-failure
+
+# After changing dependencies in pyproject.toml: re-pins only what the change needs, keeping
+# every other pin. `make lock UV_ARGS=--upgrade` moves every pin to the newest release,
+# `make lock UV_ARGS="--upgrade-package NAME"` just one. requirements.lock (the Docker image:
+# runtime dependencies and the build backend) is constrained by requirements-dev.lock (the
+# venv: runtime + the dev extra), so the image runs the very versions the tests ran with.
+LOCK_FOR     := For the Docker image: the runtime dependencies and the build backend (hatchling).
+DEV_LOCK_FOR := For .venv (make demo, make test, CI): the runtime dependencies and the dev extra.
+LOCK_FLAGS = --quiet --generate-hashes --universal --python-version 3.11 $(UV_ARGS)
+lock_header = { printf '%s\n' \
+	"\# $(2)" \
+	"\# Every package pinned, with the hashes of its files, for every platform and Python 3.11+." \
+	"\# Do not edit: after changing dependencies in pyproject.toml, refresh it with 'make lock'" \
+	"\# (the Makefile tells how to upgrade pins)." \
+	"\#"; cat $(1); } > $(1).tmp && mv $(1).tmp $(1)
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra dev $(LOCK_FLAGS) -o $(DEV_LOCK)
+	$(BIN)/uv pip compile pyproject.toml --group build -c $(DEV_LOCK) $(LOCK_FLAGS) -o $(LOCK)
+	@$(call lock_header,$(DEV_LOCK),$(DEV_LOCK_FOR))
+	@$(call lock_header,$(LOCK),$(LOCK_FOR))
+	@echo "Refreshed $(LOCK) and $(DEV_LOCK); the next make rebuilds .venv from them."
 
 # The browser tests (tests/browser/) drive Debian's chromium through Playwright; Playwright's
 # own browser download cannot work here, so as root we install the distribution's package.

@@ -345,6 +345,26 @@ def test_dockerfile_is_multi_stage_slim_and_non_root() -> None:
     assert "SYNDICATION_CONFIG=/etc/syndication/syndication.toml" in env
 
 
+def test_dockerfile_installs_only_what_requirements_lock_pins() -> None:
+    """Every pip command either checks hashes against the lock or reaches no index, and the
+    project's own wheel is built by the locked backend (no isolated build environment)."""
+    commands = [
+        part.strip()
+        for word, args in _dockerfile_instructions()
+        if word == "RUN"
+        for part in args.split("&&")
+        if re.search(r"\bpip (install|wheel)\b", part)
+    ]
+    locked = [c for c in commands if "--require-hashes" in c.split()]
+    assert locked and all("requirements.lock" in shlex.split(c) for c in locked), locked
+    assert all(c in locked or "--no-index" in c.split() for c in commands), commands
+    project = [c for c in commands if "pip wheel" in c and shlex.split(c)[-1] == "."]
+    assert len(project) == 1, commands
+    assert {"--no-deps", "--no-build-isolation"} <= set(project[0].split()), project
+    copies = [a.split() for w, a in _dockerfile_instructions() if w == "COPY"]
+    assert any("requirements.lock" in c for c in copies), "the lock must reach the build stage"
+
+
 def _dockerignore_patterns() -> list[str]:
     lines = DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
     return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]

@@ -4,12 +4,16 @@ The development venv has an *editable* install, where ``templates/`` is found be
 package in the checkout; a wheel that forgot the templates would pass every other test and
 fail only in production. So: build the wheel once, check what it holds, then import it from
 an unpacked copy with the checkout off ``sys.path`` and render a template.
+
+The image and the venv install from lock files (requirements.lock, requirements-dev.lock,
+made by ``make lock``): every package pinned with its hashes, every direct dependency there.
 """
 
 from __future__ import annotations
 
 import argparse
 import configparser
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -21,10 +25,14 @@ import sysconfig
 import tomllib
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+from packaging.version import Version
 
 from syndication.cli import build_parser, main
 
@@ -64,7 +72,7 @@ def _files(folder: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if importlib.util.find_spec("hatchling") is None:
-        pytest.fail("hatchling is not installed in this venv: pip install -e '.[dev]'")
+        pytest.fail("hatchling is not installed in this venv: make venv")
     out = tmp_path_factory.mktemp("dist")
     proc = subprocess.run(
         [
@@ -347,7 +355,7 @@ def test_help_exits_zero_with_usage(
 def test_installed_console_script_help() -> None:
     script = Path(sys.executable).parent / ("syndication.exe" if os.name == "nt" else "syndication")
     if not script.exists():
-        pytest.fail(f"{script} is missing: pip install -e '.[dev]' creates it")
+        pytest.fail(f"{script} is missing: make venv creates it")
     proc = subprocess.run(
         [str(script), "--help"], capture_output=True, text=True, timeout=60, cwd=ROOT.parent
     )
@@ -355,3 +363,119 @@ def test_installed_console_script_help() -> None:
     assert proc.stdout.startswith("usage: syndication")
     for command in ("demo", "serve", "worker", "beat", "import", "poll", "feeds", "check"):
         assert command in proc.stdout
+
+
+# -- the lock files -----------------------------------------------------------------------------
+
+LOCKS = {"runtime": ROOT / "requirements.lock", "dev": ROOT / "requirements-dev.lock"}
+_PIN = re.compile(
+    r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s;]+)(?:\s*;(?P<marker>.+))?"
+)
+_HASH = re.compile(r"--hash=sha256:[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class _Pin:
+    version: str
+    marker: str
+    hashes: frozenset[str]
+
+
+def _normalise(name: str) -> str:
+    """PEP 503: case, and runs of ``-``, ``_`` and ``.``, do not matter."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _entries(path: Path) -> list[str]:
+    """A lock file's entries, one per package: continued lines joined, comments dropped."""
+    assert path.is_file(), f"{path.name} is missing: make lock"
+    entries, current = [], ""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        current += " " + stripped.removesuffix("\\")
+        if not stripped.endswith("\\"):
+            entries.append(current.strip())
+            current = ""
+    assert not current, f"{path.name} ends in a continued line"
+    return entries
+
+
+def _pins(path: Path) -> dict[str, list[_Pin]]:
+    """Name (normalised) -> its pins; more than one only under different markers."""
+    pins: dict[str, list[_Pin]] = {}
+    for entry in _entries(path):
+        requirement, _, options = entry.partition(" --")
+        match = _PIN.fullmatch(requirement.strip())
+        assert match, f"{path.name}: {requirement!r} is not a package pinned with =="
+        options = "--" + options if options else ""
+        hashes = frozenset(_HASH.findall(options))
+        assert hashes, f"{path.name}: {match['name']} has no --hash=sha256:"
+        unknown = _HASH.sub("", options).split()
+        assert not unknown, f"{path.name}: {match['name']}: only hashes belong here: {unknown}"
+        marker = (match["marker"] or "").strip()
+        pins.setdefault(_normalise(match["name"]), []).append(
+            _Pin(match["version"], marker, hashes)
+        )
+    for name, found in pins.items():
+        markers = [pin.marker for pin in found]
+        assert len(found) == 1 or ("" not in markers and len(set(markers)) == len(markers)), (
+            f"{path.name}: {name} is pinned more than once: {found}"
+        )
+    return pins
+
+
+@pytest.mark.parametrize("which", sorted(LOCKS))
+def test_every_locked_package_is_pinned_with_hashes(which: str) -> None:
+    path = LOCKS[which]
+    pins = _pins(path)  # asserts == and at least one sha256 hash per package
+    assert len(pins) > 20, f"{path.name}: only {sorted(pins)}"
+    text = path.read_text(encoding="utf-8")
+    assert "make lock" in text.split("\n\n", 1)[0], f"{path.name}: the header tells how to refresh"
+
+
+def test_every_direct_dependency_is_locked() -> None:
+    """Runtime and build backend in both locks, the dev extra in the dev lock, each pinned
+    to a version its specifier allows: a dependency added to pyproject.toml but not locked
+    fails here (and in make venv's pip check)."""
+    project = PYPROJECT["project"]
+    runtime = project["dependencies"]
+    build = PYPROJECT["build-system"]["requires"]
+    assert PYPROJECT["dependency-groups"]["build"] == build, "keep them equal (make lock)"
+    wanted = {"runtime": runtime + build, "dev": runtime + project["optional-dependencies"]["dev"]}
+    for which, requirements in wanted.items():
+        pins = _pins(LOCKS[which])
+        for text in requirements:
+            requirement = Requirement(text)
+            name = _normalise(requirement.name)
+            assert name in pins, f"{LOCKS[which].name} lacks {text!r}: make lock"
+            versions = [pin.version for pin in pins[name]]
+            assert any(requirement.specifier.contains(v, prereleases=True) for v in versions), (
+                f"{LOCKS[which].name} pins {name} to {versions}, outside {text!r}: make lock"
+            )
+
+
+def test_the_image_gets_the_versions_the_tests_run_with() -> None:
+    """requirements.lock is made with requirements-dev.lock as its constraints."""
+    runtime, dev = _pins(LOCKS["runtime"]), _pins(LOCKS["dev"])
+    for name, pins in runtime.items():
+        assert name in dev, f"{name} is in requirements.lock only: make lock"
+        theirs = {(pin.version, pin.hashes) for pin in dev[name]}
+        assert {(pin.version, pin.hashes) for pin in pins} <= theirs, f"{name}: make lock"
+
+
+def test_the_venv_holds_what_the_dev_lock_pins() -> None:
+    wrong = {}
+    for name, pins in _pins(LOCKS["dev"]).items():
+        versions = {Version(p.version) for p in pins if not p.marker or Marker(p.marker).evaluate()}
+        if not versions:
+            continue  # not for this platform
+        try:
+            installed = Version(importlib.metadata.version(name))
+        except importlib.metadata.PackageNotFoundError:
+            wrong[name] = f"missing, locked {sorted(map(str, versions))}"
+            continue
+        if installed not in versions:
+            wrong[name] = f"{installed}, locked {sorted(map(str, versions))}"
+    assert not wrong, f"not what requirements-dev.lock pins (make clean venv): {wrong}"
