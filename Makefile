@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 LOCK     := requirements.lock
 DEV_LOCK := requirements-dev.lock
 
-.PHONY: demo test lint lock bench venv clean browser-deps
+.PHONY: demo test test-shifted lint lock bench venv clean browser-deps
 
 # Nothing unpinned is fetched: first the locked pip (python -m venv brings whatever pip that
 # Python bundles), then every locked package with its hashes checked and nothing resolved, then
@@ -34,6 +34,19 @@ demo: $(STAMP)
 # `lint` first, so CI (which runs `make test`) checks exactly what the git hook checks.
 test: lint browser-deps
 	$(BIN)/python -m pytest --durations=15
+
+# The whole suite on a machine whose calendar is SHIFT_DAYS off (default: a year and a month
+# ahead; `make test-shifted SHIFT_DAYS=-200` for behind). tests/tools/clockshift.c moves the
+# wall clock of pytest and of everything it starts (workers, uvicorn, redis-server, chromium)
+# and leaves the monotonic clocks alone. Extra pytest arguments: PYTEST_ARGS="-k feeds".
+SHIFT_DAYS ?= 400
+CLOCKSHIFT := $(VENV)/clockshift.so
+$(CLOCKSHIFT): tests/tools/clockshift.c $(STAMP)
+	cc -shared -fPIC -O2 -o $@ $< -ldl
+test-shifted: $(CLOCKSHIFT) browser-deps
+	@echo "Wall clock moved by $(SHIFT_DAYS) days: $$(LD_PRELOAD=$(abspath $(CLOCKSHIFT)) CLOCKSHIFT_SECONDS=$$(( $(SHIFT_DAYS) * 86400 )) date -u)"
+	LD_PRELOAD=$(abspath $(CLOCKSHIFT)) CLOCKSHIFT_SECONDS=$$(( $(SHIFT_DAYS) * 86400 )) \
+		$(BIN)/python -m pytest --durations=15 $(PYTEST_ARGS)
 
 # Every hook in .pre-commit-config.yaml on every tracked file: ruff check, ruff format --check,
 # mypy, whitespace and end of file, YAML/TOML syntax, merge markers, large files, private keys.

@@ -11,6 +11,7 @@ from functools import cached_property
 
 import redis
 
+from syndication.clock import Clock, system_clock
 from syndication.config import Settings
 from syndication.events import Events
 from syndication.metrics import Metrics
@@ -37,6 +38,7 @@ class Context:
     settings: Settings
     events: Events
     client: redis.Redis = field(default=None)
+    clock: Clock = system_clock  # tests pass a fixed one; see syndication/clock.py
 
     def __post_init__(self) -> None:
         if self.client is None:
@@ -61,7 +63,9 @@ class Context:
 
     @cached_property
     def articles(self) -> ArticleService:
-        return ArticleService(self.article_store, self.events, on_outcome=self._count_outcome)
+        return ArticleService(
+            self.article_store, self.events, clock=self.clock, on_outcome=self._count_outcome
+        )
 
     @cached_property
     def feeds(self) -> FeedService:
@@ -80,7 +84,9 @@ class Context:
 
     @cached_property
     def ingest(self) -> IngestService:
-        return IngestService(self.articles, self.settings.publisher, self.poll_state)
+        return IngestService(
+            self.articles, self.settings.publisher, self.poll_state, clock=self.clock
+        )
 
     @cached_property
     def subscriber_store(self) -> SubscriberStore:
@@ -93,7 +99,10 @@ class Context:
     @cached_property
     def subscriptions(self) -> SubscriptionService:
         return build_subscription_service(
-            self.settings, self.client, topics_from_catalog(self.article_store.feed_catalog)
+            self.settings,
+            self.client,
+            topics_from_catalog(self.article_store.feed_catalog),
+            clock=self.clock,
         )
 
     @cached_property

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLE_CONFIG
 
 from syndication.config import ConfigError, load_settings
+from tests.support import EXAMPLE_CONFIG
 
 
 def base() -> dict[str, str]:

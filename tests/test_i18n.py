@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from babel.messages.pofile import read_po
-from conftest import EXAMPLE_CONFIG, article_data, tamper
 from fastapi.testclient import TestClient
 
 from syndication import i18n, tokens
@@ -30,6 +28,8 @@ from syndication.store.subscribers import Subscriber
 from syndication.templating import environment, templates_dir
 from syndication.web.app import create_app
 from syndication.web.csrf import Csrf
+from tests.support import EXAMPLE_CONFIG, article_data, tamper
+from tests.support.i18n import english_only, spanish_catalog
 
 SECRET = "s" * 40  # conftest's SYNDICATION_SECRET_KEY
 AUTH = {"Authorization": "Bearer test-token-0123456789"}
@@ -37,24 +37,6 @@ ES = {"Accept-Language": "es-CO,es;q=0.9,en;q=0.5"}
 CSRF_FIELD = re.compile(r'<input type="hidden" name="csrf_token" value="([^"]+)">')
 CONFIRM = re.compile(r"http://testserver/confirm/([A-Za-z0-9_.-]+)")
 COOKIE = "syndication-csrf"  # http public URL: no __Host- prefix
-
-
-def spanish_catalog() -> Any:
-    with i18n.catalog_path("es").open("rb") as fp:
-        return read_po(fp, locale="es")
-
-
-def english_only(text: str) -> list[str]:
-    """Catalog msgids (without placeholders, longer than one word) found in ``text``:
-    in a Spanish render, any of them is an untranslated string."""
-    found = []
-    plain = html.unescape(text)
-    for message in spanish_catalog():
-        if not message.id or not isinstance(message.id, str) or "%(" in message.id:
-            continue
-        if " " in message.id and message.id != message.string and message.id in plain:
-            found.append(message.id)
-    return found
 
 
 # -- catalogs --------------------------------------------------------------------------------

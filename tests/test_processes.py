@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 
-from conftest import wait_for
+from tests.support import wait_for
 
 SCRIPT = """
 import sys, time

@@ -10,22 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
+from syndication.clock import system_clock
 from syndication.events import Events
 from syndication.models import Article
 from syndication.store.articles import ArticleStore, Outcome, PendingEvent
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
 class ArticleService:
     store: ArticleStore
     events: Events
-    clock: Callable[[], datetime] = utcnow
+    clock: Callable[[], datetime] = system_clock
     on_outcome: Callable[[str], None] | None = None  # metrics: articles ingested by outcome
 
     def accept(self, article: Article) -> Outcome:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from syndication.clock import system_clock
 from syndication.config import Publisher
 from syndication.ingest.files import expand_paths, load_path
 from syndication.ingest.normalise import IngestError
@@ -30,10 +31,6 @@ from syndication.ingest.poll import (
 from syndication.services.articles import ArticleService
 from syndication.store.articles import Outcome
 from syndication.store.poll_state import PollState, PollStateStore
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -78,7 +75,7 @@ class IngestService:
     publisher: Publisher
     poll_state: PollStateStore
     http: Callable[[], httpx.Client] = http_client
-    clock: Callable[[], datetime] = utcnow
+    clock: Callable[[], datetime] = system_clock
     max_bytes: int = MAX_BYTES
 
     def import_file(self, path: Path, url: str | None = None) -> dict[str, Outcome]:

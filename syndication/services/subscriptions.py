@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TextIO
 
 from syndication import tokens
+from syndication.clock import system_clock
 from syndication.ratelimit import RateLimiter
 from syndication.store.subscribers import (
     FREQUENCIES,
@@ -140,10 +141,6 @@ class ImportReport:
         }
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def rate_key_for_ip(ip: str) -> str:
     """IPv6 clients usually own a /64: counting per address would let them rotate freely."""
     try:
@@ -170,7 +167,7 @@ class SubscriptionService:
         languages: Iterable[str],
         topics: Callable[[], dict[str, str]] | None = None,
         policy: Policy | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = system_clock,
         previous_secrets: Sequence[str] = (),
     ) -> None:
         self.store = store
@@ -507,7 +504,10 @@ def _parse_time(text: str, name: str) -> datetime | None:
 
 
 def build_subscription_service(
-    settings: Any, client: Any, topics: Callable[[], dict[str, str]] | None = None
+    settings: Any,
+    client: Any,
+    topics: Callable[[], dict[str, str]] | None = None,
+    clock: Callable[[], datetime] = system_clock,
 ) -> SubscriptionService:
     """The wiring ``Context.subscriptions`` uses: store, limiter and SMTP mailer from settings."""
     from syndication.deliver.confirmation import SmtpConfirmationMailer
@@ -531,6 +531,7 @@ def build_subscription_service(
         topics=topics,
         policy=policy,
         previous_secrets=settings.previous_secret_keys,
+        clock=clock,
     )
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -53,7 +52,7 @@ def make_router(ctx: Any) -> APIRouter:
     redis_where = redacted(settings.redis_url or "redis://localhost:6379")
 
     def gauges() -> list[tuple[str, str, dict[tuple[tuple[str, str], ...], float]]]:
-        today = datetime.now(UTC).date()
+        today = ctx.clock().date()
         pulls: dict[str, int] = {}
         partners = getattr(ctx, "partners", None)
         if partners is not None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import logging
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -144,7 +143,7 @@ def make_router(
         if match is None:
             raise ApiError(404, "no such partner feed (all, topic/…, section/…, lang/…)")
         name, fmt = match["name"], match["fmt"]
-        now = datetime.now(UTC)
+        now = ctx.clock()
         doc = await run_in_threadpool(service.feed, partner, name, fmt, now)
         if doc is None:
             raise ApiError(404, f"no partner feed {name}.{fmt}")
@@ -183,7 +182,7 @@ def make_router(
     @router.get("/pixel/{token}.gif")
     async def pixel(token: str) -> Response:
         """Always the same GIF: a forged or stale token is simply not counted."""
-        await run_in_threadpool(service.count_pixel, token, datetime.now(UTC))
+        await run_in_threadpool(service.count_pixel, token, ctx.clock())
         return Response(GIF, 200, headers=PIXEL_HEADERS, media_type="image/gif")
 
     @router.get("/republish/snippet.js")

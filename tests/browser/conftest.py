@@ -28,7 +28,7 @@ from syndication.web.app import create_app
 
 from .live import PHONE, LiveServer, Shots, launch, missing_browser
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 ADMIN_PASSWORD = "correct horse battery staple 42"
 
 

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from digest_smtp import ScriptedSmtp, add_articles, add_subscribers
 
 from syndication.context import Context
 from syndication.services.digests import (
@@ -23,6 +22,8 @@ from syndication.services.digests import (
     make_digest_service,
 )
 from syndication.store.editions import EditionStatus, EditionStore, Policy
+from tests.support.digests import add_articles, add_subscribers
+from tests.support.smtp import ScriptedSmtp
 
 from .conftest import ADMIN_PASSWORD
 from .live import LiveServer, Shots, expect

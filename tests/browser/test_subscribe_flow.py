@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
-from conftest import wait_for
-from digest_smtp import ScriptedSmtp, add_articles
-
 from syndication.context import Context
 from syndication.services.digests import MailSettings, RecordingDigestEvents, make_digest_service
 from syndication.store.editions import EditionStatus, Policy
 from syndication.store.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED, Subscriber
+from tests.support import wait_for
+from tests.support.digests import add_articles
+from tests.support.smtp import ScriptedSmtp
 
 from .live import PHONE, LiveServer, Shots, expect
 

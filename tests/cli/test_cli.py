@@ -1,0 +1,126 @@
+"""The operator's command line, run as a user runs it: a real process, real Redis."""
+
+from __future__ import annotations
+
+import functools
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from syndication.config import load_settings
+from syndication.embedded_redis import free_port
+from tests.support import ROOT
+from workers.celery_app import beat_schedule
+
+FIXTURES = ROOT / "tests" / "fixtures" / "ingest"
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "syndication.cli", *args],
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+
+
+def test_import_examples_then_again_changes_nothing(env):
+    first = run(env, "import", "examples/articles", "--json")
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert report["files"] == 6 and report["errors"] == []
+    assert set(report["outcomes"].values()) == {"created"}
+    assert "peru-familiar-stalemate-shining-path-rebels" in report["outcomes"]
+    again = run(env, "import", "examples/articles")
+    assert again.returncode == 0
+    assert again.stdout.strip() == "6 file(s), 6 article(s): 6 unchanged"
+
+
+def test_bad_files_are_listed_good_ones_imported(env, tmp_path: Path):
+    good = json.loads((ROOT / "examples/articles/coca-prices-putumayo-border.json").read_text())
+    (tmp_path / "a-good.json").write_text(json.dumps(good))
+    (tmp_path / "b-broken.json").write_text("{ not json")
+    (tmp_path / "c-no-title.json").write_text(json.dumps({**good, "title": ""}))
+    out = run(env, "import", str(tmp_path))
+    assert out.returncode == 1
+    assert "3 file(s), 1 article(s): 1 created" in out.stdout
+    failed = [line for line in out.stdout.splitlines() if line.startswith("  failed:")]
+    assert len(failed) == 2
+    assert "b-broken.json" in failed[0] and "c-no-title.json" in failed[1]
+    assert "title" in failed[1]
+    assert "2 file(s) could not be imported" in out.stderr
+
+
+def test_url_names_one_file_only(env):
+    out = run(env, "import", "examples/articles", "--url", "https://insightcrime.org/x/")
+    assert out.returncode == 1 and "exactly one" in out.stderr
+
+
+def test_unreachable_redis_is_one_line_and_exit_3(env):
+    port = free_port()
+    out = run(
+        {**env, "SYNDICATION_REDIS_URL": f"redis://127.0.0.1:{port}/0"},
+        "import",
+        "examples/articles",
+    )
+    assert out.returncode == 3
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"error: cannot reach Redis at redis://127.0.0.1:{port}/0")
+
+
+@pytest.fixture
+def feed_server() -> Iterator[str]:
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(FIXTURES))
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_poll_a_feed_twice(env, feed_server):
+    first = run(env, "poll", f"{feed_server}/rss.xml", "--json")
+    assert first.returncode == 0, first.stderr
+    outcomes = json.loads(first.stdout)["outcomes"]
+    assert outcomes and set(outcomes.values()) == {"created"}
+    second = run(env, "poll", f"{feed_server}/rss.xml")
+    assert second.returncode == 0
+    assert "not modified" in second.stdout
+    missing = run(env, "poll", f"{feed_server}/nope.xml")
+    assert missing.returncode == 1 and missing.stderr.startswith("error: ")
+    assert len(missing.stderr.strip().splitlines()) == 1
+
+
+def test_check_reports_each_line(env):
+    out = run(env, "check")
+    assert out.returncode == 0, out.stdout
+    assert all(line.startswith(("OK", "WARN")) for line in out.stdout.strip().splitlines())
+    no_token = {k: v for k, v in env.items() if k != "SYNDICATION_API_TOKEN"}
+    bad = run(no_token, "check", "--json")
+    assert bad.returncode == 2
+    doc = json.loads(bad.stdout)
+    failing = [c["check"] for c in doc["checks"] if c["status"] == "fail"]
+    assert failing == ["api token"]
+
+
+def test_configured_sources_are_polled_on_the_beat(env, tmp_path: Path):
+    toml = (ROOT / "examples/insightcrime.toml").read_text() + (
+        '\n[[publisher.sources]]\nurl = "https://example.org/feed/"\ninterval_minutes = 5\n'
+    )
+    (tmp_path / "s.toml").write_text(toml)
+    settings = load_settings({**env, "SYNDICATION_CONFIG": str(tmp_path / "s.toml")})
+    schedule = beat_schedule(settings)
+    polls = [v for v in schedule.values() if v["task"] == "ingest.poll_source"]
+    assert len(polls) == 1
+    assert polls[0]["args"] == ["https://example.org/feed/", "auto"]
+    assert polls[0]["schedule"].total_seconds() == 300

@@ -1,0 +1,188 @@
+"""Editions sent by real Celery worker processes (Proof 2, 3 and 5).
+
+The workers run ``celery -A workers.celery_app worker --include workers.mail_tasks`` on the
+``mail`` queue, against a real Redis and the scripted SMTP server on loopback in this process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import redis
+
+from syndication.config import Settings, load_settings
+from syndication.embedded_redis import EmbeddedRedis
+from syndication.services.digests import DigestService, MailSettings, make_digest_service
+from syndication.store.editions import EditionStatus, EntryState, Policy
+from tests.support import EXAMPLE_CONFIG, wait_for
+from tests.support.digests import add_articles, add_subscribers
+from tests.support.smtp import ScriptedSmtp
+from tests.support.workers import MailWorker
+
+pytestmark = pytest.mark.slow
+
+# Short leases so a dead worker's entries come back within seconds in a test.
+POLICY = Policy(lease_s=6, tx_budget_s=2, retry_base_s=0.2, retry_max_s=1, max_attempts=5)
+CONNECTIONS = 2  # MailSettings default: SMTP sessions per send task
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[list[MailWorker]]:
+    started: list[MailWorker] = []
+    yield started
+    for w in started:
+        w.stop()
+
+
+def start(
+    workers: list[MailWorker], env: dict[str, str], tmp_path: Path, smtp: ScriptedSmtp
+) -> MailWorker:
+    log = tmp_path / f"worker{len(workers)}.log"
+    w = MailWorker({**env, "SYNDICATION_SMTP_URL": smtp.url}, log)
+    workers.append(w)
+    return w.wait_ready()
+
+
+def service(settings: Settings, client: redis.Redis) -> DigestService:
+    """The service as the CLI or beat would make it, with its own Celery app (this test's
+    broker and key prefix, never a previous test's cached connection pool)."""
+    from celery import Celery
+
+    from workers.celery_app import celery_config
+    from workers.mail_tasks import CeleryDigestEvents
+
+    celery = Celery("digest-test", set_as_current=False)
+    celery.conf.update(celery_config(settings))
+    return make_digest_service(
+        settings,
+        client,
+        CeleryDigestEvents(celery),
+        mail=MailSettings(policy=POLICY, fanout=4),
+        with_sender=False,
+    )
+
+
+def finished(svc: DigestService, edition_id: str) -> bool:
+    edition = svc.status(edition_id)
+    assert edition is not None
+    return edition.status is EditionStatus.DONE
+
+
+def assert_exactly_once(svc: DigestService, edition_id: str, smtp: ScriptedSmtp) -> int:
+    """Every frozen recipient got exactly one message, except uncertain ones (at most one)."""
+    edition = svc.status(edition_id)
+    assert edition is not None
+    per = smtp.per_recipient()
+    states = svc.editions.states(edition_id)
+    recipients = {r.subscriber_id: r.email for r in svc.editions.iter_recipients(edition_id)}
+    assert len(recipients) == edition.counts["total"]
+    assert max(per.values()) == 1, [e for e, n in per.items() if n > 1][:5]
+    for sid, email in recipients.items():
+        if states[sid] == EntryState.SENT:
+            assert per[email] == 1, sid
+        else:
+            assert states[sid] == EntryState.UNCERTAIN, (sid, states[sid])
+            assert per[email] <= 1
+    assert set(per) <= set(recipients.values())
+    return edition.counts["uncertain"]
+
+
+def test_sigkill_mid_edition_then_a_new_worker_finishes(
+    env: dict[str, str],
+    settings: Settings,
+    redis_client: redis.Redis,
+    prefix: str,
+    smtp: ScriptedSmtp,
+    workers: list[MailWorker],
+    tmp_path: Path,
+) -> None:
+    add_subscribers(redis_client, prefix, 2000, segments=(("en", ()), ("en", ("coca",))))
+    add_articles(redis_client, prefix, [{"topics": ["Coca"]}, {"topics": ["Peru"]}])
+    smtp.script.delay = 0.002
+    first = start(workers, env, tmp_path, smtp)
+    svc = service(settings, redis_client)
+    created = svc.create_edition("daily", datetime.now(UTC))
+    assert created.edition_id
+    eid = created.edition_id
+    wait_for(lambda: smtp.count() >= 600, timeout=60)
+    first.kill()
+    at_kill = smtp.count()
+    assert at_kill < 2000
+    mid = svc.status(eid)
+    assert mid is not None and mid.status is EditionStatus.SENDING
+    inflight = redis_client.scard(svc.editions.key(eid, "inflight"))
+    assert inflight <= CONNECTIONS  # one transaction per SMTP session at most
+
+    start(workers, env, tmp_path, smtp)  # its start-up recovery resumes the edition
+    wait_for(lambda: finished(svc, eid), timeout=120, interval=0.2)
+    uncertain = assert_exactly_once(svc, eid, smtp)
+    assert uncertain == inflight <= CONNECTIONS
+    report = svc.report(eid)
+    assert set(report["uncertain"]) == set(svc.editions.members(eid, EntryState.UNCERTAIN))
+    edition = svc.status(eid)
+    assert edition is not None
+    assert edition.counts["sent"] + uncertain == 2000
+
+
+def test_two_workers_on_one_edition_no_duplicates(
+    env: dict[str, str],
+    settings: Settings,
+    redis_client: redis.Redis,
+    prefix: str,
+    smtp: ScriptedSmtp,
+    workers: list[MailWorker],
+    tmp_path: Path,
+) -> None:
+    add_subscribers(redis_client, prefix, 1000)
+    add_articles(redis_client, prefix, [{"topics": ["Coca"]}])
+    smtp.script.delay = 0.002
+    a = start(workers, env, tmp_path, smtp)
+    b = start(workers, env, tmp_path, smtp)
+    svc = service(settings, redis_client)
+    eid = svc.create_edition("daily", datetime.now(UTC)).edition_id
+    assert eid
+    wait_for(lambda: finished(svc, eid), timeout=120, interval=0.2)
+    assert assert_exactly_once(svc, eid, smtp) == 0
+    assert smtp.count() == 1000
+    wait_for(lambda: a.sent() + b.sent() == 1000, timeout=10)
+    assert a.sent() > 0 and b.sent() > 0, (a.sent(), b.sent())
+
+
+def test_redis_restarted_with_aof_mid_edition(
+    smtp: ScriptedSmtp, workers: list[MailWorker], tmp_path: Path
+) -> None:
+    server = EmbeddedRedis(tmp_path / "redis").start()
+    try:
+        env = {
+            "SYNDICATION_REDIS_URL": server.url,
+            "SYNDICATION_CONFIG": str(EXAMPLE_CONFIG),
+            "SYNDICATION_KEY_PREFIX": "aof:",
+            "SYNDICATION_SECRET_KEY": "s" * 40,
+            "SYNDICATION_PUBLIC_URL": "http://testserver",
+        }
+        settings = load_settings(env)
+        client = redis.Redis.from_url(server.url)
+        add_subscribers(client, "aof:", 1500)
+        add_articles(client, "aof:", [{"topics": ["Coca"]}])
+        smtp.script.delay = 0.002
+        start(workers, env, tmp_path, smtp)
+        from syndication.store.connection import connect
+
+        svc = service(dataclasses.replace(settings), connect(server.url))
+        eid = svc.create_edition("daily", datetime.now(UTC)).edition_id
+        assert eid
+        wait_for(lambda: smtp.count() >= 400, timeout=60)
+        server.restart()
+        assert smtp.count() < 1500
+        wait_for(lambda: finished(svc, eid), timeout=120, interval=0.2)
+        assert assert_exactly_once(svc, eid, smtp) == 0
+        assert smtp.count() == 1500
+    finally:
+        for w in workers:
+            w.stop()
+        workers.clear()
+        server.stop()
