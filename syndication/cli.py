@@ -15,21 +15,26 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from syndication.clock import Clock, system_clock
 from syndication.config import ConfigError, Settings, load_settings
 from syndication.store.connection import ConnectionFailed, StoreUnavailable
 
 EXIT_INPUT, EXIT_CONFIG, EXIT_REDIS = 1, 2, 3
 
 
-def _context(settings: Settings) -> Any:
-    """A Context whose events go to Celery (imported here: only commands that need it)."""
+def _context(settings: Settings, clock: Clock = system_clock) -> Any:
+    """A Context whose events go to Celery (imported here: only commands that need it).
+
+    The CLI runs in real time: ``main`` leaves ``clock`` as the system clock. Commands that
+    take a ``clock`` keyword build their services here with it and read "now" from it, so a
+    test that calls them in-process passes its own."""
     from syndication.context import Context
     from syndication.store.connection import connect
     from workers.celery_app import configure
     from workers.events import CeleryEvents
 
     client = connect(settings.need_redis_url())
-    return Context(settings, CeleryEvents(configure(settings), settings), client)
+    return Context(settings, CeleryEvents(configure(settings), settings), client, clock=clock)
 
 
 def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
@@ -40,12 +45,12 @@ def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
         print(text)
 
 
-def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_import(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
     from rich.progress import Progress
 
     from syndication.ingest.normalise import IngestError
 
-    ctx = _context(settings)
+    ctx = _context(settings, clock)
     show = not args.json and sys.stderr.isatty()
     with Progress(disable=not show, transient=True) as bar:
         task = bar.add_task("Importing", total=None)
@@ -70,10 +75,10 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_INPUT if report.errors else 0
 
 
-def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_poll(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
     from syndication.ingest.normalise import IngestError
 
-    ctx = _context(settings)
+    ctx = _context(settings, clock)
     try:
         report = ctx.ingest.poll(args.url, args.kind)
     except IngestError as exc:
@@ -100,13 +105,15 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_feeds_build(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_feeds_build(
+    args: argparse.Namespace, settings: Settings, clock: Clock = system_clock
+) -> int:
     """Every feed, one at a time, with a progress bar (on a terminal, not with --json)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from syndication.metrics import Metrics
 
-    ctx = _context(settings)
+    ctx = _context(settings, clock)
     names = [name for name, _, _ in ctx.article_store.feed_catalog()]
     show = not args.json and sys.stderr.isatty()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())

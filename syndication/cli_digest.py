@@ -15,10 +15,10 @@ import getpass
 import json
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from syndication.clock import Clock, system_clock
 from syndication.config import Settings
 from syndication.services.digests import FREQUENCIES, DigestService, EditionNotEditable
 from syndication.store.editions import Edition, EditionStatus
@@ -29,8 +29,11 @@ EXIT_USAGE = 2  # edit / approve: bad input or an edition that cannot be changed
 FINAL = (EditionStatus.DONE, EditionStatus.CANCELLED)
 
 
-def _service(settings: Settings) -> DigestService:
-    """Workers send; this process only queues (``mail.send_batch``) and reads the ledger."""
+def _service(settings: Settings, clock: Clock) -> DigestService:
+    """Workers send; this process only queues (``mail.send_batch``) and reads the ledger.
+
+    On ``clock`` (the system clock when the CLI runs, a test's own when it calls a command
+    in-process); each command also passes its ``now`` from it."""
     from syndication.services.digests import make_digest_service
     from syndication.store.connection import connect
     from workers.celery_app import configure
@@ -38,7 +41,7 @@ def _service(settings: Settings) -> DigestService:
 
     client = connect(settings.need_redis_url())
     events = CeleryDigestEvents(configure(settings))
-    return make_digest_service(settings, client, events, with_sender=False)
+    return make_digest_service(settings, client, events, with_sender=False, clock=clock)
 
 
 def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
@@ -58,8 +61,8 @@ def _line(edition: Edition) -> str:
     )
 
 
-def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
-    preview = _service(settings).preview(args.frequency, datetime.now(UTC))
+def cmd_preview(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
+    preview = _service(settings, clock).preview(args.frequency, clock())
     lines = [
         f"next {preview['frequency']} edition ({preview['period']}): "
         f"{len(preview['articles'])} article(s), {preview['recipients']} recipient(s)"
@@ -77,9 +80,9 @@ def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
-    created = _service(settings).create_edition(
-        args.frequency, datetime.now(UTC), start=not args.draft
+def cmd_send(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
+    created = _service(settings, clock).create_edition(
+        args.frequency, clock(), start=not args.draft
     )
     data = {
         "edition": created.edition_id,
@@ -99,8 +102,8 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    service = _service(settings)
+def cmd_status(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
+    service = _service(settings, clock)
     if not args.edition:
         editions = [e for e in map(service.status, service.editions.ids(args.limit)) if e]
         _emit(
@@ -159,9 +162,9 @@ def _editor() -> str:
         return "cli"
 
 
-def cmd_edit(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_edit(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
     """Options left out keep their current value; ``--featured ''`` clears the feature."""
-    service = _service(settings)
+    service = _service(settings, clock)
     edition = service.status(args.edition)
     if edition is None:
         return _fail(f"no edition {args.edition}")
@@ -187,7 +190,7 @@ def cmd_edit(args: argparse.Namespace, settings: Settings) -> int:
             intro=intro,
             featured=featured,
             order=order,
-            now=datetime.now(UTC),
+            now=clock(),
             edited_by=_editor(),
         )
     except (ValueError, LookupError, EditionNotEditable) as exc:
@@ -197,8 +200,8 @@ def cmd_edit(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
-    old, new = _service(settings).approve(args.edition, datetime.now(UTC))
+def cmd_approve(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
+    old, new = _service(settings, clock).approve(args.edition, clock())
     if not old:
         return _fail(f"no edition {args.edition}")
     if not new:
@@ -237,9 +240,9 @@ def _watch(service: DigestService, edition: Edition, interval: float) -> Edition
 
 
 def _control(name: str) -> Any:
-    def cmd(args: argparse.Namespace, settings: Settings) -> int:
-        service = _service(settings)
-        old, new = getattr(service, name)(args.edition, datetime.now(UTC))
+    def cmd(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
+        service = _service(settings, clock)
+        old, new = getattr(service, name)(args.edition, clock())
         if not old:
             print(f"error: no edition {args.edition}", file=sys.stderr)
             return EXIT_INPUT

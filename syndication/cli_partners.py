@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
 from typing import Any
 
+from syndication.clock import Clock, system_clock
 from syndication.config import Settings
 
 
-def _service(settings: Settings) -> Any:
+def _service(settings: Settings, clock: Clock) -> Any:
+    """The context's PartnerService; "now" for its calls is ``clock()`` (the system clock
+    when the CLI runs, a test's own in-process)."""
     from syndication.cli import _context
     from syndication.services.partners import make_partner_service
 
-    ctx = _context(settings)
+    ctx = _context(settings, clock)
     return getattr(ctx, "partners", None) or make_partner_service(
         settings, ctx.client, ctx.article_store
     )
@@ -51,15 +53,15 @@ def _key_json(service: Any, partner: Any, key: str) -> dict[str, Any]:
     return data
 
 
-def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_add(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
     from syndication.cli import EXIT_INPUT, _emit
     from syndication.services.partners import InvalidPartner
 
-    service = _service(settings)
+    service = _service(settings, clock)
     try:
         partner, key = service.add(
             args.name,
-            now=datetime.now(UTC),
+            now=clock(),
             commercial=args.commercial,
             topics=_values(args.topics),
             sections=_values(args.sections),
@@ -87,10 +89,10 @@ def _filters(p: Any) -> str:
     return "; ".join(parts) or "everything"
 
 
-def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_list(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
     from syndication.cli import _emit
 
-    rows = _service(settings).summaries(datetime.now(UTC).date())
+    rows = _service(settings, clock).summaries(clock().date())
     lines = []
     for row in rows:
         p = row.partner
@@ -105,12 +107,12 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_revoke(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_revoke(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
     from syndication.cli import EXIT_INPUT, _emit
     from syndication.store.partners import PartnerNotFound
 
     try:
-        partner = _service(settings).revoke(args.id, datetime.now(UTC))
+        partner = _service(settings, clock).revoke(args.id, clock())
     except PartnerNotFound:
         print(f"error: no partner {args.id!r} (see 'syndication partners list')", file=sys.stderr)
         return EXIT_INPUT
@@ -118,13 +120,13 @@ def cmd_revoke(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_rotate(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_rotate(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
     from syndication.cli import EXIT_INPUT, _emit
     from syndication.store.partners import PartnerNotFound, PartnerRevoked
 
-    service = _service(settings)
+    service = _service(settings, clock)
     try:
-        partner, key = service.rotate(args.id, datetime.now(UTC))
+        partner, key = service.rotate(args.id, clock())
     except PartnerNotFound:
         print(f"error: no partner {args.id!r} (see 'syndication partners list')", file=sys.stderr)
         return EXIT_INPUT

@@ -12,26 +12,29 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from syndication.clock import Clock, system_clock
 from syndication.config import Settings
 
 
-def _service(settings: Settings) -> Any:
+def _service(settings: Settings, clock: Clock) -> Any:
+    """The context's SubscriptionService, on ``clock`` (the system clock when the CLI runs,
+    a test's own in-process)."""
     from syndication.cli import _context
     from syndication.services.subscriptions import (
         build_subscription_service,
         topics_from_catalog,
     )
 
-    ctx = _context(settings)
+    ctx = _context(settings, clock)
     existing = getattr(ctx, "subscriptions", None)
     if existing is not None:
         return existing
     return build_subscription_service(
-        settings, ctx.client, topics_from_catalog(ctx.article_store.feed_catalog)
+        settings, ctx.client, topics_from_catalog(ctx.article_store.feed_catalog), clock=ctx.clock
     )
 
 
-def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_import(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
     from rich.progress import Progress
 
     from syndication.cli import EXIT_INPUT, _emit
@@ -46,7 +49,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     except UnicodeDecodeError:
         print(f"error: {path} is not UTF-8 text", file=sys.stderr)
         return EXIT_INPUT
-    service = _service(settings)
+    service = _service(settings, clock)
     show = not args.json and sys.stderr.isatty()
     with (
         Progress(disable=not show, transient=True) as bar,
@@ -61,10 +64,10 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_INPUT if report.errors else 0
 
 
-def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_export(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
     from rich.progress import Progress
 
-    service = _service(settings)
+    service = _service(settings, clock)
     to_file = args.output not in (None, "-")
     show = to_file and sys.stderr.isatty()
     with Progress(disable=not show, transient=True) as bar:
@@ -96,10 +99,10 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_stats(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
     from syndication.cli import _emit
 
-    counts = _service(settings).store.counts()
+    counts = _service(settings, clock).store.counts()
     active = ", ".join(f"{n} {k}" for k, n in counts["active"].items())
     by_status = ", ".join(f"{n} {k}" for k, n in counts["by_status"].items())
     text = (

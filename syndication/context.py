@@ -50,7 +50,7 @@ class Context:
 
     @cached_property
     def feed_cache(self) -> FeedCache:
-        return FeedCache(self.client, self.settings.key_prefix)
+        return FeedCache(self.client, self.settings.key_prefix, clock=self.clock)
 
     @cached_property
     def metrics(self) -> Metrics:
@@ -107,7 +107,7 @@ class Context:
 
     @cached_property
     def digests(self) -> DigestService:
-        return make_digest_service(self.settings, self.client, self.events)
+        return make_digest_service(self.settings, self.client, self.events, clock=self.clock)
 
     @cached_property
     def partners(self) -> PartnerService:

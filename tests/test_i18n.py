@@ -29,6 +29,7 @@ from syndication.templating import environment, templates_dir
 from syndication.web.app import create_app
 from syndication.web.csrf import Csrf
 from tests.support import EXAMPLE_CONFIG, article_data, tamper
+from tests.support.clock import ManualClock
 from tests.support.i18n import english_only, spanish_catalog
 
 SECRET = "s" * 40  # conftest's SYNDICATION_SECRET_KEY
@@ -215,7 +216,10 @@ def catcher(tmp_path: Path) -> Iterator[MailCatcher]:
 @pytest.fixture
 def mail_context(settings: Settings, context: Context, catcher: MailCatcher) -> Context:
     return Context(
-        dataclasses.replace(settings, smtp_url=catcher.url), context.events, context.client
+        dataclasses.replace(settings, smtp_url=catcher.url),
+        context.events,
+        context.client,
+        clock=context.clock,
     )
 
 
@@ -351,12 +355,12 @@ def test_token_pages_follow_the_subscribers_language(
 
 
 def test_expired_and_tampered_links_say_so_in_spanish(
-    client: TestClient, service: SubscriptionService
+    client: TestClient, service: SubscriptionService, clock: ManualClock
 ) -> None:
     result = service.subscribe("tarde@example.org", "daily", (), "es")
     assert result.confirmation is not None
     sub = result.confirmation.subscriber
-    old = tokens.confirm_token(SECRET, sub.id, datetime.now(UTC) - timedelta(hours=49))
+    old = tokens.confirm_token(SECRET, sub.id, clock() - timedelta(hours=49))
     expired = client.get(f"/confirm/{old}", headers=ES)
     assert expired.status_code == 410 and "Este enlace ha caducado" in expired.text
     assert '<a href="/subscribe?lang=es">Suscribirse de nuevo</a>' in expired.text
@@ -388,7 +392,7 @@ def test_archive_chrome_in_spanish(client: TestClient) -> None:
 
 
 def test_signup_without_or_with_a_bad_csrf_field_is_refused(
-    client: TestClient, catcher: MailCatcher, service: SubscriptionService
+    client: TestClient, catcher: MailCatcher, service: SubscriptionService, clock: ManualClock
 ) -> None:
     data = {"email": "x@example.org", "frequency": "weekly"}
     no_cookie = client.post("/subscribe", data=data, headers=ES)
@@ -405,11 +409,11 @@ def test_signup_without_or_with_a_bad_csrf_field_is_refused(
     tampered = client.post("/subscribe", data={**data, "csrf_token": body + "." + mac[::-1]})
     assert tampered.status_code == 400
     guard = Csrf(SECRET)
-    other_form = guard.token("preferences:0123456789abcdef", datetime.now(UTC), cookie)
+    other_form = guard.token("preferences:0123456789abcdef", clock(), cookie)
     assert client.post("/subscribe", data={**data, "csrf_token": other_form}).status_code == 400
-    unbound = guard.token("subscribe", datetime.now(UTC))  # the signup form needs the cookie
+    unbound = guard.token("subscribe", clock())  # the signup form needs the cookie
     assert client.post("/subscribe", data={**data, "csrf_token": unbound}).status_code == 400
-    stale = guard.token("subscribe", datetime.now(UTC) - timedelta(hours=3), cookie)
+    stale = guard.token("subscribe", clock() - timedelta(hours=3), cookie)
     expired = client.post("/subscribe", data={**data, "csrf_token": stale, "lang": "es"})
     assert expired.status_code == 400 and "ha caducado" in expired.text
     other_browser = TestClient(client.app)
@@ -431,7 +435,7 @@ def test_csrf_cookie_attributes(client: TestClient) -> None:
 
 
 def test_token_forms_need_the_csrf_field(
-    client: TestClient, catcher: MailCatcher, service: SubscriptionService
+    client: TestClient, catcher: MailCatcher, service: SubscriptionService, clock: ManualClock
 ) -> None:
     result = service.subscribe("pablo@example.org", "daily", (), "es")
     assert result.confirmation is not None
@@ -451,7 +455,7 @@ def test_token_forms_need_the_csrf_field(
     assert prefs.status_code == 400 and "Guardar" in prefs.text
     assert service.store.get(sub.id).frequency == "daily"  # type: ignore[union-attr]
     # A field minted for another subscriber's form does not fit this one.
-    foreign = Csrf(SECRET).token("preferences:ffff", datetime.now(UTC))
+    foreign = Csrf(SECRET).token("preferences:ffff", clock())
     assert (
         client.post(
             f"/preferences/{manage}", data={"frequency": "weekly", "csrf_token": foreign}
@@ -462,7 +466,7 @@ def test_token_forms_need_the_csrf_field(
     button = client.post(f"/unsubscribe/{manage}", data={})
     assert button.status_code == 400 and "Darse de baja" in button.text
     assert service.store.get(sub.id).status == "confirmed"  # type: ignore[union-attr]
-    expired = Csrf(SECRET).token(f"unsubscribe:{sub.id}", datetime.now(UTC) - timedelta(hours=3))
+    expired = Csrf(SECRET).token(f"unsubscribe:{sub.id}", clock() - timedelta(hours=3))
     stale = client.post(f"/unsubscribe/{manage}", data={"csrf_token": expired})
     assert stale.status_code == 400 and "ha caducado" in stale.text
     no_cookies = TestClient(client.app)  # the button works for a browser that blocks cookies

@@ -34,7 +34,7 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
@@ -42,6 +42,7 @@ from zoneinfo import ZoneInfo
 import redis
 
 from syndication.build import email as mail_build
+from syndication.clock import Clock, system_clock
 from syndication.config import ENV_PREFIX, ConfigError, Publisher, Settings
 from syndication.deliver.smtp import Outcome, Sender, SendResult, canonical_eols
 from syndication.deliver.throttle import RateLimiter
@@ -350,6 +351,7 @@ class DigestService:
         sender_factory: Callable[[], Sender] | None = None,
         rate: RateLimiter | None = None,
         dkim: mail_build.DkimKey | None = None,
+        clock: Clock = system_clock,
     ) -> None:
         self.editions = editions
         self.articles = articles
@@ -362,6 +364,7 @@ class DigestService:
         self.sender_factory = sender_factory
         self.rate = rate
         self.dkim = dkim
+        self.clock = clock  # when a hard bounce is suppressed; the rest take ``now``
         self.tz = ZoneInfo(publisher.timezone)
         self.sender = mail.mail_from or mail_build.default_sender(publisher, public_url)
         self.envelope_from = mail.envelope_from or f"newsletter@{mail_build.host_of(public_url)}"
@@ -803,7 +806,7 @@ class DigestService:
         if result.hard_bounce:
             try:
                 reason = f"hard bounce: {result.describe()}"
-                now = datetime.now(UTC)
+                now = self.clock()
                 self._retry(partial(self.subscribers.suppress, rcpt.email, reason, now))
                 report.suppressed += 1
             except Exception:  # the failure is still recorded in the ledger
@@ -1099,6 +1102,7 @@ def make_digest_service(
     *,
     mail: MailSettings | None = None,
     with_sender: bool = True,
+    clock: Clock = system_clock,
 ) -> DigestService:
     """Wire the service from Settings (until context.py carries it; see the issue note)."""
     from syndication.deliver.smtp import SmtpSender
@@ -1125,4 +1129,5 @@ def make_digest_service(
         sender_factory=sender_factory,
         rate=RateLimiter(client, prefix, mail.rate_per_second, mail.rate_per_hour),
         dkim=dkim_key,
+        clock=clock,
     )

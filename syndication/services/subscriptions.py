@@ -236,16 +236,18 @@ class SubscriptionService:
         """Create or refresh a pending subscription; the caller then ``send``s the result."""
         address, freq, chosen, lang = self.validate(email, frequency, topics, language)
         p = self.policy
+        now = self.clock()  # the limiter's windows too: one "now" for the whole signup
         if ip:
-            ok, retry = self.limiter.allow(rate_key_for_ip(ip), p.ip_limit, p.ip_window_s)
+            ok, retry = self.limiter.allow(
+                rate_key_for_ip(ip), p.ip_limit, p.ip_window_s, now=now.timestamp()
+            )
             if not ok:
                 raise RateLimited(retry)
         ok, retry = self.limiter.allow(
-            f"addr:{address.lower()}", p.address_limit, p.address_window_s
+            f"addr:{address.lower()}", p.address_limit, p.address_window_s, now=now.timestamp()
         )
         if not ok:
             raise RateLimited(retry)
-        now = self.clock()
         outcome, sub = self.store.signup(
             address, freq, chosen, lang, now, consent_ip=ip, consent_source=source
         )

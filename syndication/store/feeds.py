@@ -13,12 +13,13 @@ import gzip
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import brotli
 import redis
 
+from syndication.clock import Clock, system_clock
 from syndication.store.batch import Batched
 from syndication.store.keys import Keys
 
@@ -78,9 +79,10 @@ return 0
 
 
 class FeedCache:
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
+    def __init__(self, client: redis.Redis, prefix: str, clock: Clock = system_clock) -> None:
         self.r = client
         self.keys = Keys(prefix)
+        self.clock = clock  # what ``put`` records as ``built_at``
 
     @property
     def changes(self) -> str:
@@ -111,7 +113,7 @@ class FeedCache:
                     "content_type": content_type,
                     # When these bytes were built (the operators' "last build"; readers
                     # see last_modified, the newest item's date).
-                    "built_at": datetime.now(UTC).isoformat(),
+                    "built_at": self.clock().isoformat(),
                 },
             )
             pipe.publish(self.changes, f"{name}.{fmt}")

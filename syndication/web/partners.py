@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import logging
 import re
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -119,7 +120,7 @@ def make_router(
     )
     public_url = ctx.settings.public_url.rstrip("/")
 
-    async def authorise(key: str | None) -> Partner:
+    async def authorise(key: str | None, now: datetime) -> Partner:
         partner = await run_in_threadpool(service.authenticate, key)
         if partner is None:
             raise ApiError(
@@ -127,7 +128,11 @@ def make_router(
                 "missing, unknown or revoked partner key: send 'Authorization: Bearer <key>'",
             )
         ok, retry_after = await run_in_threadpool(
-            ctx.rate_limiter.allow, f"partner:{partner.id}", rate_limit, rate_window_s
+            ctx.rate_limiter.allow,
+            f"partner:{partner.id}",
+            rate_limit,
+            rate_window_s,
+            now.timestamp(),
         )
         if not ok:
             raise ApiError(
@@ -138,12 +143,12 @@ def make_router(
         return partner
 
     async def serve(request: Request, key: str | None, path: str, in_path: bool) -> Response:
-        partner = await authorise(key)
+        now = ctx.clock()  # one "now" for the request: the limiter's window, feed, counts
+        partner = await authorise(key, now)
         match = _PATH.match(path)
         if match is None:
             raise ApiError(404, "no such partner feed (all, topic/…, section/…, lang/…)")
         name, fmt = match["name"], match["fmt"]
-        now = ctx.clock()
         doc = await run_in_threadpool(service.feed, partner, name, fmt, now)
         if doc is None:
             raise ApiError(404, f"no partner feed {name}.{fmt}")

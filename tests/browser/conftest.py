@@ -4,6 +4,13 @@ The app runs on the test's own Redis prefix (``tests/conftest.py``'s ``context``
 ``SYNDICATION_SMTP_URL`` pointing at the scripted SMTP server (``smtp``), so the web process
 sends its confirmation email over real SMTP and the test reads it back.
 
+The app's clock is the system clock, not the ``clock`` fixture's fixed 2026-12-01: chromium
+is a process of its own that reads the machine's clock, and it keeps the app's cookies by it
+(a ``Max-Age`` is counted from the browser's now; an ``Expires`` date is compared with it), so
+the app that sets them must tell time the same way. Tests take every "now" they need from
+``live_context.clock()``, the one source the app, the browser and the test share; under
+``make test-shifted`` all three are moved together.
+
 Without ``/usr/bin/chromium`` the tests skip and say how to install it (``make test`` does
 that itself as root); under CI (``CI=true``) a missing browser fails instead: there it must run.
 Screenshots of each step go to ``tests/artifacts/screenshots/<test>/``.
@@ -20,6 +27,7 @@ from typing import Any
 import pytest
 import redis
 
+from syndication.clock import system_clock
 from syndication.config import Settings, load_settings
 from syndication.context import Context
 from syndication.embedded_redis import free_port
@@ -70,7 +78,10 @@ def live_settings(env: dict[str, str], smtp: Any) -> tuple[Settings, int]:
 
 @pytest.fixture
 def live_context(live_settings: tuple[Settings, int], redis_client: redis.Redis) -> Context:
-    return Context(live_settings[0], RecordingEvents(), redis_client)
+    """The live app's Context, on the system clock, the browser's (see the module's doc):
+    sessions, CSRF and link tokens are signed and checked on it, and its cookies' lifetimes
+    are what chromium counts them to be."""
+    return Context(live_settings[0], RecordingEvents(), redis_client, clock=system_clock)
 
 
 @pytest.fixture

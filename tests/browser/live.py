@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
 from syndication.embedded_redis import free_port
+from tests.support import wait_for
 
 try:
     from playwright.sync_api import expect
@@ -80,14 +80,18 @@ class LiveServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, patience: float = 30) -> LiveServer:
+        """Start serving; returns once uvicorn says it listens (``server.started``)."""
         self.thread.start()
-        deadline = time.monotonic() + patience
-        while not self.server.started:
+
+        def listening() -> bool:
             if not self.thread.is_alive():
                 raise RuntimeError(f"uvicorn did not start on port {self.port}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"uvicorn not listening on port {self.port} yet")
-            time.sleep(0.02)
+            return bool(self.server.started)
+
+        try:
+            wait_for(listening, timeout=patience, interval=0.02)
+        except AssertionError:
+            raise RuntimeError(f"uvicorn not listening on port {self.port} yet") from None
         return self
 
     def stop(self) -> None:

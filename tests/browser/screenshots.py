@@ -25,14 +25,14 @@ from __future__ import annotations
 import re
 import sys
 import tempfile
-import time
 import tomllib
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import redis
 
+from syndication.clock import system_clock
 from syndication.config import load_settings
 from syndication.context import Context
 from syndication.deliver.mail_catcher import MailCatcher
@@ -41,6 +41,7 @@ from syndication.embedded_redis import EmbeddedRedis, free_port
 from syndication.events import RecordingEvents
 from syndication.store.editions import EditionStatus
 from syndication.web.app import create_app
+from tests.support.digests import send_all
 
 from .live import LiveServer, launch, missing_browser
 
@@ -109,15 +110,6 @@ def featured_first(article_ids: list[str], featured: str) -> list[str]:
     return [featured, *(i for i in article_ids if i != featured)]
 
 
-def send_all(ctx: Context, edition_id: str) -> None:
-    """Run the batch senders inline until the edition has left ``sending``."""
-    deadline = time.monotonic() + 120
-    while (edition := ctx.digests.status(edition_id)) and edition.status is EditionStatus.SENDING:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"edition still sending: {edition.counts}")
-        ctx.digests.send_batch(edition_id, requeue=False)
-
-
 def edited_weekly_edition(ctx: Context, now: datetime) -> str:
     """The weekly draft, edited (intro, featured brief, order), approved and sent; its id."""
     for email, language in [(READER, "en"), *OTHER_READERS]:
@@ -136,7 +128,7 @@ def edited_weekly_edition(ctx: Context, now: datetime) -> str:
     )
     _, new = ctx.digests.approve(created.edition_id, now)
     assert new == EditionStatus.SENDING.value, new
-    send_all(ctx, created.edition_id)
+    send_all(ctx.digests, created.edition_id, timeout=120)
     return created.edition_id
 
 
@@ -208,10 +200,12 @@ def take(outdir: Path) -> list[Path]:
                     "SYNDICATION_ADMIN_PASSWORD": PASSWORD,
                 }
             )
-            ctx = Context(settings, RecordingEvents(), client)
+            # The system clock, as for the browser tests (conftest.py): chromium keeps the
+            # app's cookies by the machine's clock. Every "now" below is read from it.
+            ctx = Context(settings, RecordingEvents(), client, clock=system_clock)
             report = ctx.ingest.import_paths([SAMPLES])
             assert report.outcomes and not report.errors, report.errors
-            now = datetime.now(UTC)
+            now = ctx.clock()
             weekly = edited_weekly_edition(ctx, now)
             daily = daily_draft(ctx, now)
             live = LiveServer(create_app(ctx), port).start()

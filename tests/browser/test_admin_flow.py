@@ -8,21 +8,18 @@ click; then lets the edition finish and sees "done". Skips only while the app ha
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from syndication.context import Context
 from syndication.services.digests import (
-    DigestService,
     MailSettings,
     RecordingDigestEvents,
     make_digest_service,
 )
 from syndication.store.editions import EditionStatus, EditionStore, Policy
-from tests.support.digests import add_articles, add_subscribers
+from tests.support.digests import add_articles, add_subscribers, send_all
 from tests.support.smtp import ScriptedSmtp
 
 from .conftest import ADMIN_PASSWORD
@@ -31,13 +28,6 @@ from .screenshots import admin_sign_in
 
 FAST = Policy(lease_s=20, tx_budget_s=5, retry_base_s=0.1, retry_max_s=0.5, max_attempts=5)
 READERS = 3
-
-
-def send_all(digests: DigestService, edition_id: str) -> None:
-    deadline = time.monotonic() + 60
-    while (edition := digests.status(edition_id)) and edition.status is EditionStatus.SENDING:
-        assert time.monotonic() < deadline, edition.counts
-        digests.send_batch(edition_id, requeue=False)
 
 
 def test_admin_pauses_and_resumes_an_edition(
@@ -50,11 +40,14 @@ def test_admin_pauses_and_resumes_an_edition(
         pytest.skip("admin editions pages not available")
 
     prefix = ctx.settings.key_prefix
-    add_subscribers(ctx.client, prefix, READERS)
-    add_articles(ctx.client, prefix, [{"topics": ["Coca"]}, {"topics": ["Peru"]}])
+    now = ctx.clock()  # the live app's clock, which is the browser's (conftest.py)
+    add_subscribers(ctx.client, prefix, READERS, now=now)
+    add_articles(ctx.client, prefix, [{"topics": ["Coca"]}, {"topics": ["Peru"]}], now=now)
     mail = MailSettings(connections=1, batch=20, policy=FAST)
-    digests = make_digest_service(ctx.settings, ctx.client, RecordingDigestEvents(), mail=mail)
-    created = digests.create_edition("daily", datetime.now(UTC))
+    digests = make_digest_service(
+        ctx.settings, ctx.client, RecordingDigestEvents(), mail=mail, clock=ctx.clock
+    )
+    created = digests.create_edition("daily", ctx.clock())
     edition_id = created.edition_id
     assert edition_id
     store = EditionStore(ctx.client, prefix)

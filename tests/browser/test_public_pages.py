@@ -4,7 +4,6 @@ accessibility and sideways scrolling before photographing it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +19,15 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 @pytest.fixture
 def edition(live_context: Context) -> str:
-    """The sample articles imported and a daily edition made of them (not sent)."""
+    """The sample articles imported and a daily edition made of them (not sent), at the
+    live app's clock (the browser's, see conftest.py)."""
     ctx = live_context
     assert import_samples(ctx.settings, EXAMPLES, ctx) >= 5
     ctx.subscriptions.subscribe("reader@example.org", "daily", (), "en", source="test")
     sub = ctx.subscriber_store.get_by_email("reader@example.org")
     assert sub is not None
-    ctx.subscriber_store.confirm(sub.id, datetime.now(UTC))
-    created = ctx.digests.create_edition("daily", datetime.now(UTC), since=DEMO_SINCE)
+    ctx.subscriber_store.confirm(sub.id, ctx.clock())
+    created = ctx.digests.create_edition("daily", ctx.clock(), since=DEMO_SINCE)
     assert created.edition_id
     return created.edition_id
 

@@ -8,28 +8,32 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-from datetime import UTC, datetime
 
 import pytest
 import redis
 
 from syndication.cli_partners import register
+from syndication.clock import Clock
 from syndication.config import Settings
 from syndication.services.partners import make_partner_service
 from syndication.store.partners import PartnerStore
+from tests.support.clock import START
 
-NOW = datetime(2026, 12, 1, tzinfo=UTC)
+NOW = START
 
 
-def run(settings: Settings, *argv: str) -> int:
+def run(settings: Settings, clock: Clock, *argv: str) -> int:
+    """The command as the CLI runs it, but on the test's clock (the CLI's own is the system's)."""
     parser = argparse.ArgumentParser(prog="syndication")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return int(args.fn(args, settings))
+    return int(args.fn(args, settings, clock=clock))
 
 
-def run_json(settings: Settings, capsys: pytest.CaptureFixture[str], *argv: str) -> object:
-    assert run(settings, *argv, "--json") == 0
+def run_json(
+    settings: Settings, clock: Clock, capsys: pytest.CaptureFixture[str], *argv: str
+) -> object:
+    assert run(settings, clock, *argv, "--json") == 0
     return json.loads(capsys.readouterr().out)
 
 
@@ -53,9 +57,10 @@ def all_bytes(client: redis.Redis, prefix: str) -> bytes:
     return b"\n".join(out)
 
 
-def test_add_prints_the_key_once_and_stores_only_its_hash(settings, redis_client, capsys):
+def test_add_prints_the_key_once_and_stores_only_its_hash(settings, redis_client, capsys, clock):
     data = run_json(
         settings,
+        clock,
         capsys,
         "partners", "add", "El Diario Libre", "--topics", "Coca", "illegal mining",
         "--sections", "brief", "--languages", "es,en", "--webhook", "https://partner.example/hook",
@@ -72,53 +77,53 @@ def test_add_prints_the_key_once_and_stores_only_its_hash(settings, redis_client
     assert data["webhook_secret"].encode() not in stored
     assert hashlib.sha256(key.encode()).hexdigest().encode() in stored
     # Listing shows the prefix, never the key.
-    assert run(settings, "partners", "list") == 0
+    assert run(settings, clock, "partners", "list") == 0
     out = capsys.readouterr().out
     assert "el-diario-libre" in out and key[:8] in out and key not in out
 
 
-def test_text_output_and_commercial(settings, capsys):
-    assert run(settings, "partners", "add", "Big Media", "--commercial") == 0
+def test_text_output_and_commercial(settings, capsys, clock):
+    assert run(settings, clock, "partners", "add", "Big Media", "--commercial") == 0
     out = capsys.readouterr().out
     assert "commercial" in out and "key: " in out and "Authorization: Bearer" in out
 
 
-def test_list_with_pull_counts(settings, redis_client, capsys):
-    a = run_json(settings, capsys, "partners", "add", "A")
-    run_json(settings, capsys, "partners", "add", "B")
+def test_list_with_pull_counts(settings, redis_client, capsys, clock):
+    a = run_json(settings, clock, capsys, "partners", "add", "A")
+    run_json(settings, clock, capsys, "partners", "add", "B")
     store = PartnerStore(redis_client, settings.key_prefix)
-    today = datetime.now(UTC).date()
+    today = clock().date()  # the day `partners list` counts: its clock's
     for _ in range(4):
         store.count_pull(a["partner"]["id"], today)  # type: ignore[index]
-    listing = run_json(settings, capsys, "partners", "list")
+    listing = run_json(settings, clock, capsys, "partners", "list")
     counts = {p["id"]: p["pulls_today"] for p in listing["partners"]}  # type: ignore[index]
     assert counts == {"a": 4, "b": 0}
 
 
-def test_revoke_and_rotate(settings, redis_client, capsys):
+def test_revoke_and_rotate(settings, redis_client, capsys, clock):
     service = make_partner_service(settings, redis_client)
-    added = run_json(settings, capsys, "partners", "add", "Outlet")
+    added = run_json(settings, clock, capsys, "partners", "add", "Outlet")
     pid, old = added["partner"]["id"], added["key"]  # type: ignore[index]
     assert service.authenticate(old) is not None
-    rotated = run_json(settings, capsys, "partners", "rotate", pid)
+    rotated = run_json(settings, clock, capsys, "partners", "rotate", pid)
     new = rotated["key"]  # type: ignore[index]
     assert new != old
     assert service.authenticate(old) is None
     assert service.authenticate(new).id == pid
-    revoked = run_json(settings, capsys, "partners", "revoke", pid)
+    revoked = run_json(settings, clock, capsys, "partners", "revoke", pid)
     assert revoked["partner"]["revoked_at"]  # type: ignore[index]
     assert service.authenticate(new) is None
-    assert run(settings, "partners", "rotate", pid) == 1
+    assert run(settings, clock, "partners", "rotate", pid) == 1
     assert "revoked" in capsys.readouterr().err
-    assert run(settings, "partners", "revoke", "nobody") == 1
+    assert run(settings, clock, "partners", "revoke", "nobody") == 1
     assert "no partner" in capsys.readouterr().err
     # Same name again: a new id, not a clash.
-    again = run_json(settings, capsys, "partners", "add", "Outlet")
+    again = run_json(settings, clock, capsys, "partners", "add", "Outlet")
     assert again["partner"]["id"] == "outlet-2"  # type: ignore[index]
 
 
-def test_bad_webhook_is_refused(settings, capsys):
-    assert run(settings, "partners", "add", "X", "--webhook", "ftp://nope") == 1
+def test_bad_webhook_is_refused(settings, capsys, clock):
+    assert run(settings, clock, "partners", "add", "X", "--webhook", "ftp://nope") == 1
     assert "webhook" in capsys.readouterr().err
 
 

@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 
 from syndication.cli_subscribers import register
+from syndication.clock import Clock
 from syndication.config import Settings
 from syndication.context import Context
 from syndication.store.subscribers import SubscriberStore
+from tests.support.clock import ManualClock
 
 HEADER = "email,status,frequency,topics,language,created_at,confirmed_at,consent_ip,consent_source"
 ANA = (
@@ -36,11 +38,12 @@ eve@example.org,confirmed,instant,,en,,2024-06-01T00:00:00+00:00,,
 """
 
 
-def run(settings: Settings, *argv: str) -> int:
+def run(settings: Settings, clock: Clock, *argv: str) -> int:
+    """The command as the CLI runs it, but on the test's clock (the CLI's own is the system's)."""
     parser = argparse.ArgumentParser(prog="syndication")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return int(args.fn(args, settings))
+    return int(args.fn(args, settings, clock=clock))
 
 
 @pytest.fixture
@@ -51,11 +54,11 @@ def csv_file(tmp_path: Path) -> Path:
 
 
 def test_import_keeps_consent_and_honours_suppression_on_reimport(
-    settings, context: Context, csv_file, capsys
+    settings, context: Context, csv_file, capsys, clock: ManualClock
 ):
     store = SubscriberStore(context.client, settings.key_prefix)
     store.suppress("EVE@example.org", "complaint", datetime(2025, 1, 1, tzinfo=UTC))
-    assert run(settings, "subscribers", "import", str(csv_file), "--json") == 1
+    assert run(settings, clock, "subscribers", "import", str(csv_file), "--json") == 1
     report = json.loads(capsys.readouterr().out)
     assert report["rows"] == 6
     assert report["outcomes"] == {
@@ -76,8 +79,8 @@ def test_import_keeps_consent_and_honours_suppression_on_reimport(
     assert store.get_by_email("eve@example.org") is None
 
     # Ana unsubscribes (one-click); importing the same old file again must not bring her back.
-    store.unsubscribe(ana.id, datetime.now(UTC))
-    assert run(settings, "subscribers", "import", str(csv_file)) == 1
+    store.unsubscribe(ana.id, clock())
+    assert run(settings, clock, "subscribers", "import", str(csv_file)) == 1
     out = capsys.readouterr().out
     assert out.startswith("6 row(s): 2 error, 1 exists, 3 suppressed")
     assert "  line 4: a confirmed row needs confirmed_at" in out
@@ -86,14 +89,14 @@ def test_import_keeps_consent_and_honours_suppression_on_reimport(
 
 
 def test_export_then_import_elsewhere_round_trips(
-    settings, context: Context, csv_file, tmp_path, capsys
+    settings, context: Context, csv_file, tmp_path, capsys, clock: ManualClock
 ):
-    run(settings, "subscribers", "import", str(csv_file))
+    run(settings, clock, "subscribers", "import", str(csv_file))
     store = SubscriberStore(context.client, settings.key_prefix)
     store.suppress("bounced@example.org", "hard bounce", datetime(2025, 2, 2, tzinfo=UTC))
     capsys.readouterr()
     out = tmp_path / "export.csv"
-    assert run(settings, "subscribers", "export", "--output", str(out)) == 0
+    assert run(settings, clock, "subscribers", "export", "--output", str(out)) == 0
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
     assert sorted(r["email"] for r in rows) == [
         "Ben@example.org",
@@ -104,7 +107,7 @@ def test_export_then_import_elsewhere_round_trips(
     ]
 
     elsewhere = dataclasses.replace(settings, key_prefix=settings.key_prefix + "copy:")
-    assert run(elsewhere, "subscribers", "import", str(out), "--json") == 0
+    assert run(elsewhere, clock, "subscribers", "import", str(out), "--json") == 0
     report = json.loads(capsys.readouterr().out)
     assert report["outcomes"] == {"created": 3, "suppression_added": 2}
     copy = SubscriberStore(context.client, elsewhere.key_prefix)
@@ -125,34 +128,36 @@ def test_export_then_import_elsewhere_round_trips(
     assert copy.suppression("bounced@example.org").reason == "hard bounce"  # type: ignore[union-attr]
     assert copy.suppression("dan@example.org") is not None
 
-    assert run(settings, "subscribers", "export", "--json") == 0
+    assert run(settings, clock, "subscribers", "export", "--json") == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["count"] == 5 and {r["status"] for r in doc["subscribers"]} == {
         "confirmed",
         "unsubscribed",
     }
-    assert run(settings, "subscribers", "stats", "--json") == 0
+    assert run(settings, clock, "subscribers", "stats", "--json") == 0
     stats = json.loads(capsys.readouterr().out)
     assert stats["active"] == {"daily": 1, "weekly": 1, "instant": 1}
     assert stats["suppressed"] == 2
 
 
-def test_export_neutralises_spreadsheet_formulas(settings, context: Context, tmp_path, capsys):
+def test_export_neutralises_spreadsheet_formulas(
+    settings, context: Context, tmp_path, capsys, clock: ManualClock
+):
     path = tmp_path / "evil.csv"
     path.write_text(
         "email,confirmed_at,consent_source\n"
         'x@example.org,2024-01-01T00:00:00Z,=HYPERLINK("http://evil")\n',
         encoding="utf-8",
     )
-    assert run(settings, "subscribers", "import", str(path)) == 0
+    assert run(settings, clock, "subscribers", "import", str(path)) == 0
     capsys.readouterr()
-    assert run(settings, "subscribers", "export") == 0
+    assert run(settings, clock, "subscribers", "export") == 0
     exported = capsys.readouterr().out
     assert "'=HYPERLINK" in exported
     sub = SubscriberStore(context.client, settings.key_prefix).get_by_email("x@example.org")
     assert sub is not None and sub.consent_source.startswith("=HYPERLINK")
 
 
-def test_unreadable_file_is_one_line_and_exit_1(settings, tmp_path, capsys):
-    assert run(settings, "subscribers", "import", str(tmp_path / "missing.csv")) == 1
+def test_unreadable_file_is_one_line_and_exit_1(settings, tmp_path, capsys, clock: ManualClock):
+    assert run(settings, clock, "subscribers", "import", str(tmp_path / "missing.csv")) == 1
     assert capsys.readouterr().err.startswith("error: cannot read")

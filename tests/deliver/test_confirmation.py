@@ -19,12 +19,15 @@ from syndication.ratelimit import RateLimiter
 from syndication.services.subscriptions import MailUnavailable, SubscriptionService
 from syndication.store.subscribers import SubscriberStore
 from syndication.web import subscribers
+from tests.support.clock import ManualClock
 from tests.support.smtp import ScriptedSmtp
 
 ADDRESS = "greylisted.reader@example.org"
 
 
-def service(settings: Settings, client: redis.Redis, smtp_url: str) -> SubscriptionService:
+def service(
+    settings: Settings, client: redis.Redis, smtp_url: str, clock: ManualClock
+) -> SubscriptionService:
     mailer = SmtpConfirmationMailer(
         smtp_url, settings.publisher, settings.public_url, retry_delay=0.05
     )
@@ -35,6 +38,7 @@ def service(settings: Settings, client: redis.Redis, smtp_url: str) -> Subscript
         settings.need_secret_key(),
         settings.public_url,
         ["en", "es"],
+        clock=clock,
     )
 
 
@@ -49,9 +53,10 @@ def test_a_451_is_retried_once_through_the_web_form(
     smtp: ScriptedSmtp,
     context: Any,
     caplog: pytest.LogCaptureFixture,
+    clock: ManualClock,
 ) -> None:
     smtp.script.temp_fail[ADDRESS] = 1
-    svc = service(settings, redis_client, smtp.url)
+    svc = service(settings, redis_client, smtp.url, clock)
     app = FastAPI()
     app.include_router(subscribers.make_router(context, service=svc))
     caplog.set_level(logging.INFO)
@@ -77,9 +82,10 @@ def test_a_second_failure_is_reported_with_the_id_only(
     redis_client: redis.Redis,
     smtp: ScriptedSmtp,
     caplog: pytest.LogCaptureFixture,
+    clock: ManualClock,
 ) -> None:
     smtp.script.temp_fail[ADDRESS] = 5
-    svc = service(settings, redis_client, smtp.url)
+    svc = service(settings, redis_client, smtp.url, clock)
     caplog.set_level(logging.INFO)
     result = svc.subscribe(ADDRESS, "daily")
     assert result.confirmation is not None
@@ -96,9 +102,10 @@ def test_a_550_is_not_retried_and_a_dead_server_is(
     redis_client: redis.Redis,
     smtp: ScriptedSmtp,
     caplog: pytest.LogCaptureFixture,
+    clock: ManualClock,
 ) -> None:
     smtp.script.perm_fail.add(ADDRESS)
-    svc = service(settings, redis_client, smtp.url)
+    svc = service(settings, redis_client, smtp.url, clock)
     result = svc.subscribe(ADDRESS, "daily")
     with pytest.raises(ConfirmationFailed) as info:
         svc.send(result)
@@ -106,7 +113,7 @@ def test_a_550_is_not_retried_and_a_dead_server_is(
     assert ADDRESS not in str(info.value)
 
     caplog.set_level(logging.INFO)
-    down = service(settings, redis_client, f"smtp://127.0.0.1:{free_port()}")
+    down = service(settings, redis_client, f"smtp://127.0.0.1:{free_port()}", clock)
     other = down.subscribe("second.reader@example.org", "weekly")
     assert other.confirmation is not None
     with pytest.raises(MailUnavailable) as failure:

@@ -12,8 +12,7 @@ import argparse
 import dataclasses
 import html as html_lib
 import threading
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -33,7 +32,8 @@ from syndication.services.digests import (
 )
 from syndication.store.editions import EditionStatus, Policy
 from syndication.web import archive
-from tests.support.digests import add_articles, add_subscribers
+from tests.support.clock import ManualClock
+from tests.support.digests import add_articles, add_subscribers, send_all
 from tests.support.smtp import ScriptedSmtp
 
 FAST = Policy(lease_s=20, tx_budget_s=5, retry_base_s=0.1, retry_max_s=0.5, max_attempts=5)
@@ -50,21 +50,18 @@ INTRO = "A week of <b>big</b> stories & small ones.\n\nSecond paragraph: read on
 
 
 def service_for(
-    settings: Settings, client: redis.Redis, smtp: ScriptedSmtp | None = None, **mail: Any
+    settings: Settings,
+    client: redis.Redis,
+    clock: ManualClock,
+    smtp: ScriptedSmtp | None = None,
+    **mail: Any,
 ) -> DigestService:
     if smtp is not None:
         settings = dataclasses.replace(settings, smtp_url=smtp.url)
     options: dict[str, Any] = {"connections": 2, "batch": 20, "policy": FAST, **mail}
     return make_digest_service(
-        settings, client, RecordingDigestEvents(), mail=MailSettings(**options)
+        settings, client, RecordingDigestEvents(), mail=MailSettings(**options), clock=clock
     )
-
-
-def send_all(service: DigestService, edition_id: str) -> None:
-    deadline = time.monotonic() + 60
-    while (edition := service.status(edition_id)) and edition.status is EditionStatus.SENDING:
-        assert time.monotonic() < deadline, edition.counts
-        service.send_batch(edition_id, requeue=False)
 
 
 def positions(text: str, needles: list[str]) -> list[int]:
@@ -84,12 +81,16 @@ def parts(msg: EmailMessage) -> tuple[str, str]:
 
 @pytest.fixture
 def draft(
-    settings: Settings, redis_client: redis.Redis, prefix: str, smtp: ScriptedSmtp
+    settings: Settings,
+    redis_client: redis.Redis,
+    prefix: str,
+    smtp: ScriptedSmtp,
+    clock: ManualClock,
 ) -> tuple[DigestService, str, list[Any], list[Any]]:
-    subs = add_subscribers(redis_client, prefix, 6, segments=SEGMENTS)
-    articles = add_articles(redis_client, prefix, ARTICLES)
-    service = service_for(settings, redis_client, smtp)
-    created = service.create_edition("daily", datetime.now(UTC), start=False)
+    subs = add_subscribers(redis_client, prefix, 6, now=clock(), segments=SEGMENTS)
+    articles = add_articles(redis_client, prefix, ARTICLES, now=clock())
+    service = service_for(settings, redis_client, clock, smtp)
+    created = service.create_edition("daily", clock(), start=False)
     assert created.edition is not None and created.edition.status is EditionStatus.DRAFT
     return service, created.edition.id, articles, subs
 
@@ -103,15 +104,18 @@ CASES = {
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_sent_messages_have_intro_featured_and_order_in_en_and_es(
-    draft: tuple[DigestService, str, list[Any], list[Any]], smtp: ScriptedSmtp, case: str
+    draft: tuple[DigestService, str, list[Any], list[Any]],
+    smtp: ScriptedSmtp,
+    clock: ManualClock,
+    case: str,
 ) -> None:
     service, eid, articles, subs = draft
     featured_index, expected = CASES[case]
     featured = articles[featured_index]
     order = [articles[i].id for i in (1, 3, 0, 4, 2)]  # default would be 4, 3, 2, 1, 0
-    saved = service.edit(eid, intro=INTRO, featured=featured.id, order=order, now=datetime.now(UTC))
+    saved = service.edit(eid, intro=INTRO, featured=featured.id, order=order, now=clock())
     assert saved.revision == 1 and saved.featured == featured.id and list(saved.order) == order
-    assert service.approve(eid, datetime.now(UTC)) == ("draft", "sending")
+    assert service.approve(eid, clock()) == ("draft", "sending")
     send_all(service, eid)
     # still one template per segment: the editorial does not cost the senders a rebuild
     assert len(service._templates) == 3
@@ -155,11 +159,11 @@ def test_sent_messages_have_intro_featured_and_order_in_en_and_es(
 
 
 def test_editing_past_the_draft_is_refused_and_changes_nothing(
-    draft: tuple[DigestService, str, list[Any], list[Any]],
+    draft: tuple[DigestService, str, list[Any], list[Any]], clock: ManualClock
 ) -> None:
     service, eid, articles, _ = draft
     order = [a.id for a in articles]
-    now = datetime.now(UTC)
+    now = clock()
     before = service.edit(eid, intro="Kept", featured=articles[0].id, order=order, now=now)
     raw_before = service.editions.r.hgetall(service.editorials.key(eid))
     assert service.approve(eid, now) == ("draft", "sending")
@@ -182,11 +186,11 @@ def test_editing_past_the_draft_is_refused_and_changes_nothing(
 
 
 def test_bad_input_is_refused_with_a_message_and_stores_nothing(
-    draft: tuple[DigestService, str, list[Any], list[Any]],
+    draft: tuple[DigestService, str, list[Any], list[Any]], clock: ManualClock
 ) -> None:
     service, eid, articles, _ = draft
     ids = [a.id for a in articles]
-    now = datetime.now(UTC)
+    now = clock()
     cases: list[tuple[dict[str, Any], str]] = [
         ({"featured": "no-such-article"}, "featured article 'no-such-article' is not in"),
         ({"order": ids[:-1]}, f"exactly once \\(missing {ids[-1]}\\)"),
@@ -211,7 +215,7 @@ def test_bad_input_is_refused_with_a_message_and_stores_nothing(
 
 
 def test_revision_bumps_and_previews_follow_the_edits(
-    draft: tuple[DigestService, str, list[Any], list[Any]],
+    draft: tuple[DigestService, str, list[Any], list[Any]], clock: ManualClock
 ) -> None:
     service, eid, articles, subs = draft
     ids = [a.id for a in articles]
@@ -228,7 +232,7 @@ def test_revision_bumps_and_previews_follow_the_edits(
     assert "http://testserver/unsubscribe/preview" in first.text
     assert "http://testserver/preferences/preview" in first.html
 
-    now = datetime.now(UTC)
+    now = clock()
     one = service.edit(eid, intro="First note", featured=ids[1], order=ids, now=now)
     after = service.preview_segment(eid, segments[0])
     assert (one.revision, after.revision) == (1, 1)
@@ -256,17 +260,17 @@ def test_revision_bumps_and_previews_follow_the_edits(
 
 
 def test_approval_window_drafts_start_once_when_due(
-    settings: Settings, redis_client: redis.Redis, prefix: str
+    settings: Settings, redis_client: redis.Redis, prefix: str, clock: ManualClock
 ) -> None:
-    add_subscribers(redis_client, prefix, 4, frequency="daily")
-    add_subscribers(redis_client, prefix, 2, frequency="weekly", domain="example.net")
-    add_articles(redis_client, prefix, ARTICLES[:2])
+    now = clock()
+    add_subscribers(redis_client, prefix, 4, now=now, frequency="daily")
+    add_subscribers(redis_client, prefix, 2, now=now, frequency="weekly", domain="example.net")
+    add_articles(redis_client, prefix, ARTICLES[:2], now=now)
     mail = MailSettings.from_settings(dataclasses.replace(settings, digest_approval_minutes=30))
     assert mail.approval_window == timedelta(minutes=30)
-    service = service_for(settings, redis_client, approval_window=mail.approval_window)
+    service = service_for(settings, redis_client, clock, approval_window=mail.approval_window)
     events = service.events
     assert isinstance(events, RecordingDigestEvents)
-    now = datetime.now(UTC)
 
     created = service.create_scheduled("daily", now)
     eid = created.edition_id
@@ -309,19 +313,21 @@ def test_approval_window_drafts_start_once_when_due(
 
     # by hand (create_edition, ``digest send``): starts at once, window or not
     later = now + timedelta(days=1)
-    add_articles(redis_client, prefix, [{"topics": ["Coca"], "url": "https://x.org/new/"}])
+    add_articles(
+        redis_client, prefix, [{"topics": ["Coca"], "url": "https://x.org/new/"}], now=later
+    )
     manual = service.create_edition("daily", later + timedelta(hours=2))
     assert manual.edition is not None and manual.edition.status is EditionStatus.SENDING
     assert service.editorial(manual.edition.id).send_at is None
 
 
 def test_approve_sends_a_scheduled_draft_now(
-    settings: Settings, redis_client: redis.Redis, prefix: str
+    settings: Settings, redis_client: redis.Redis, prefix: str, clock: ManualClock
 ) -> None:
-    add_subscribers(redis_client, prefix, 2)
-    add_articles(redis_client, prefix, ARTICLES[:1])
-    service = service_for(settings, redis_client, approval_window=timedelta(hours=2))
-    now = datetime.now(UTC)
+    now = clock()
+    add_subscribers(redis_client, prefix, 2, now=now)
+    add_articles(redis_client, prefix, ARTICLES[:1], now=now)
+    service = service_for(settings, redis_client, clock, approval_window=timedelta(hours=2))
     eid = service.create_scheduled("daily", now).edition_id
     assert eid and service.editorial(eid).send_at is not None
     assert service.approve(eid, now) == ("draft", "sending")
@@ -332,12 +338,12 @@ def test_approve_sends_a_scheduled_draft_now(
 
 
 def test_archive_web_version_shows_the_editorial(
-    draft: tuple[DigestService, str, list[Any], list[Any]], context: Any
+    draft: tuple[DigestService, str, list[Any], list[Any]], context: Any, clock: ManualClock
 ) -> None:
     service, eid, articles, _ = draft
     ids = [a.id for a in articles]
-    service.edit(eid, intro=INTRO, featured=ids[0], order=ids, now=datetime.now(UTC))
-    service.approve(eid, datetime.now(UTC))
+    service.edit(eid, intro=INTRO, featured=ids[0], order=ids, now=clock())
+    service.approve(eid, clock())
     send_all(service, eid)
     app = FastAPI()
     app.include_router(archive.make_router(context))
@@ -351,11 +357,12 @@ def test_archive_web_version_shows_the_editorial(
     assert "<b>big</b>" not in page.text
 
 
-def run(settings: Settings, *argv: str) -> int:
+def run(settings: Settings, clock: ManualClock, *argv: str) -> int:
+    """A ``digest`` command in-process, reading "now" from the test's clock."""
     parser = argparse.ArgumentParser(prog="syndication")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(list(argv))
-    return int(args.fn(args, settings))
+    return int(args.fn(args, settings, clock=clock))
 
 
 def test_cli_edit_approve_status(
@@ -364,21 +371,23 @@ def test_cli_edit_approve_status(
     prefix: str,
     tmp_path: Any,
     capsys: pytest.CaptureFixture[str],
+    clock: ManualClock,
 ) -> None:
-    add_subscribers(redis_client, prefix, 3)
-    articles = add_articles(redis_client, prefix, ARTICLES[:3])
+    add_subscribers(redis_client, prefix, 3, now=clock())
+    articles = add_articles(redis_client, prefix, ARTICLES[:3], now=clock())
     ids = [a.id for a in articles]
-    assert run(settings, "digest", "send", "--draft") == 0
+    assert run(settings, clock, "digest", "send", "--draft") == 0
     eid = capsys.readouterr().out.split()[1].rstrip(";")
+    assert eid == "daily-2026-12-01"  # the period of the test's clock (07:00 in Bogotá)
 
     intro = tmp_path / "intro.txt"
     intro.write_text("Hello from the desk.\n\nSee you next week.", encoding="utf-8")
-    assert run(settings, "digest", "edit", eid, "--intro-file", str(intro)) == 0
+    assert run(settings, clock, "digest", "edit", eid, "--intro-file", str(intro)) == 0
     assert "revision 1" in capsys.readouterr().out
-    assert run(settings, "digest", "edit", eid, "--featured", ids[1]) == 0
+    assert run(settings, clock, "digest", "edit", eid, "--featured", ids[1]) == 0
     out = capsys.readouterr().out
     assert "revision 2" in out and f"featured: {ids[1]}" in out
-    assert run(settings, "digest", "edit", eid, "--order", ",".join(ids)) == 0
+    assert run(settings, clock, "digest", "edit", eid, "--order", ",".join(ids)) == 0
     capsys.readouterr()
 
     for argv, message in (
@@ -386,21 +395,21 @@ def test_cli_edit_approve_status(
         (("--order", ids[0]), "exactly once"),
         (("--intro-file", str(tmp_path / "missing.txt")), "cannot read the intro"),
     ):
-        assert run(settings, "digest", "edit", eid, *argv) == 2
+        assert run(settings, clock, "digest", "edit", eid, *argv) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
-    assert run(settings, "digest", "edit", "nope", "--intro", "x") == 2
+    assert run(settings, clock, "digest", "edit", "nope", "--intro", "x") == 2
     assert capsys.readouterr().err == "error: no edition nope\n"
 
-    assert run(settings, "digest", "status", eid) == 0
+    assert run(settings, clock, "digest", "status", eid) == 0
     out = capsys.readouterr().out
     assert "intro: Hello from the desk. See you next week." in out
     assert f"featured: {ids[1]}" in out and "editorial revision 3" in out
-    assert run(settings, "digest", "approve", eid) == 0
+    assert run(settings, clock, "digest", "approve", eid) == 0
     assert f"{eid}: draft → sending" in capsys.readouterr().out
-    assert run(settings, "digest", "approve", eid) == 2
+    assert run(settings, clock, "digest", "approve", eid) == 2
     assert "cannot approve an edition that is sending" in capsys.readouterr().err
-    assert run(settings, "digest", "edit", eid, "--intro", "late") == 2
+    assert run(settings, clock, "digest", "edit", eid, "--intro", "late") == 2
     assert f"edition {eid} is sending" in capsys.readouterr().err
-    assert run(settings, "digest", "status", eid, "--json") == 0
+    assert run(settings, clock, "digest", "status", eid, "--json") == 0
     assert '"featured": "' + ids[1] in capsys.readouterr().out

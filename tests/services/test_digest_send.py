@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,14 +20,19 @@ from syndication.services.digests import (
 )
 from syndication.store.editions import EditionStatus, EntryState, Policy
 from syndication.store.subscribers import SubscriberStore
-from tests.support.digests import add_articles, add_subscribers
+from tests.support.clock import ManualClock
+from tests.support.digests import add_articles, add_subscribers, send_all
 from tests.support.smtp import ScriptedSmtp
 
 FAST = Policy(lease_s=20, tx_budget_s=5, retry_base_s=0.1, retry_max_s=0.5, max_attempts=5)
 
 
 def service_for(
-    settings: Settings, client: redis.Redis, smtp: ScriptedSmtp, **mail: object
+    settings: Settings,
+    client: redis.Redis,
+    smtp: ScriptedSmtp,
+    clock: ManualClock,
+    **mail: object,
 ) -> DigestService:
     settings = dataclasses.replace(settings, smtp_url=smtp.url)
     options: dict[str, object] = {"connections": 3, "batch": 20, "policy": FAST}
@@ -38,19 +42,8 @@ def service_for(
         client,
         RecordingDigestEvents(),
         mail=MailSettings(**options),  # type: ignore[arg-type]
+        clock=clock,
     )
-
-
-def send_all(service: DigestService, edition_id: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        report = service.send_batch(edition_id, requeue=False)
-        edition = service.status(edition_id)
-        assert edition is not None
-        if edition.status is not EditionStatus.SENDING:
-            return
-        assert time.monotonic() < deadline, edition.counts
-        time.sleep(min(report.due_in or 0.05, 0.5))
 
 
 SEGMENTS = (
@@ -70,15 +63,19 @@ ARTICLES = [
 
 
 def test_200_subscribers_one_message_each_with_their_articles(
-    settings: Settings, redis_client: redis.Redis, prefix: str, smtp: ScriptedSmtp
+    settings: Settings,
+    redis_client: redis.Redis,
+    prefix: str,
+    smtp: ScriptedSmtp,
+    clock: ManualClock,
 ) -> None:
-    subs = add_subscribers(redis_client, prefix, 200, segments=SEGMENTS)
-    articles = add_articles(redis_client, prefix, ARTICLES)
-    service = service_for(settings, redis_client, smtp)
-    created = service.create_edition("daily", datetime.now(UTC))
+    subs = add_subscribers(redis_client, prefix, 200, now=clock(), segments=SEGMENTS)
+    articles = add_articles(redis_client, prefix, ARTICLES, now=clock())
+    service = service_for(settings, redis_client, smtp, clock)
+    created = service.create_edition("daily", clock())
     assert created.created and created.edition_id
     # a second beat, a retried task: the same edition, nothing new
-    again = service.create_edition("daily", datetime.now(UTC))
+    again = service.create_edition("daily", clock())
     assert (again.edition_id, again.created) == (created.edition_id, False)
 
     send_all(service, created.edition_id)
@@ -118,23 +115,28 @@ def test_200_subscribers_one_message_each_with_their_articles(
     assert len(message_ids) == 160
 
     # the next edition of the period does not repeat; no new articles → no edition
-    later = datetime.now(UTC) + timedelta(days=1)
+    later = clock() + timedelta(days=1)
     assert service.create_edition("daily", later).edition_id is None
 
 
 def test_451_then_accept_550_suppressed_dropped_connections(
-    settings: Settings, redis_client: redis.Redis, prefix: str, smtp: ScriptedSmtp
+    settings: Settings,
+    redis_client: redis.Redis,
+    prefix: str,
+    smtp: ScriptedSmtp,
+    clock: ManualClock,
 ) -> None:
-    subs = add_subscribers(redis_client, prefix, 60)
-    add_articles(redis_client, prefix, [{"topics": ["Coca"]}])
+    subs = add_subscribers(redis_client, prefix, 60, now=clock())
+    add_articles(redis_client, prefix, [{"topics": ["Coca"]}], now=clock())
     emails = [s.email for s in subs]
     smtp.script.temp_fail.update({emails[1]: 2, emails[2]: 1, emails[30]: 3})
     smtp.script.perm_fail.update({emails[3], emails[40]})
     smtp.script.drop_at_rcpt.update({emails[5], emails[25], emails[45]})
     smtp.script.drop_after_data.add(emails[50])
-    service = service_for(settings, redis_client, smtp)
-    created = service.create_edition("daily", datetime.now(UTC))
+    service = service_for(settings, redis_client, smtp, clock)
+    created = service.create_edition("daily", clock())
     assert created.edition_id
+    bounced_at = clock.advance(minutes=5)  # the hard bounces are dated by the service's clock
     send_all(service, created.edition_id)
 
     edition = service.status(created.edition_id)
@@ -149,7 +151,9 @@ def test_451_then_accept_550_suppressed_dropped_connections(
     store = SubscriberStore(redis_client, prefix)
     for i in (3, 40):
         assert per[emails[i]] == 0
-        assert store.is_suppressed(emails[i])
+        suppression = store.suppression(emails[i])
+        assert suppression is not None and suppression.at == bounced_at
+        assert suppression.reason.startswith("hard bounce: ")
     failed = service.editions.members(created.edition_id, EntryState.FAILED)
     assert sorted(failed) == sorted([subs[3].id, subs[40].id])
     # dropped after the whole message: uncertain, reported, not resent (it did arrive once)
@@ -162,23 +166,31 @@ def test_451_then_accept_550_suppressed_dropped_connections(
 
 
 def test_suppressed_after_freeze_is_not_mailed_next_edition(
-    settings: Settings, redis_client: redis.Redis, prefix: str, smtp: ScriptedSmtp
+    settings: Settings,
+    redis_client: redis.Redis,
+    prefix: str,
+    smtp: ScriptedSmtp,
+    clock: ManualClock,
 ) -> None:
-    subs = add_subscribers(redis_client, prefix, 3)
-    add_articles(redis_client, prefix, [{"topics": ["Coca"]}])
-    SubscriberStore(redis_client, prefix).suppress(subs[0].email, "complaint", datetime.now(UTC))
-    service = service_for(settings, redis_client, smtp)
-    created = service.create_edition("daily", datetime.now(UTC))
+    subs = add_subscribers(redis_client, prefix, 3, now=clock())
+    add_articles(redis_client, prefix, [{"topics": ["Coca"]}], now=clock())
+    SubscriberStore(redis_client, prefix).suppress(subs[0].email, "complaint", clock())
+    service = service_for(settings, redis_client, smtp, clock)
+    created = service.create_edition("daily", clock())
     assert created.edition is not None and created.edition.counts["total"] == 2
 
 
 def test_pause_resume_cancel(
-    settings: Settings, redis_client: redis.Redis, prefix: str, smtp: ScriptedSmtp
+    settings: Settings,
+    redis_client: redis.Redis,
+    prefix: str,
+    smtp: ScriptedSmtp,
+    clock: ManualClock,
 ) -> None:
-    add_subscribers(redis_client, prefix, 30)
-    add_articles(redis_client, prefix, [{"topics": ["Coca"]}])
-    service = service_for(settings, redis_client, smtp)
-    now = datetime.now(UTC)
+    add_subscribers(redis_client, prefix, 30, now=clock())
+    add_articles(redis_client, prefix, [{"topics": ["Coca"]}], now=clock())
+    service = service_for(settings, redis_client, smtp, clock)
+    now = clock()
     created = service.create_edition("daily", now, start=False)
     assert created.edition is not None and created.edition.status is EditionStatus.DRAFT
     eid = created.edition.id
@@ -193,12 +205,16 @@ def test_pause_resume_cancel(
 
 
 def test_recover_kicks_editions_without_senders_but_not_stale_ones(
-    settings: Settings, redis_client: redis.Redis, prefix: str, smtp: ScriptedSmtp
+    settings: Settings,
+    redis_client: redis.Redis,
+    prefix: str,
+    smtp: ScriptedSmtp,
+    clock: ManualClock,
 ) -> None:
-    add_subscribers(redis_client, prefix, 5)
-    add_articles(redis_client, prefix, [{"topics": ["Coca"]}])
-    service = service_for(settings, redis_client, smtp)
-    now = datetime.now(UTC)
+    add_subscribers(redis_client, prefix, 5, now=clock())
+    add_articles(redis_client, prefix, [{"topics": ["Coca"]}], now=clock())
+    service = service_for(settings, redis_client, smtp, clock)
+    now = clock()
     eid = service.create_edition("daily", now).edition_id
     assert eid
     events = service.events
@@ -264,16 +280,31 @@ def test_dot_stuffing() -> None:
 
 
 def test_rate_limit_is_shared(redis_client: redis.Redis, prefix: str) -> None:
+    # The buckets refill from Redis TIME, so the test asserts what the limiter reports (the
+    # tokens granted, the wait it asks for), never how long the test itself took.
     a = RateLimiter(redis_client, prefix, per_second=50)
     b = RateLimiter(redis_client, prefix, per_second=50)
-    start = time.monotonic()
-    taken = 0
-    while taken < 150:
-        for limiter in (a, b):
-            assert limiter.take(limiter.chunk(10))
-            taken += limiter.chunk(10)
-    elapsed = time.monotonic() - start
-    # 50 burst + 100 refilled at 50/s: about 2 s, for both limiters together
-    assert 1.5 < elapsed < 4, elapsed
-    hourly = RateLimiter(redis_client, prefix + "h", per_hour=3)
-    assert [hourly.try_take(1) == 0 for _ in range(4)] == [True, True, True, False]
+    assert a.chunk(10) == b.chunk(10) == 5  # a tenth of a second's worth per take
+    # The burst, one second's worth (50), is granted at once to the two limiters together.
+    assert [limiter.try_take(5) for _ in range(5) for limiter in (a, b)] == [0.0] * 10
+    # Then the shared bucket is empty: a take is refused and asks to wait for the refill
+    # of what it wants, at most 5 tokens at 50/s (a take that finds refilled tokens is
+    # granted; a refusal comes as soon as the takes outrun the refill).
+    waits = (limiter.try_take(5) for _ in range(100) for limiter in (a, b))
+    wait = next((w for w in waits if w > 0), None)
+    assert wait is not None and 0 < wait <= 5 / 50, wait
+    # ``take`` waits for the refill and is then granted.
+    assert a.take(5) and b.take(5)
+
+    # An hourly quota refills by one token per 20 minutes, so its counts are exact: three
+    # for both limiters together, then each is refused with a wait of up to 20 minutes.
+    hourly_a = RateLimiter(redis_client, prefix + "h", per_hour=3)
+    hourly_b = RateLimiter(redis_client, prefix + "h", per_hour=3)
+    granted = [hourly_a.try_take(1), hourly_b.try_take(1), hourly_a.try_take(1)]
+    assert granted == [0.0, 0.0, 0.0]
+    refused = [hourly_b.try_take(1), hourly_a.try_take(1)]
+    assert all(0 < w <= 3600 / 3 for w in refused), refused  # a refusal takes nothing
+    assert not hourly_b.take(1, max_wait=60)  # gives up at once rather than wait 20 minutes
+    # Another prefix is another bucket, untouched; a rate of 0 is no limit.
+    assert RateLimiter(redis_client, prefix + "other", per_hour=3).try_take(1) == 0.0
+    assert RateLimiter(redis_client, prefix + "h").try_take(1000) == 0.0

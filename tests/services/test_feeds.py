@@ -15,6 +15,7 @@ from syndication.context import Context
 from syndication.events import RecordingEvents
 from syndication.models import Article
 from tests.support import article_data
+from tests.support.clock import ManualClock
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 HISTORY = "http://purl.org/syndication/history/1.0"
@@ -127,9 +128,9 @@ def test_item_identity_survives_an_update(context):
 
 
 @pytest.fixture
-def paged(env: dict[str, str], redis_client: redis.Redis) -> Context:
+def paged(env: dict[str, str], redis_client: redis.Redis, clock: ManualClock) -> Context:
     settings = load_settings({**env, "SYNDICATION_FEED_ITEMS": "3"})
-    ctx = Context(settings, RecordingEvents(), redis_client)
+    ctx = Context(settings, RecordingEvents(), redis_client, clock=clock)
     for n in range(1, 9):  # 8 articles, 3 per page: 2 full archive pages + the current feed
         publish(ctx, n)
     ctx.feeds.rebuild_dirty()

@@ -101,13 +101,13 @@ def test_event_survives_a_broker_outage_between_write_and_enqueue(redis_client, 
     from syndication.services.articles import ArticleService
 
     store = ArticleStore(redis_client, prefix)
-    failing = ArticleService(store, BrokerDown())  # type: ignore[arg-type]
+    failing = ArticleService(store, BrokerDown(), clock=lambda: NOW)  # type: ignore[arg-type]
     with pytest.raises(ConnectionError):
         failing.accept(art())
     assert store.get("sample-story-1") is not None  # stored …
     assert [p.kind for p in store.pending()] == ["published"]  # … and the event is owed
     recording = RecordingEvents()
-    working = ArticleService(store, recording)
+    working = ArticleService(store, recording, clock=lambda: NOW)
     # The CMS retries the same content: nothing is stored anew, but the owed event goes out.
     assert working.accept(art()) is Outcome.UNCHANGED
     assert recording.calls == [("published", "sample-story-1")]
@@ -125,7 +125,7 @@ def test_sweep_hands_over_owed_events_once(redis_client, prefix):
         store.upsert(art(n), NOW)  # written, never dispatched (say the process died)
     store.withdraw("sample-story-2", NOW)
     recording = RecordingEvents()
-    service = ArticleService(store, recording)
+    service = ArticleService(store, recording, clock=lambda: NOW)
     assert service.flush_pending() == 2
     assert sorted(recording.calls) == [
         ("published", "sample-story-1"),
@@ -153,9 +153,12 @@ def test_count_all_and_page_by_change_include_withdrawn_newest_change_first(redi
 
 
 def test_feed_cache_stats_read_sizes_and_dates_without_the_bodies(redis_client, prefix):
+    from datetime import timedelta
+
     from syndication.store.feeds import DocumentStats, FeedCache
 
-    cache = FeedCache(redis_client, prefix)
+    built_at = NOW + timedelta(minutes=5)  # when the bytes were built: the cache's clock
+    cache = FeedCache(redis_client, prefix, clock=lambda: built_at)
     body = b"<rss>" + b"x" * 1000 + b"</rss>"
     assert cache.put("all", "rss", body, "application/rss+xml", NOW)
     cache.get("all", "rss", "gzip")  # a compressed variant must not count in the size
@@ -168,7 +171,7 @@ def test_feed_cache_stats_read_sizes_and_dates_without_the_bodies(redis_client, 
     }
     built = stats[("all", "rss")]
     assert built.size == len(body) and built.last_modified == NOW
-    assert built.built_at is not None and built.built_at.tzinfo is not None
+    assert built.built_at == built_at and built.built_at.tzinfo is not None
     assert stats[("all", "atom")] == DocumentStats(None, None, None)
     assert stats[("topic/none", "rss")] == DocumentStats(None, None, None)
     assert cache.stats([], ("rss",)) == {}
@@ -188,7 +191,7 @@ def test_metrics_feed_counts_and_a_shared_round_trip_with_the_feed_cache(redis_c
     metrics.flush()
     expected = FeedCounts({"all": 5, "topic/coca": 2}, {"all": 3})
     assert metrics.feed_counts() == expected
-    cache = FeedCache(redis_client, prefix)
+    cache = FeedCache(redis_client, prefix, clock=lambda: NOW)
     cache.put("all", "json", b"{}", "application/feed+json", NOW)
     counts, stats = together(metrics.feed_counts_read(), cache.stats_read(["all"], ("json", "rss")))
     assert counts == expected  # each read gets its own replies back from the one pipeline

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime
 
 import pytest
 import redis
 
 from syndication.store.editions import (
+    Claim,
     EditionStatus,
     EditionStore,
     EntryState,
     FrozenRecipient,
     Mark,
     Policy,
+    Recovered,
 )
+from tests.support import wait_for
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 
@@ -39,6 +41,12 @@ def counts_consistent(store: EditionStore, edition_id: str) -> dict[str, int]:
         assert edition.counts[state.value] == sum(1 for s in states.values() if s == state), state
     assert sum(edition.counts[s.value] for s in EntryState) == edition.counts["total"]
     return edition.counts
+
+
+def expired(store: EditionStore, edition_id: str) -> Recovered | None:
+    """``recover``'s report once it took something back; None while every lease runs."""
+    rec = store.recover(edition_id)
+    return rec if rec.uncertain or rec.requeued else None
 
 
 @pytest.fixture
@@ -116,12 +124,18 @@ def test_concurrent_claims_never_overlap(store: EditionStore) -> None:
 def test_retry_backs_off_then_fails_after_max_attempts(store: EditionStore) -> None:
     policy = Policy(lease_s=30, tx_budget_s=5, retry_base_s=0.2, retry_max_s=1, max_attempts=3)
     eid = make_edition(store, 1, policy)
+
+    def due_claim() -> Claim | None:
+        # The backoff runs in Redis time: wait until the entry is claimable again.
+        claim = store.claim(eid, 1, "t")
+        if claim.recipients:
+            return claim
+        assert claim.due_in is not None and claim.due_in <= 1.0  # retry_max_s
+        return None
+
     for attempt in range(1, 4):
-        deadline = time.monotonic() + 5
-        while not (claim := store.claim(eid, 1, "t")).recipients:
-            assert claim.due_in is not None and claim.due_in <= 1.0
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        claim = wait_for(due_claim, timeout=10)
+        assert isinstance(claim, Claim)
         sid = claim.recipients[0].subscriber_id
         assert store.step(eid, "t", None, sid)[1] == "ok"
         store.step(eid, "t", (sid, Mark.RETRY, "451 later"), None)
@@ -136,15 +150,18 @@ def test_retry_backs_off_then_fails_after_max_attempts(store: EditionStore) -> N
 def test_expired_lease_claimed_not_begun_goes_back_begun_goes_uncertain(
     store: EditionStore,
 ) -> None:
-    policy = Policy(lease_s=1.2, tx_budget_s=0.1)
+    # begin needs tx_budget_s + 1 s of lease left: 0.4 s to begin after the claim.
+    policy = Policy(lease_s=1.5, tx_budget_s=0.1)
     eid = make_edition(store, 3, policy)
     claim = store.claim(eid, 3, "dead")
     begun = claim.recipients[0].subscriber_id
     assert store.step(eid, "dead", None, begun)[1] == "ok"
-    assert store.recover(eid).uncertain == 0  # the lease still runs
-    time.sleep(1.3)
-    rec = store.recover(eid)
-    assert (rec.uncertain, rec.requeued) == (1, 2)
+    early = store.recover(eid)  # the lease still runs (begin just saw over 1.1 s of it left)
+    assert (early.uncertain, early.requeued) == (0, 0) and early.next_deadline_in is not None
+    # The lease runs out in Redis time: wait until recover reports the three entries.
+    rec = wait_for(lambda: expired(store, eid), timeout=10)
+    assert isinstance(rec, Recovered) and (rec.uncertain, rec.requeued) == (1, 2)
+    assert rec.next_deadline_in is None  # nothing left under a lease
     assert store.entry(eid, begun)["state"] == "uncertain"
     # the two never begun are claimable again, by anyone
     again = store.claim(eid, 10, "alive")
@@ -158,12 +175,13 @@ def test_expired_lease_claimed_not_begun_goes_back_begun_goes_uncertain(
 
 
 def test_resend_policy_requeues_uncertain(store: EditionStore) -> None:
-    eid = make_edition(store, 1, Policy(lease_s=1.1, tx_budget_s=0.05, uncertain="resend"))
+    eid = make_edition(store, 1, Policy(lease_s=1.5, tx_budget_s=0.05, uncertain="resend"))
     sid = store.claim(eid, 1, "dead").recipients[0].subscriber_id
-    store.step(eid, "dead", None, sid)
-    time.sleep(1.2)
-    assert store.recover(eid).requeued == 1
-    assert store.entry(eid, sid)["state"] == "pending"
+    assert store.step(eid, "dead", None, sid)[1] == "ok"  # begun: in flight when it expires
+    rec = wait_for(lambda: expired(store, eid), timeout=10)
+    assert isinstance(rec, Recovered) and (rec.uncertain, rec.requeued) == (0, 1)
+    entry = store.entry(eid, sid)
+    assert entry["state"] == "pending" and entry["detail"].endswith("resent by policy")
 
 
 def test_begin_refused_when_lease_too_short_or_paused(store: EditionStore) -> None:

@@ -49,3 +49,27 @@ def add_articles(
         store.upsert(article, now)
         out.append(article)
     return out
+
+
+def send_all(service: Any, edition_id: str, timeout: float = 60) -> Any:
+    """Run ``service.send_batch`` until the edition is no longer ``sending``; returns it.
+
+    Retries come due in Redis time (the ledger's backoff), so this waits for that event
+    (``tests.support.wait_for``), never for a fixed span; on timeout it shows the counts."""
+    from syndication.store.editions import EditionStatus
+    from tests.support import wait_for
+
+    last: list[Any] = [None]
+
+    def finished() -> Any:
+        service.send_batch(edition_id, requeue=False)
+        edition = last[0] = service.status(edition_id)
+        if edition is None:
+            raise LookupError(f"no edition {edition_id}")
+        return edition if edition.status is not EditionStatus.SENDING else None
+
+    try:
+        return wait_for(finished, timeout=timeout)
+    except AssertionError as exc:
+        counts = last[0].counts if last[0] is not None else None
+        raise AssertionError(f"{exc}: edition {edition_id} still sending, {counts}") from None

@@ -12,7 +12,7 @@ import io
 import re
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
@@ -26,16 +26,18 @@ from syndication.web.admin.auth import LOGIN_LIMIT, hash_password, verify_passwo
 from syndication.web.admin.kit import is_admin_path, safe_next
 from syndication.web.app import create_app
 from tests.support import ROOT, article_data, tamper
+from tests.support.clock import START, ManualClock
 
 PASSWORD = "correct horse battery staple"
-NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+NOW = START - timedelta(days=1)  # partners and subscribers made the day before the clock's now
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 ONCE = re.compile(r'name="once" value="([^"]+)"')
 
 
 def make_app(ctx: Context, **settings: object) -> FastAPI:
+    """The real app on ``ctx`` with ``settings`` changed, on the same clock (the test's)."""
     changed = dataclasses.replace(ctx.settings, **settings)
-    return create_app(Context(changed, ctx.events, ctx.client))
+    return create_app(Context(changed, ctx.events, ctx.client, clock=ctx.clock))
 
 
 @pytest.fixture
@@ -234,10 +236,10 @@ def test_changing_the_password_ends_sessions(context, client):
 # -- pages with data ------------------------------------------------------------------------
 
 
-def test_pages_render_real_data_with_security_headers(context, client):
+def test_pages_render_real_data_with_security_headers(context, client, clock: ManualClock):
     add_articles(context)
     partner, _ = context.partners.add("La Silla Vacía", now=NOW)
-    context.partners.store.count_pull(partner.id, datetime.now(UTC).date())
+    context.partners.store.count_pull(partner.id, clock().date())  # "today" on the page
     store = context.subscriber_store
     _, sub = store.signup("reader@example.org", "weekly", ("coca",), "es", NOW)
     assert sub is not None
@@ -430,11 +432,13 @@ def test_signing_in_ends_the_session_the_browser_already_had(client, app):
     assert planted.get("/admin").status_code == 303  # the old id did not survive sign-in
 
 
-def test_bad_or_expired_session_cookies_lead_to_sign_in_not_an_error(client, app):
+def test_bad_or_expired_session_cookies_lead_to_sign_in_not_an_error(
+    client, app, clock: ManualClock
+):
     from syndication.web.admin import make_kit
 
     auth = make_kit(app.state.ctx).auth
-    _, expired = auth.start("203.0.113.9", datetime.now(UTC) - auth.ttl - timedelta(minutes=1))
+    _, expired = auth.start("203.0.113.9", clock() - auth.ttl - timedelta(minutes=1))
     for value in ("", "x", "a.b", "....", "AAAA.BBBB", "%00%0d", "x" * 5000, expired):
         client.cookies.clear()
         client.cookies.set("syndication-admin", value, path="/admin")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from html import unescape
 
 import pytest
@@ -17,6 +16,7 @@ from syndication.context import Context
 from syndication.events import RecordingEvents
 from syndication.store.editions import EditionStatus, Mark
 from syndication.web.app import create_app
+from tests.support.clock import ManualClock
 from tests.support.digests import add_articles, add_subscribers
 
 PASSWORD = "correct horse battery staple"
@@ -31,9 +31,11 @@ ARTICLES = [
 
 
 @pytest.fixture
-def admin_context(env: dict[str, str], redis_client: redis.Redis) -> Context:
+def admin_context(env: dict[str, str], redis_client: redis.Redis, clock: ManualClock) -> Context:
+    """The app's Context on the test's clock: sessions, CSRF tokens and editions all date
+    from ``clock`` (a token signed at START is checked at START)."""
     settings = load_settings({**env, "SYNDICATION_ADMIN_PASSWORD": PASSWORD})
-    return Context(settings, RecordingEvents(), redis_client)
+    return Context(settings, RecordingEvents(), redis_client, clock=clock)
 
 
 @pytest.fixture
@@ -66,12 +68,14 @@ def csrf_of(client: TestClient, path: str) -> str:
 
 
 @pytest.fixture
-def draft(admin_context: Context, redis_client: redis.Redis, settings: Settings) -> str:
+def draft(
+    admin_context: Context, redis_client: redis.Redis, settings: Settings, clock: ManualClock
+) -> str:
     """A draft daily edition: 4 articles, 9 subscribers in 3 segments."""
     prefix = admin_context.settings.key_prefix
-    add_subscribers(redis_client, prefix, 9, segments=SEGMENTS)
-    add_articles(redis_client, prefix, ARTICLES)
-    created = admin_context.digests.create_edition("daily", datetime.now(UTC), start=False)
+    add_subscribers(redis_client, prefix, 9, now=clock(), segments=SEGMENTS)
+    add_articles(redis_client, prefix, ARTICLES, now=clock())
+    created = admin_context.digests.create_edition("daily", clock(), start=False)
     assert created.edition_id and created.edition
     assert created.edition.status is EditionStatus.DRAFT
     return created.edition_id
@@ -276,7 +280,7 @@ def test_edit_a_draft(signed_in: TestClient, admin_context: Context, draft: str)
 
 
 def test_edit_conflict_keeps_both(
-    signed_in: TestClient, admin_context: Context, draft: str
+    signed_in: TestClient, admin_context: Context, draft: str, clock: ManualClock
 ) -> None:
     service = admin_context.digests
     edition = service.status(draft)
@@ -285,9 +289,7 @@ def test_edit_conflict_keeps_both(
     token = unescape(CSRF.search(form).group(1))  # type: ignore[union-attr]
     assert 'name="revision" value="0"' in form
     # another editor saves first
-    service.edit(
-        draft, intro="Theirs", featured=None, order=edition.article_ids, now=datetime.now(UTC)
-    )
+    service.edit(draft, intro="Theirs", featured=None, order=edition.article_ids, now=clock())
     late = signed_in.post(
         f"/admin/editions/{draft}/edit",
         data={"csrf_token": token, "intro": "Mine", "revision": "0"},
@@ -400,12 +402,12 @@ def test_preview_is_sandboxed_with_sizes(
 
 
 def test_next_edition_preview(
-    signed_in: TestClient, admin_context: Context, redis_client: redis.Redis
+    signed_in: TestClient, admin_context: Context, redis_client: redis.Redis, clock: ManualClock
 ) -> None:
     prefix = admin_context.settings.key_prefix
-    add_subscribers(redis_client, prefix, 4, segments=SEGMENTS[:2])
-    add_articles(redis_client, prefix, ARTICLES[:2])
-    plan = admin_context.digests.preview("daily", datetime.now(UTC))
+    add_subscribers(redis_client, prefix, 4, now=clock(), segments=SEGMENTS[:2])
+    add_articles(redis_client, prefix, ARTICLES[:2], now=clock())
+    plan = admin_context.digests.preview("daily", clock())  # what the page shows: kit.now()
     assert len(plan["segments"]) == 2
     page = signed_in.get("/admin/editions/next/daily")
     assert page.status_code == 200
@@ -440,13 +442,13 @@ def test_raw_previews_need_a_session(client: TestClient, draft: str) -> None:
 
 
 def test_intro_keeps_its_paragraphs_escaped(
-    signed_in: TestClient, admin_context: Context, draft: str
+    signed_in: TestClient, admin_context: Context, draft: str, clock: ManualClock
 ) -> None:
     edition = admin_context.digests.status(draft)
     assert edition is not None
     intro = "First <b>part</b>\r\nstill first.\r\n\r\n\r\nSecond & last."
     admin_context.digests.edit(
-        draft, intro=intro, featured=None, order=edition.article_ids, now=datetime.now(UTC)
+        draft, intro=intro, featured=None, order=edition.article_ids, now=clock()
     )
     page = signed_in.get(f"/admin/editions/{draft}")
     block = page.text.split("data-intro>")[1].split("</blockquote>")[0]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +25,8 @@ from syndication.services.digests import (
 from syndication.store.editions import EditionStatus, EditionStore, FrozenRecipient, Policy
 from syndication.tokens import manage_token
 from syndication.web import archive
-from tests.support.digests import add_articles, add_subscribers
+from tests.support.clock import ManualClock
+from tests.support.digests import add_articles, add_subscribers, send_all
 from tests.support.smtp import ScriptedSmtp
 
 FAST = Policy(lease_s=20, tx_budget_s=5, retry_base_s=0.1, retry_max_s=0.5, max_attempts=5)
@@ -41,17 +41,12 @@ def client(context: Any) -> Iterator[TestClient]:
         yield test_client
 
 
-def service_for(settings: Settings, client: redis.Redis, smtp: ScriptedSmtp) -> DigestService:
+def service_for(
+    settings: Settings, client: redis.Redis, smtp: ScriptedSmtp, clock: ManualClock
+) -> DigestService:
     settings = dataclasses.replace(settings, smtp_url=smtp.url)
     mail = MailSettings(connections=2, batch=20, policy=FAST)
-    return make_digest_service(settings, client, RecordingDigestEvents(), mail=mail)
-
-
-def send_all(service: DigestService, edition_id: str) -> None:
-    deadline = time.monotonic() + 60
-    while (edition := service.status(edition_id)) and edition.status is EditionStatus.SENDING:
-        assert time.monotonic() < deadline, edition.counts
-        service.send_batch(edition_id, requeue=False)
+    return make_digest_service(settings, client, RecordingDigestEvents(), mail=mail, clock=clock)
 
 
 def view_in_browser(html: str) -> str:
@@ -66,17 +61,19 @@ def test_view_in_browser_opens_the_edition_without_personal_links(
     prefix: str,
     smtp: ScriptedSmtp,
     client: TestClient,
+    clock: ManualClock,
 ) -> None:
     subs = add_subscribers(
-        redis_client, prefix, 6, segments=(("en", ()), ("en", ("coca",)), ("es", ()))
+        redis_client, prefix, 6, now=clock(), segments=(("en", ()), ("en", ("coca",)), ("es", ()))
     )
     articles = add_articles(
         redis_client,
         prefix,
         [{"topics": ["Coca"]}, {"topics": ["Peru"]}, {"topics": ["Coca"], "language": "es"}],
+        now=clock(),
     )
-    service = service_for(settings, redis_client, smtp)
-    created = service.create_edition("daily", datetime.now(UTC))
+    service = service_for(settings, redis_client, smtp, clock)
+    created = service.create_edition("daily", clock())
     assert created.edition_id
     send_all(service, created.edition_id)
     assert smtp.count() == 6
@@ -123,13 +120,16 @@ def test_archive_lists_published_editions_newest_first(
     prefix: str,
     smtp: ScriptedSmtp,
     client: TestClient,
+    clock: ManualClock,
 ) -> None:
-    add_subscribers(redis_client, prefix, 2)
-    add_articles(redis_client, prefix, [{"topics": ["Coca"]}, {"topics": ["Peru"]}])
-    service = service_for(settings, redis_client, smtp)
-    now = datetime.now(UTC)
+    now = clock()
+    add_subscribers(redis_client, prefix, 2, now=now)
+    add_articles(redis_client, prefix, [{"topics": ["Coca"]}, {"topics": ["Peru"]}], now=now)
+    service = service_for(settings, redis_client, smtp, clock)
     daily = service.create_edition("daily", now)
-    weekly_subs = add_subscribers(redis_client, prefix, 1, frequency="weekly", domain="w.org")
+    weekly_subs = add_subscribers(
+        redis_client, prefix, 1, now=now, frequency="weekly", domain="w.org"
+    )
     assert weekly_subs
     weekly = service.create_edition("weekly", now + timedelta(seconds=1))
     # a draft is an operator's preview: neither listed nor shown

@@ -18,7 +18,7 @@ from tests.support import article_data
 
 
 @pytest.fixture
-def client(env, redis_client, tmp_path) -> TestClient:
+def client(env, redis_client, clock, tmp_path) -> TestClient:
     from syndication.events import RecordingEvents
 
     toml = tmp_path / "s.toml"
@@ -30,7 +30,7 @@ def client(env, redis_client, tmp_path) -> TestClient:
         )
     )
     settings = load_settings({**env, "SYNDICATION_CONFIG": str(toml)})
-    ctx = Context(settings, RecordingEvents(), redis_client)
+    ctx = Context(settings, RecordingEvents(), redis_client, clock=clock)
     for n, topics in ((1, ["Coca"]), (2, ["Coca", "Mining"])):
         ctx.articles.accept(Article.model_validate(article_data(n, topics=topics)))
     ctx.feeds.rebuild_dirty()

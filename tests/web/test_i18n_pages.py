@@ -58,7 +58,10 @@ def with_publisher_language(context: Context, language: str) -> Context:
     settings = context.settings
     publisher = settings.publisher.model_copy(update={"language": language})
     return Context(
-        dataclasses.replace(settings, publisher=publisher), context.events, context.client
+        dataclasses.replace(settings, publisher=publisher),
+        context.events,
+        context.client,
+        clock=context.clock,
     )
 
 

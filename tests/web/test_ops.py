@@ -11,9 +11,7 @@ import re
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -22,6 +20,7 @@ import redis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from syndication.clock import system_clock
 from syndication.config import Settings
 from syndication.context import Context
 from syndication.deliver.mail_catcher import MailCatcher
@@ -321,7 +320,9 @@ if __name__ == "__main__":
 
 
 def test_a_real_server_logs_json_without_token_or_partner_key(ctx, env, tmp_path: Path):
-    _, key = ctx.partners.add("Logged", now=datetime.now(UTC))
+    # The server is another process on its own clock (the system clock): the partner it
+    # authenticates is added at that clock's now, not at the test's fixed one.
+    _, key = ctx.partners.add("Logged", now=system_clock())
     (tmp_path / "app_module.py").write_text(textwrap.dedent(APP))
     port = free_port()
     log = tmp_path / "web.log"
@@ -428,14 +429,11 @@ def test_feeds_build_counts_changed_documents(env, settings: Settings, redis_cli
     assert again.stdout.strip() == "every feed was already current"
 
 
-def test_metered_requests_cost_little():
-    """Not a speed assertion: a sanity bound that counting stays a dict update (no Redis
-    round trip per request), measured on the recorder the wrapper calls."""
-    client = redis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
+def test_counting_a_request_makes_no_redis_round_trip():
+    """Counting stays a dict update in memory: the recorder's Redis is a port nobody listens
+    on, so a round trip per request would raise. (How fast it is: ``make bench``.)"""
+    client = redis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.2)
     m = BufferedMetrics(client, "bench:", interval=3600, max_pending=10**9)
-    started = time.perf_counter()
     for _ in range(20_000):
         m.add_field(("feed_requests_total", "200"))
-    per_call = (time.perf_counter() - started) / 20_000
-    assert m.pending == 20_000
-    assert per_call < 50e-6
+    assert m.pending == 20_000  # all still in memory: nothing was sent, nothing lost

@@ -12,8 +12,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -23,22 +21,25 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from syndication.build.attribution import inspect_attribution
+from syndication.clock import system_clock
 from syndication.context import Context
 from syndication.embedded_redis import free_port
 from syndication.processes import die_with_parent
 from syndication.services.partners import REPUBLISH_PARTNER, make_partner_service
 from syndication.web.app import create_app
 from syndication.web.partners import GIF, redact
-from tests.support import ROOT, tamper
+from tests.support import ROOT, tamper, wait_for
+from tests.support.clock import ManualClock
 from tests.support.partners import NOW, PUBLISHER, add_articles, assert_attributed
 
 LIMIT = 5
 
 
 def make_app(ctx: Context, limit: int = LIMIT) -> FastAPI:
-    """The real app with the partner rate limit set as an operator would (settings)."""
+    """The real app with the partner rate limit set as an operator would (settings), on the
+    test's clock (``ctx.clock``: pulls and views are counted on its day)."""
     limited = dataclasses.replace(ctx.settings, partner_rate_limit=limit, partner_rate_window_s=60)
-    return create_app(Context(limited, ctx.events, ctx.client))
+    return create_app(Context(limited, ctx.events, ctx.client, clock=ctx.clock))
 
 
 @pytest.fixture
@@ -105,7 +106,7 @@ def test_key_in_path_serves_the_same_document(client, service):
     assert client.get(f"/partners/{key}/feeds/author/ana.rss").status_code == 404
 
 
-def test_etag_304_and_pull_counts(client, service):
+def test_etag_304_and_pull_counts(client, service, clock: ManualClock):
     partner, key = service.add("Poller", now=NOW)
     first = client.get("/partners/feeds/all.atom", headers=bearer(key))
     assert first.status_code == 200 and first.headers["Last-Modified"]
@@ -115,7 +116,7 @@ def test_etag_304_and_pull_counts(client, service):
     assert again.status_code == 304 and again.content == b""
     gz = client.get("/partners/feeds/all.atom", headers={**bearer(key), "Accept-Encoding": "gzip"})
     assert gz.headers["Content-Encoding"] == "gzip" and gz.content == first.content
-    today = datetime.now(UTC).date()
+    today = clock().date()
     assert service.store.pulls(today) == {partner.id: 3}
     (row,) = service.summaries(today)
     assert row.pulls_today == 3 and row.pulls_30_days == 3
@@ -131,7 +132,7 @@ def test_served_items_are_attributed(client, service, context):
         )
 
 
-def test_pixel_counts_signed_pairs_only(client, service):
+def test_pixel_counts_signed_pairs_only(client, service, clock: ManualClock):
     partner, _ = service.add("Counted", now=NOW)
     url = service.pixel_url(partner.id, "sample-story-1")
     path = url.removeprefix(service.public_url)
@@ -147,11 +148,11 @@ def test_pixel_counts_signed_pairs_only(client, service):
     other_body = other.removeprefix("/pixel/").removesuffix(".gif").split(".")[0]
     for forged in (f"{other_body}.{mac}", tamper(f"{body}.{mac}"), "garbage", "a.b"):
         assert client.get(f"/pixel/{forged}.gif").content == GIF
-    views = service.store.views(datetime.now(UTC).date())
+    views = service.store.views(clock().date())
     assert views == {(partner.id, "sample-story-1"): 3}
 
 
-def test_republish_page(client, service, context):
+def test_republish_page(client, service, context, clock: ManualClock):
     r = client.get("/republish/sample-story-1")
     assert r.status_code == 200
     page = lxml.html.fromstring(r.text)
@@ -177,9 +178,7 @@ def test_republish_page(client, service, context):
     pixel = re.search(r'src="([^"]+/pixel/[^"]+)"', pasted)
     assert pixel is not None
     client.get(pixel.group(1).removeprefix(service.public_url))
-    assert service.store.views(datetime.now(UTC).date()) == {
-        (REPUBLISH_PARTNER, "sample-story-1"): 1
-    }
+    assert service.store.views(clock().date()) == {(REPUBLISH_PARTNER, "sample-story-1"): 1}
     # Not republishable: all rights reserved, republishable=false, unknown, withdrawn.
     context.articles.withdraw("sample-story-2")
     for article_id in ("sample-story-3", "sample-story-4", "no-such-story", "sample-story-2"):
@@ -226,8 +225,11 @@ def app():
 
 def test_access_log_never_contains_the_key(env, context, service, tmp_path: Path):
     """A real uvicorn process with its default access log, as ``syndication serve`` runs."""
-    add_articles(context)
-    _, key = service.add("Logged", now=NOW)
+    # The server is another process, on its own clock: the system clock. What it serves is
+    # stored on that clock too (not the test's fixed one), so nothing it reads dates from
+    # "the future" or "the past" of the server whatever the machine's calendar says.
+    add_articles(Context(context.settings, context.events, context.client, clock=system_clock))
+    _, key = service.add("Logged", now=system_clock())
     (tmp_path / "partners_app.py").write_text(APP_MODULE)
     port = free_port()
     log = tmp_path / "web.log"
@@ -256,22 +258,20 @@ def test_access_log_never_contains_the_key(env, context, service, tmp_path: Path
         )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
+
+        def up() -> bool:
+            assert proc.poll() is None, log.read_text()  # died: say why, do not wait on
             try:
-                if httpx.get(f"{base}/healthz/web", timeout=1).status_code == 200:
-                    break
+                return httpx.get(f"{base}/healthz/web", timeout=1).status_code == 200
             except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+                return False
+
+        wait_for(up, timeout=30, interval=0.1)
         assert httpx.get(f"{base}/partners/{key}/feeds/all.rss").status_code == 200
         assert httpx.get(f"{base}/partners/{key}x/feeds/all.rss").status_code == 401
         assert httpx.get(f"{base}/partners/feeds/all.rss", headers=bearer(key)).status_code == 200
-        deadline = time.monotonic() + 10
-        while log.read_text().count("/partners/") < 3 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        # The access log line of each of the three requests (written after the answer).
+        wait_for(lambda: log.read_text().count("/partners/") >= 3, timeout=10, interval=0.1)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)

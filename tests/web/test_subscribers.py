@@ -27,6 +27,7 @@ from syndication.store.subscribers import Subscriber
 from syndication.web.app import create_app
 from syndication.web.auth import SIGNATURE_HEADER, sign
 from tests.support import article_data, tamper
+from tests.support.clock import ManualClock
 
 SECRET = "s" * 40  # conftest's SYNDICATION_SECRET_KEY
 AUTH = {"Authorization": "Bearer test-token-0123456789"}
@@ -43,9 +44,9 @@ def catcher(tmp_path: Path) -> Iterator[MailCatcher]:
 
 @pytest.fixture
 def mail_context(settings: Settings, context: Context, catcher: MailCatcher) -> Context:
-    """The test's Context with SYNDICATION_SMTP_URL pointing at the catcher."""
+    """The test's Context (and clock) with SYNDICATION_SMTP_URL pointing at the catcher."""
     with_smtp = dataclasses.replace(settings, smtp_url=catcher.url)
-    return Context(with_smtp, context.events, context.client)
+    return Context(with_smtp, context.events, context.client, clock=context.clock)
 
 
 @pytest.fixture
@@ -169,17 +170,19 @@ def test_the_answer_never_tells_whether_an_address_is_known(client, catcher, ser
     assert service.store.is_suppressed("gone@example.org")
 
 
-def test_expired_and_tampered_confirmation_links_are_refused(client, catcher, service):
+def test_expired_and_tampered_confirmation_links_are_refused(
+    client, catcher, service, clock: ManualClock
+):
     subscribe(client, "late@example.org")
     sub = service.store.get_by_email("late@example.org")
     assert sub is not None
-    old = tokens.confirm_token(SECRET, sub.id, datetime.now(UTC) - timedelta(hours=49))
+    old = tokens.confirm_token(SECRET, sub.id, clock() - timedelta(hours=49))
     for method in (client.get, client.post):
         expired = method(f"/confirm/{old}")
         assert expired.status_code == 410 and "expired" in expired.text
     good = confirm_link(mail_to(catcher, "late@example.org")[0])
     body, mac = good.split(".")
-    other = tokens.confirm_token(SECRET, "ffffffffffffffff", datetime.now(UTC))
+    other = tokens.confirm_token(SECRET, "ffffffffffffffff", clock())
     for bad in (
         tamper(body + "." + mac),
         other.split(".")[0] + "." + mac,
@@ -372,7 +375,8 @@ def test_links_signed_with_the_previous_key_keep_working_after_a_rotation(
         settings = dataclasses.replace(
             mail_context.settings, secret_key=new_key, previous_secret_keys=previous
         )
-        return TestClient(create_app(Context(settings, mail_context.events, mail_context.client)))
+        ctx = Context(settings, mail_context.events, mail_context.client, clock=mail_context.clock)
+        return TestClient(create_app(ctx))
 
     without = rotated(())
     refused = without.post(f"/unsubscribe/{old_token}", data={"List-Unsubscribe": "One-Click"})

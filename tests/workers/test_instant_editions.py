@@ -11,12 +11,13 @@ import base64
 import dataclasses
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 import redis
 
+from syndication.clock import system_clock
 from syndication.config import Settings
 from syndication.models import Article
 from syndication.services.articles import ArticleService
@@ -30,6 +31,7 @@ from syndication.services.digests import (
 from syndication.store.articles import ArticleStore
 from syndication.store.editions import EditionStatus, Policy
 from tests.support import article_data, wait_for
+from tests.support.clock import ManualClock
 from tests.support.digests import add_subscribers
 from tests.support.smtp import ScriptedSmtp
 from tests.support.workers import MailWorker
@@ -58,11 +60,16 @@ def send_all(service: DigestService, edition_id: str) -> None:
 
 
 def test_two_articles_in_one_bucket_make_one_email_each_once(
-    settings: Settings, redis_client: redis.Redis, prefix: str, smtp: ScriptedSmtp
+    settings: Settings,
+    redis_client: redis.Redis,
+    prefix: str,
+    smtp: ScriptedSmtp,
+    clock: ManualClock,
 ) -> None:
-    instant = add_subscribers(redis_client, prefix, 4, frequency="instant")
-    add_subscribers(redis_client, prefix, 3, frequency="daily", domain="daily.example.org")
-    start = bucket_start(datetime.now(UTC)) - timedelta(minutes=5)  # a bucket that closed
+    now = clock()
+    instant = add_subscribers(redis_client, prefix, 4, now=now, frequency="instant")
+    add_subscribers(redis_client, prefix, 3, now=now, frequency="daily", domain="daily.example.org")
+    start = bucket_start(now) - timedelta(minutes=5)  # a bucket that closed
     old = store_article(redis_client, prefix, 1, start - timedelta(hours=2))
     first = store_article(redis_client, prefix, 2, start + timedelta(seconds=30))
     second = store_article(redis_client, prefix, 3, start + timedelta(minutes=3))
@@ -71,6 +78,7 @@ def test_two_articles_in_one_bucket_make_one_email_each_once(
         redis_client,
         RecordingDigestEvents(),
         mail=MailSettings(policy=FAST),
+        clock=clock,
     )
     closes = start + timedelta(minutes=4, seconds=59)
     created = service.create_edition("instant", closes)
@@ -113,11 +121,17 @@ def test_publishing_queues_the_bucket_edition_and_a_worker_sends_it(
     from workers.celery_app import celery_config
     from workers.events import CeleryEvents
 
+    # The wall clock, not the test's: the worker makes the edition at *its* now
+    # (``mail.create_edition`` reads the machine's clock) and Celery times the queued tasks'
+    # ETA on it, so the articles and subscribers this test writes are timed on it too.
+    clock = system_clock
+    now = clock()
     celery = Celery("instant-test", set_as_current=False)
     celery.conf.update(celery_config(settings))
-    subs = add_subscribers(redis_client, prefix, 3, frequency="instant")
-    articles = ArticleService(ArticleStore(redis_client, prefix), CeleryEvents(celery, settings))
-    now = datetime.now(UTC)
+    subs = add_subscribers(redis_client, prefix, 3, now=now, frequency="instant")
+    articles = ArticleService(
+        ArticleStore(redis_client, prefix), CeleryEvents(celery, settings), clock=clock
+    )
     published = []
     for n in (1, 2):
         article = Article.model_validate(
@@ -141,15 +155,24 @@ def test_publishing_queues_the_bucket_edition_and_a_worker_sends_it(
         )
 
     # what those tasks do when their time comes, run now by a real worker
+    service = make_digest_service(settings, redis_client, RecordingDigestEvents(), clock=clock)
     worker = MailWorker({**env, "SYNDICATION_SMTP_URL": smtp.url}, tmp_path / "worker.log")
     try:
         worker.wait_ready()
-        celery.send_task("mail.create_edition", args=["instant"])
-        celery.send_task("mail.create_edition", args=["instant"])  # a duplicate: harmless
-        wait_for(lambda: smtp.count() >= 3, timeout=60)
-        time.sleep(1.0)  # room for a duplicate to show up, if there were one
+        tasks = [celery.send_task("mail.create_edition", args=["instant"]) for _ in range(2)]
+        # Both have run (the second is the duplicate): exactly one made the edition. The
+        # other found it made ("exists"), or, past a bucket boundary, nothing new to send.
+        results = [worker.task_result(task.id) for task in tasks]
+        (made,) = [r for r in results if r["created"]]
+        (duplicate,) = [r for r in results if not r["created"]]
+        eid = made["edition"]
+        assert duplicate["edition"] in (eid, None), results
+        # The edition is done: its ledger has every recipient sent, nothing left to claim.
+        wait_for(lambda: (e := service.status(eid)) and e.status is EditionStatus.DONE, timeout=60)
     finally:
         worker.stop()
+    edition = service.status(eid)
+    assert edition is not None and edition.counts["sent"] == edition.counts["total"] == 3
     assert smtp.per_recipient() == {s.email: 1 for s in subs}
     for msg in smtp.messages():
         html = msg.get_body(("html",))

@@ -1,19 +1,25 @@
 """Editions sent by real Celery worker processes (Proof 2, 3 and 5).
 
-The workers run ``celery -A workers.celery_app worker --include workers.mail_tasks`` on the
-``mail`` queue, against a real Redis and the scripted SMTP server on loopback in this process.
+The workers are real ``syndication worker`` processes on the ``mail`` queue (``MailWorker``),
+against a real Redis and the scripted SMTP server on loopback in this process.
+
+Time: each test reads the wall clock once (``system_clock``) and times its subscribers,
+articles and edition on it, because the workers judge the edition on their own clock:
+recovery (``mail.recover``, run by every worker at start-up) pauses an edition older than
+``max_resume_age`` by the machine's now. A fixed date here would make that depend on the
+day the suite runs; the wall clock is what a deployment has.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import redis
 
+from syndication.clock import system_clock
 from syndication.config import Settings, load_settings
 from syndication.embedded_redis import EmbeddedRedis
 from syndication.services.digests import DigestService, MailSettings, make_digest_service
@@ -100,12 +106,14 @@ def test_sigkill_mid_edition_then_a_new_worker_finishes(
     workers: list[MailWorker],
     tmp_path: Path,
 ) -> None:
-    add_subscribers(redis_client, prefix, 2000, segments=(("en", ()), ("en", ("coca",))))
-    add_articles(redis_client, prefix, [{"topics": ["Coca"]}, {"topics": ["Peru"]}])
+    now = system_clock()  # the workers' clock (see the module's docstring)
+    segments = (("en", ()), ("en", ("coca",)))
+    add_subscribers(redis_client, prefix, 2000, now=now, segments=segments)
+    add_articles(redis_client, prefix, [{"topics": ["Coca"]}, {"topics": ["Peru"]}], now=now)
     smtp.script.delay = 0.002
     first = start(workers, env, tmp_path, smtp)
     svc = service(settings, redis_client)
-    created = svc.create_edition("daily", datetime.now(UTC))
+    created = svc.create_edition("daily", now)
     assert created.edition_id
     eid = created.edition_id
     wait_for(lambda: smtp.count() >= 600, timeout=60)
@@ -137,13 +145,14 @@ def test_two_workers_on_one_edition_no_duplicates(
     workers: list[MailWorker],
     tmp_path: Path,
 ) -> None:
-    add_subscribers(redis_client, prefix, 1000)
-    add_articles(redis_client, prefix, [{"topics": ["Coca"]}])
+    now = system_clock()  # the workers' clock (see the module's docstring)
+    add_subscribers(redis_client, prefix, 1000, now=now)
+    add_articles(redis_client, prefix, [{"topics": ["Coca"]}], now=now)
     smtp.script.delay = 0.002
     a = start(workers, env, tmp_path, smtp)
     b = start(workers, env, tmp_path, smtp)
     svc = service(settings, redis_client)
-    eid = svc.create_edition("daily", datetime.now(UTC)).edition_id
+    eid = svc.create_edition("daily", now).edition_id
     assert eid
     wait_for(lambda: finished(svc, eid), timeout=120, interval=0.2)
     assert assert_exactly_once(svc, eid, smtp) == 0
@@ -166,14 +175,15 @@ def test_redis_restarted_with_aof_mid_edition(
         }
         settings = load_settings(env)
         client = redis.Redis.from_url(server.url)
-        add_subscribers(client, "aof:", 1500)
-        add_articles(client, "aof:", [{"topics": ["Coca"]}])
+        now = system_clock()  # the workers' clock (see the module's docstring)
+        add_subscribers(client, "aof:", 1500, now=now)
+        add_articles(client, "aof:", [{"topics": ["Coca"]}], now=now)
         smtp.script.delay = 0.002
         start(workers, env, tmp_path, smtp)
         from syndication.store.connection import connect
 
         svc = service(dataclasses.replace(settings), connect(server.url))
-        eid = svc.create_edition("daily", datetime.now(UTC)).edition_id
+        eid = svc.create_edition("daily", now).edition_id
         assert eid
         wait_for(lambda: smtp.count() >= 400, timeout=60)
         server.restart()

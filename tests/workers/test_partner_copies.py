@@ -8,7 +8,7 @@ rendered again" is checked without replacing any of our code.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import redis
@@ -28,10 +28,9 @@ from syndication.models import Article
 from syndication.services.partners import PartnerService, make_partner_service
 from syndication.store.partners import PartnerCopyStore, StoredCopy, copy_version
 from tests.support import EXAMPLE_CONFIG, article_data, wait_for
+from tests.support.clock import ManualClock
 from tests.support.workers import WorkerProcess
 from workers.celery_app import configure
-
-NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
 
 def accept(ctx: Context, n: int, **overrides: object) -> Article:
@@ -54,8 +53,10 @@ def stored_fields(ctx: Context, article_id: str) -> dict[str, bytes]:
 
 @pytest.mark.slow
 def test_copies_stored_by_the_task_are_read_cold_replaced_on_update_dropped_on_withdrawal(
-    context: Context, worker: WorkerProcess, settings: Settings
+    context: Context, worker: WorkerProcess, settings: Settings, clock: ManualClock
 ) -> None:
+    # The test's clock is enough here: ``partners.prepare_copies`` reads no clock, it keys
+    # the copies by the version (the article's last change, recorded on this clock).
     app = configure(settings)
     ctx = context
     first = accept(ctx, 1, licence="CC-BY-NC-4.0")
@@ -67,8 +68,8 @@ def test_copies_stored_by_the_task_are_read_cold_replaced_on_update_dropped_on_w
 
     # A cold service reads both copies from Redis and renders nothing.
     service = cold(ctx)
-    partner, _ = service.add("Outlet", now=NOW)
-    doc = service.feed(partner, "all", "atom", NOW)
+    partner, _ = service.add("Outlet", now=clock())
+    doc = service.feed(partner, "all", "atom", clock())
     assert doc is not None
     assert service.copy_counts == {"stored": 2}
     # What it read is what partner_copy makes, byte for byte, text included.
@@ -84,6 +85,7 @@ def test_copies_stored_by_the_task_are_read_cold_replaced_on_update_dropped_on_w
 
     # An update replaces the stored copy (the old version's fields are gone).
     old_hash = ctx.article_store.get(first.id).content_hash  # type: ignore[union-attr]
+    clock.advance(minutes=5)
     changed = first.model_copy(
         update={
             "body_html": "<p>Corrected body.</p>",
@@ -105,6 +107,7 @@ def test_copies_stored_by_the_task_are_read_cold_replaced_on_update_dropped_on_w
     # write a copy back.
     published = ctx.article_store.get(first.id)
     assert published is not None
+    clock.advance(minutes=5)
     ctx.articles.withdraw(first.id)
     app.send_task("partners.prepare_copies", args=[first.id])
     wait_for(lambda: not stored_fields(ctx, first.id))

@@ -1,8 +1,10 @@
 """Corrections reach partners' webhooks: a real Celery worker POSTs signed notices to a
 receiver on loopback, retries when it fails, and sends each change once.
 
-The worker runs ``celery -A workers.celery_app worker --include workers.partner_tasks`` (the
-lead adds the module to the app's ``include``; until then the flag loads it).
+The worker is a real ``syndication worker`` on the ``ingest`` queue (where ``partners.*``
+tasks go). Its sweep (``partners.sweep_changes``) reads the machine's clock, so this test
+writes its changes through a Context on that same clock (``wall_context``), never the fixed
+test clock: what the sweep finds is the subject of the test.
 """
 
 from __future__ import annotations
@@ -11,20 +13,23 @@ import hashlib
 import hmac
 import json
 import threading
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
+from syndication.clock import system_clock
+from syndication.config import Settings
 from syndication.context import Context
+from syndication.events import RecordingEvents
 from syndication.models import Article
 from syndication.services.partners import make_partner_service
 from tests.support import wait_for
-from tests.support.partners import add_articles
+from tests.support.partners import ARTICLES, add_articles
 from tests.support.workers import WorkerProcess
 from workers.celery_app import configure
 
@@ -73,13 +78,23 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def partner_worker(env: dict[str, str], tmp_path: Path) -> Iterator[Path]:
+def partner_worker(env: dict[str, str], tmp_path: Path) -> Iterator[WorkerProcess]:
     worker = WorkerProcess(env, tmp_path / "worker.log", queues="ingest")
     try:
         worker.wait_ready()
-        yield worker.log
+        yield worker
     finally:
         worker.stop()
+
+
+@pytest.fixture
+def wall_context(settings: Settings, redis_client: redis.Redis) -> Context:
+    """A Context on the machine's clock, not the fixed ``clock`` fixture: the worker's sweep
+    looks for changes up to *its* now (``datetime.now`` in ``partners.sweep_changes``), so
+    the changes this test makes, and the sweep cursor it sets, must be timed on the same
+    clock for the sweep to see them in order. Events are recorded, not queued: the test
+    queues each task itself."""
+    return Context(settings, RecordingEvents(), redis_client, clock=system_clock)
 
 
 def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
@@ -88,18 +103,26 @@ def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
 
 
 def test_update_and_withdrawal_reach_the_webhook_signed(
-    context: Context, receiver: Receiver, partner_worker: Path
+    wall_context: Context, receiver: Receiver, partner_worker: WorkerProcess
 ) -> None:
+    context, worker = wall_context, partner_worker
     service = make_partner_service(context.settings, context.client, context.article_store)
     app = configure(context.settings)
-    now = datetime.now(UTC)
-    articles = add_articles(context)
+    now = context.clock()
+    # The sample articles, published in the days before this now (not on their fixed dates).
+    articles = add_articles(
+        context,
+        {
+            n: {**overrides, "published_at": (now - timedelta(days=3, hours=n)).isoformat()}
+            for n, overrides in ARTICLES.items()
+        },
+    )
     partner, _ = service.add("Hooked", now=now, webhook_url=receiver.url)
     quiet, _ = service.add("No webhook", now=now)
     never, _ = service.add("Never pulled", now=now, webhook_url=receiver.url + "?never")
     for p in (partner, quiet):
         service.record_pull(p, service.feed(p, "all", "rss", now), now)
-    service.sweep(now)  # the sweep starts counting from here
+    service.sweep(context.clock())  # the sweep starts counting from here
 
     # An update: the first POST gets a 503, the retry is delivered.
     original = articles["sample-story-2"]
@@ -110,7 +133,8 @@ def test_update_and_withdrawal_reach_the_webhook_signed(
         }
     )
     context.articles.accept(Article.model_validate(changed.to_json()))
-    app.send_task("partners.article_changed", args=["sample-story-2"])
+    first = app.send_task("partners.article_changed", args=["sample-story-2"])
+    assert worker.task_result(first.id) == 1  # one notice queued: "quiet" has no webhook
     wait_for(lambda: receiver.delivered(), timeout=60)
     assert [s for _, _, s in receiver.requests] == [503, 204]
     headers, body = receiver.delivered()[0]
@@ -122,16 +146,21 @@ def test_update_and_withdrawal_reach_the_webhook_signed(
     assert payload["article"]["url"] == original.url
     assert headers["X-Syndication-Event"] == "article.updated"
 
-    # The same change again (a redelivered event, the sweep): nothing more is sent.
-    app.send_task("partners.article_changed", args=["sample-story-2"])
+    # The same change again (a redelivered event): the task ran and queued nothing.
+    again = app.send_task("partners.article_changed", args=["sample-story-2"])
+    assert worker.task_result(again.id) == 0
 
-    # A withdrawal found by the sweep alone.
-    time.sleep(0.01)
+    # A withdrawal found by the sweep alone. The sweep also passes the update of story 2
+    # again (changed since the cursor too) and queues only the withdrawal's notice.
     context.articles.withdraw("sample-story-7")
-    app.send_task("partners.sweep_changes")
-    wait_for(lambda: len(receiver.delivered()) >= 2, timeout=60)
-    time.sleep(1.0)  # anything extra would have arrived by now
+    sweep = app.send_task("partners.sweep_changes")
+    assert worker.task_result(sweep.id) == 1
+    # The tasks above queued 1 + 0 + 1 notices, and nothing else queues any (no beat):
+    # once two webhook tasks have ended, every notice there will ever be has been sent.
+    wait_for(lambda: len(worker.task_results("partners.webhook")) >= 2, timeout=60)
+    assert worker.task_results("partners.webhook") == [204, 204]
     delivered = receiver.delivered()
+    assert [s for _, _, s in receiver.requests] == [503, 204, 204]
     assert len(delivered) == 2, [json.loads(b) for _, b in delivered]
     headers, body = delivered[1]
     assert verify(secret, headers, body)

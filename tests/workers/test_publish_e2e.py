@@ -6,6 +6,7 @@ import feedparser
 import pytest
 from fastapi.testclient import TestClient
 
+from syndication.clock import system_clock
 from syndication.config import Settings
 from syndication.context import Context
 from syndication.store.connection import connect
@@ -19,8 +20,13 @@ AUTH = {"Authorization": "Bearer test-token-0123456789"}
 
 @pytest.fixture
 def live(settings: Settings, worker: object) -> TestClient:
+    # The API on the machine's clock, as deployed: the worker that rebuilds the feeds reads
+    # the wall clock too, so both sides of the queue agree on what "now" is.
     ctx = Context(
-        settings, CeleryEvents(configure(settings), settings), connect(settings.need_redis_url())
+        settings,
+        CeleryEvents(configure(settings), settings),
+        connect(settings.need_redis_url()),
+        clock=system_clock,
     )
     return TestClient(create_app(ctx))
 

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 import pytest
 from fastapi.testclient import TestClient
 
+from syndication.clock import system_clock
 from syndication.config import load_settings
 from syndication.context import Context
 from syndication.store.connection import connect
@@ -72,10 +73,13 @@ def test_publish_pings_the_hub_for_each_changed_feed(hub, env, tmp_path: Path):
     worker = WorkerProcess(env, tmp_path / "worker.log")
     try:
         worker.wait_ready()
+        # The API on the machine's clock, as deployed: the worker that rebuilds the feeds
+        # and pings the hub reads the wall clock too.
         ctx = Context(
             settings,
             CeleryEvents(configure(settings), settings),
             connect(settings.need_redis_url()),
+            clock=system_clock,
         )
         client = TestClient(create_app(ctx))
         client.post("/api/articles", json=article_data(1, topics=["Coca"]), headers=AUTH)

@@ -32,7 +32,7 @@ __all__ = ["AdminKit", "make_kit", "make_router"]
 
 def make_kit(ctx: Context) -> AdminKit:
     sessions = AdminSessionStore(ctx.client, ctx.settings.key_prefix)
-    return AdminKit(ctx, AdminAuth(ctx.settings, sessions, ctx.rate_limiter), clock=ctx.clock)
+    return AdminKit(ctx, AdminAuth(ctx.settings, sessions, ctx.rate_limiter))
 
 
 def make_router(ctx: Context) -> APIRouter:

@@ -31,7 +31,7 @@ import math
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from fastapi import Depends, Request
@@ -183,9 +183,11 @@ class AdminAuth:
             return verify_plain_password(submitted, self.settings.admin_password)
         return False
 
-    def allow_attempt(self, ip: str) -> tuple[bool, int]:
-        """Count one login attempt from ``ip``: ``(allowed, retry_after_seconds)``."""
-        return self.limiter.allow(f"admin-login:{ip}", self.login_limit, self.login_window_s)
+    def allow_attempt(self, ip: str, now: datetime) -> tuple[bool, int]:
+        """Count one login attempt from ``ip`` at ``now``: ``(allowed, retry_after_seconds)``."""
+        return self.limiter.allow(
+            f"admin-login:{ip}", self.login_limit, self.login_window_s, now=now.timestamp()
+        )
 
     # -- cookies -----------------------------------------------------------------------
     @property
@@ -232,7 +234,7 @@ class AdminAuth:
         self.sessions.save(sid, SessionRecord(now, self._credential(), ip), self.ttl)
         return session, tokens.sign(self.secret, SESSION_PURPOSE, sid, session.expires_at)
 
-    def session(self, request: Request, now: datetime | None = None) -> Session | None:
+    def session(self, request: Request, now: datetime) -> Session | None:
         """The request's live session: a genuine, unexpired cookie whose id is still in
         stored with the current credential's fingerprint; else None."""
         if not self.enabled:
@@ -240,9 +242,8 @@ class AdminAuth:
         raw = request.cookies.get(self.session_cookie, "")
         if not raw:
             return None
-        when = now or datetime.now(UTC)
         try:
-            sid = tokens.verify(self.secret, raw, SESSION_PURPOSE, when)
+            sid = tokens.verify(self.secret, raw, SESSION_PURPOSE, now)
         except tokens.TokenError:
             return None
         if not _SID.fullmatch(sid):
@@ -324,7 +325,7 @@ def add_routes(router: APIRouter, kit: AdminKit) -> None:
         if not auth.enabled:
             raise AdminError(403, auth.disabled_reason(), title="The admin is disabled")
         ip = client_ip(request)
-        allowed, retry = await run_in_threadpool(auth.allow_attempt, ip)
+        allowed, retry = await run_in_threadpool(auth.allow_attempt, ip, kit.now())
         if not allowed:
             log.warning("admin login throttled", extra={"client": ip})
             raise AdminError(

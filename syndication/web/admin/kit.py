@@ -18,8 +18,8 @@ import base64
 import re
 import secrets
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -133,17 +133,16 @@ _TITLES = {
 class AdminKit:
     """What every admin page module receives from ``make_router``.
 
-    ``auth`` is the session manager (``syndication.web.admin.auth.AdminAuth``);
-    ``clock`` is for tests (defaults to UTC now).
+    ``auth`` is the session manager (``syndication.web.admin.auth.AdminAuth``). Time is
+    ``ctx.clock`` (``now()``), as for every web face: a test's Context carries its clock.
     """
 
     ctx: Context
     auth: AdminAuth
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     # -- time ---------------------------------------------------------------------------
     def now(self) -> datetime:
-        return self.clock()
+        return self.ctx.clock()
 
     # -- routers ------------------------------------------------------------------------
     def router(self, **options: Any) -> APIRouter:
