@@ -15,8 +15,14 @@ Why the bytes look the way they do:
   serialisation verbatim. RFC 5322 §2.1.1 caps a line at 998 octets, so long HTML lines
   (MRML and css-inline write almost everything on one line) are wrapped at spaces, which
   HTML treats as equivalent to a newline; a placeholder counts at its longest value.
-- Headers use ``policy.SMTP`` with ``max_line_length=998``: with the default 78-column
-  folding a long ``List-Unsubscribe`` URL is folded into RFC 2047 encoded words and breaks.
+- Header fields are written by ``syndication.build.headers``, never by the ``email``
+  package: it decodes RFC 2047 encoded words in the values it is given (a title holding
+  ``=?utf-8?q?=0D=0ABcc:…?=`` became a real ``Bcc:``) and folds long ``List-Unsubscribe``
+  URLs into encoded words. Text (Subject, display names) goes out literally when it is
+  printable ASCII without ``=?``, else as encoded words of ours; the library serialises
+  only the MIME body. :func:`~syndication.build.headers.check_header_block` refuses any
+  header block with a field we did not write or a bare CR/LF, once per segment and again
+  for every personalised message.
 - ``List-Unsubscribe`` (RFC 2369) carries an https URL and a mailto; with
   ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` the https URL is the RFC 8058
   one-click endpoint. RFC 8058 §4 wants both headers covered by a DKIM signature
@@ -32,7 +38,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
@@ -47,6 +52,7 @@ from markupsafe import escape
 from mjml import mjml2html
 
 from syndication import i18n
+from syndication.build import headers
 from syndication.config import Publisher
 from syndication.i18n import N_
 from syndication.licences import LICENCES, deed_url, display_name
@@ -80,7 +86,23 @@ MAX_ARTICLE_URL = 600
 MAX_WORD = 120
 
 EMAIL_POLICY = SMTP.clone(max_line_length=MAX_LINE)
-"""CRLF line ends (what SMTP DATA wants) and no header folding under 998 octets."""
+"""For the MIME body the library writes: CRLF line ends (what SMTP DATA wants)."""
+
+#: The header fields of every digest message, in order (``headers.check_header_block``).
+DIGEST_HEADERS = (
+    "From",
+    "To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "MIME-Version",
+    "List-Id",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "Precedence",
+    "Content-Type",
+    "Content-Language",
+)
 
 #: English labels (List-Id uses them as they are); digests show them in the segment's language.
 FREQUENCY_LABELS = {
@@ -92,16 +114,16 @@ FREQUENCY_LABELS = {
 # --- validation of per-recipient values -------------------------------------------------
 
 # RFC 5322 §3.2.3 dot-atom-text, ASCII only (no SMTPUTF8): what may appear in To and ids.
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_DOT_ATOM = rf"{_ATEXT}(?:\.{_ATEXT})*"
-_EMAIL = re.compile(rf"{_DOT_ATOM}@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
-_MESSAGE_ID = re.compile(rf"<{_DOT_ATOM}@{_DOT_ATOM}>")
+_EMAIL = headers.ADDR_SPEC
+_MESSAGE_ID = re.compile(rf"<{headers.DOT_ATOM}@{headers.DOT_ATOM}>")
 _ID_PART = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
 #: URL characters left as they are; anything else (quotes, <, >, space, comma, non-ASCII)
 #: is percent-encoded, so a value can end neither an HTML attribute nor a header's <…>.
 _URL_SAFE = "-._~:/?#@!$&'()*+;=%"
 _CRLF = re.compile(r"[\r\n]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: A BCP 47 tag (RFC 5646) in its simple form: what Content-Language may carry.
+_LANGUAGE = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
 
 
 class RecipientError(ValueError):
@@ -109,13 +131,17 @@ class RecipientError(ValueError):
     failure for that recipient, never a malformed message."""
 
 
-def _one_line(value: str) -> str:
-    """Control characters (CR/LF above all) removed and white space folded: header-safe."""
-    return " ".join(_CONTROL.sub(" ", value).split())
+_one_line = headers.one_line
 
 
 def _check_email(value: str) -> str:
-    if _CRLF.search(value) or len(value) > MAX_EMAIL or not _EMAIL.fullmatch(value):
+    """``=?`` is refused too: a reader's parser would decode it (even in an address)."""
+    if (
+        _CRLF.search(value)
+        or len(value) > MAX_EMAIL
+        or not _EMAIL.fullmatch(value)
+        or "=?" in value
+    ):
         raise RecipientError(f"not an ASCII addr-spec of at most {MAX_EMAIL} octets: {value!r}")
     return value
 
@@ -123,6 +149,8 @@ def _check_email(value: str) -> str:
 def _check_url(value: str) -> str:
     if _CRLF.search(value):
         raise RecipientError("URL contains CR or LF")
+    if "=?" in value:
+        raise RecipientError("URL contains '=?' (a reader would decode it in List-Unsubscribe)")
     url = quote(value.strip(), safe=_URL_SAFE)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -136,7 +164,12 @@ def _check_message_id(value: str) -> str:
     value = value.strip()
     if not value.startswith("<"):
         value = f"<{value}>"
-    if _CRLF.search(value) or len(value) > MAX_MESSAGE_ID or not _MESSAGE_ID.fullmatch(value):
+    if (
+        _CRLF.search(value)
+        or len(value) > MAX_MESSAGE_ID
+        or not _MESSAGE_ID.fullmatch(value)
+        or "=?" in value
+    ):
         raise RecipientError(f"not a Message-ID (RFC 5322 §3.6.4): {value!r}")
     return value
 
@@ -272,6 +305,12 @@ class MessageTemplate:
     html_size: int
     subject: str
     mailto: str | None = None
+    #: The header fields written, in order: what every personalised message must have.
+    header_names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.header_names:
+            object.__setattr__(self, "header_names", DIGEST_HEADERS)
 
     @property
     def size(self) -> int:
@@ -293,8 +332,9 @@ def host_of(public_url: str) -> str:
 def message_id(edition_id: str, subscriber_id: str, public_url: str) -> str:
     """``<edition.subscriber@host>``: the same for every attempt at one recipient of one
     edition (RFC 5322 §3.6.4), so a resend after a crash is recognisably the same message."""
-    edition = _ID_PART.sub("-", edition_id).strip("-") or "edition"
-    subscriber = _ID_PART.sub("-", subscriber_id).strip("-") or "subscriber"
+    # "=?" would read as the start of an encoded word: "-" breaks it (deterministically).
+    edition = _ID_PART.sub("-", edition_id).replace("=?", "-").strip("-") or "edition"
+    subscriber = _ID_PART.sub("-", subscriber_id).replace("=?", "-").strip("-") or "subscriber"
     return f"<{edition}.{subscriber}@{host_of(public_url)}>"
 
 
@@ -314,9 +354,9 @@ def make_recipient(
 
 
 def default_sender(publisher: Publisher, public_url: str) -> str:
-    """``"Publisher Name" <newsletter@host>``, the display name quoted or RFC 2047-encoded
-    as needed, so commas, quotes or angle brackets in the name cannot add addresses."""
-    return str(Address(_one_line(publisher.name), "newsletter", host_of(public_url)))
+    """``"Publisher Name" <newsletter@host>`` as text: the name quoted, so commas, quotes or
+    angle brackets in it cannot add addresses; the From field encodes it as needed."""
+    return headers.display_mailbox(publisher.name, f"newsletter@{host_of(public_url)}")
 
 
 # --- rendering --------------------------------------------------------------------------
@@ -584,12 +624,11 @@ def _boundary(*parts: str) -> str:
     return f"=_synd_{digest}"
 
 
-def _list_id(publisher: Publisher, segment: DigestSegment, host: str) -> str:
-    """RFC 2919: ``"label" <list-id>``, one list per frequency."""
+def _list_id(publisher: Publisher, segment: DigestSegment, host: str) -> tuple[str, str]:
+    """RFC 2919: (label, list-id), one list per frequency; the label is text."""
     frequency = re.sub(r"[^a-z0-9-]", "", segment.frequency.lower()) or "digest"
-    label = _one_line(publisher.name).replace("\\", "").replace('"', "")
     kind = FREQUENCY_LABELS.get(segment.frequency, "digest")
-    return f'"{label} {kind}" <{frequency}.newsletter.{host}>'
+    return f"{_one_line(publisher.name)} {kind}", f"{frequency}.newsletter.{host}"
 
 
 def _message(
@@ -602,26 +641,41 @@ def _message(
     msgid: str,
     unsubscribe: str,
     mailto: str | None,
-    list_id: str,
+    list_id: tuple[str, str],
     language: str,
     now: datetime,
-) -> EmailMessage:
-    msg = EmailMessage(policy=EMAIL_POLICY)
-    msg["From"] = sender
-    msg["To"] = to
-    msg["Subject"] = subject
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = msgid
-    msg["MIME-Version"] = "1.0"
-    msg["List-Id"] = list_id
-    msg["List-Unsubscribe"] = f"<{unsubscribe}>" + (f", <{mailto}>" if mailto else "")
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg["Precedence"] = "bulk"
-    msg.set_content(text, subtype="plain", charset="utf-8", cte="8bit")
-    msg.add_alternative(html, subtype="html", charset="utf-8", cte="8bit")
-    msg.set_boundary(_boundary(subject, text, html))
-    msg["Content-Language"] = language  # RFC 3282; after set_content, which drops Content-*
-    return msg
+) -> tuple[bytes, tuple[str, ...]]:
+    """The message's bytes and the names of the header fields in it, in order.
+
+    Every field is written by ``headers`` from text or checked values; the ``email``
+    package builds only the MIME body (and its Content-Type), so it never parses — never
+    decodes — a value that came from input."""
+    if not _LANGUAGE.fullmatch(language):
+        raise ValueError(f"not a language tag for Content-Language: {language!r}")
+    body = EmailMessage(policy=EMAIL_POLICY)
+    body.set_content(text, subtype="plain", charset="utf-8", cte="8bit")
+    body.add_alternative(html, subtype="html", charset="utf-8", cte="8bit")
+    body.set_boundary(_boundary(subject, text, html))
+    content_type, data = headers.mime_body(body, EMAIL_POLICY)
+    unsubscribe_value = f"<{unsubscribe}>" + (f", <{mailto}>" if mailto else "")
+    fields = [
+        headers.mailbox("From", *headers.parse_mailbox(sender)),
+        headers.structured("To", to),
+        headers.unstructured("Subject", subject),
+        headers.structured("Date", format_datetime(now)),
+        headers.structured("Message-ID", msgid),
+        headers.structured("MIME-Version", "1.0"),
+        headers.with_phrase("List-Id", *list_id),
+        headers.structured("List-Unsubscribe", unsubscribe_value),
+        headers.structured("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        headers.structured("Precedence", "bulk"),
+        content_type,
+        headers.structured("Content-Language", language),  # RFC 3282
+    ]
+    message = headers.join(fields, data)
+    names = headers.field_names(fields)
+    headers.check_header_block(message, names)
+    return message, names
 
 
 def _mailto(address: str | None, host: str, token: str) -> str | None:
@@ -650,35 +704,34 @@ def build_message_template(
     *,
     unsubscribe_mailto: str | None = None,
 ) -> MessageTemplate:
-    """Build the segment's ``EmailMessage`` once and split its bytes at the placeholders.
+    """Build the segment's message once and split its bytes at the placeholders.
 
-    ``unsubscribe_mailto``: the mailbox in ``List-Unsubscribe``'s mailto (default
-    ``unsubscribe@<host of public_url>``; ``""`` leaves the mailto out). Its subject carries
-    the recipient's signed token.
+    ``sender``: ``Name <addr>``, ``"Name" <addr>`` or ``addr`` (the name is text: an
+    ``=?…?=`` in it is shown as typed). ``unsubscribe_mailto``: the mailbox in
+    ``List-Unsubscribe``'s mailto (default ``unsubscribe@<host of public_url>``; ``""``
+    leaves the mailto out). Its subject carries the recipient's signed token.
     """
     marker = rendered.marker
     host = host_of(public_url)
     mailto = _mailto(unsubscribe_mailto, host, _token(marker, "MAILTO"))
-    msg = _message(
+    data, names = _message(
         subject=rendered.subject,
         html=rendered.html,
         text=rendered.text,
-        sender=_one_line(sender),
-        to=_token(marker, "TO") + "@invalid",  # parsed as an address: keep it one
-        msgid=f"<{_token(marker, 'MSGID')}@invalid>",
+        sender=sender,
+        to=_token(marker, "TO"),
+        msgid=_token(marker, "MSGID"),
         unsubscribe=_token(marker, "UNSUB"),
         mailto=mailto,
         list_id=_list_id(publisher, segment, host),
         language=rendered.language,
         now=now,
     )
-    data = msg.as_bytes(policy=EMAIL_POLICY)
-    data = data.replace(f"{_token(marker, 'TO')}@invalid".encode(), _token(marker, "TO").encode())
-    data = data.replace(
-        f"<{_token(marker, 'MSGID')}@invalid>".encode(), _token(marker, "MSGID").encode()
-    )
     _check_lines(data, marker)
     pattern = re.compile(("x" + re.escape(marker) + "(" + "|".join(_SLOTS) + ")x").encode("ascii"))
+    in_head = [m.decode() for m in pattern.findall(data.split(b"\r\n\r\n", 1)[0])]
+    if in_head != ["TO", "MSGID", "UNSUB"] + (["MAILTO"] if mailto else []):
+        raise ValueError(f"placeholder text in a header value (the sender?): {in_head}")
     pieces = pattern.split(data)
     chunks = tuple(pieces[0::2])
     slots = tuple(p.decode() for p in pieces[1::2])
@@ -693,6 +746,7 @@ def build_message_template(
         html_size=rendered.html_size,
         subject=rendered.subject,
         mailto=mailto,
+        header_names=names,
     )
 
 
@@ -707,7 +761,8 @@ def _check_lines(data: bytes, marker: str) -> None:
 
 
 def _values(recipient: Recipient) -> dict[str, bytes]:
-    """The recipient's slot values, validated: ASCII, no CR/LF, URLs percent-encoded."""
+    """The recipient's slot values, validated: ASCII, no CR/LF, no ``=?``, URLs
+    percent-encoded."""
     unsub = _check_url(recipient.unsubscribe_url)
     prefs = _check_url(recipient.preferences_url)
     token = quote(_manage_token(unsub), safe="-._~")
@@ -727,7 +782,8 @@ def personalise(
 ) -> bytes:
     """The recipient's message: the template's chunks joined with the recipient's values.
 
-    Substitution only: no template, no MIME, no header folding per recipient. With
+    Substitution only: no template, no MIME, no header folding per recipient. The header
+    block is checked again afterwards (HeaderError if it is not the one written). With
     ``dkim`` the result is signed (adds ~the cost of one RSA signature and a body hash;
     see ``bench/email_build.py``).
     """
@@ -738,6 +794,10 @@ def personalise(
         out.append(values[slot])
         out.append(chunks[i])
     data = b"".join(out)
+    try:
+        headers.check_header_block(data, template.header_names)
+    except headers.HeaderError as exc:  # only this recipient's values differ
+        raise RecipientError(f"the message's header block is unsafe: {exc}") from None
     return dkim_sign(data, dkim) if dkim is not None else data
 
 
@@ -780,11 +840,11 @@ def render_digest_from_scratch(
     )  # autoescape does the HTML escaping here
     subject, html, text = _render_parts(context, context, segment.language)
     host = host_of(public_url)
-    msg = _message(
+    data, _ = _message(
         subject=subject,
         html=wrap_lines(html),
         text=wrap_lines(text),
-        sender=_one_line(sender or default_sender(publisher, public_url)),
+        sender=sender or default_sender(publisher, public_url),
         to=values["TO"],
         msgid=values["MSGID"],
         unsubscribe=values["UNSUB"],
@@ -793,7 +853,6 @@ def render_digest_from_scratch(
         language=segment.language,
         now=now,
     )
-    data = msg.as_bytes(policy=EMAIL_POLICY)
     return dkim_sign(data, dkim) if dkim is not None else data
 
 

@@ -4,16 +4,17 @@ A tiny adapter until the digest ``Sender`` (``deliver/smtp.py``) exists; then ``
 hand the bytes to it instead of opening its own connection. Confirmations are rare (one
 per signup), so one short SMTP session per mail is fine here.
 
-Header safety: the subject is rendered from a template, then every CR/LF and run of
-whitespace is folded to one space; addresses come from ``normalise_email`` (dot-atom only,
-no CR/LF possible); display names go through ``email.headerregistry.Address``, which quotes
-or RFC 2047-encodes them. The policy keeps header lines up to 998 octets (RFC 5322 §2.1.1)
-so the long confirm URL in the body is never folded into encoded words. The mail is in the
-subscriber's language (``syndication.i18n``); RFC 2047 encodes a non-ASCII subject.
+Header safety: the header fields are written by ``syndication.build.headers``, as for the
+digests, never by the ``email`` package (which decodes ``=?…?=`` in a publisher name back
+into CR/LF). The subject is rendered from a template and goes out as text: literally when
+it is printable ASCII without ``=?``, else as encoded words of ours; the addresses are
+ASCII dot-atoms without ``=?``; the header block is checked before it is sent. The mail
+is in the subscriber's language (``syndication.i18n``).
 """
 
 from __future__ import annotations
 
+import email
 import logging
 import re
 import smtplib
@@ -26,6 +27,7 @@ from email.utils import format_datetime, make_msgid
 from urllib.parse import unquote, urlsplit
 
 from syndication import i18n
+from syndication.build import headers
 from syndication.config import Publisher
 from syndication.services.subscriptions import MailUnavailable
 from syndication.store.subscribers import Subscriber
@@ -66,28 +68,29 @@ def describe_failure(exc: BaseException) -> tuple[str, bool]:
 
 
 def one_line(text: str, limit: int = 200) -> str:
-    """Header-safe text: no CR/LF (no header injection), collapsed whitespace, bounded."""
-    return re.sub(r"\s+", " ", text).strip()[:limit]
+    """One line of text: control characters (CR/LF …) become spaces, white space folds."""
+    return headers.one_line(text)[:limit]
 
 
 def sender_address(publisher: Publisher, public_url: str, sender: str | None = None) -> Address:
-    """``"Publisher <newsletter@host of public_url>"`` unless configured."""
+    """``"Publisher <newsletter@host of public_url>"`` unless configured (``Name <addr>``,
+    ``"Name" <addr>`` or ``addr``; the name is text). HeaderError for anything else."""
     if sender:
-        name, _, addr = sender.rpartition("<")
-        addr = addr.rstrip(">").strip() or sender.strip()
-        return Address(display_name=one_line(name.strip().strip('"')), addr_spec=addr)
+        name, addr = headers.parse_mailbox(sender)
+        return Address(display_name=one_line(name), addr_spec=addr)
     host = urlsplit(public_url).hostname or "localhost"
     return Address(display_name=one_line(publisher.name), addr_spec=f"newsletter@{host}")
 
 
-def build_confirmation(
+def confirmation_bytes(
     subscriber: Subscriber,
     confirm_url: str,
     publisher: Publisher,
     public_url: str,
     sender: Address,
     hours: int = 48,
-) -> EmailMessage:
+) -> bytes:
+    """The confirmation as sent: header fields written by us, the body by the library."""
     env = environment()
     locale = i18n.supported(subscriber.language) or i18n.SOURCE
     context = {
@@ -100,18 +103,43 @@ def build_confirmation(
         "hours": hours,
     }
     subject = one_line(env.get_template("email/confirm/subject.txt").render(context))
-    msg = EmailMessage(policy=POLICY)
-    msg["Subject"] = subject
-    msg["From"] = sender
-    msg["To"] = Address(addr_spec=subscriber.email)
-    msg["Date"] = format_datetime(subscriber.updated_at or subscriber.created_at)
-    msg["Message-ID"] = make_msgid("confirm", domain=sender.domain)
-    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies, please
-    msg.set_content(env.get_template("email/confirm/body.txt").render(context), cte="8bit")
-    msg.add_alternative(
+    body = EmailMessage(policy=POLICY)
+    body.set_content(env.get_template("email/confirm/body.txt").render(context), cte="8bit")
+    body.add_alternative(
         env.get_template("email/confirm/body.html").render(context), subtype="html", cte="8bit"
     )
-    msg["Content-Language"] = locale  # RFC 3282; after set_content, which drops Content-*
+    content_type, data = headers.mime_body(body, POLICY)
+    sender_addr = headers.check_addr_spec(sender.addr_spec)
+    fields = [
+        headers.unstructured("Subject", subject),
+        headers.mailbox("From", sender.display_name, sender_addr),
+        headers.structured("To", headers.check_addr_spec(subscriber.email)),
+        headers.structured("Date", format_datetime(subscriber.updated_at or subscriber.created_at)),
+        headers.structured("Message-ID", make_msgid("confirm", domain=sender_addr.split("@")[1])),
+        headers.structured("Auto-Submitted", "auto-generated"),  # RFC 3834: no vacation replies
+        headers.structured("MIME-Version", "1.0"),
+        content_type,
+        headers.structured("Content-Language", locale),  # RFC 3282
+    ]
+    message = headers.join(fields, data)
+    headers.check_header_block(message, headers.field_names(fields))
+    return message
+
+
+def build_confirmation(
+    subscriber: Subscriber,
+    confirm_url: str,
+    publisher: Publisher,
+    public_url: str,
+    sender: Address,
+    hours: int = 48,
+) -> EmailMessage:
+    """A confirmation parsed back (for checks and tests). ``as_bytes`` with ``POLICY``
+    writes its header fields back as we wrote them: parsed values are only refolded when a
+    line is over 998 octets (``refold_source="long"``)."""
+    data = confirmation_bytes(subscriber, confirm_url, publisher, public_url, sender, hours)
+    msg = email.message_from_bytes(data, policy=POLICY)
+    assert isinstance(msg, EmailMessage)
     return msg
 
 
@@ -140,7 +168,7 @@ class SmtpConfirmationMailer:
         """Send, and once more after ``retry_delay`` on a temporary failure (a 4xx, a
         dropped connection): a signup should not be lost to a greylisting server or a
         relay restart. Failures are logged and raised with the subscriber id only."""
-        msg = build_confirmation(
+        msg = confirmation_bytes(
             subscriber,
             confirm_url,
             self.publisher,
@@ -171,7 +199,7 @@ class SmtpConfirmationMailer:
                 exc.permanent,
             ) from None
 
-    def send(self, msg: EmailMessage, rcpt: str) -> None:
+    def send(self, msg: bytes, rcpt: str) -> None:
         if not self.smtp_url:
             raise MailUnavailable("SYNDICATION_SMTP_URL is not set")
         parts = urlsplit(self.smtp_url)
@@ -191,7 +219,7 @@ class SmtpConfirmationMailer:
                     client.starttls(context=ssl.create_default_context())
                 if parts.username:
                     client.login(unquote(parts.username), unquote(parts.password or ""))
-                client.sendmail(self.sender.addr_spec, [rcpt], msg.as_bytes(policy=POLICY))
+                client.sendmail(self.sender.addr_spec, [rcpt], msg)
         except (OSError, smtplib.SMTPException) as exc:
             what, permanent = describe_failure(exc)
             raise ConfirmationFailed(what, permanent) from None
