@@ -10,12 +10,14 @@ what stops the service from doing its job.
 
 from __future__ import annotations
 
+import ipaddress
 import smtplib
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from syndication.config import ConfigError, Settings
 from syndication.store.connection import ConnectionFailed, RedisError, redacted
@@ -60,6 +62,7 @@ def run_checks(settings: Settings, smtp_timeout: float = 10.0) -> list[Check]:
     add("api token", lambda: f"set, {len(settings.need_api_token())} characters")
     add("public url", lambda: _public_url(settings))
     add("admin", lambda: _admin(settings))
+    add("metrics", lambda: _metrics(settings))
     add("smtp", lambda: _smtp(settings, smtp_timeout))
     add("templates", lambda: _templates(settings))
     add("dkim", lambda: _dkim(settings))
@@ -119,6 +122,25 @@ def _public_url(settings: Settings) -> Check:
             "readers use (links in feeds and emails are built from it)",
         )
     return Check("public url", OK, settings.public_url)
+
+
+def _metrics(settings: Settings) -> Check:
+    """/metrics names partner ids: open is fine on loopback, worth a token elsewhere."""
+    if settings.metrics_token:
+        return Check("metrics", OK, "/metrics needs SYNDICATION_METRICS_TOKEN")
+    host = urlsplit(settings.public_url).hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return Check("metrics", OK, f"open to anyone ({host} is loopback)")
+    return Check(
+        "metrics",
+        WARN,
+        "/metrics is open to anyone and lists partner ids: set SYNDICATION_METRICS_TOKEN "
+        "(16+ characters) and give it to the Prometheus scraper",
+    )
 
 
 def _admin(settings: Settings) -> Check:

@@ -48,20 +48,23 @@ def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
 def cmd_import(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
     from rich.progress import Progress
 
+    from syndication.ingest.files import expand_paths
     from syndication.ingest.normalise import IngestError
+    from syndication.services.ingest import ImportReport
 
     ctx = _context(settings, clock)
     show = not args.json and sys.stderr.isatty()
+    files = expand_paths(Path(p) for p in args.paths)
+    report = ImportReport()
     with Progress(disable=not show, transient=True) as bar:
-        task = bar.add_task("Importing", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+        task = bar.add_task("Importing", total=len(files))
         try:
-            report = ctx.ingest.import_paths(
-                [Path(p) for p in args.paths], url=args.url, progress=progress
-            )
+            if args.url is not None and len(files) != 1:
+                ctx.ingest.import_paths(files, url=args.url)  # refuses: names why
+            # One file at a time, so that whatever one file does, the rest are imported.
+            for done, path in enumerate(files, 1):
+                _import_one(ctx, path, args.url, report)
+                bar.update(task, completed=done)
         except IngestError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_INPUT
@@ -73,6 +76,26 @@ def cmd_import(args: argparse.Namespace, settings: Settings, clock: Clock = syst
     if report.errors and not args.json:
         print(f"{len(report.errors)} file(s) could not be imported", file=sys.stderr)
     return EXIT_INPUT if report.errors else 0
+
+
+def _import_one(ctx: Any, path: Path, url: str | None, report: Any) -> None:
+    """Import one file into ``report``; an error of any kind in it becomes one line there
+    (Redis being unreachable still ends the command: nothing else could be imported)."""
+    try:
+        one = ctx.ingest.import_paths([path], url=url)
+    except (StoreUnavailable, *ConnectionFailed):
+        raise
+    except RecursionError:
+        report.files += 1
+        report.errors.append(f"{path}: nested too deeply to read")
+        return
+    except Exception as exc:  # a bug in a parser must not cost the rest of the batch
+        report.files += 1
+        report.errors.append(f"{path}: cannot import: {type(exc).__name__}: {exc}"[:500])
+        return
+    report.files += one.files
+    report.outcomes.update(one.outcomes)
+    report.errors.extend(one.errors)
 
 
 def cmd_poll(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:

@@ -52,6 +52,28 @@ class PollSource(_Toml):
     url: str
     kind: str = "auto"
     interval_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # The publisher's own site (its WordPress, its feed): its items are the publisher's, as
+    # those of the API and file import (syndication/identity.py); any other source owns
+    # its items alone and may touch no one else's.
+    own: bool = False
+    # A poll gives up after this long in all (connect, every read, every redirect): a
+    # server trickling a byte at a time defeats per-read timeouts.
+    deadline_s: float = Field(default=30, gt=0, le=600)
+    # Redirects are followed to the source's own host (and port) only, and to these
+    # ("host" for the default port, or "host:port").
+    redirect_hosts: list[str] = Field(default_factory=list)
+    # The source's host name is on a private network (intranet): its addresses may be
+    # loopback, private or link-local. A source given as such an IP address (or as
+    # localhost) needs no flag; any other source may reach public addresses only.
+    private_network: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http(s) URL")
+        return value
 
     @field_validator("kind")
     @classmethod
@@ -59,6 +81,21 @@ class PollSource(_Toml):
         if value not in ("auto", "feed", "wordpress"):
             raise ValueError("must be auto, feed or wordpress")
         return value
+
+    @field_validator("redirect_hosts")
+    @classmethod
+    def _redirect_hosts(cls, values: list[str]) -> list[str]:
+        hosts = []
+        for value in values:
+            parts = urlsplit("//" + value.strip())
+            try:
+                parts.port  # noqa: B018 - raises on a bad port
+            except ValueError:
+                raise ValueError(f"{value!r}: bad port") from None
+            if not parts.hostname or parts.path or parts.query or "@" in parts.netloc:
+                raise ValueError(f"{value!r} is not a host or host:port")
+            hosts.append(parts.netloc.lower())
+        return hosts
 
 
 class Publisher(_Toml):
@@ -123,6 +160,8 @@ class _Env(BaseSettings):
     # Earlier secret keys, comma-separated: links signed with them keep working (rollover).
     secret_key_previous: SecretStr | None = None
     api_token: SecretStr | None = None
+    # When set, GET /metrics needs "Authorization: Bearer <this>" (it names partner ids).
+    metrics_token: SecretStr | None = None
     smtp_url: str | None = None
     config: Path | None = None
     key_prefix: str = "synd:"
@@ -249,7 +288,7 @@ class _Env(BaseSettings):
             return SecretStr(",".join(keys)) if keys else None
         return value
 
-    @field_validator("api_token")
+    @field_validator("api_token", "metrics_token")
     @classmethod
     def _token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 16:
@@ -338,6 +377,7 @@ class Settings:
     admin_session_hours: float = 12
     previous_secret_keys: tuple[str, ...] = ()
     digest_approval_minutes: int = 0
+    metrics_token: str | None = None
 
     def need_redis_url(self) -> str:
         if not self.redis_url:
@@ -422,6 +462,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         public_url=env.public_url,
         secret_key=env.secret_key.get_secret_value() if env.secret_key else None,
         api_token=env.api_token.get_secret_value() if env.api_token else None,
+        metrics_token=env.metrics_token.get_secret_value() if env.metrics_token else None,
         smtp_url=env.smtp_url,
         key_prefix=env.key_prefix,
         feed_items=env.feed_items,

@@ -76,7 +76,14 @@ class Context:
             self.settings.public_url,
             self.events,
             self.settings.feed_items,
+            clock=self.clock,
+            on_skipped=self._count_skipped,
         )
+
+    def _count_skipped(self, stage: str) -> None:
+        # A stored article left out of a feed (services/feeds.py): rare, written at once.
+        self.metrics.add("feed_items_skipped_total", stage)
+        self.metrics.flush()
 
     @cached_property
     def poll_state(self) -> PollStateStore:

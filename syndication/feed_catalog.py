@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 
 from syndication.models import Article
-from syndication.slugs import slugify
+from syndication.slugs import is_slug, slugify
 
 KINDS = ("topic", "author", "section", "lang")
 ALL = "all"
-_NAME = re.compile(r"^(?:all|(?:topic|author|section|lang)/[a-z0-9][a-z0-9-]{0,119})$")
+_NAME = re.compile(r"^(?:all|(?:topic|author|section|lang)/(?P<slug>[^/.\s]{1,120}))$")
 
 LANGUAGE_NAMES = {
     "en": "English",
@@ -26,7 +26,9 @@ LANGUAGE_NAMES = {
 
 
 def is_feed_name(name: str) -> bool:
-    return bool(_NAME.match(name))
+    """``all`` or ``kind/slug``, the slug exactly as ``slugify`` makes it (any script)."""
+    match = _NAME.match(name)
+    return match is not None and (match["slug"] is None or is_slug(match["slug"]))
 
 
 def feed_titles(article: Article) -> dict[str, str]:

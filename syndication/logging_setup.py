@@ -7,7 +7,9 @@ are covered, uvicorn's access log and Celery's included) before it is formatted:
 - the configured secrets (API token, secret key, Redis and SMTP passwords) wherever they
   appear, as ``[redacted]``;
 - ``Authorization``/``Bearer`` credentials, and ``key=``/``token=``/``password=`` values;
-- partner keys in paths (``/partners/{key}/…`` → ``/partners/[redacted]/…``) and signed
+- partner keys in paths (``/partners/{key}/…`` → ``/partners/[redacted]/…``, in any case,
+  with repeated or percent-encoded slashes and letters) and in ``k``/``key``/``api_key``/
+  ``token`` query parameters (their names in any case or percent-encoded), and signed
   tokens in subscriber links (``/confirm/…``, ``/unsubscribe/…``, ``/preferences/…``);
 - passwords in URLs (``scheme://user:secret@host`` → ``scheme://user:[redacted]@host``);
 - email addresses, as ``email:<12 hex>``: an HMAC of the lower-cased address under the
@@ -43,15 +45,45 @@ REDACTED = "[redacted]"
 _STANDARD = frozenset(
     vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None)).keys()
 ) | {"message", "asctime", "taskName", "color_message"}
+
+
+def _spelled(word: str) -> str:
+    """A regex for ``word`` as a URL may spell it: any case, any character percent-encoded."""
+    return "".join(f"(?:{re.escape(c)}|%{ord(c.lower()):02x}|%{ord(c.upper()):02x})" for c in word)
+
+
+_SLASHES = "(?:/|%2f)+"
+_END = r"(?:/|%2f|[\s?#\"';&]|$)"
+# A partner key in a path, every form a client can send: ``/partners/KEY``, ``//partners//KEY``,
+# ``/Partners/KEY``, ``/%70artners%2FKEY`` … (``/partners/feeds/…``, the bearer form, holds none).
+PARTNER_KEY_IN_PATH = re.compile(
+    rf"(?i)({_SLASHES}{_spelled('partners')}{_SLASHES})(?!{_spelled('feeds')}{_END})"
+    r"[^/\s?#\"']+"
+)
+_SECRET_PARAMS = ("api_key", "apikey", "api-key", "access_token", "password", "secret", "token")
+# A secret in a query parameter, its name in any case or percent-encoded (``?k=``, ``?K%3D``).
+SECRET_IN_QUERY = re.compile(
+    r"(?i)((?:[?&;]|%3f|%26)(?:"
+    + "|".join(_spelled(name) for name in (*_SECRET_PARAMS, "key", "k"))
+    + r")(?:=|%3d))[^&;\s#\"']*"
+)
+
+
+def redact_partner_keys(text: str, mark: str = REDACTED) -> str:
+    """Partner keys (and other secrets sent as query parameters) in URLs, as ``mark``."""
+    text = PARTNER_KEY_IN_PATH.sub(rf"\g<1>{mark}", text)
+    return SECRET_IN_QUERY.sub(rf"\g<1>{mark}", text)
+
+
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {REDACTED}"),
     (re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)[^\"'\s,}]+"), rf"\1{REDACTED}"),
-    (re.compile(r"(/partners/)[^/\s?#\"']+"), rf"\1{REDACTED}"),
-    (re.compile(r"(/(?:confirm|unsubscribe|preferences)/)[^/\s?#\"']+"), rf"\1{REDACTED}"),
+    (PARTNER_KEY_IN_PATH, rf"\g<1>{REDACTED}"),
     (
-        re.compile(r"(?i)([?&;](?:key|api_key|token|access_token|password|secret)=)[^&\s#\"']+"),
+        re.compile(r"(?i)(/+(?:confirm|unsubscribe|preferences)/+)[^/\s?#\"']+"),
         rf"\1{REDACTED}",
     ),
+    (SECRET_IN_QUERY, rf"\g<1>{REDACTED}"),
     (re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s\"']*:)[^@/\s\"']+@"), rf"\1{REDACTED}@"),
 ]
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -60,7 +92,9 @@ _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 def secrets_of(settings: Any) -> list[str]:
     """Values from ``settings`` that must never reach a log line."""
     found: list[str] = []
-    for name in ("api_token", "secret_key", "admin_password", "admin_password_hash"):
+    for name in (
+        "api_token", "metrics_token", "secret_key", "admin_password", "admin_password_hash",
+    ):  # fmt: skip
         value = getattr(settings, name, None)
         if value:
             found.append(str(value))

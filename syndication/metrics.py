@@ -68,6 +68,12 @@ FAMILIES: dict[str, Family] = {
             "articles_ingested_total", "Articles accepted, by outcome.", "counter", ("outcome",)
         ),
         Family("feed_documents_built_total", "Feed documents whose bytes changed.", "counter"),
+        Family(
+            "feed_items_skipped_total",
+            "Stored articles left out of a feed rebuild (per feed), by stage: read or build.",
+            "counter",
+            ("stage",),
+        ),
         Family("feed_requests_total", "Feed requests, by HTTP status.", "counter", ("status",)),
         Family(
             "feed_requests_by_feed_total",

@@ -89,6 +89,20 @@ def flush_pending_events() -> int:
     return context().articles.flush_pending()
 
 
+@app.task(name="articles.index_legacy_urls", acks_late=True, autoretry_for=TEMPORARY)
+def index_legacy_urls() -> int:
+    """The one-off upgrade of article identities (store/articles.py); a no-op once done."""
+    return context().article_store.index_legacy_urls()
+
+
+@worker_ready.connect
+def _index_legacy_urls_on_start(**_: Any) -> None:
+    try:
+        index_legacy_urls.delay()
+    except Exception:  # the broker may still be coming up: the next start queues it again
+        log.warning("could not queue the article identity upgrade", exc_info=True)
+
+
 @worker_ready.connect
 def _build_feeds_on_start(**_: Any) -> None:
     """After a deploy or a flush the feeds may be missing; a cheap rebuild makes them exist."""

@@ -5,22 +5,32 @@ default); every ``updated`` is set from the items (feedgen defaults to now); ent
 through :class:`~syndication.build.feed_ext.EntryExtension` because feedgen drops their
 ``rel``/``type`` (#135). Atom never touches feedgen's locale-based RFC 822 formatter: its
 dates are ISO 8601 (RFC 3339).
+
+Text stays text: titles, subtitle, summary and rights are Atom text constructs without a
+``type`` or with ``type="text"`` (RFC 4287 §3.1.1.1), which readers never render as HTML;
+only ``content`` is ``type="html"``, the sanitised body and our escaped footer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC
+from typing import Any
 
+from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 
 from syndication.build.feed_common import (
     MEDIA_TYPES,
     FeedSpec,
+    Item,
+    ItemFailed,
+    SkipHandler,
     alternates,
     archive_links,
+    build_skipping,
     feed_id,
     feed_updated,
+    find_failing,
     prepare,
     terms,
     xml_safe,
@@ -31,24 +41,37 @@ from syndication.models import Article
 ATOM = MEDIA_TYPES["atom"]
 
 
-def build_atom(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
+def build_atom(
+    spec: FeedSpec, articles: Sequence[Article], on_skip: SkipHandler | None = None
+) -> bytes:
     """An Atom feed document: links for self (WebSub needs it), the HTML page, the other
     formats, hubs, RFC 5005 archives and the licence (RFC 4946); per entry the same plus
-    ``rights``, full ``content`` with the attribution footer, and the lead image."""
+    ``rights``, full ``content`` with the attribution footer, and the lead image. An entry
+    that cannot be built is left out and reported to ``on_skip``."""
+    return build_skipping(lambda kept: _build_atom(spec, kept), articles, on_skip)
+
+
+def _check_entry(entry: Any) -> None:
+    entry.atom_entry()
+
+
+def _build_atom(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
     fg = FeedGenerator()
     fg.register_extension(NAMESPACE, FeedExtension, EntryExtension, atom=True, rss=False)
     fg.syn.archive = spec.archive
     links = spec.links
     fg.id(feed_id(spec))
-    fg.title(xml_safe(spec.title).strip() or spec.name)
-    fg.subtitle(xml_safe(spec.description) or xml_safe(spec.title))
+    title = xml_safe(spec.title).strip() or spec.name
+    fg.title(title)
+    description = xml_safe(spec.description)
+    fg.subtitle(description if description.strip() else title)
     if spec.language:
         fg.language(xml_safe(spec.language))
-    fg.author(name=xml_safe(spec.publisher))
+    fg.author(name=xml_safe(spec.publisher).strip() or title)  # RFC 4287 §4.1.1: required
     channel_terms = terms(spec.licence)
     fg.rights(channel_terms.rights)
     fg.generator("syndication")
-    fg.updated(feed_updated(articles).astimezone(UTC))
+    fg.updated(feed_updated(articles, spec.as_of))
     fg.link(href=xml_safe(links.self_url), rel="self", type=ATOM)
     fg.link(href=xml_safe(links.html_url), rel="alternate", type="text/html")
     for media_type, url in alternates(spec, "atom"):
@@ -60,24 +83,37 @@ def build_atom(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
     if channel_terms.url:
         fg.link(href=channel_terms.url, rel="license")
 
-    for it in prepare(spec, articles):
+    entries: list[FeedEntry] = []
+    for index, it in enumerate(prepare(spec, articles)):
         fe = fg.add_entry(order="append")
-        fe.id(it.id)
-        fe.title(it.title)
-        fe.updated(it.modified.astimezone(UTC))
-        fe.published(it.published.astimezone(UTC))
-        for author in it.authors:
-            fe.author(name=author)
-        fe.content(it.content_html, type="html")
-        fe.summary(it.summary)
-        for topic in it.topics:
-            fe.category(term=topic)
-        fe.rights(it.terms.rights)
-        ext: EntryExtension = fe.syn
-        ext.link(it.url, "alternate", "text/html")
-        if it.terms.url:
-            ext.link(it.terms.url, "license")
-        if it.image is not None:
-            ext.link(it.image.url, "enclosure", it.image.media_type)
-            ext.image(it.image)
-    return bytes(fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True))
+        entries.append(fe)
+        try:
+            _entry(fe, it)
+        except Exception as exc:
+            raise ItemFailed(index, exc) from exc
+    try:
+        return bytes(fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True))
+    except Exception:
+        find_failing(entries, _check_entry)  # raises ItemFailed for the entry at fault
+        raise
+
+
+def _entry(fe: FeedEntry, it: Item) -> None:
+    fe.id(it.id)
+    fe.title(it.title)
+    fe.updated(it.modified)
+    fe.published(it.published)
+    for author in it.authors:
+        fe.author(name=author)
+    fe.content(it.content_html, type="html")
+    fe.summary(it.summary, type="text")
+    for topic in it.topics:
+        fe.category(term=topic)
+    fe.rights(it.terms.rights)
+    ext: EntryExtension = fe.syn
+    ext.link(it.url, "alternate", "text/html")
+    if it.terms.url:
+        ext.link(it.terms.url, "license")
+    if it.image is not None:
+        ext.link(it.image.url, "enclosure", it.image.media_type)
+        ext.image(it.image)

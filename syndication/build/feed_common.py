@@ -2,15 +2,20 @@
 licence terms and the attribution footer — computed once per article per build.
 
 Pure: no clock, no I/O. Feed-level dates come from the items (Django's syndication
-framework does the same), so the same articles always give the same bytes and ETag.
+framework does the same), so the same articles always give the same bytes and ETag; the
+caller's ``FeedSpec.as_of`` only bounds them (an item dated in 9999 never dates the feed).
+
+One bad stored item never stops a build: an exception while building one item leaves that
+item out (``build_skipping``), reports it to the caller's ``on_skip`` and the rest builds.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from html import escape
 from urllib.parse import urlsplit
@@ -18,10 +23,17 @@ from urllib.parse import urlsplit
 import lxml.etree
 import lxml.html
 
+from syndication.identity import feed_item_id
 from syndication.licences import LICENCES, Licence
 from syndication.models import Article
 
+log = logging.getLogger(__name__)
+
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+#: How far past ``FeedSpec.as_of`` an item's date may still move the feed's ``updated``:
+#: a CMS clock a little ahead or a post scheduled for tomorrow counts (clamped to
+#: ``as_of``), a date further ahead is an error that must not pin the feed's date.
+FUTURE_SLACK = timedelta(days=1)
 
 #: Media types per format: ``rel="alternate"``/``rel="self"`` link types and, with a
 #: charset, the HTTP Content-Type the W3C validator expects.
@@ -74,6 +86,8 @@ class FeedSpec:
     ``archive`` marks an RFC 5005 archive document (a page that will not change).
     ``attributed``: the items' bodies already carry the full attribution header and footer
     (partner copies, build/partner_copy.py), so the short feed footer is not added again.
+    ``as_of``: when the caller builds (its clock, passed in); it bounds the feed-level date
+    (:func:`feed_updated`). None: no bound.
     """
 
     name: str
@@ -86,6 +100,7 @@ class FeedSpec:
     links: FeedLinks
     archive: bool = False
     attributed: bool = False
+    as_of: datetime | None = None
 
 
 def xml_safe(text: str) -> str:
@@ -119,7 +134,11 @@ def item_id(article: Article, site_url: str) -> str:
 
 
 def _item_id(article: Article, host: str) -> str:
-    return f"tag:{host},{article.published_at.date().isoformat()}:article/{article.id}"
+    # The date is the one the store fixed at first store (``feed_date``): correcting
+    # ``published_at`` must not change the id. An article stored before ``feed_date``
+    # existed has none until its next write, and was served with its publish date.
+    day = article.feed_date or article.published_at.date()
+    return feed_item_id(host, article.id, day)
 
 
 @cache
@@ -148,10 +167,53 @@ def plain_excerpt(html: str, limit: int = 300) -> str:
     return text[:limit].rsplit(" ", 1)[0] + "…"
 
 
-def feed_updated(articles: Sequence[Article]) -> datetime:
-    """The newest item's modification time: the feed's ``updated``/``lastBuildDate`` and
-    the HTTP ``Last-Modified``; EPOCH for an empty feed (never the clock)."""
-    return max((a.modified for a in articles), default=EPOCH)
+def feed_updated(articles: Sequence[Article], as_of: datetime | None = None) -> datetime:
+    """The newest item's modification time, in UTC: the feed's ``updated``/``lastBuildDate``
+    and the HTTP ``Last-Modified``; EPOCH for an empty feed (never the clock).
+
+    With ``as_of`` (the build's time) a date up to ``FUTURE_SLACK`` ahead counts as
+    ``as_of`` — HTTP forbids a Last-Modified later than the response, yet a new item must
+    still move it, or If-Modified-Since clients would miss it — and a date further ahead
+    (year 9999) is ignored: one bad item must not pin every feed's date. A date that has no
+    UTC equivalent (year 1 at +14:00) is ignored; the builders skip that item anyway.
+    """
+    newest: datetime | None = None
+    limit = None if as_of is None else as_of + FUTURE_SLACK
+    for article in articles:
+        when = _to_utc(article.modified)
+        if when is None or (limit is not None and when > limit):
+            continue
+        if as_of is not None and when > as_of:
+            when = as_of.astimezone(UTC)
+        if newest is None or when > newest:
+            newest = when
+    return EPOCH if newest is None else newest
+
+
+def _to_utc(when: datetime) -> datetime | None:
+    """``when`` in UTC, or None when it is naive or overflows (year 1 at +14:00)."""
+    if when.tzinfo is UTC:
+        return when
+    if when.tzinfo is None or when.utcoffset() is None:
+        return None
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:
+        return None
+
+
+def utc(when: datetime) -> datetime:
+    """``when`` in UTC; raises ValueError for a naive or unconvertible date (the item is
+    then skipped), never guesses the machine's zone as ``astimezone`` does for naive ones."""
+    converted = _to_utc(when)
+    if converted is None:
+        raise ValueError(f"date {when.isoformat()} has no UTC equivalent")
+    return converted
+
+
+def as_html(text: str) -> str:
+    """Plain text made HTML that shows the same characters (RSS ``description``)."""
+    return _text(text)
 
 
 def image_type(url: str) -> str | None:
@@ -264,7 +326,8 @@ class LeadImage:
 class Item:
     """An article as every format writes it: cleaned text and licence strings.
 
-    Dates keep the article's offset; each format writes them in UTC.
+    Dates are in UTC, converted here so that a date with no UTC equivalent fails while
+    this one item is prepared (and is skipped), not halfway through writing a document.
     """
 
     id: str
@@ -328,8 +391,8 @@ def _prepare(
         authors,
         [xml_safe(topic) for topic in article.topics],
         article.language,
-        article.published_at,
-        article.modified,
+        utc(article.published_at),
+        utc(article.modified),
         t,
         image,
     )
@@ -341,12 +404,66 @@ def prepare(spec: FeedSpec, articles: Sequence[Article], lxml_checks: bool = Fal
     ``lxml_checks``: the caller writes ``body_html`` with lxml and, when lxml
     raises ``ValueError`` (a character it rejects), falls back to ``xml_safe`` of it. That
     skips a full scan of every body (~5 µs each) for the one writer with a time budget (RSS).
+
+    An article that cannot be prepared raises :class:`ItemFailed` with its index, so that
+    ``build_skipping`` builds the document again without it.
     """
     host = _host(spec.site_url)
     publisher = xml_safe(spec.publisher)
-    return [
-        _prepare(article, host, publisher, lxml_checks, spec.attributed) for article in articles
-    ]
+    items = []
+    for index, article in enumerate(articles):
+        try:
+            items.append(_prepare(article, host, publisher, lxml_checks, spec.attributed))
+        except Exception as exc:
+            raise ItemFailed(index, exc) from exc
+    return items
+
+
+# --- one bad item never stops a build ---------------------------------------------------
+
+#: Told of each article a build left out, with what building it raised.
+SkipHandler = Callable[[Article, Exception], None]
+
+
+class ItemFailed(Exception):
+    """Building the item at ``index`` (of the articles given) raised ``cause``."""
+
+    def __init__(self, index: int, cause: Exception) -> None:
+        super().__init__(index, cause)
+        self.index = index
+        self.cause = cause
+
+
+def log_skip(article: Article, exc: Exception) -> None:
+    """The default ``on_skip``: never silent (the id, the reason on one line)."""
+    log.warning("feed item %r skipped: %s: %r", article.id, type(exc).__name__, str(exc))
+
+
+def build_skipping(
+    build: Callable[[list[Article]], bytes],
+    articles: Sequence[Article],
+    on_skip: SkipHandler | None = None,
+) -> bytes:
+    """``build(articles)``; when it raises :class:`ItemFailed`, report that article and build
+    again without it. The good path costs nothing (no per-item buffer or second pass); a bad
+    item costs one more build. Feed-level errors (a broken spec) still raise."""
+    remaining = list(articles)
+    report = on_skip or log_skip
+    while True:
+        try:
+            return build(remaining)
+        except ItemFailed as failed:
+            report(remaining.pop(failed.index), failed.cause)
+
+
+def find_failing(items: Sequence[object], check: Callable[[object], object]) -> None:
+    """After a whole-document step raised: raise :class:`ItemFailed` for the first item
+    ``check`` raises on; return (and let the caller re-raise) when none does."""
+    for index, item in enumerate(items):
+        try:
+            check(item)
+        except Exception as exc:
+            raise ItemFailed(index, exc) from exc
 
 
 def alternates(spec: FeedSpec, this: str) -> list[tuple[str, str]]:

@@ -3,7 +3,9 @@
 The interface the services use. Every format comes from the same :class:`FeedSpec` and the
 same per-article preparation (``feed_common.prepare``), so the three agree on ids, dates,
 licences and attribution. Feed-level dates come from the items, never the clock: the same
-articles give byte-identical documents (and ETags).
+articles give byte-identical documents (and ETags). Each builder takes an ``on_skip``:
+an item that raises while it is built is left out and reported there, and the rest of
+the document builds (``feed_common.build_skipping``).
 
 Which writer per format, and why:
 - RSS: lxml directly, with its incremental writer (``rss.py``). feedgen's RSS path alone is
@@ -17,7 +19,8 @@ Which writer per format, and why:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 from syndication.build.atom import build_atom
 from syndication.build.feed_common import (
@@ -25,6 +28,7 @@ from syndication.build.feed_common import (
     MEDIA_TYPES,
     FeedLinks,
     FeedSpec,
+    SkipHandler,
     attribution_footer,
     attribution_text,
     feed_id,
@@ -37,7 +41,14 @@ from syndication.build.jsonfeed import build_json
 from syndication.build.rss import build_rss
 from syndication.models import Article
 
-Builder = Callable[[FeedSpec, Sequence[Article]], bytes]
+
+class Builder(Protocol):
+    """``build(spec, articles)`` or with ``on_skip``: one format's document."""
+
+    def __call__(
+        self, spec: FeedSpec, articles: Sequence[Article], on_skip: SkipHandler | None = None
+    ) -> bytes: ...
+
 
 #: format → (HTTP Content-Type, builder).
 BUILDERS: dict[str, tuple[str, Builder]] = {
@@ -53,6 +64,7 @@ __all__ = [
     "Builder",
     "FeedLinks",
     "FeedSpec",
+    "SkipHandler",
     "attribution_footer",
     "attribution_text",
     "build_atom",

@@ -8,16 +8,29 @@ that turns items into XML never meets what the Atom and RSS documents would not 
 Licence and attribution travel in the ``_syndication`` extension object (JSON Feed 1.1
 "Extensions": keys starting with an underscore), at the top level and per item. RFC 5005's
 ``prev-archive`` (the older page) is JSON Feed's ``next_url``; WebSub hubs are ``hubs``.
+
+Text stays text: ``title``, ``summary``, ``description`` and names are plain strings (the
+spec's ``summary`` is "a plain text sentence"); only ``content_html`` is HTML, the
+sanitised body and our escaped footer.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC
 from typing import Any
 
-from syndication.build.feed_common import FeedSpec, Item, prepare, terms, xml_safe
+from syndication.build.feed_common import (
+    FeedSpec,
+    Item,
+    ItemFailed,
+    SkipHandler,
+    build_skipping,
+    find_failing,
+    prepare,
+    terms,
+    xml_safe,
+)
 from syndication.models import Article
 
 VERSION = "https://jsonfeed.org/version/1.1"
@@ -45,8 +58,8 @@ def _item(it: Item, publisher: str) -> dict[str, Any]:
             "credit": image.credit,
             "licence": None if image.terms is None else image.terms.json(),
         }
-    item["date_published"] = it.published.astimezone(UTC).isoformat()
-    item["date_modified"] = it.modified.astimezone(UTC).isoformat()
+    item["date_published"] = it.published.isoformat()  # prepare() made them UTC
+    item["date_modified"] = it.modified.isoformat()
     item["authors"] = [{"name": author} for author in it.authors]
     item["tags"] = list(it.topics)
     item["language"] = it.language
@@ -54,8 +67,19 @@ def _item(it: Item, publisher: str) -> dict[str, Any]:
     return item
 
 
-def build_json(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
-    """A JSON Feed 1.1 document for ``articles`` (kept in their newest-first order)."""
+def build_json(
+    spec: FeedSpec, articles: Sequence[Article], on_skip: SkipHandler | None = None
+) -> bytes:
+    """A JSON Feed 1.1 document for ``articles`` (kept in their newest-first order); an
+    item that cannot be built is left out and reported to ``on_skip``."""
+    return build_skipping(lambda kept: _build_json(spec, kept), articles, on_skip)
+
+
+def _encode(value: Any) -> bytes:
+    return _ENCODER.encode(value).encode("utf-8")
+
+
+def _build_json(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
     links = spec.links
     publisher = xml_safe(spec.publisher)
     feed: dict[str, Any] = {
@@ -76,5 +100,15 @@ def build_json(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
         "licence": terms(spec.licence).json(),
         "attribution": f"{publisher}, {xml_safe(spec.site_url)}/",
     }
-    feed["items"] = [_item(it, publisher) for it in prepare(spec, articles)]
-    return (_ENCODER.encode(feed) + "\n").encode("utf-8")
+    items = []
+    for index, it in enumerate(prepare(spec, articles)):
+        try:
+            items.append(_item(it, publisher))
+        except Exception as exc:
+            raise ItemFailed(index, exc) from exc
+    feed["items"] = items
+    try:
+        return _encode(feed) + b"\n"
+    except Exception:
+        find_failing(items, _encode)  # raises ItemFailed for the item at fault
+        raise

@@ -16,6 +16,15 @@ cannot produce a malformed document; full texts are checked by lxml itself
 line at channel level and one item per line, not indented. Atom stays on feedgen
 (``atom.py``).
 
+Text reaches a reader as text (RSS Best Practices Profile, "Character Data"): readers
+render ``description`` as HTML, so the plain-text summary and the channel description are
+HTML-escaped before lxml escapes them for XML (``<`` arrives as ``&lt;`` after XML
+parsing); elements that hold plain text but that some readers still take for HTML (titles,
+names, categories, credits) write ``&``, ``<`` and ``>`` as the hexadecimal character
+references the Profile recommends: the encoding it found shown as text by the widest
+range of readers, whether they take the element for text or for HTML.
+Only ``content:encoded`` carries markup: the sanitised body and our escaped footer.
+
 Namespaces: content (full text), dc (``dc:creator``: RSS ``<author>`` needs an email),
 atom (``rel=self``/``hub`` per WebSub §4, RFC 5005 archive links), creativeCommons
 (licence per channel and item), Media RSS (the lead image with credit and caption), and
@@ -24,6 +33,7 @@ fh (RFC 5005 ``<fh:archive/>``) on archive pages only.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from io import BytesIO
@@ -36,8 +46,12 @@ from syndication.build.feed_common import (
     MEDIA_TYPES,
     FeedSpec,
     Item,
+    ItemFailed,
     LeadImage,
+    SkipHandler,
     archive_links,
+    as_html,
+    build_skipping,
     feed_updated,
     prepare,
     terms,
@@ -72,6 +86,10 @@ _NOT_PERMALINK = {"isPermaLink": "false"}
 _RSS = MEDIA_TYPES["rss"]
 Writer = Any  # lxml's incremental writer (``etree.xmlfile``) has no type stubs
 
+# The Profile's hexadecimal character references for the characters markup is made of.
+_REFS = {"&": etree.Entity("#x26"), "<": etree.Entity("#x3C"), ">": etree.Entity("#x3E")}
+_MARKUP = re.compile("[&<>]")
+
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -94,15 +112,30 @@ def rfc822(when: datetime) -> str:
     )
 
 
+def _plain(xf: Writer, text: str) -> None:
+    """Plain text with ``&``, ``<``, ``>`` as hexadecimal character references (Profile)."""
+    if "&" not in text and "<" not in text and ">" not in text:  # nearly always: one write
+        xf.write(text)
+        return
+    start = 0
+    for match in _MARKUP.finditer(text):
+        if match.start() > start:
+            xf.write(text[start : match.start()])
+        xf.write(_REFS[match.group()])
+        start = match.end()
+    if start < len(text):
+        xf.write(text[start:])
+
+
 def _item(xf: Writer, it: Item) -> None:
     el, w = xf.element, xf.write
     with el("item"):
         with el("title"):
-            w(it.title)
+            _plain(xf, it.title)
         with el("link"):
             w(it.url)
         with el("description"):
-            w(it.summary)
+            w(as_html(it.summary))
         with el(_ENCODED):
             content = it.content_html
             try:  # CDATA: no escaping pass over 8 KB of markup; lxml splits it around "]]>"
@@ -111,14 +144,14 @@ def _item(xf: Writer, it: Item) -> None:
                 w(xml_safe(content))
         for author in it.authors:
             with el(_CREATOR):
-                w(author)
+                _plain(xf, author)
         with el("guid", _NOT_PERMALINK):
             w(it.id)
         with el("pubDate"):
             w(rfc822(it.published))
         for topic in it.topics:
             with el("category"):
-                w(topic)
+                _plain(xf, topic)
         if it.terms.url:
             with el(_CC_LICENSE):
                 w(it.terms.url)
@@ -130,13 +163,13 @@ def _item(xf: Writer, it: Item) -> None:
             with el(_M_CONTENT, _media_attrib(image)):
                 if image.credit:
                     with el(_M_CREDIT):
-                        w(image.credit)
+                        _plain(xf, image.credit)
                 if image.caption:
                     with el(_M_DESCRIPTION):
-                        w(image.caption)
+                        _plain(xf, image.caption)
                 if image.terms is not None and image.terms.url:
                     with el(_M_LICENSE, {"href": image.terms.url}):
-                        w(image.terms.licence.name)
+                        _plain(xf, image.terms.licence.name)
     w("\n")
 
 
@@ -154,9 +187,22 @@ def _leaf(xf: Writer, tag: str, text: str | None = None, **attrib: str) -> None:
     xf.write("\n")
 
 
-def build_rss(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
+def _plain_leaf(xf: Writer, tag: str, text: str) -> None:
+    with xf.element(tag):
+        _plain(xf, text)
+    xf.write("\n")
+
+
+def build_rss(
+    spec: FeedSpec, articles: Sequence[Article], on_skip: SkipHandler | None = None
+) -> bytes:
     """RSS 2.0 with full text in ``content:encoded``; items in the given (newest-first)
-    order; ``lastBuildDate`` from the newest item, so the bytes depend on nothing else."""
+    order; ``lastBuildDate`` from the newest item, so the bytes depend on nothing else.
+    An item that cannot be built is left out and reported to ``on_skip``."""
+    return build_skipping(lambda kept: _build_rss(spec, kept), articles, on_skip)
+
+
+def _build_rss(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
     nsmap = {**_NSMAP, "fh": FH_NS} if spec.archive else _NSMAP
     links = spec.links
     channel_terms = terms(spec.licence)
@@ -167,9 +213,11 @@ def build_rss(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
             xf.write("\n")
             with xf.element("channel"):
                 xf.write("\n")
-                _leaf(xf, "title", xml_safe(spec.title).strip() or spec.name)
+                title = xml_safe(spec.title).strip() or spec.name
+                _plain_leaf(xf, "title", title)
                 _leaf(xf, "link", xml_safe(links.html_url))
-                _leaf(xf, "description", xml_safe(spec.description) or xml_safe(spec.title))
+                description = xml_safe(spec.description)  # required, and never blank
+                _leaf(xf, "description", as_html(description if description.strip() else title))
                 _leaf(xf, _ATOM_LINK, href=xml_safe(links.self_url), rel="self", type=_RSS)
                 for hub in links.hubs:
                     _leaf(xf, _ATOM_LINK, href=xml_safe(hub), rel="hub")
@@ -179,12 +227,15 @@ def build_rss(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
                     _leaf(xf, _FH_ARCHIVE)
                 if spec.language:
                     _leaf(xf, "language", xml_safe(spec.language))
-                _leaf(xf, "copyright", channel_terms.rights)
+                _plain_leaf(xf, "copyright", channel_terms.rights)
                 if channel_terms.url:
                     _leaf(xf, _CC_LICENSE, channel_terms.url)
                 _leaf(xf, "generator", "syndication")
-                _leaf(xf, "lastBuildDate", rfc822(feed_updated(articles)))
-                for it in prepare(spec, articles, lxml_checks=True):
-                    _item(xf, it)
+                _leaf(xf, "lastBuildDate", rfc822(feed_updated(articles, spec.as_of)))
+                for index, it in enumerate(prepare(spec, articles, lxml_checks=True)):
+                    try:
+                        _item(xf, it)
+                    except Exception as exc:
+                        raise ItemFailed(index, exc) from exc
             xf.write("\n")
     return out.getvalue() + b"\n"

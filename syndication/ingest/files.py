@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,9 @@ __all__ = ["SUFFIXES", "IngestError", "expand_paths", "load_path", "source_urls"
 
 SUFFIXES = (".json", ".html", ".htm", ".txt")
 SOURCES_FILE = "sources.toml"
+MAX_FILE_BYTES = 64 * 1024 * 1024
+"""A file is refused unread above this: each article is capped by the model (5 MB of body),
+so this only keeps a batch of JSON records or a saved page from filling the memory."""
 
 
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
@@ -71,8 +75,15 @@ def source_urls(folder: Path) -> dict[str, str]:
     return out
 
 
-def load_path(path: Path, publisher: Publisher, url: str | None = None) -> list[Article]:
-    """The articles in one file; ``url`` is the original's URL for formats without one.
+def load_path(
+    path: Path,
+    publisher: Publisher,
+    url: str | None = None,
+    now: datetime | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
+) -> list[Article]:
+    """The articles in one file; ``url`` is the original's URL for formats without one;
+    ``now`` bounds their dates (``article_from_data``).
 
     Raises ``IngestError`` with a one-line reason that starts with the file name.
     """
@@ -80,19 +91,22 @@ def load_path(path: Path, publisher: Publisher, url: str | None = None) -> list[
     if suffix not in SUFFIXES:
         raise IngestError(f"{path}: unsupported file type (use {', '.join(SUFFIXES)})")
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(max_bytes + 1)
     except FileNotFoundError:
         raise IngestError(f"{path}: no such file") from None
     except OSError as exc:
         raise IngestError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(raw) > max_bytes:
+        raise IngestError(f"{path}: file is larger than {max_bytes} bytes")
     try:
         if suffix == ".json":
-            return _load_json(raw, publisher)
+            return _load_json(raw, publisher, now)
         if url is None and suffix in (".txt", ".html", ".htm"):
             url = source_urls(path.parent).get(path.name)
         if suffix == ".txt":
-            return [parse_page_dump(_utf8(raw), publisher, url)]
-        return [parse_html_page(raw, publisher, url)]
+            return [parse_page_dump(_utf8(raw), publisher, url, now)]
+        return [parse_html_page(raw, publisher, url, now)]
     except IngestError as exc:
         raise IngestError(f"{path}: {exc}") from None
     except ValidationError as exc:
@@ -106,7 +120,7 @@ def _utf8(raw: bytes) -> str:
         raise IngestError(f"not UTF-8 text (byte {exc.start})") from None
 
 
-def _load_json(raw: bytes, publisher: Publisher) -> list[Article]:
+def _load_json(raw: bytes, publisher: Publisher, now: datetime | None) -> list[Article]:
     """One article object, a list of them, or ``{"articles": [...]}``."""
     try:
         data: Any = json.loads(_utf8(raw))
@@ -119,7 +133,7 @@ def _load_json(raw: bytes, publisher: Publisher) -> list[Article]:
     elif isinstance(data, list):
         records, where = data, ""
     elif isinstance(data, Mapping):
-        return [article_from_data(data, publisher)]
+        return [article_from_data(data, publisher, now)]
     else:
         raise IngestError('expected an article object, a list, or {"articles": [...]}')
     articles: list[Article] = []
@@ -128,7 +142,7 @@ def _load_json(raw: bytes, publisher: Publisher) -> list[Article]:
         if not isinstance(record, Mapping):
             raise IngestError(f"{label}: expected an article object")
         try:
-            articles.append(article_from_data(record, publisher))
+            articles.append(article_from_data(record, publisher, now))
         except ValidationError as exc:
             raise IngestError(describe_validation_error(exc, f"{label}.")) from None
     return articles

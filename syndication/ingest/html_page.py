@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from datetime import datetime
 from typing import Any
 
 import lxml.html
@@ -62,8 +63,14 @@ _TITLE_SEPARATORS = re.compile(r"\s+[|–—\-·:]\s+")
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9._-]+)""", re.IGNORECASE)
 
 
-def parse_html_page(page: str | bytes, publisher: Publisher, url: str | None = None) -> Article:
-    """Recover the article from an HTML page; ``url`` overrides the page's own.
+def parse_html_page(
+    page: str | bytes,
+    publisher: Publisher,
+    url: str | None = None,
+    now: datetime | None = None,
+) -> Article:
+    """Recover the article from an HTML page; ``url`` overrides the page's own; ``now``
+    bounds its dates (``article_from_data``).
 
     Raises ``IngestError`` when the page lacks a URL, title, date or body, and pydantic's
     ``ValidationError`` when what was recovered is not a valid Article.
@@ -140,7 +147,7 @@ def parse_html_page(page: str | bytes, publisher: Publisher, url: str | None = N
     image = ld.image() or _og_image(meta)
     if image:
         data["image"] = image
-    return article_from_data(data, publisher)
+    return article_from_data(data, publisher, now)
 
 
 # -- parsing ---------------------------------------------------------------------------

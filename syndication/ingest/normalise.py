@@ -9,6 +9,7 @@ names each field, and the file and poll paths turn them into a one-line ``Ingest
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,7 +28,10 @@ class IngestError(Exception):
 def _is_http_url(value: Any) -> bool:
     if not isinstance(value, str):
         return False
-    parts = urlsplit(value.strip())
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:  # "https://[x/": left for the model to refuse by name
+        return False
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
@@ -38,14 +42,18 @@ def _absolutise(value: Any, base: str) -> Any:
     return value
 
 
-def article_from_data(data: Mapping[str, Any], publisher: Publisher) -> Article:
+def article_from_data(
+    data: Mapping[str, Any], publisher: Publisher, now: datetime | None = None
+) -> Article:
     """Validate ``data`` as an Article, filling what the publisher implies.
 
     - ``licence`` and ``language`` default to the publisher's;
     - ``body_html`` is sanitised, and relative links in it, ``image.url`` and
       ``related[].url`` are resolved against the article's ``url``;
     - a missing ``summary`` becomes the body's first paragraph; an HTML summary is
-      reduced to its text (it goes into plain-text email parts and feed summaries).
+      reduced to its text (it goes into plain-text email parts and feed summaries);
+    - with ``now`` (the caller's clock: the model never reads one), dates more than
+      ``models.MAX_AHEAD`` ahead of it are refused.
 
     Raises pydantic's ``ValidationError`` (unchanged) when the result is not an Article.
     """
@@ -82,7 +90,7 @@ def article_from_data(data: Mapping[str, Any], publisher: Publisher) -> Article:
             else link
             for link in related
         ]
-    return Article.model_validate(record)
+    return Article.model_validate(record, context={"now": now} if now else None)
 
 
 def describe_validation_error(exc: ValidationError, prefix: str = "") -> str:

@@ -3,8 +3,10 @@
 Two kinds of source: RSS/Atom feeds (RSS 2.0, RFC 4287; parsed by feedparser) and the
 WordPress REST API (``/wp-json/wp/v2/posts?_embed``), which gives full bodies, authors,
 terms and featured images in one request. Fetches are conditional (RFC 9110 §13: the
-stored ``ETag``/``Last-Modified`` go back as ``If-None-Match``/``If-Modified-Since``), time
-out, and stop reading past a size cap, because the source is someone else's server.
+stored ``ETag``/``Last-Modified`` go back as ``If-None-Match``/``If-Modified-Since``), give
+up at a total deadline, stop reading past a size cap, follow redirects only to hosts the
+source may reach and connect to public addresses only (guard.py), because the source is
+someone else's server.
 
 Parsing is deterministic (no clock): the same response always gives the same Articles,
 so a repeat poll is recognised by the store as unchanged and fires nothing. One bad item
@@ -15,7 +17,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -36,13 +39,25 @@ from syndication.ingest.common import (
     text_from_html,
     utc_from_struct,
 )
+from syndication.ingest.guard import (
+    Deadline,
+    GuardedBackend,
+    GuardedTransport,
+    Policy,
+    Refused,
+    Resolver,
+    system_resolver,
+)
 from syndication.ingest.normalise import IngestError, article_from_data, describe_validation_error
 from syndication.ingest.sanitise import absolute_url
 from syndication.models import Article
 
 USER_AGENT = "syndication/0.1"
 MAX_BYTES = 10 * 1024 * 1024
+# Per operation; the poll as a whole has ``Policy.deadline_s`` (guard.py).
 TIMEOUT = httpx.Timeout(20.0, connect=10.0)
+MAX_REDIRECTS = 5
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 KINDS = ("auto", "feed", "wordpress")
 _ACCEPT = (
     "application/rss+xml, application/atom+xml, application/json;q=0.9, "
@@ -50,16 +65,6 @@ _ACCEPT = (
 )
 _EXCERPT_TAIL = re.compile(r"\s*(\[(…|\.\.\.|&hellip;)\]|…|Continue reading.*|Read more.*)$")
 _WP_SKIP_TERMS = frozenset({"uncategorized", "sin categoría", "sin categoria"})
-
-
-def http_client() -> httpx.Client:
-    """The default client: our User-Agent, bounded timeouts, a few redirects."""
-    return httpx.Client(
-        headers={"User-Agent": USER_AGENT},
-        timeout=TIMEOUT,
-        follow_redirects=True,
-        max_redirects=5,
-    )
 
 
 @dataclass(frozen=True)
@@ -80,56 +85,106 @@ class Fetched:
 
 @dataclass
 class Parsed:
+    """``source_ids[i]`` is what the source calls ``articles[i]`` (RSS guid, Atom id,
+    WordPress post id; "" when it names none): its identity, with the link as fallback."""
+
     kind: str
     articles: list[Article] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    source_ids: list[str] = field(default_factory=list)
 
 
 def fetch(
-    client: httpx.Client,
     url: str,
+    policy: Policy,
     etag: str | None = None,
     last_modified: str | None = None,
     max_bytes: int = MAX_BYTES,
+    monotonic: Callable[[], float] = time.monotonic,
+    resolve: Resolver = system_resolver,
 ) -> Fetched:
-    """GET ``url`` conditionally; raise ``IngestError`` on failure or an oversized body."""
+    """GET ``url`` conditionally, within ``policy``; raise ``IngestError`` on failure, an
+    oversized body or the deadline, ``Refused`` for a host or address it may not reach.
+
+    Redirects are followed here, not by httpx, so that each hop is checked before it is
+    requested; the guarded client checks each address before it connects.
+    """
     headers = {"User-Agent": USER_AGENT, "Accept": _ACCEPT}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
+    deadline = Deadline(policy.deadline_s, monotonic)
+    backend = GuardedBackend(policy, deadline, resolve)
+    hop = httpx.URL(url)
     try:
-        with client.stream("GET", url, headers=headers) as response:
-            final = str(response.url)
-            if response.status_code == 304:
-                return Fetched(
-                    final,
-                    304,
-                    etag=response.headers.get("etag") or etag,
-                    last_modified=response.headers.get("last-modified") or last_modified,
-                )
-            if response.status_code >= 400:
-                raise IngestError(f"{url}: HTTP {response.status_code} {response.reason_phrase}")
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > max_bytes:
-                raise IngestError(f"{url}: response of {declared} bytes is over {max_bytes}")
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise IngestError(f"{url}: response is over {max_bytes} bytes")
-                chunks.append(chunk)
-            return Fetched(
-                final,
-                response.status_code,
-                b"".join(chunks),
-                response.headers.get("content-type", ""),
-                response.headers.get("etag"),
-                response.headers.get("last-modified"),
-            )
-    except httpx.HTTPError as exc:
+        with httpx.Client(
+            transport=GuardedTransport(backend),
+            headers={"User-Agent": USER_AGENT},
+            timeout=TIMEOUT,
+            follow_redirects=False,
+            trust_env=False,
+        ) as client:
+            for _ in range(MAX_REDIRECTS + 1):
+                policy.check_url(hop)
+                with client.stream("GET", hop, headers=headers, follow_redirects=False) as response:
+                    location = response.headers.get("location")
+                    if response.status_code in _REDIRECTS and location:
+                        hop = hop.join(location)
+                        continue
+                    return _read(url, str(hop), response, max_bytes, deadline, etag, last_modified)
+            raise IngestError(f"{url}: more than {MAX_REDIRECTS} redirects")
+    except Refused as exc:
+        raise Refused(f"{url}: refused: {exc}") from None
+    except httpx.TimeoutException as exc:
+        if deadline.expired():
+            raise IngestError(f"{url}: gave up after {policy.deadline_s:g} s (deadline)") from None
         raise IngestError(f"{url}: {type(exc).__name__}: {exc}") from None
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        raise IngestError(f"{url}: {type(exc).__name__}: {exc}") from None
+
+
+def _read(
+    url: str,
+    final: str,
+    response: httpx.Response,
+    max_bytes: int,
+    deadline: Deadline,
+    etag: str | None,
+    last_modified: str | None,
+) -> Fetched:
+    """The last hop's response: a 304, or a body read within size and deadline."""
+    if response.status_code == 304:
+        return Fetched(
+            final,
+            304,
+            etag=response.headers.get("etag") or etag,
+            last_modified=response.headers.get("last-modified") or last_modified,
+        )
+    if response.status_code >= 300:
+        raise IngestError(f"{url}: HTTP {response.status_code} {response.reason_phrase}")
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise IngestError(f"{url}: response of {declared} bytes is over {max_bytes}")
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        # Every read is already clamped to the deadline (guard.DeadlineStream); this also
+        # stops a fast endless body, whose reads each return in time.
+        if deadline.expired():
+            raise httpx.ReadTimeout("deadline")
+        size += len(chunk)
+        if size > max_bytes:
+            raise IngestError(f"{url}: response is over {max_bytes} bytes")
+        chunks.append(chunk)
+    return Fetched(
+        final,
+        response.status_code,
+        b"".join(chunks),
+        response.headers.get("content-type", ""),
+        response.headers.get("etag"),
+        response.headers.get("last-modified"),
+    )
 
 
 def request_url(url: str, kind: str) -> str:
@@ -166,17 +221,26 @@ def detect_kind(url: str, kind: str, fetched: Fetched) -> str:
     return "feed"
 
 
-def parse_response(fetched: Fetched, kind: str, publisher: Publisher) -> Parsed:
-    """Articles and per-item errors from a fetched body of the given kind."""
+def parse_response(
+    fetched: Fetched, kind: str, publisher: Publisher, now: datetime | None = None
+) -> Parsed:
+    """Articles and per-item errors from a fetched body of the given kind; ``now`` (the
+    caller's clock) only refuses items dated too far ahead, the Articles stay deterministic."""
     if kind == "wordpress":
-        return parse_wordpress(fetched.body, publisher, fetched.url)
-    return parse_feed(fetched.body, publisher, fetched.url, fetched.content_type)
+        return parse_wordpress(fetched.body, publisher, fetched.url, now)
+    return parse_feed(fetched.body, publisher, fetched.url, fetched.content_type, now)
 
 
 # -- RSS / Atom ------------------------------------------------------------------------
 
 
-def parse_feed(body: bytes, publisher: Publisher, feed_url: str, content_type: str = "") -> Parsed:
+def parse_feed(
+    body: bytes,
+    publisher: Publisher,
+    feed_url: str,
+    content_type: str = "",
+    now: datetime | None = None,
+) -> Parsed:
     headers = {"content-location": feed_url}
     if content_type:
         headers["content-type"] = content_type
@@ -194,7 +258,9 @@ def parse_feed(body: bytes, publisher: Publisher, feed_url: str, content_type: s
         label = entry.get("link") or entry.get("id") or f"item {index + 1}"
         try:
             data = _feed_entry(entry, feed_url, publisher, feed_language, feed_licence)
-            result.articles.append(article_from_data(data, publisher))
+            result.articles.append(article_from_data(data, publisher, now))
+            # feedparser puts RSS <guid> and Atom <id> in ``id``.
+            result.source_ids.append(str(entry.get("id") or ""))
         except IngestError as exc:
             result.errors.append(f"{label}: {exc}")
         except ValidationError as exc:
@@ -295,7 +361,9 @@ def _feed_image(entry: Any) -> dict[str, str] | None:
 # -- WordPress REST --------------------------------------------------------------------
 
 
-def parse_wordpress(body: bytes, publisher: Publisher, source_url: str) -> Parsed:
+def parse_wordpress(
+    body: bytes, publisher: Publisher, source_url: str, now: datetime | None = None
+) -> Parsed:
     try:
         posts = json.loads(body.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -311,7 +379,8 @@ def parse_wordpress(body: bytes, publisher: Publisher, source_url: str) -> Parse
             if not isinstance(post, Mapping):
                 raise IngestError("not a post object")
             data = _wordpress_post(post, publisher, source_url)
-            result.articles.append(article_from_data(data, publisher))
+            result.articles.append(article_from_data(data, publisher, now))
+            result.source_ids.append(str(post.get("id") or ""))
         except IngestError as exc:
             result.errors.append(f"{label}: {exc}")
         except ValidationError as exc:

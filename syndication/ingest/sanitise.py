@@ -28,6 +28,9 @@ TAGS: frozenset[str] = frozenset(
 """What article bodies use. No ``h1`` (the title is the page's h1), no forms, no media embeds."""
 
 ATTRIBUTES: dict[str, set[str]] = {
+    # ``dir`` on any element: right-to-left paragraphs (Arabic, Hebrew) read backwards without
+    # it. Its values are checked in the attribute filter (``DIRECTIONS``).
+    "*": {"dir"},
     "a": {"href", "title", "hreflang"},
     "img": {"src", "alt", "title", "width", "height"},
     "abbr": {"title"},
@@ -48,6 +51,7 @@ CLEAN_CONTENT_TAGS: frozenset[str] = frozenset(
      "form", "button", "select", "textarea", "head", "title"}
 )  # fmt: skip
 
+DIRECTIONS: frozenset[str] = frozenset({"ltr", "rtl", "auto"})
 URL_SCHEMES: frozenset[str] = frozenset({"http", "https", "mailto"})
 _URL_ATTRIBUTES = frozenset({"href", "src", "cite"})
 # nh3's output is normalised (double-quoted attributes), so an <img> left without a src
@@ -56,13 +60,17 @@ _IMG_WITHOUT_SRC = re.compile(r"<img(?![^>]*\ssrc=)[^>]*>")
 
 
 def strip_control(text: str) -> str:
-    """Drop C0/C1 control characters (tab and newline stay): they break XML feeds and email."""
-    return _CONTROL.sub("", text)
+    """Replace C0/C1 control characters (tab and newline stay) with a space: they break XML
+    feeds and email, and where a source put one it usually separated two words."""
+    return _CONTROL.sub(" ", text)
 
 
 def absolute_url(url: str, base_url: str) -> str | None:
-    """``url`` resolved against ``base_url`` if the result is http(s) or mailto, else None."""
-    url = strip_control(url).strip()
+    """``url`` resolved against ``base_url`` if the result is http(s) or mailto, else None.
+
+    Control characters are dropped here, not spaced: a URL has no words to keep apart.
+    """
+    url = _CONTROL.sub("", url).strip()
     if not url:
         return None
     try:
@@ -84,6 +92,9 @@ def sanitise_html(html: str, base_url: str) -> str:
     def _filter(tag: str, attribute: str, value: str) -> str | None:
         if attribute in _URL_ATTRIBUTES:
             return absolute_url(value, base_url)
+        if attribute == "dir":
+            direction = value.strip().lower()
+            return direction if direction in DIRECTIONS else None
         return strip_control(value)
 
     cleaned = nh3.clean(

@@ -72,7 +72,9 @@ _SMALL_WORDS = _PARTICLES | {"and", "of", "the", "in", "on", "for", "to", "a", "
 _SENTENCE_END = tuple(".!?…:;,\"'”’)]")
 
 
-def parse_page_dump(text: str, publisher: Publisher, url: str | None) -> Article:
+def parse_page_dump(
+    text: str, publisher: Publisher, url: str | None, now: datetime | None = None
+) -> Article:
     """Recover the article from a page dump; ``url`` is the original (the dump has none).
 
     Raises ``IngestError`` when the dump does not have the expected shape, and pydantic's
@@ -123,7 +125,7 @@ def parse_page_dump(text: str, publisher: Publisher, url: str | None) -> Article
         "topics": [title_case(meta.group("topic"), body_text)],
         "related": related,
     }
-    return article_from_data(data, publisher)
+    return article_from_data(data, publisher, now)
 
 
 def _find_meta(nonempty: list[tuple[int, str]]) -> tuple[int, re.Match[str]]:

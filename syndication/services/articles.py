@@ -14,8 +14,9 @@ from datetime import datetime
 
 from syndication.clock import system_clock
 from syndication.events import Events
+from syndication.identity import Identity, NotOwner
 from syndication.models import Article
-from syndication.store.articles import ArticleStore, Outcome, PendingEvent
+from syndication.store.articles import ArticleStore, Outcome, PendingEvent, Written
 
 
 @dataclass
@@ -26,13 +27,27 @@ class ArticleService:
     on_outcome: Callable[[str], None] | None = None  # metrics: articles ingested by outcome
 
     def accept(self, article: Article) -> Outcome:
-        outcome = self.store.upsert(article, self.clock())
+        """Accept the publisher's article, identified by its canonical URL."""
+        return self.submit(article).outcome
+
+    def submit(self, article: Article, identity: Identity | None = None) -> Written:
+        """Store ``article`` as the one ``identity`` names; the result carries its id.
+
+        Raises ``syndication.identity.NotOwner`` (nothing written, nothing announced) when
+        it would create or change another source's article."""
+        try:
+            written = self.store.put(article, self.clock(), identity)
+        except NotOwner:
+            if self.on_outcome:
+                self.on_outcome("refused")
+            raise
+        outcome = written.outcome
         if self.on_outcome:
             self.on_outcome(outcome.value)
         if outcome is not Outcome.STALE:
             # A repeat also hands over an event a failed earlier attempt left behind.
-            self._dispatch(self.store.pending(article.id))
-        return outcome
+            self._dispatch(self.store.pending(written.article.id))
+        return written
 
     def withdraw(self, article_id: str) -> Outcome:
         outcome = self.store.withdraw(article_id, self.clock())

@@ -4,23 +4,56 @@ Which feeds an article change touched is recorded with the change itself (store/
 so a rebuild reads that set, builds each of those feeds in every format, keeps only the
 documents whose bytes changed, and announces those (WebSub). Archive pages (RFC 5005) are
 fixed slices counted from the oldest item, so they stay the same as new items arrive.
+
+One bad stored article never freezes the feeds: a record that no longer reads as an
+article, or an item that raises while it is built, is left out of that document, logged
+(feed, article id, reason) and counted (``on_skipped``: ``feed_items_skipped_total``),
+and everything else builds.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import redis
 
 from syndication.build.feeds import BUILDERS, FeedLinks, FeedSpec, feed_updated
+from syndication.clock import Clock, system_clock
 from syndication.config import Publisher
 from syndication.events import Events
 from syndication.feed_catalog import ALL, is_feed_name
 from syndication.models import Article
+from syndication.slugs import slug_in_url
 from syndication.store.articles import ArticleStore
 from syndication.store.feeds import CachedFeed, FeedCache
 
+log = logging.getLogger(__name__)
+
 FORMATS = tuple(BUILDERS)
 KIND_LABELS = {"topic": "Topic", "author": "Author", "section": "Section", "lang": "Language"}
+
+
+@dataclass
+class _Skips:
+    """The articles left out of one feed's documents in one rebuild: each is logged and
+    counted once, however many formats it failed in."""
+
+    feed: str
+    found: dict[str, tuple[str, str]] = field(default_factory=dict)  # id → (stage, reason)
+
+    def add(self, stage: str, article_id: str, exc: Exception) -> None:
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]  # one log line
+        self.found.setdefault(article_id, (stage, reason))
+
+    def on_build(self, article: Article, exc: Exception) -> None:
+        self.add("build", str(article.id), exc)
+
+    def kept(self, articles: list[Article]) -> list[Article]:
+        return [a for a in articles if a.id not in self.found]
 
 
 @dataclass(frozen=True)
@@ -40,11 +73,14 @@ class FeedService:
     public_url: str
     events: Events
     items: int = 50
+    clock: Clock = system_clock  # bounds feed dates (FeedSpec.as_of); items never read it
+    # Told the stage ("read" or "build") of each article left out of a feed: /metrics.
+    on_skipped: Callable[[str], None] | None = None
 
     # -- naming -------------------------------------------------------------------------
     def url(self, name: str, fmt: str, page: int | None = None) -> str:
         archive = f"/archive/{page}" if page is not None else ""
-        return f"{self.public_url}/feeds/{name}{archive}.{fmt}"
+        return f"{self.public_url}/feeds/{slug_in_url(name)}{archive}.{fmt}"
 
     def title(self, name: str) -> str | None:
         """The feed's title, or None when no such feed has ever held an article."""
@@ -53,7 +89,9 @@ class FeedService:
         label = self.store.feed_title(name) if is_feed_name(name) else None
         return None if label is None else f"{self.publisher.name}: {label}"
 
-    def _spec(self, name: str, title: str, fmt: str, page: int | None, pages: int) -> FeedSpec:
+    def _spec(
+        self, name: str, title: str, fmt: str, page: int | None, pages: int, now: datetime
+    ) -> FeedSpec:
         p = self.publisher
         kind, _, slug = name.partition("/")
         # The current document points at the newest archive; an archive at its neighbours.
@@ -82,6 +120,7 @@ class FeedService:
             licence=p.licence,
             links=links,
             archive=page is not None,
+            as_of=now,
         )
 
     def _archive_url(self, name: str, fmt: str, page: int, pages: int) -> str | None:
@@ -92,25 +131,61 @@ class FeedService:
         return self.store.feed_count(name) // self.items
 
     # -- building -----------------------------------------------------------------------
-    def _current(self, name: str) -> list[Article]:
-        ids = self.store.feed_ids(name, 0, self.items - 1, newest_first=True)
-        return [s.article for s in self.store.get_many(ids)]
+    def _read(self, ids: list[str], skips: _Skips) -> list[Article]:
+        """The stored articles ``ids`` in order; a record that no longer reads as an article
+        (stored before a validation rule, or damaged) is left out, not fatal. Redis errors
+        still raise: an outage must fail the rebuild (and keep the feeds marked), never
+        build empty feeds."""
+        try:
+            return [s.article for s in self.store.get_many(ids)]
+        except Exception as exc:
+            if isinstance(exc, redis.RedisError):
+                raise
+            # One record that does not read spoils the batch: read them one by one.
+        articles = []
+        for article_id in ids:
+            try:
+                stored = self.store.get(article_id)
+            except redis.RedisError:
+                raise
+            except Exception as exc:
+                skips.add("read", article_id, exc)
+                continue
+            if stored is not None:
+                articles.append(stored.article)
+        return articles
+
+    def _report(self, skips: _Skips) -> None:
+        for article_id, (stage, reason) in skips.found.items():
+            log.warning(
+                "feed %s: article %r left out (%s): %s", skips.feed, article_id, stage, reason
+            )
+            if self.on_skipped is not None:
+                self.on_skipped(stage)
 
     def rebuild(self, names: list[str]) -> list[str]:
         """Build every format of each feed; store and announce the documents whose bytes
-        changed, and return their URLs."""
+        changed, and return their URLs. Articles that cannot be read or built are left
+        out (logged and counted); the feed's date comes from the ones that built."""
         changed: list[str] = []
+        now = self.clock()
         for name in names:
             title = self.title(name)
             if title is None:
                 continue
-            articles = self._current(name)
+            skips = _Skips(name)
+            ids = self.store.feed_ids(name, 0, self.items - 1, newest_first=True)
+            articles = self._read(ids, skips)
             pages = self._pages(name)
-            updated = feed_updated(articles)
+            built = []
             for fmt, (content_type, build) in BUILDERS.items():
-                body = build(self._spec(name, title, fmt, None, pages), articles)
+                spec = self._spec(name, title, fmt, None, pages, now)
+                built.append((fmt, content_type, build(spec, articles, skips.on_build)))
+            updated = feed_updated(skips.kept(articles), now)
+            for fmt, content_type, body in built:
                 if self.cache.put(name, fmt, body, content_type, updated):
                     changed.append(self.url(name, fmt))
+            self._report(skips)
         if changed:
             self.events.feeds_changed(changed)
         return changed
@@ -143,15 +218,23 @@ class FeedService:
         ids = self.store.feed_ids(
             name, (page - 1) * self.items, page * self.items - 1, newest_first=False
         )
-        articles = [s.article for s in reversed(self.store.get_many(ids))]
+        skips = _Skips(name)
+        articles = list(reversed(self._read(ids, skips)))
         content_type, build = BUILDERS[fmt]
-        body = build(self._spec(name, title, fmt, page, pages), articles)
+        now = self.clock()
+        body = build(self._spec(name, title, fmt, page, pages, now), articles, skips.on_build)
+        self._report(skips)
         etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-        return CachedFeed(body, etag, feed_updated(articles), content_type)
+        return CachedFeed(body, etag, feed_updated(skips.kept(articles), now), content_type)
 
     def catalog(self) -> list[FeedInfo]:
+        """The feeds a reader can follow: ``all`` and every feed with a live article. A feed
+        whose articles were all withdrawn is still served (empty) but no longer listed, so a
+        withdrawn article's names leave the page with it."""
         out = []
         for name, label, count in self.store.feed_catalog():
+            if not count and name != ALL:
+                continue
             kind = name.partition("/")[0]
             out.append(
                 FeedInfo(

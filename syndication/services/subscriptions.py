@@ -540,13 +540,14 @@ def build_subscription_service(
 def topics_from_catalog(
     catalog: Callable[[], list[tuple[str, str, int]]],
 ) -> Callable[[], dict[str, str]]:
-    """Topic slug → title from ``ArticleStore.feed_catalog`` (the topics articles carry)."""
+    """Topic slug → title from ``ArticleStore.feed_catalog``: the topics live articles
+    carry (a topic whose articles were all withdrawn is not offered)."""
 
     def topics() -> dict[str, str]:
         return {
             name.removeprefix("topic/"): title
-            for name, title, _ in catalog()
-            if name.startswith("topic/")
+            for name, title, count in catalog()
+            if name.startswith("topic/") and count
         }
 
     return topics

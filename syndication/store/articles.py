@@ -5,6 +5,16 @@ caller fires exactly one event for a real change and none for a repeat. The reco
 indexes change in one MULTI/EXEC under WATCH: a reader never sees an article in an index
 that its record does not list, and two writers of the same article cannot interleave.
 
+Identity (syndication/identity.py): a write names who sent the article and what they call
+it; the same transaction resolves that to the article id through the ``(owner, key) → id``
+and ``canonical URL → id`` indexes, mints a new id that no article holds, and refuses a
+change of another source's article (``NotOwner``). Articles stored before owners were
+recorded are the publisher's, and are found lazily on their first write after the upgrade:
+by the id the API used to take as it was, or by the slug the old code made of the URL when
+the stored canonical URL matches; that write records owner, key and URL in the indexes (a
+repeat too, without an event). The record also fixes ``feed_date`` (the feed item id's date)
+at first store, from the stored publish date for an old record: the id it was served with.
+
 The same transaction records the event the change owes (an outbox entry). The caller clears
 it once the broker has the task; if the broker was down in between, the entry stays, and the
 next repeat of the write or the periodic sweep hands the event over again, so a change is
@@ -15,15 +25,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
 import redis
 
 from syndication.feed_catalog import feed_titles
+from syndication.identity import (
+    PUBLISHER,
+    Identity,
+    NotOwner,
+    canonical_url,
+    for_url,
+    id_candidates,
+)
 from syndication.models import Article
+from syndication.slugs import slug_from_url
 from syndication.store.keys import Keys
 
 
@@ -49,14 +68,33 @@ class StoredArticle:
     state: State
     content_hash: str
     changed_at: datetime
+    owner: str | None = None  # None: stored before owners were recorded (the publisher's)
+    keys: tuple[str, ...] = field(default=())  # what the owner calls it (identity keys)
+
+    @property
+    def owned_by(self) -> str:
+        return self.owner or PUBLISHER
 
     def to_json(self) -> dict[str, Any]:
         return {**self.article.to_json(), "state": self.state.value}
 
 
+@dataclass(frozen=True)
+class Written:
+    """What a write did, and the article as stored (its resolved id and ``feed_date``)."""
+
+    outcome: Outcome
+    article: Article
+
+
 def content_hash(article: Article) -> str:
-    """A hash of the canonical JSON: equal content gives equal hashes across processes."""
-    canonical = json.dumps(article.to_json(), sort_keys=True, separators=(",", ":"))
+    """A hash of the canonical JSON: equal content gives equal hashes across processes.
+
+    ``feed_date`` is bookkeeping, not content, and is left out so that the hashes of records
+    written before it existed still match the same content written now."""
+    data = article.to_json()
+    data.pop("feed_date", None)
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -131,37 +169,224 @@ class ArticleStore:
         members = self.r.zrevrange(self.keys.all_ids, start, start + size - 1)
         return [m.decode() for m in members]
 
-    def upsert(self, article: Article, now: datetime) -> Outcome:
+    def upsert(self, article: Article, now: datetime, identity: Identity | None = None) -> Outcome:
         """Store ``article`` unless it is a repeat or older than what is stored."""
-        digest = content_hash(article)
-        key = self.keys.article(article.id)
+        return self.put(article, now, identity).outcome
+
+    def put(self, article: Article, now: datetime, identity: Identity | None = None) -> Written:
+        """Store ``article`` as the one ``identity`` names (default: the publisher's, by its
+        canonical URL, ``article.id`` the preferred id of a new one).
+
+        Raises ``NotOwner`` when the identity, the URL or the id belongs to another source.
+        """
+        identity = identity or for_url(article.url, article.id or None)
+        canon = canonical_url(article.url)
         with self.r.pipeline() as pipe:
             while True:
                 try:
-                    pipe.watch(key)
-                    raw = pipe.get(key)
-                    old = None if raw is None else _decode(raw)
-                    outcome = _classify(old, article, digest)
-                    if outcome in (Outcome.UNCHANGED, Outcome.STALE):
-                        pipe.unwatch()
-                        return outcome
-                    pipe.multi()
-                    if old is not None:
-                        for index in _index_keys(self.keys, old.article):
-                            pipe.zrem(index, article.id)
-                    record = _encode(article, State.PUBLISHED, digest, now)
-                    pipe.set(key, record)
-                    score = article.published_at.timestamp()
-                    for index in _index_keys(self.keys, article):
-                        pipe.zadd(index, {article.id: score})
-                    pipe.zadd(self.keys.all_ids, {article.id: now.timestamp()})
-                    _mark_feeds(pipe, self.keys, article, *([old.article] if old else []))
-                    kind = "updated" if outcome is Outcome.UPDATED else "published"
-                    pipe.hset(self.keys.pending_events, article.id, f"{kind}:{digest}")
-                    pipe.execute()
-                    return outcome
+                    return self._put(pipe, article, now, identity, canon)
                 except redis.WatchError:
                     continue
+
+    def _read(self, pipe: redis.client.Pipeline, article_id: str) -> StoredArticle | None:
+        """Read a record under WATCH (the transaction retries if it changes meanwhile)."""
+        key = self.keys.article(article_id)
+        pipe.watch(key)
+        raw = pipe.get(key)
+        return None if raw is None else _decode(raw)
+
+    def _holding(
+        self, pipe: redis.client.Pipeline, article_id: str, canon: str
+    ) -> StoredArticle | None:
+        """The article a URL index entry names, if it still has that URL (an entry left
+        behind by an article that moved on, or by the one-off backfill, is stale)."""
+        stored = self._read(pipe, article_id)
+        if stored is None or canonical_url(stored.article.url) != canon:
+            return None
+        return stored
+
+    def index_legacy_urls(self, batch: int = 500) -> int:
+        """The one-off upgrade step: put every record from before owners into the URL index
+        (``HSETNX``: an entry a new write made wins). Idempotent, safe to run while writes
+        go on, and a no-op after its first complete run; returns how many URLs it added.
+
+        The lazy path in ``put`` already finds an old record by the id the API took as it
+        was or by the slug of its URL; this finds the rest, so another source's item on
+        the URL of an old article whose id was its CMS id is refused too."""
+        done = self.keys.identities_migrated
+        if self.r.exists(done):
+            return 0
+        added = 0
+        pattern = _glob_escape(self.keys.article("")) + "*"
+        names: list[bytes] = []
+        for name in self.r.scan_iter(match=pattern, count=batch):
+            names.append(name)
+            if len(names) >= batch:
+                added += self._index_batch(names)
+                names = []
+        added += self._index_batch(names)
+        self.r.set(done, "1")
+        return added
+
+    def _index_batch(self, names: list[bytes]) -> int:
+        if not names:
+            return 0
+        entries: dict[str, str] = {}
+        for raw in self.r.mget(names):
+            if raw is None:
+                continue
+            try:
+                stored = _decode(raw)
+            except (ValueError, KeyError, TypeError):
+                continue  # a record nobody can read is not this step's to judge
+            if stored.owner is None:
+                entries.setdefault(canonical_url(stored.article.url), stored.article.id)
+        with self.r.pipeline(transaction=False) as pipe:
+            for url, article_id in entries.items():
+                pipe.hsetnx(self.keys.article_urls, url, article_id)
+            return sum(int(bool(r)) for r in pipe.execute())
+
+    def _resolve(
+        self, pipe: redis.client.Pipeline, article: Article, identity: Identity, canon: str
+    ) -> tuple[str, StoredArticle | None]:
+        """The article an identity not yet in the index names, or a new id for it."""
+        holder = pipe.hget(self.keys.article_urls, canon)
+        if holder is not None:
+            stored = self._holding(pipe, holder.decode(), canon)
+            if stored is not None:
+                if stored.owned_by != identity.owner:
+                    raise NotOwner(stored.article.id, stored.owned_by, identity.owner)
+                # The same source and URL is the same article, unless the source calls
+                # the stored one something else of the same kind (two guids, two CMS ids).
+                same_kind = [k for k in stored.keys if k.partition(":")[0] == identity.kind]
+                if not same_kind:
+                    return stored.article.id, stored
+        # Records from before the upgrade: the API took the CMS's id as the article id;
+        # otherwise the id was the slug of the URL's last segment.
+        for candidate, by_id in ((identity.legacy_id, True), (slug_from_url(article.url), False)):
+            if not candidate:
+                continue
+            stored = self._read(pipe, candidate)
+            if stored is None or stored.owner is not None:
+                continue
+            if by_id or canonical_url(stored.article.url) == canon:
+                if identity.owner != PUBLISHER:
+                    raise NotOwner(candidate, PUBLISHER, identity.owner)
+                return candidate, stored
+        for candidate in id_candidates(identity):
+            key = self.keys.article(candidate)
+            pipe.watch(key)
+            if not pipe.exists(key):
+                return candidate, None
+        raise RuntimeError(f"no free id for {identity.field!r}")  # 2^256 to one
+
+    def _put(
+        self,
+        pipe: redis.client.Pipeline,
+        article: Article,
+        now: datetime,
+        identity: Identity,
+        canon: str,
+    ) -> Written:
+        k = self.keys
+        pipe.watch(k.identities, k.article_urls)
+        found = pipe.hget(k.identities, identity.field)
+        if found is not None:
+            article_id = found.decode()
+            old = self._read(pipe, article_id)
+        else:
+            article_id, old = self._resolve(pipe, article, identity, canon)
+        if old is not None and old.owned_by != identity.owner:
+            raise NotOwner(article_id, old.owned_by, identity.owner)
+
+        # Who holds the URL: a new URL of this article may not be another source's.
+        holder_raw = pipe.hget(k.article_urls, canon)
+        holder = None if holder_raw is None else holder_raw.decode()
+        if holder is not None and holder != article_id:
+            other = self._holding(pipe, holder, canon)
+            if other is None:
+                holder = None  # a stale entry: claim the URL
+            elif other.owned_by != identity.owner:
+                raise NotOwner(holder, other.owned_by, identity.owner)
+        claim_url = holder is None
+        drop_url: str | None = None
+        old_canon = None if old is None else canonical_url(old.article.url)
+        moved = old_canon is not None and old_canon != canon
+        if moved and pipe.hget(k.article_urls, old_canon) == article_id.encode():
+            drop_url = old_canon
+
+        feed_date: date = (
+            old.article.feed_date or old.article.published_at.date()
+            if old is not None
+            else article.published_at.date()
+        )
+        new = article.model_copy(update={"id": article_id, "feed_date": feed_date})
+        keys = old.keys if old is not None else ()
+        if identity.key not in keys:
+            keys = (*keys, identity.key)
+        digest = content_hash(new)
+        outcome = _classify(old, new, digest)
+
+        if outcome in (Outcome.UNCHANGED, Outcome.STALE):
+            assert old is not None and old_canon is not None
+            # Nothing changes and nothing is announced; the stored URL stays (a stale
+            # write's URL is not the article's). What the identity needs is recorded: the
+            # lazy upgrade of an old record, or its first write by another of its names.
+            claim_old = pipe.hget(k.article_urls, old_canon) is None
+            if not (
+                found is None
+                or claim_old
+                or old.owner != identity.owner
+                or old.keys != keys
+                or old.article.feed_date is None
+            ):
+                pipe.unwatch()
+                return Written(outcome, old.article)
+            kept = old.article.model_copy(update={"feed_date": feed_date})
+            pipe.multi()
+            self._book(pipe, article_id, identity, old_canon, found, claim_old, None)
+            record = _encode(
+                kept, old.state, old.content_hash, old.changed_at, identity.owner, keys
+            )
+            pipe.set(k.article(article_id), record)
+            pipe.execute()
+            return Written(outcome, kept)
+
+        pipe.multi()
+        self._book(pipe, article_id, identity, canon, found, claim_url, drop_url)
+        if old is not None:
+            for index in _index_keys(k, old.article):
+                pipe.zrem(index, article_id)
+        pipe.set(
+            k.article(article_id), _encode(new, State.PUBLISHED, digest, now, identity.owner, keys)
+        )
+        score = new.published_at.timestamp()
+        for index in _index_keys(k, new):
+            pipe.zadd(index, {article_id: score})
+        pipe.zadd(k.all_ids, {article_id: now.timestamp()})
+        _mark_feeds(pipe, k, new, *([old.article] if old else []))
+        kind = "updated" if outcome is Outcome.UPDATED else "published"
+        pipe.hset(k.pending_events, article_id, f"{kind}:{digest}")
+        pipe.execute()
+        return Written(outcome, new)
+
+    def _book(
+        self,
+        pipe: redis.client.Pipeline,
+        article_id: str,
+        identity: Identity,
+        canon: str,
+        found: bytes | None,
+        claim_url: bool,
+        drop_url: str | None,
+    ) -> None:
+        """Queue the index entries of a write inside its MULTI."""
+        if found is None:
+            pipe.hset(self.keys.identities, identity.field, article_id)
+        if claim_url:
+            pipe.hset(self.keys.article_urls, canon, article_id)
+        if drop_url is not None:
+            pipe.hdel(self.keys.article_urls, drop_url)
 
     def withdraw(self, article_id: str, now: datetime) -> Outcome:
         """Mark withdrawn and drop from every index; the record stays as a tombstone."""
@@ -174,14 +399,17 @@ class ArticleStore:
                     if raw is None:
                         pipe.unwatch()
                         return Outcome.NOT_FOUND
-                    old = _decode(raw)
+                    old = _decode(raw)  # a legacy record can still be withdrawn
                     if old.state is State.WITHDRAWN:
                         pipe.unwatch()
                         return Outcome.ALREADY_WITHDRAWN
                     pipe.multi()
                     for index in _index_keys(self.keys, old.article):
                         pipe.zrem(index, article_id)
-                    pipe.set(key, _encode(old.article, State.WITHDRAWN, old.content_hash, now))
+                    record = _encode(
+                        old.article, State.WITHDRAWN, old.content_hash, now, old.owner, old.keys
+                    )
+                    pipe.set(key, record)
                     pipe.zadd(self.keys.all_ids, {article_id: now.timestamp()})
                     _mark_feeds(pipe, self.keys, old.article)
                     pipe.hset(self.keys.pending_events, article_id, f"withdrawn:{now.isoformat()}")
@@ -245,6 +473,11 @@ class ArticleStore:
         self.r.eval(_CLEAR_PENDING, 1, self.keys.pending_events, event.article_id, event.token)
 
 
+def _glob_escape(text: str) -> str:
+    """``text`` as a literal in a SCAN ``MATCH`` pattern."""
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
+
+
 def _classify(old: StoredArticle | None, new: Article, digest: str) -> Outcome:
     if old is None:
         return Outcome.CREATED
@@ -257,21 +490,37 @@ def _classify(old: StoredArticle | None, new: Article, digest: str) -> Outcome:
     return Outcome.UPDATED
 
 
-def _encode(article: Article, state: State, digest: str, now: datetime) -> bytes:
-    record = {
+def _encode(
+    article: Article,
+    state: State,
+    digest: str,
+    now: datetime,
+    owner: str | None = None,
+    keys: tuple[str, ...] = (),
+) -> bytes:
+    record: dict[str, Any] = {
         "article": article.to_json(),
         "state": state.value,
         "hash": digest,
         "changed_at": now.isoformat(),
     }
+    if owner is not None:
+        record["owner"] = owner
+        record["keys"] = list(keys)
     return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _decode(raw: bytes) -> StoredArticle:
+def _decode(raw: bytes, stored: bool = True) -> StoredArticle:
+    """A stored record as it was saved: the limits on incoming input (models._stored) apply
+    at the door, not on the way out, so a record saved before today's limits stays readable
+    by every reader (feeds skip an item they cannot build; the API, digests and partner
+    feeds still see it and it can be corrected or withdrawn). ``stored=False`` re-checks."""
     record = json.loads(raw)
     return StoredArticle(
-        article=Article.model_validate(record["article"]),
+        article=Article.model_validate(record["article"], context={"stored": stored}),
         state=State(record["state"]),
         content_hash=record["hash"],
         changed_at=datetime.fromisoformat(record["changed_at"]),
+        owner=record.get("owner"),
+        keys=tuple(record.get("keys", ())),
     )

@@ -27,6 +27,22 @@ class Keys:
         return f"{self.prefix}{kind}:{slug}"
 
     @property
+    def identities(self) -> str:
+        """``"<owner> <key>"`` → article id (syndication/identity.py). Shares a hash tag
+        with ``article_urls``: one transaction writes both."""
+        return f"{self.prefix}articles:{{identity}}:keys"
+
+    @property
+    def article_urls(self) -> str:
+        """Canonical URL → the article that claimed it first (who owns the URL)."""
+        return f"{self.prefix}articles:{{identity}}:urls"
+
+    @property
+    def identities_migrated(self) -> str:
+        """Set once every record from before owners is in ``article_urls``."""
+        return f"{self.prefix}articles:{{identity}}:migrated"
+
+    @property
     def pending_events(self) -> str:
         """Article id → event not yet handed to the broker (written with the article)."""
         return f"{self.prefix}events:pending"

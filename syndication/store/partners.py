@@ -32,7 +32,7 @@ from typing import Any
 
 import redis
 
-from syndication.slugs import slugify
+from syndication.slugs import ascii_slug
 
 KEY_BYTES = 32
 PREFIX_CHARS = 8
@@ -176,7 +176,7 @@ class PartnerStore:
     ) -> tuple[Partner, str]:
         """Create a partner; returns it and its key (the only time the key exists in clear)."""
         key = new_key()
-        base_id = slugify(name)[:40].strip("-") or "partner"
+        base_id = ascii_slug(name)[:40].strip("-") or "partner"  # ids stay ASCII
         with self.r.pipeline() as pipe:
             while True:
                 try:

@@ -35,6 +35,8 @@ from typing import Any, TypeVar
 
 import redis
 
+from syndication.slugs import is_slug
+
 FREQUENCIES = ("daily", "weekly", "instant")
 STATUSES = ("pending", "confirmed", "unsubscribed")
 PENDING, CONFIRMED, UNSUBSCRIBED = STATUSES
@@ -43,7 +45,6 @@ _T = TypeVar("_T")
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LOCAL = re.compile(rf"^{_ATEXT}(?:\.{_ATEXT})*$")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_TOPIC = re.compile(r"^[a-z0-9][a-z0-9-]{0,119}$")
 _LANG = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
 _GLOB = re.compile(r"([*?\[\]\\])")  # characters special in a Redis MATCH pattern
 
@@ -85,7 +86,7 @@ def email_key(email: str) -> str:
 
 
 def valid_topic(slug: str) -> bool:
-    return bool(_TOPIC.match(slug))
+    return is_slug(slug)  # topic slugs keep non-Latin letters (syndication.slugs)
 
 
 def valid_language(code: str) -> bool:

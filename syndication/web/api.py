@@ -11,11 +11,10 @@ never change with the language, so clients branch on ``code``, never on the word
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -23,9 +22,22 @@ from pydantic import ValidationError
 from syndication import i18n
 from syndication.context import Context
 from syndication.i18n import N_
+from syndication.identity import NotOwner, for_api
 from syndication.ingest.normalise import article_from_data
 from syndication.store.articles import Outcome
-from syndication.web.auth import SIGNATURE_HEADER, bearer_ok, signature_ok
+from syndication.store.once import OnceStore
+from syndication.web import jsonbody, openapi
+from syndication.web.auth import (
+    REPLAYED,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    SignatureRefused,
+    bearer_ok,
+    verify_request,
+)
+
+#: Paging stays inside Redis's signed 64-bit ranges (an index past the end is an empty page).
+MAX_OFFSET = 1_000_000_000
 
 STATUS = {
     Outcome.CREATED: 201,
@@ -126,7 +138,7 @@ def field_errors(exc: ValidationError) -> list[dict[str, str]]:
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not (declared.isascii() and declared.isdigit()):  # "³".isdigit() is true too
             raise ApiError(400, N_("Content-Length is not a number"), code="bad_content_length")
         if int(declared) > limit:
             raise _too_large(limit)
@@ -158,11 +170,72 @@ def _not_found(article_id: str) -> ApiError:
     )
 
 
+def _source_id(data: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """Split off the CMS's own id (``source_id``, or ``id`` as clients sent it so far):
+    with the token's source it identifies the article, so a CMS's two posts never share
+    one, whatever their URLs look like. The article id in the answer is ours."""
+    rest = dict(data)
+    popped = [(name, rest.pop(name)) for name in ("source_id", "id") if name in rest]
+    given = [(name, value) for name, value in popped if value is not None]
+    values = {str(v).strip() if isinstance(v, int | str) else None for _, v in given}
+    for name, value in given:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | str)
+            or not 1 <= len(str(value).strip()) <= 200
+            or not str(value).isprintable()
+        ):
+            message = "must be a string or integer of 1-200 printable characters"
+            raise _invalid([{"field": name, "message": message}])
+    if len(values) > 1:
+        raise _invalid([{"field": "source_id", "message": "differs from id: send one of them"}])
+    return rest, (values.pop() if values else None)
+
+
+def _invalid(fields: list[dict[str, str]]) -> ApiError:
+    return ApiError(
+        422,
+        N_("invalid article: %(fields)s"),
+        code="invalid_article",
+        params={"fields": ", ".join(f["field"] for f in fields)},
+        fields=fields,
+    )
+
+
+async def require_signed(
+    request: Request, body: bytes, keys: Sequence[str], ctx: Context, purpose: str
+) -> None:
+    """Refuse (401, a ``code`` per failure) a request whose v1 signature
+    (``syndication.web.auth``) is missing, wrong, outside the time window on ``ctx.clock``,
+    or was accepted before for ``purpose`` (Stripe's and Standard Webhooks' replay rule)."""
+    raw_path = request.scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else request.url.path
+    try:
+        verified = verify_request(
+            request.headers.get(SIGNATURE_HEADER),
+            request.headers.get(TIMESTAMP_HEADER),
+            method=request.method,
+            path=path,
+            query=request.scope.get("query_string", b"").decode("latin-1"),
+            body=body,
+            keys=keys,
+            now=ctx.clock().timestamp(),
+        )
+    except SignatureRefused as exc:
+        raise ApiError(401, exc.message, code=exc.code, params=exc.params, **exc.extra) from None
+    once = OnceStore(ctx.client, ctx.settings.key_prefix)
+    claim = f"signed:{purpose}"
+    if not await run_in_threadpool(once.claim, claim, verified.digest, verified.remember_s):
+        raise ApiError(401, REPLAYED, code="signature_replayed")
+
+
 def make_router(ctx: Context) -> APIRouter:
     router = APIRouter(prefix="/api")
     token = ctx.settings.api_token or ""
 
-    def authorise(request: Request, body: bytes = b"") -> None:
+    async def authorise(request: Request, body: bytes | None = None) -> None:
+        """A bearer token, or a request signed with it (GET and DELETE too: the signature
+        covers method, path and query, so one request's signature authorises no other)."""
         if not token:
             raise ApiError(
                 503,
@@ -171,48 +244,42 @@ def make_router(ctx: Context) -> APIRouter:
             )
         if bearer_ok(request.headers.get("authorization"), token):
             return
-        if signature_ok(request.headers.get(SIGNATURE_HEADER), body, token):
-            return
-        raise ApiError(
-            401,
-            N_(
-                "missing or wrong credentials: send 'Authorization: Bearer <token>'"
-                " or an %(header)s HMAC-SHA256 of the body"
-            ),
-            code="unauthorized",
-            params={"header": SIGNATURE_HEADER},
-        )
+        if SIGNATURE_HEADER not in request.headers:
+            raise ApiError(
+                401,
+                N_(
+                    "missing or wrong credentials: send 'Authorization: Bearer <token>'"
+                    " or sign the request (%(header)s and %(timestamp)s, see the README)"
+                ),
+                code="unauthorized",
+                params={"header": SIGNATURE_HEADER, "timestamp": TIMESTAMP_HEADER},
+            )
+        if body is None:
+            body = await read_body(request, ctx.settings.max_body_bytes)
+        await require_signed(request, body, (token,), ctx, "api")
 
-    @router.post("/articles")
+    @router.post(
+        "/articles",
+        responses={
+            200: {"description": "Updated, unchanged or republished"},
+            201: {"description": "Created"},
+            **openapi.errors(400, 401, 409, 413, 422, 503),
+        },
+        openapi_extra={**openapi.body(openapi.article_schema()), "security": openapi.API_SECURITY},
+    )
     async def post_article(request: Request) -> JSONResponse:
         body = await read_body(request, ctx.settings.max_body_bytes)
-        authorise(request, body)
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ApiError(
-                400,
-                N_("body is not valid UTF-8 (byte %(byte)s)"),
-                code="body_not_utf8",
-                params={"byte": exc.start},
-            ) from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ApiError(
-                400,
-                N_("body is not valid JSON: %(reason)s at line %(line)s"),
-                code="body_not_json",
-                params={"reason": exc.msg, "line": exc.lineno},
-            ) from None
+        await authorise(request, body)
+        data = jsonbody.parse_json(body)  # UTF-8, JSON, bounded depth: a 400 naming what is wrong
         if not isinstance(data, dict):
             raise ApiError(
                 422,
                 N_("body must be a JSON object with the article's fields"),
                 code="body_not_object",
             )
+        data, source_id = _source_id(data)
         try:
-            article = article_from_data(data, ctx.settings.publisher)
+            article = article_from_data(data, ctx.settings.publisher, now=ctx.clock())
         except ValidationError as exc:
             fields = field_errors(exc)
             names = ", ".join(f["field"] for f in fields)
@@ -223,7 +290,20 @@ def make_router(ctx: Context) -> APIRouter:
                 params={"fields": names},
                 fields=fields,
             ) from None
-        outcome = await run_in_threadpool(ctx.articles.accept, article)
+        try:
+            written = await run_in_threadpool(
+                ctx.articles.submit, article, for_api(article.url, source_id)
+            )
+        except NotOwner as exc:
+            raise ApiError(
+                409,
+                N_("article %(id)s belongs to the source %(owner)s: this source may not change it"),
+                code="not_owner",
+                params={"id": repr(exc.article_id), "owner": repr(exc.owner)},
+                id=exc.article_id,
+                owner=exc.owner,
+            ) from None
+        outcome, article = written.outcome, written.article
         payload: dict[str, Any] = {"id": article.id, "outcome": outcome.value}
         headers = {"Location": f"/api/articles/{article.id}"}
         if outcome is Outcome.STALE:
@@ -233,13 +313,17 @@ def make_router(ctx: Context) -> APIRouter:
             headers.update({"Content-Language": locale, "Vary": "Accept-Language"})
         return JSONResponse(payload, STATUS[outcome], headers=headers)
 
-    @router.get("/articles")
-    async def list_articles(request: Request, limit: int = 20, offset: int = 0) -> JSONResponse:
-        authorise(request)
-        if not 1 <= limit <= 200 or offset < 0:
-            raise ApiError(
-                422, N_("limit must be 1-200 and offset 0 or more"), code="invalid_paging"
-            )
+    @router.get(
+        "/articles",
+        responses=openapi.errors(401, 422, 503),
+        openapi_extra={"security": openapi.API_SECURITY},
+    )
+    async def list_articles(
+        request: Request,
+        limit: Annotated[int, Query(ge=1, le=200)] = 20,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    ) -> JSONResponse:
+        await authorise(request)
         store = ctx.article_store
         ids = await run_in_threadpool(store.latest_ids, limit, offset)
         stored = await run_in_threadpool(store.get_many, ids)
@@ -253,17 +337,25 @@ def make_router(ctx: Context) -> APIRouter:
             }
         )
 
-    @router.get("/articles/{article_id}")
+    @router.get(
+        "/articles/{article_id}",
+        responses=openapi.errors(401, 404, 503),
+        openapi_extra={"security": openapi.API_SECURITY},
+    )
     async def get_article(request: Request, article_id: str) -> JSONResponse:
-        authorise(request)
+        await authorise(request)
         stored = await run_in_threadpool(ctx.article_store.get, article_id)
         if stored is None:
             raise _not_found(article_id)
         return JSONResponse(stored.to_json())
 
-    @router.delete("/articles/{article_id}")
+    @router.delete(
+        "/articles/{article_id}",
+        responses=openapi.errors(401, 404, 503),
+        openapi_extra={"security": openapi.API_SECURITY},
+    )
     async def withdraw_article(request: Request, article_id: str) -> JSONResponse:
-        authorise(request)
+        await authorise(request)
         outcome = await run_in_threadpool(ctx.articles.withdraw, article_id)
         if outcome is Outcome.NOT_FOUND:
             raise _not_found(article_id)

@@ -21,19 +21,27 @@ from syndication.i18n import N_
 from syndication.licences import LICENCES, deed_url, display_name, legal_code_url
 from syndication.store.connection import ConnectionFailed, redacted
 from syndication.templating import environment
-from syndication.web import admin, api, archive, feeds, ops, partners, subscribers
+from syndication.web import admin, api, archive, docs, feeds, openapi, ops, partners, subscribers
 from syndication.web import page_locale as pl
+from syndication.web.security import SecurityHeaders
 
 
 def create_app(ctx: Context) -> FastAPI:
     app = FastAPI(
         title="syndication",
         version=__version__,
-        docs_url="/api/docs",
+        docs_url=None,  # FastAPI's Swagger UI loads from a CDN: docs.py serves our own page
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
     app.state.ctx = ctx
+    # Outermost: headers on every answer, and a generic 500 for anything a route raises.
+    app.add_middleware(
+        SecurityHeaders, https=ctx.settings.public_url.lower().startswith("https://")
+    )
+    # Before docs takes app.openapi: the document adds the error schema and auth schemes.
+    openapi.install(app)
+    app.include_router(docs.make_router(app.openapi, "/api/openapi.json"))
     app.include_router(api.make_router(ctx))
     app.include_router(feeds.make_router(ctx))
     app.include_router(subscribers.make_router(ctx))
@@ -83,6 +91,8 @@ def create_app(ctx: Context) -> FastAPI:
         locale = api.request_locale(request)
         body = api.error_body(locale, str(exc.detail), api.status_code_name(exc.status_code))
         headers = {**pl.headers(locale), **(exc.headers or {})}
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(openapi.allowed_methods(app, request.scope))
         return JSONResponse(body, exc.status_code, headers=headers)
 
     publisher = ctx.settings.publisher

@@ -36,6 +36,7 @@ from syndication.store.editions import Edition, EditionStatus, EditionStore
 from syndication.store.editorial import EditorialStore
 from syndication.store.subscribers import valid_topic
 from syndication.templating import environment
+from syndication.web import openapi
 
 PAGE_SIZE = 20
 CACHE_SECONDS = 300
@@ -43,6 +44,7 @@ _CACHE_SIZE = 64
 # Edition ids are ``daily-2026-11-26``, ``weekly-2026-W48``, ``instant-2026-11-26T12:05``;
 # anything else (braces would break the hash tag of its keys) is simply not found.
 _EDITION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9:._-]{0,99}")
+_START = re.compile(r"[0-9]{1,8}")
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})?")
 _SHOWN = (EditionStatus.SENDING, EditionStatus.PAUSED, EditionStatus.DONE, EditionStatus.CANCELLED)
 HEADERS = {
@@ -181,7 +183,8 @@ def make_router(ctx: Any) -> APIRouter:
     @router.get("/archive", response_class=HTMLResponse)
     async def archive_index(request: Request, start: str = "0") -> HTMLResponse:
         locale = ui_locale(request)
-        offset = int(start) if start.isdigit() and len(start) < 9 else 0
+        # ASCII digits only: str.isdigit() is also true of "³" and "٣", which int() refuses.
+        offset = int(start) if _START.fullmatch(start) else 0
         shown, older = await run_in_threadpool(listing, offset)
         lang = keep_lang(request)
         return page(
@@ -237,7 +240,7 @@ def make_router(ctx: Any) -> APIRouter:
             cache.put(key, html)
         return html
 
-    @router.get("/archive/{edition_id}", response_class=HTMLResponse)
+    @router.get("/archive/{edition_id}", response_class=HTMLResponse, responses=openapi.pages(404))
     async def archive_edition(edition_id: str, request: Request) -> HTMLResponse:
         edition = None
         if _EDITION_ID.fullmatch(edition_id):

@@ -1,20 +1,100 @@
-"""API authentication: a bearer token, or an HMAC-SHA256 signature of the body (CMS webhooks).
+"""API authentication: a bearer token, or a signed request (CMS and mail-provider webhooks).
 
-Both are compared in constant time; the token is compared as digests so that its length
-does not leak either.
+A signature covers the whole request, not only its body: a body-only signature of the empty
+body of a GET or DELETE was one constant that listed and withdrew any article (issue 11).
+The scheme follows Stripe's and Standard Webhooks' signing: HMAC-SHA256 (RFC 2104) keyed
+with the shared secret over ``"{timestamp}\\n{METHOD}\\n{path}\\n{query}\\n{sha256 hex of
+body}"``, sent as ``X-Syndication-Timestamp: <unix seconds>`` and
+``X-Syndication-Signature: v1=<hex>``. The path and query are canonical (AWS SigV4-style:
+RFC 3986 percent-encoding, query pairs sorted), so a client signs what it means, not how its
+HTTP library spells it. The server refuses timestamps more than ``TOLERANCE_S`` from its
+clock and, with ``syndication.store.once``, a signed request seen before.
+
+Secrets, tokens and signatures are compared in constant time; the token is compared as
+digests so that its length does not leak either.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote
+
+from syndication.i18n import N_
 
 SIGNATURE_HEADER = "X-Syndication-Signature"
+TIMESTAMP_HEADER = "X-Syndication-Timestamp"
+SCHEME = "v1"
+#: How far a request's timestamp may be from the server's clock, either way (Stripe's default).
+TOLERANCE_S = 300
+
+Query = str | Mapping[str, str] | Iterable[tuple[str, str]]
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_WRONG = N_(
+    "wrong signature: %(header)s does not match this request's method, path, query,"
+    " timestamp and body"
+)
+REPLAYED = N_("this signed request was already accepted: sign each request anew")
 
 
 def sign(body: bytes, key: str) -> str:
-    """The header value a CMS sends: ``sha256=<hex of HMAC-SHA256(key, body)>``."""
+    """``sha256=<hex of HMAC-SHA256(key, body)>``: the body-only signature of our *outbound*
+    partner webhooks (services/partners.py). Never accepted inbound any more."""
     return "sha256=" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+
+
+def canonical_path(path: str) -> str:
+    """The path as sent on the wire, decoded once and re-encoded per RFC 3986 (only
+    unreserved characters and ``/`` stay as they are): ``/a%7eb`` and ``/a~b`` sign alike."""
+    return quote(unquote(path), safe="/")
+
+
+def canonical_query(query: Query) -> str:
+    """The query (raw string without ``?``, a mapping or pairs) as sorted ``k=v`` pairs joined
+    by ``&``, each side percent-encoded per RFC 3986; parsed as Starlette parses it (``+`` is
+    a space), so pairs the app sees alike sign alike and any other change shows."""
+    if isinstance(query, str):
+        pairs = parse_qsl(query, keep_blank_values=True)
+    elif isinstance(query, Mapping):
+        pairs = [(str(k), str(v)) for k, v in query.items()]
+    else:
+        pairs = [(str(k), str(v)) for k, v in query]
+    return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in sorted(pairs))
+
+
+def signing_string(method: str, path: str, query: Query, body: bytes, timestamp: int) -> bytes:
+    """What the HMAC covers, one field per line (no field can hold a line break)."""
+    fields = (
+        str(int(timestamp)),
+        method.upper(),
+        canonical_path(path),
+        canonical_query(query),
+        hashlib.sha256(body).hexdigest(),
+    )
+    return "\n".join(fields).encode()
+
+
+def sign_request(
+    secret: str, method: str, path: str, query: Query, body: bytes, timestamp: int
+) -> str:
+    """The ``X-Syndication-Signature`` value for this request: ``v1=<hex HMAC-SHA256>``."""
+    message = signing_string(method, path, query, body, timestamp)
+    return f"{SCHEME}=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def signed_headers(
+    secret: str, method: str, path: str, query: Query, body: bytes, timestamp: int
+) -> dict[str, str]:
+    """Both headers a client adds to a signed request."""
+    return {
+        TIMESTAMP_HEADER: str(int(timestamp)),
+        SIGNATURE_HEADER: sign_request(secret, method, path, query, body, timestamp),
+    }
 
 
 def bearer_ok(header: str | None, token: str) -> bool:
@@ -26,7 +106,96 @@ def bearer_ok(header: str | None, token: str) -> bool:
     )
 
 
-def signature_ok(header: str | None, body: bytes, key: str) -> bool:
-    if not header:
-        return False
-    return hmac.compare_digest(header.strip().encode(), sign(body, key).encode())
+class SignatureRefused(Exception):
+    """Why a signed request is refused: ``code`` is stable, ``message`` a gettext msgid
+    filled from ``params``; ``extra`` fields go into the answer as they are."""
+
+    def __init__(self, code: str, message: str, **extra: Any) -> None:
+        self.code = code
+        self.message = message
+        self.params: dict[str, Any] = {
+            "header": SIGNATURE_HEADER,
+            "timestamp": TIMESTAMP_HEADER,
+            "tolerance": TOLERANCE_S,
+        }
+        self.extra = extra
+        super().__init__(code)
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A good signature: ``digest`` names the request (the same for a replay of it, whatever
+    key signed it); it must be remembered for ``remember_s`` seconds, until it goes stale."""
+
+    digest: str
+    remember_s: int
+
+
+def _given(header: str) -> list[str]:
+    """The ``v1`` signatures in a header (comma-separated, so a client may send one per key
+    during its own rotation, as Standard Webhooks allows)."""
+    entries = [e.strip() for e in header.split(",") if e.strip()]
+    v1 = [e.removeprefix(f"{SCHEME}=").lower() for e in entries if e.startswith(f"{SCHEME}=")]
+    if not v1 and any(e.lower().startswith("sha256=") for e in entries):
+        raise SignatureRefused(
+            "signature_outdated",
+            N_(
+                "%(header)s: the body-only sha256= signature is no longer accepted; sign the"
+                " method, path, query, %(timestamp)s and body (v1=, see the README)"
+            ),
+        )
+    if not v1 or not all(_HEX64.fullmatch(s) for s in v1):
+        raise SignatureRefused(
+            "signature_malformed",
+            N_("%(header)s must be v1=<64 hex digits of HMAC-SHA256>"),
+        )
+    return v1
+
+
+def verify_request(
+    signature: str | None,
+    timestamp: str | None,
+    *,
+    method: str,
+    path: str,
+    query: Query,
+    body: bytes,
+    keys: Sequence[str],
+    now: float,
+) -> Verified:
+    """Check a signed request against each of ``keys`` (the current secret first, then any
+    previous one still accepted); raises ``SignatureRefused``. The replay check is the
+    caller's (it needs the store): remember ``Verified.digest``."""
+    if not signature:
+        raise SignatureRefused(
+            "signature_missing",
+            N_("missing %(header)s and %(timestamp)s: sign the request (see the README)"),
+        )
+    given = _given(signature)
+    if timestamp is None or not timestamp.strip():
+        raise SignatureRefused(
+            "timestamp_missing",
+            N_("a signed request needs %(timestamp)s: the Unix time in seconds it was signed"),
+        )
+    stamp = timestamp.strip()
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+        raise SignatureRefused(
+            "timestamp_invalid", N_("%(timestamp)s must be the Unix time in whole seconds")
+        )
+    when = int(stamp)
+    message = signing_string(method, path, query, body, when)
+    expected = [hmac.new(k.encode(), message, hashlib.sha256).hexdigest() for k in keys if k]
+    matches = [hmac.compare_digest(e, g) for e in expected for g in given]  # no short cut
+    if not any(matches):
+        raise SignatureRefused("signature_invalid", _WRONG)
+    if abs(now - when) > TOLERANCE_S:
+        raise SignatureRefused(
+            "timestamp_stale",
+            N_(
+                "%(timestamp)s is more than %(tolerance)s seconds from the server's clock:"
+                " sign the request again just before sending it"
+            ),
+            server_time=int(now),
+        )
+    remember = max(1, int(when + TOLERANCE_S - now) + 1)
+    return Verified(hashlib.sha256(message).hexdigest(), remember)

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from syndication.context import Context
 from syndication.store.feeds import CachedFeed, variant_etag
 from syndication.templating import environment
+from syndication.web import openapi
 from syndication.web import page_locale as pl
 from syndication.web.api import ApiError
 from syndication.web.conditional import choose_coding, http_date, not_modified
@@ -25,7 +26,9 @@ from syndication.web.conditional import choose_coding, http_date, not_modified
 CACHE_CONTROL = "public, max-age=60"
 ARCHIVE_CACHE_CONTROL = "public, max-age=3600"
 _PATH = re.compile(
-    r"^(?P<name>all|(?:topic|author|section|lang)/[a-z0-9][a-z0-9-]{0,119})"
+    # The slug in any script (the path arrives percent-decoded); feed_catalog.is_feed_name
+    # checks it exactly before any lookup.
+    r"^(?P<name>all|(?:topic|author|section|lang)/[^/.\s]{1,120})"
     r"(?:/archive/(?P<page>[1-9][0-9]{0,8}))?\.(?P<fmt>rss|atom|json)$"
 )
 
@@ -72,7 +75,12 @@ def make_router(ctx: Context) -> APIRouter:
         headers = {"Cache-Control": CACHE_CONTROL, **pl.headers(locale)}
         return HTMLResponse(html, headers=headers)
 
-    @router.api_route("/{path:path}", methods=["GET", "HEAD"])
+    feed_responses = {**openapi.FEED_OK, **openapi.errors(404, 503)}
+
+    @router.get("/{path:path}", response_class=Response, responses=feed_responses)
+    @router.head(
+        "/{path:path}", response_class=Response, responses=feed_responses
+    )  # its own route: its own operationId
     async def feed(request: Request, path: str) -> Response:
         match = _PATH.match(path)
         if match is None:

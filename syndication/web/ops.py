@@ -1,4 +1,5 @@
-"""Operations endpoints: ``/metrics`` (Prometheus text), ``/healthz`` and ``/healthz/web``;
+"""Operations endpoints: ``/metrics`` (Prometheus text; behind a bearer
+token when ``SYNDICATION_METRICS_TOKEN`` is set), ``/healthz`` and ``/healthz/web``;
 and ``MeteredRequests``, the ASGI wrapper that counts feed and partner requests.
 
 ``/healthz`` answers for the whole service: 200 when Redis answers and at least one worker
@@ -22,13 +23,14 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from syndication import __version__
 from syndication.metrics import HEARTBEAT_TTL, BufferedMetrics, Metrics, render, worker_heartbeats
 from syndication.store.connection import RedisError, redacted
+from syndication.web.auth import bearer_ok
 from syndication.web.feeds import _PATH as FEED_PATH
 
 Scope = MutableMapping[str, Any]
@@ -74,8 +76,20 @@ def make_router(ctx: Any) -> APIRouter:
     def scrape() -> str:
         return render(reader.read(), gauges())
 
+    token = getattr(settings, "metrics_token", None) or ""
+
     @router.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        # Optional: the gauges name partner ids, so an operator may keep them from strangers.
+        if token and not bearer_ok(request.headers.get("authorization"), token):
+            return JSONResponse(
+                {
+                    "error": "send 'Authorization: Bearer <SYNDICATION_METRICS_TOKEN>'",
+                    "code": "unauthorized",
+                },
+                401,
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"', "Cache-Control": "no-store"},
+            )
         try:
             text = await run_in_threadpool(scrape)
         except RedisError as exc:
@@ -113,12 +127,17 @@ def make_router(ctx: Any) -> APIRouter:
             body["reason"] = "; ".join(reasons)
         return (200 if healthy else 503), body
 
-    @router.get("/healthz")
+    health_answers: dict[int | str, dict[str, Any]] = {
+        200: {"description": "Healthy"},
+        503: {"description": "Down: `reason` says why", "content": {"application/json": {}}},
+    }
+
+    @router.get("/healthz", responses=health_answers)
     async def healthz() -> JSONResponse:
         status, body = await run_in_threadpool(health, True)
         return JSONResponse(body, status, headers={"Cache-Control": "no-store"})
 
-    @router.get("/healthz/web")
+    @router.get("/healthz/web", responses=health_answers)
     async def healthz_web() -> JSONResponse:
         status, body = await run_in_threadpool(health, False)
         return JSONResponse(body, status, headers={"Cache-Control": "no-store"})

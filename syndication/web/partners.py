@@ -2,10 +2,12 @@
 
 Two ways to send a key: ``Authorization: Bearer KEY`` on ``/partners/feeds/{name}.{fmt}``
 (preferred), and ``/partners/{KEY}/feeds/{name}.{fmt}`` for CMS importers that accept only
-a URL. A key in a path ends up in access logs, so importing this module installs a logging
-filter on uvicorn's loggers that rewrites ``/partners/<key>/`` to ``/partners/***/`` before
-any handler sees the record; put the same rule in any proxy in front of us (nginx:
-``log_format`` with a ``map`` on ``$request_uri``). Responses to the key-in-path form carry
+a URL — in exactly that spelling (no percent-encoding; ``/Partners/``, ``//KEY`` are 404s).
+A key in a path ends up in access logs, so importing this module installs a logging
+filter on uvicorn's loggers that rewrites ``/partners/<key>/`` (any spelling) and
+``?k=``/``?key=``/``?api_key=`` values to ``***`` before any handler sees the record; put
+the same rule in any proxy in front of us (nginx: ``log_format`` with a ``map`` on
+``$request_uri``). Responses to the key-in-path form carry
 ``Referrer-Policy: no-referrer`` and are ``private``; feed documents never contain a key
 (their self links are the bearer form).
 
@@ -32,10 +34,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from syndication.context import Context
+from syndication.logging_setup import redact_partner_keys
 from syndication.services.partners import PartnerService, make_partner_service
 from syndication.store.feeds import compress, variant_etag
 from syndication.store.partners import Partner
 from syndication.templating import environment
+from syndication.web import openapi
 from syndication.web.api import ApiError
 from syndication.web.conditional import choose_coding, http_date, not_modified
 
@@ -43,7 +47,7 @@ RATE_LIMIT = 120  # feed requests per partner per window: an importer polls ever
 RATE_WINDOW_S = 60
 CACHE_CONTROL = "private, max-age=60"
 _PATH = re.compile(
-    r"^(?P<name>all|(?:topic|section|lang)/[a-z0-9][a-z0-9-]{0,119})"
+    r"^(?P<name>all|(?:topic|section|lang)/[^/.\s]{1,120})"  # slugs in any script
     r"\.(?P<fmt>rss|atom|json|ninjs)$"
 )
 # One transparent 1×1 GIF (43 bytes), the smallest image every mail and web client shows.
@@ -63,13 +67,16 @@ PAGE_HEADERS = {
 
 # --- keys never reach the logs -----------------------------------------------------------
 
-_KEY_IN_PATH = re.compile(r"/partners/(?!feeds/)[^/\s?#\"']+")
-REDACTED = "/partners/***"
+REDACTED = "***"
+# The key in the one path form the router serves: URL-safe base64, as the store mints it.
+_KEY = re.compile(r"[A-Za-z0-9_-]{1,200}")
 
 
 def redact(text: str) -> str:
-    """``/partners/KEY/feeds/all.rss`` → ``/partners/***/feeds/all.rss``."""
-    return _KEY_IN_PATH.sub(REDACTED, text) if "/partners/" in text else text
+    """``/partners/KEY/feeds/all.rss`` → ``/partners/***/feeds/all.rss``, and every other
+    spelling of it (``//KEY``, ``/Partners/``, percent-encoded), and ``?k=``/``?key=``/
+    ``?api_key=`` values (``logging_setup.redact_partner_keys``)."""
+    return redact_partner_keys(text, REDACTED)
 
 
 class RedactPartnerKeys(logging.Filter):
@@ -176,21 +183,54 @@ def make_router(
         headers["Content-Length"] = str(len(body))
         return Response(b"" if head else body, 200, headers=headers, media_type=doc.content_type)
 
-    @router.api_route("/partners/feeds/{path:path}", methods=["GET", "HEAD"])
+    feed_responses = {**openapi.PARTNER_FEED_OK, **openapi.errors(401, 404, 429)}
+    by_bearer = {"security": openapi.PARTNER_SECURITY}
+
+    @router.get(
+        "/partners/feeds/{path:path}",
+        response_class=Response,
+        responses=feed_responses,
+        openapi_extra=by_bearer,
+    )
+    @router.head(
+        "/partners/feeds/{path:path}",
+        response_class=Response,
+        responses=feed_responses,
+        openapi_extra=by_bearer,
+    )
     async def bearer_feed(request: Request, path: str) -> Response:
         return await serve(request, _bearer(request.headers.get("authorization")), path, False)
 
-    @router.api_route("/partners/{key}/feeds/{path:path}", methods=["GET", "HEAD"])
+    @router.get(
+        "/partners/{key}/feeds/{path:path}", response_class=Response, responses=feed_responses
+    )
+    @router.head(
+        "/partners/{key}/feeds/{path:path}", response_class=Response, responses=feed_responses
+    )
     async def key_feed(request: Request, key: str, path: str) -> Response:
+        # One form only: the key exactly as minted, not percent-encoded ("%41…" would be
+        # decoded into the same key) — other spellings are not a partner feed.
+        raw = bytes(request.scope.get("raw_path") or b"").split(b"?", 1)[0]
+        canonical = f"/partners/{key}/feeds/".encode()
+        if not _KEY.fullmatch(key) or (raw and not raw.startswith(canonical)):
+            raise ApiError(404, "no such partner feed: use /partners/{key}/feeds/{name}.{fmt}")
         return await serve(request, key, path, True)
 
-    @router.get("/pixel/{token}.gif")
+    @router.get(
+        "/pixel/{token}.gif",
+        response_class=Response,
+        responses={200: {"description": "A 1x1 GIF", "content": {"image/gif": {}}}},
+    )
     async def pixel(token: str) -> Response:
         """Always the same GIF: a forged or stale token is simply not counted."""
         await run_in_threadpool(service.count_pixel, token, ctx.clock())
         return Response(GIF, 200, headers=PIXEL_HEADERS, media_type="image/gif")
 
-    @router.get("/republish/snippet.js")
+    @router.get(
+        "/republish/snippet.js",
+        response_class=Response,
+        responses={200: {"description": "The script", "content": {"text/javascript": {}}}},
+    )
     async def snippet() -> Response:
         js = environment().get_template("web/republish/snippet.js").render(public_url=public_url)
         return Response(
@@ -199,7 +239,9 @@ def make_router(
             media_type="text/javascript; charset=utf-8",
         )
 
-    @router.get("/republish/{article_id}", response_class=HTMLResponse)
+    @router.get(
+        "/republish/{article_id}", response_class=HTMLResponse, responses=openapi.pages(404)
+    )
     async def republish(article_id: str) -> HTMLResponse:
         page = await run_in_threadpool(service.republish, article_id)
         template = environment().get_template("web/republish/page.html")

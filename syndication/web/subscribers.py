@@ -25,7 +25,6 @@ size) so no extra dependency is needed.
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime
 from email.parser import BytesParser
@@ -50,9 +49,10 @@ from syndication.services.subscriptions import (
 )
 from syndication.store.subscribers import CONFIRMED, UNSUBSCRIBED, ConfirmOutcome, Subscriber
 from syndication.templating import environment
-from syndication.web.api import ApiError, read_body
-from syndication.web.auth import SIGNATURE_HEADER, signature_ok
+from syndication.web import openapi
+from syndication.web.api import ApiError, read_body, require_signed
 from syndication.web.csrf import FIELD, Csrf, CsrfFailure
+from syndication.web.jsonbody import parse_json
 
 log = logging.getLogger(__name__)
 
@@ -335,7 +335,14 @@ def make_router(ctx: Any, service: SubscriptionService | None = None) -> APIRout
         values = await choices(locale)
         return form_page(request, "form", locale, SIGNUP_FORM, email="", **values)
 
-    @router.post("/subscribe", response_class=HTMLResponse)
+    @router.post(
+        "/subscribe",
+        response_class=HTMLResponse,
+        responses=openapi.pages(400, 422, 429, json=(400, 413)),
+        openapi_extra=openapi.form(
+            FIELD, "email", "frequency", "topics", "language", lists=["topics"]
+        ),
+    )
     async def subscribe(request: Request) -> HTMLResponse:
         fields = await read_form(request)
         locale = ui_locale(request, fields=fields)
@@ -379,15 +386,30 @@ def make_router(ctx: Any, service: SubscriptionService | None = None) -> APIRout
         response.background = send_later(result)
         return response
 
-    @router.post("/api/subscribers")
+    @router.post(
+        "/api/subscribers",
+        status_code=202,
+        responses={
+            202: {"description": "Pending confirmation"},
+            **openapi.errors(400, 413, 422, 429),
+        },
+        openapi_extra=openapi.body(
+            {
+                "type": "object",
+                "required": ["email"],
+                "properties": {
+                    "email": {"type": "string"},
+                    "frequency": {"type": "string"},
+                    "topics": {"type": "array", "items": {"type": "string"}},
+                    "language": {"type": "string"},
+                },
+            }
+        ),
+    )
     async def subscribe_api(request: Request) -> JSONResponse:
         """JSON, no cookies, so no CSRF: browsers cannot post JSON cross-site without a
         CORS preflight we never answer. Rate limited like the form."""
-        body = await read_body(request, FORM_LIMIT)
-        try:
-            data = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise ApiError(400, "body is not valid JSON") from None
+        data = parse_json(await read_body(request, FORM_LIMIT))
         if not isinstance(data, dict):
             raise ApiError(422, "body must be a JSON object: {email, frequency, topics, language}")
         topics = data.get("topics") or []
@@ -474,7 +496,9 @@ def make_router(ctx: Any, service: SubscriptionService | None = None) -> APIRout
             frequency_name=i18n.frequency_name(locale, sub.frequency),
         )
 
-    @router.get("/confirm/{token}", response_class=HTMLResponse)
+    link_pages = openapi.pages(400, 409, 410)
+
+    @router.get("/confirm/{token}", response_class=HTMLResponse, responses=link_pages)
     async def confirm_page(request: Request, token: str) -> HTMLResponse:
         try:
             sub = await run_in_threadpool(svc().pending_confirmation, token)
@@ -487,7 +511,12 @@ def make_router(ctx: Any, service: SubscriptionService | None = None) -> APIRout
             return ended_page(locale)
         return confirm_form(request, sub, token, locale)
 
-    @router.post("/confirm/{token}", response_class=HTMLResponse)
+    @router.post(
+        "/confirm/{token}",
+        response_class=HTMLResponse,
+        responses=openapi.pages(400, 409, 410, json=(400, 413)),
+        openapi_extra=openapi.form(FIELD),
+    )
     async def confirm(request: Request, token: str) -> HTMLResponse:
         fields = await read_form(request)
         try:
@@ -514,7 +543,7 @@ def make_router(ctx: Any, service: SubscriptionService | None = None) -> APIRout
 
     # -- preferences ---------------------------------------------------------------------
 
-    @router.get("/preferences/{token}", response_class=HTMLResponse)
+    @router.get("/preferences/{token}", response_class=HTMLResponse, responses=link_pages)
     async def preferences(request: Request, token: str) -> HTMLResponse:
         try:
             sub = await run_in_threadpool(svc().manage, token)
@@ -535,7 +564,12 @@ def make_router(ctx: Any, service: SubscriptionService | None = None) -> APIRout
             **values,
         )
 
-    @router.post("/preferences/{token}", response_class=HTMLResponse)
+    @router.post(
+        "/preferences/{token}",
+        response_class=HTMLResponse,
+        responses=openapi.pages(400, 409, 410, 422, json=(400, 413)),
+        openapi_extra=openapi.form(FIELD, "frequency", "topics", "language", lists=["topics"]),
+    )
     async def save_preferences(request: Request, token: str) -> HTMLResponse:
         fields = await read_form(request)
         try:
@@ -617,7 +651,7 @@ def make_router(ctx: Any, service: SubscriptionService | None = None) -> APIRout
             token=token,
         )
 
-    @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+    @router.get("/unsubscribe/{token}", response_class=HTMLResponse, responses=link_pages)
     async def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
         """Shows the button only: a GET never unsubscribes (scanners follow every link)."""
         try:
@@ -629,7 +663,12 @@ def make_router(ctx: Any, service: SubscriptionService | None = None) -> APIRout
             return unsubscribed_page(sub, locale, just_now=False)
         return unsubscribe_form(request, sub, token, locale)
 
-    @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
+    @router.post(
+        "/unsubscribe/{token}",
+        response_class=HTMLResponse,
+        responses=openapi.pages(400, 409, 410, json=(400, 413)),
+        openapi_extra=openapi.form(FIELD, "List-Unsubscribe"),
+    )
     async def unsubscribe(request: Request, token: str) -> HTMLResponse:
         """RFC 8058 one-click (body ``List-Unsubscribe=One-Click``): the token alone
         authorises it, no cookie, no CSRF field. The page's button posts a CSRF field."""
@@ -652,23 +691,25 @@ def make_router(ctx: Any, service: SubscriptionService | None = None) -> APIRout
 
     # -- provider webhook ----------------------------------------------------------------
 
-    @router.post("/webhooks/email-events")
+    @router.post(
+        "/webhooks/email-events",
+        responses=openapi.errors(400, 401, 413, 422, 503),
+        openapi_extra={
+            **openapi.body({"anyOf": [{"type": "object"}, {"type": "array"}]}),
+            "security": openapi.WEBHOOK_SECURITY,
+        },
+    )
     async def email_events(request: Request) -> JSONResponse:
-        """Bounces and complaints from a mail provider, signed like the CMS webhooks."""
+        """Bounces and complaints from a mail provider (or the relay in front of it), signed
+        like the CMS webhooks: method, path, query, timestamp and body, each request once."""
         secret = settings.secret_key
         if not secret:
             raise ApiError(503, "webhooks are disabled: SYNDICATION_SECRET_KEY is not set")
         body = await read_body(request, settings.max_body_bytes)
-        given = request.headers.get(SIGNATURE_HEADER)
         # During a key rollover the provider may still sign with the previous key.
-        if not any(
-            signature_ok(given, body, key) for key in (secret, *settings.previous_secret_keys)
-        ):
-            raise ApiError(401, f"missing or wrong {SIGNATURE_HEADER} (HMAC-SHA256 of the body)")
-        try:
-            data = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise ApiError(400, "body is not valid JSON") from None
+        keys = (secret, *settings.previous_secret_keys)
+        await require_signed(request, body, keys, ctx, "email-events")
+        data = parse_json(body)
         events = data.get("events", [data]) if isinstance(data, dict) else data
         if not isinstance(events, list):
             raise ApiError(422, 'expected an event, a list of events, or {"events": [...]}')

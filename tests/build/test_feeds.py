@@ -581,15 +581,25 @@ def test_hostile_articles_give_well_formed_feeds_in_every_format(
     url_query: str,
     image_query: str,
 ):
-    (valid,) = arts(
-        1,
-        url=f"https://insightcrime.org/news/x/?{url_query}",
-        image={"url": f"https://cdn.example/a.png?{image_query}"},
-    )
+    # URLs set unvalidated too: the model now refuses markup characters in URLs, but
+    # articles stored before that still reach the builders.
+    (valid,) = arts(1, image={"url": "https://cdn.example/a.png"})
     assert valid.image is not None
-    image = valid.image.model_copy(update={"caption": caption, "credit": credit})
+    image = valid.image.model_copy(
+        update={
+            "caption": caption,
+            "credit": credit,
+            "url": f"https://cdn.example/a.png?{image_query}",
+        }
+    )
     article = raw(
-        valid, title=title, authors=[author], body_html=f"<p>{body}</p>", summary="", image=image
+        valid,
+        url=f"https://insightcrime.org/news/x/?{url_query}",
+        title=title,
+        authors=[author],
+        body_html=f"<p>{body}</p>",
+        summary="",
+        image=image,
     )
     title_out = expected_title(article)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,21 @@ def test_bad_files_are_listed_good_ones_imported(env, tmp_path: Path):
     assert "2 file(s) could not be imported" in out.stderr
 
 
+def test_a_deeply_nested_file_is_one_line_and_the_batch_goes_on(env, tmp_path: Path):
+    good = json.loads((ROOT / "examples/articles/coca-prices-putumayo-border.json").read_text())
+    (tmp_path / "a-deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (tmp_path / "b-deep-object.json").write_text('{"a":' * 5000 + "1" + "}" * 5000)
+    (tmp_path / "c-good.json").write_text(json.dumps(good))
+    out = run(env, "import", str(tmp_path))
+    assert out.returncode == 1
+    assert "3 file(s), 1 article(s): 1 created" in out.stdout
+    failed = [line for line in out.stdout.splitlines() if line.startswith("  failed:")]
+    assert [("a-deep.json" in f, "nested too deeply" in f) for f in failed[:1]] == [(True, True)]
+    assert len(failed) == 2 and "b-deep-object.json" in failed[1]
+    assert "Traceback" not in out.stderr + out.stdout
+    assert out.stderr.strip() == "2 file(s) could not be imported"
+
+
 def test_url_names_one_file_only(env):
     out = run(env, "import", "examples/articles", "--url", "https://insightcrime.org/x/")
     assert out.returncode == 1 and "exactly one" in out.stderr
@@ -88,7 +104,18 @@ def feed_server() -> Iterator[str]:
     server.shutdown()
 
 
-def test_poll_a_feed_twice(env, feed_server):
+def _with_sources(env: dict[str, str], tmp_path: Path, *sources: str) -> dict[str, str]:
+    """``env`` with a config listing ``sources`` (TOML lines, one table each)."""
+    toml = (ROOT / "examples/insightcrime.toml").read_text()
+    for source in sources:
+        toml += f"\n[[publisher.sources]]\n{source}\n"
+    (tmp_path / "sources.toml").write_text(toml)
+    return {**env, "SYNDICATION_CONFIG": str(tmp_path / "sources.toml")}
+
+
+def test_poll_a_feed_twice(env, feed_server, tmp_path: Path):
+    # A source on loopback is polled only when configured (issue 11: SSRF).
+    env = _with_sources(env, tmp_path, f'url = "{feed_server}/"')
     first = run(env, "poll", f"{feed_server}/rss.xml", "--json")
     assert first.returncode == 0, first.stderr
     outcomes = json.loads(first.stdout)["outcomes"]
@@ -99,6 +126,57 @@ def test_poll_a_feed_twice(env, feed_server):
     missing = run(env, "poll", f"{feed_server}/nope.xml")
     assert missing.returncode == 1 and missing.stderr.startswith("error: ")
     assert len(missing.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is link-local"),
+        ("http://localhost:{port}/rss.xml", "localhost resolves to .*, loopback"),
+        ("http://127.0.0.1:{port}/rss.xml", "127.0.0.1 is loopback"),
+    ],
+)
+def test_poll_refuses_an_address_the_source_is_not_configured_on(env, feed_server, url, reason):
+    port = feed_server.rsplit(":", 1)[1]
+    out = run(env, "poll", url.format(port=port))
+    assert out.returncode == 1 and out.stdout == ""
+    (line,) = out.stderr.strip().splitlines()
+    assert re.match(rf"error: {re.escape(url.format(port=port))}: refused: {reason}", line), line
+
+
+@pytest.fixture
+def stalling_server() -> Iterator[str]:
+    """Sends the headers and one byte of the body, then nothing until the test ends."""
+    release = threading.Event()
+
+    class Stall(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b"<")
+            self.wfile.flush()
+            release.wait()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Stall)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    release.set()
+    server.shutdown()
+    server.server_close()
+
+
+def test_poll_gives_up_at_the_sources_deadline(env, stalling_server, tmp_path: Path):
+    """The wall clock is the subject: 1 s of real waiting, no assertion on how long."""
+    url = f"{stalling_server}/feed"
+    env = _with_sources(env, tmp_path, f'url = "{url}"\ndeadline_s = 1')
+    out = run(env, "poll", url)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [f"error: {url}: gave up after 1 s (deadline)"]
 
 
 def test_check_reports_each_line(env):
@@ -124,3 +202,18 @@ def test_configured_sources_are_polled_on_the_beat(env, tmp_path: Path):
     assert len(polls) == 1
     assert polls[0]["args"] == ["https://example.org/feed/", "auto"]
     assert polls[0]["schedule"].total_seconds() == 300
+
+
+def test_check_warns_of_open_metrics_on_a_public_address(env):
+    def metrics(**changed: str) -> dict[str, str]:
+        out = run({**env, **changed}, "check", "--json")
+        return {c["check"]: c for c in json.loads(out.stdout)["checks"]}["metrics"]
+
+    public = metrics(SYNDICATION_PUBLIC_URL="https://news.example.org")
+    assert public["status"] == "warn" and "SYNDICATION_METRICS_TOKEN" in public["detail"]
+    assert metrics(SYNDICATION_PUBLIC_URL="http://127.0.0.1:8000")["status"] == "ok"
+    token = "metrics-token-0123456789"
+    guarded = metrics(
+        SYNDICATION_PUBLIC_URL="https://news.example.org", SYNDICATION_METRICS_TOKEN=token
+    )
+    assert guarded["status"] == "ok"

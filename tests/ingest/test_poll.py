@@ -7,6 +7,7 @@ Last-Modified support, so conditional GETs, 304s and changes are exercised end t
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,15 +20,17 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import redis
 
-from syndication.config import Publisher, load_publisher
+from syndication.config import PollSource, Publisher, load_publisher
 from syndication.events import RecordingEvents
 from syndication.ingest.normalise import IngestError
 from syndication.ingest.poll import USER_AGENT, request_url
+from syndication.models import Article
 from syndication.services.articles import ArticleService
 from syndication.services.ingest import IngestService
 from syndication.store.articles import ArticleStore, Outcome
 from syndication.store.keys import Keys
 from syndication.store.poll_state import PollStateStore
+from tests.support import article_data
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest"
@@ -130,12 +133,15 @@ class Rig:
 
 
 @pytest.fixture
-def rig(redis_client: redis.Redis, prefix: str, publisher: Publisher) -> Rig:
+def rig(redis_client: redis.Redis, prefix: str, publisher: Publisher, server_site: Site) -> Rig:
+    """The service with the test site configured as a source: a poll may reach loopback
+    only for a source configured on it (tests/ingest/test_poll_guard.py)."""
     events = RecordingEvents()
     store = ArticleStore(redis_client, prefix)
     state = PollStateStore(redis_client, prefix)
+    configured = publisher.model_copy(update={"sources": [PollSource(url=server_site.base + "/")]})
     service = IngestService(
-        ArticleService(store, events, clock=lambda: NOW), publisher, state, clock=lambda: NOW
+        ArticleService(store, events, clock=lambda: NOW), configured, state, clock=lambda: NOW
     )
     return Rig(service, events, store, state)
 
@@ -349,7 +355,9 @@ def test_source_errors_raise_and_store_nothing(
     assert rig.events.calls == []
 
 
-def test_unreachable_and_bad_kind(rig: Rig) -> None:
+def test_unreachable_and_bad_kind(rig: Rig, publisher: Publisher) -> None:
+    nothing = PollSource(url="http://127.0.0.1:9/")  # the discard port: nothing listens
+    rig.service.publisher = publisher.model_copy(update={"sources": [nothing]})
     with pytest.raises(IngestError, match="ConnectError"):
         rig.service.poll("http://127.0.0.1:9/feed/")
     with pytest.raises(IngestError, match="unknown source kind"):
@@ -370,3 +378,123 @@ def test_import_examples_twice_fires_once(rig: Rig, tmp_path: Path) -> None:
     assert [kind for kind, _ in rig.events.calls] == ["published"] * 6
     with pytest.raises(IngestError, match="exactly one"):
         rig.service.import_paths([examples], url="https://insightcrime.org/x/")
+
+
+# -- identity: guid first, then link; a source touches only its own articles ---------------
+
+
+def _rss(items: list[tuple[str, str, str]]) -> bytes:
+    """An RSS 2.0 document of (guid, link, title) items ("" guid: no <guid>)."""
+    parts = []
+    for guid, link, title in items:
+        guid_el = f'<guid isPermaLink="false">{guid}</guid>' if guid else ""
+        parts.append(
+            f"<item><title>{title}</title><link>{link}</link>{guid_el}"
+            f"<description>&lt;p&gt;{title} body.&lt;/p&gt;</description>"
+            "<pubDate>Mon, 02 Mar 2026 15:00:00 +0000</pubDate></item>"
+        )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>Partner</title><link>https://partner.example/</link>{''.join(parts)}"
+        "</channel></rss>"
+    ).encode()
+
+
+def test_four_items_whose_links_end_alike_are_four_articles(site: Site, rig: Rig) -> None:
+    items = [
+        ("", "https://blog.example/2026/01/index.html", "January"),
+        ("", "https://blog.example/2026/02/index.html", "February"),
+        ("https://blog.example/?p=1", "https://blog.example/?p=1", "Post one"),
+        ("https://blog.example/?p=2", "https://blog.example/?p=2", "Post two"),
+    ]
+    url = site.put("/feed.xml", Resource(_rss(items), RSS, T0))
+    report = rig.service.poll(url)
+    assert report.errors == [] and len(report.outcomes) == 4
+    assert set(report.outcomes.values()) == {Outcome.CREATED}
+    titles = sorted(
+        s.article.title for s in rig.store.get_many(list(report.outcomes)) if s is not None
+    )
+    assert titles == ["February", "January", "Post one", "Post two"]
+
+
+def test_an_item_is_its_guid_even_when_its_link_changes(site: Site, rig: Rig) -> None:
+    first = [("urn:uuid:7", "https://blog.example/drafts/story", "Story")]
+    url = site.put("/feed.xml", Resource(_rss(first), RSS, T0))
+    (article_id,) = rig.service.poll(url).outcomes
+    moved = [("urn:uuid:7", "https://blog.example/2026/story", "Story")]
+    site.put("/feed.xml", Resource(_rss(moved), RSS, T1))
+    report = rig.service.poll(url)
+    assert report.outcomes == {article_id: Outcome.UPDATED}
+    stored = rig.store.get(article_id)
+    assert stored is not None and stored.article.url == "https://blog.example/2026/story"
+
+
+def test_a_third_party_item_on_the_publishers_url_is_refused_per_item(site: Site, rig: Rig) -> None:
+    ours = rig.service.articles.submit(
+        Article.model_validate(article_data(1, url="https://insightcrime.org/news/peru-coca/"))
+    ).article
+    items = [
+        ("t-1", "https://insightcrime.org/news/peru-coca/", "Replaced by a partner"),
+        ("t-2", "https://partner.example/news/peru-coca/", "Their own story"),
+    ]
+    url = site.put("/third-party.xml", Resource(_rss(items), RSS, T0))
+    report = rig.service.poll(url)
+    (error,) = report.errors
+    assert error.startswith("https://insightcrime.org/news/peru-coca/: refused: ")
+    assert repr(ours.id) in error and "'publisher'" in error
+    (theirs,) = report.outcomes
+    assert theirs != ours.id and report.outcomes[theirs] is Outcome.CREATED
+    stored = rig.store.get(ours.id)
+    assert stored is not None and stored.article.title == ours.title
+    assert ("updated", ours.id) not in rig.events.calls
+
+
+def test_the_publishers_own_source_updates_the_publishers_articles(
+    site: Site, rig: Rig, publisher: Publisher
+) -> None:
+    """``own = true``: items of the publisher's own site are the publisher's, so they update
+    what the API, an import or an earlier version stored under the same URL."""
+    early = article_data(
+        1, url="https://insightcrime.org/news/peru-coca/", published_at="2026-03-01T12:00:00Z"
+    )
+    ours = rig.service.articles.submit(Article.model_validate(early)).article
+    items = [("https://insightcrime.org/?p=5", ours.url, "Peru coca, from our WordPress")]
+    url = site.put("/own.xml", Resource(_rss(items), RSS, T1))
+    own = IngestService(
+        rig.service.articles,
+        publisher.model_copy(update={"sources": [PollSource(url=url, own=True)]}),
+        rig.state,
+        clock=lambda: NOW,
+    )
+    report = own.poll(url)
+    assert report.errors == [] and report.outcomes == {ours.id: Outcome.UPDATED}
+    stored = rig.store.get(ours.id)
+    assert stored is not None and stored.article.title == "Peru coca, from our WordPress"
+    assert stored.owner == "publisher"
+
+
+def test_an_import_of_another_sources_url_is_refused_and_the_rest_imported(
+    rig: Rig, tmp_path: Path
+) -> None:
+    from syndication.identity import for_feed_item
+
+    theirs = Article.model_validate(article_data(1, url="https://partner.example/story"))
+    rig.service.articles.submit(
+        theirs, for_feed_item("https://partner.example/feed", theirs.url, "g")
+    )
+    batch = tmp_path / "batch.json"
+    batch.write_text(
+        json.dumps(
+            [
+                article_data(1, url=theirs.url, title="Ours now", published_at=T0.isoformat()),
+                article_data(2, published_at=T0.isoformat()),
+            ]
+        ),
+        encoding="utf-8",
+    )
+    report = rig.service.import_paths([batch])
+    (error,) = report.errors
+    assert error.startswith(f"{batch}: {theirs.url}: refused: ") and "partner.example/feed" in error
+    assert list(report.outcomes.values()) == [Outcome.CREATED]
+    stored = rig.store.get(theirs.id)
+    assert stored is not None and stored.article.title == theirs.title

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from html import escape as html_escape
 from pathlib import Path
 
 import pytest
@@ -133,3 +135,29 @@ def test_article_from_data_is_deterministic(publisher: Publisher) -> None:
         article_from_data(data, publisher)  # a date without a zone is refused, not guessed
     data["published_at"] = "2026-03-01T00:00:00-05:00"
     assert article_from_data(data, publisher) == article_from_data(data, publisher)
+
+
+@pytest.mark.parametrize("tag", ["p", "div", "span", "blockquote", "li", "td", "h2", "figcaption"])
+def test_keeps_text_direction_on_any_element(tag: str) -> None:
+    html = f'<{tag} dir="RTL">مرحبا بالعالم</{tag}>'
+    out = sanitise_html(f"<table><tr>{html}</tr></table>" if tag == "td" else html, BASE)
+    assert f'<{tag} dir="rtl">مرحبا بالعالم</{tag}>' in out
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=20))
+def test_dir_keeps_only_ltr_rtl_or_auto(value: str) -> None:
+    out = sanitise_html(f'<p dir="{html_escape(value)}">x</p>', BASE)
+    wanted = re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]", " ", value).strip().lower()
+    if wanted in ("ltr", "rtl", "auto"):
+        assert out == f'<p dir="{wanted}">x</p>'
+    else:
+        assert out == "<p>x</p>"
+
+
+def test_control_characters_in_a_body_become_spaces() -> None:
+    out = sanitise_html('<p title="a\x0bb">one\x00two\x1bthree</p>', BASE)
+    assert out == "<p>one two three</p>"
+    assert sanitise_html('<p><abbr title="a\x07b">x</abbr></p>', BASE) == (
+        '<p><abbr title="a b">x</abbr></p>'
+    )

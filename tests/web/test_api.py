@@ -13,7 +13,7 @@ from syndication.embedded_redis import free_port
 from syndication.events import RecordingEvents
 from syndication.store.connection import connect
 from syndication.web.app import create_app
-from syndication.web.auth import SIGNATURE_HEADER, sign
+from syndication.web.auth import signed_headers
 from tests.support import article_data
 
 TOKEN = "test-token-0123456789"
@@ -70,18 +70,22 @@ def test_create_repeat_update_and_withdraw_fire_one_event_each(client, context):
     assert shown["state"] == "withdrawn" and shown["title"] == "Sample story, corrected"
 
 
-def test_auth_bearer_and_hmac_signature(client, context):
+def test_auth_bearer_and_signed_request(client, context):
     body = json.dumps(article_data()).encode()
     assert client.post("/api/articles", content=body).status_code == 401
     wrong = {"Authorization": "Bearer wrong-token-0123456789"}
     assert client.post("/api/articles", content=body, headers=wrong).status_code == 401
-    bad_sig = {SIGNATURE_HEADER: sign(body, "another-key-0123456789")}
-    assert client.post("/api/articles", content=body, headers=bad_sig).status_code == 401
+    now = int(context.clock().timestamp())
+    bad_key = signed_headers("another-key-0123456789", "POST", "/api/articles", "", body, now)
+    assert client.post("/api/articles", content=body, headers=bad_key).status_code == 401
     # A signature over different bytes than those sent must fail too.
-    tampered = {SIGNATURE_HEADER: sign(body + b" ", TOKEN)}
+    tampered = signed_headers(TOKEN, "POST", "/api/articles", "", body + b" ", now)
     assert client.post("/api/articles", content=body, headers=tampered).status_code == 401
     assert events(context) == []
-    good = {SIGNATURE_HEADER: sign(body, TOKEN), "Content-Type": "application/json"}
+    good = {
+        **signed_headers(TOKEN, "POST", "/api/articles", "", body, now),
+        "Content-Type": "application/json",
+    }
     assert client.post("/api/articles", content=body, headers=good).status_code == 201
     assert client.get("/api/articles").status_code == 401
 
@@ -179,3 +183,68 @@ def test_redis_unreachable_is_503(settings):
     assert resp.status_code == 503
     assert resp.json()["error"].startswith("cannot reach Redis at redis://127.0.0.1:")
     assert client.get("/healthz").status_code == 503
+
+
+# -- identity: the CMS's id or the canonical URL, never a path segment ----------------------
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("https://blog.example/?p=1", "https://blog.example/?p=2"),
+        ("https://blog.example/2024/01/index.html", "https://blog.example/2024/02/index.html"),
+    ],
+)
+def test_urls_that_end_alike_are_two_articles_not_an_update(client, context, first, second):
+    one = client.post("/api/articles", json=article_data(1, url=first), headers=AUTH)
+    two = client.post("/api/articles", json=article_data(2, url=second), headers=AUTH)
+    assert (one.status_code, two.status_code) == (201, 201), two.text
+    assert one.json()["id"] != two.json()["id"]
+    assert two.headers["location"] == f"/api/articles/{two.json()['id']}"
+    for resp, url in ((one, first), (two, second)):
+        shown = client.get(f"/api/articles/{resp.json()['id']}", headers=AUTH).json()
+        assert shown["url"] == url
+
+
+def test_the_cms_id_names_the_article_across_url_changes(client, context):
+    body = article_data(1, url="https://blog.example/?p=41", source_id="41")
+    created = client.post("/api/articles", json=body, headers=AUTH)
+    assert created.status_code == 201 and created.json()["id"] == "41"
+    moved = article_data(
+        1,
+        url="https://blog.example/2026/12/story/",
+        source_id="41",
+        updated_at="2026-11-02T15:00:00+00:00",
+    )
+    updated = client.post("/api/articles", json=moved, headers=AUTH)
+    assert updated.status_code == 200 and updated.json() == {"id": "41", "outcome": "updated"}
+    # ``id`` is what clients sent so far: the same thing (an integer is a CMS id too).
+    again = {**moved, "source_id": None, "id": 41}  # null: not sent
+    assert client.post("/api/articles", json=again, headers=AUTH).json() == {
+        "id": "41",
+        "outcome": "unchanged",
+    }
+    both = client.post("/api/articles", json={**moved, "id": "42"}, headers=AUTH)
+    assert both.status_code == 422 and both.json()["fields"][0]["field"] == "source_id"
+    for bad in (True, "", "x" * 201, "a\nb", ["41"]):
+        resp = client.post("/api/articles", json={**moved, "source_id": bad}, headers=AUTH)
+        assert resp.status_code == 422 and resp.json()["code"] == "invalid_article", bad
+
+
+def test_a_polled_sources_article_is_refused_with_409_naming_the_owner(client, context):
+    from syndication.identity import for_feed_item
+    from syndication.models import Article
+
+    theirs = Article.model_validate(article_data(1, url="https://partner.example/story"))
+    owned = context.articles.submit(
+        theirs, for_feed_item("https://partner.example/feed.xml", theirs.url, "p-1")
+    ).article
+    before = snapshot(context.client, context.settings.key_prefix)
+    hostile = article_data(1, url="https://partner.example/story#x", title="Ours now")
+    resp = client.post("/api/articles", json=hostile, headers=AUTH)
+    assert resp.status_code == 409, resp.text
+    body = resp.json()
+    assert body["code"] == "not_owner" and body["id"] == owned.id
+    assert body["owner"] == "feed:https://partner.example/feed.xml"
+    assert "feed:https://partner.example/feed.xml" in body["error"]
+    assert snapshot(context.client, context.settings.key_prefix) == before

@@ -165,6 +165,7 @@ def test_the_front_answers_exactly_as_the_route(stack: Stack):
             want = _raw(stack.bare, method, path, headers)
             got = _raw(stack.fast, method, path, headers)
             assert got == want, (round_, method, path, headers)
+            assert (b"x-content-type-options", b"nosniff") in got[1]  # from memory too
             statuses.add(want[0])
         if round_ == "filled":
             assert stack.front.hits - hits >= 20  # the front itself answered

@@ -66,3 +66,32 @@ def test_unknown_feed_is_404_with_a_message(served: TestClient):
 def test_feed_not_built_yet_is_503_with_retry_after(context: Context):
     resp = TestClient(create_app(context)).get("/feeds/all.rss")
     assert resp.status_code == 503 and resp.headers["retry-after"] == "5"
+
+
+def test_names_of_withdrawn_only_articles_leave_the_feed_index_and_the_signup_form(
+    context: Context,
+) -> None:
+    """A withdrawn article's author, topic and section stop being offered (its feeds still
+    answer, empty, so readers who follow them see it go); shared ones stay."""
+    kept = Article.model_validate(article_data(1, topics=["Coca"], authors=["Ana Kept"]))
+    gone = Article.model_validate(
+        article_data(2, topics=["Coca", "Gone Topic"], authors=["Ana Kept", "Bea Gone"])
+    )
+    for article in (kept, gone):
+        context.articles.accept(article)
+    context.feeds.rebuild_dirty()
+    client = TestClient(create_app(context))
+
+    def offered() -> tuple[str, str]:
+        return client.get("/feeds").text, client.get("/subscribe").text
+
+    feeds, signup = offered()
+    assert "Bea Gone" in feeds and "Gone Topic" in feeds and "Gone Topic" in signup
+    context.articles.withdraw(gone.id)
+    context.feeds.rebuild_dirty()
+    feeds, signup = offered()
+    for name in ("Bea Gone", "Gone Topic"):
+        assert name not in feeds and name not in signup
+    assert "Ana Kept" in feeds and "Coca" in feeds and "Coca" in signup
+    empty = client.get("/feeds/topic/gone-topic.rss")
+    assert empty.status_code == 200 and not feedparser.parse(empty.content).entries

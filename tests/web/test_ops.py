@@ -343,7 +343,17 @@ def test_a_real_server_logs_json_without_token_or_partner_key(ctx, env, tmp_path
         assert httpx.get(f"{base}/api/articles?token={token}", headers=auth).status_code < 500
         resp = httpx.post(f"{base}/api/articles", json={"url": "x"}, headers=auth)
         assert resp.status_code == 422
-        wait_for(lambda: log.read_text().count('"uvicorn.access"') >= 4, timeout=10)
+        spellings = (
+            f"/partners//{key}/feeds/all.rss",
+            f"/Partners/{key}/feeds/all.rss",
+            f"/partners/feeds/all.rss?k={key}",
+            f"/partners/feeds/all.rss?API_KEY={key}",
+        )
+        for path in spellings:  # not served, and not logged
+            assert httpx.get(f"{base}{path}").status_code in (401, 404)
+        wait_for(
+            lambda: log.read_text().count('"uvicorn.access"') >= 4 + len(spellings), timeout=10
+        )
     finally:
         proc.terminate()
         proc.wait(timeout=20)

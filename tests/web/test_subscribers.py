@@ -25,7 +25,7 @@ from syndication.services.subscriptions import (
 )
 from syndication.store.subscribers import Subscriber
 from syndication.web.app import create_app
-from syndication.web.auth import SIGNATURE_HEADER, sign
+from syndication.web.auth import signed_headers
 from tests.support import article_data, tamper
 from tests.support.clock import ManualClock
 
@@ -324,7 +324,7 @@ def test_hostile_publisher_name_cannot_inject_headers(settings):
     assert max(len(line) for line in data.split(b"\r\n")) <= 998
 
 
-def test_bounce_and_complaint_webhook_suppresses(client, catcher, service):
+def test_bounce_and_complaint_webhook_suppresses(client, catcher, service, clock: ManualClock):
     confirmed(client, catcher, "bounce@example.org")
     confirmed(client, catcher, "spam@example.org")
     confirmed(client, catcher, "soft@example.org")
@@ -345,14 +345,16 @@ def test_bounce_and_complaint_webhook_suppresses(client, catcher, service):
         }
     ).encode()
     unsigned = client.post("/webhooks/email-events", content=body)
-    assert unsigned.status_code == 401
+    assert unsigned.status_code == 401 and unsigned.json()["code"] == "signature_missing"
+    now = int(clock().timestamp())
+    path = "/webhooks/email-events"
     wrong = client.post(
-        "/webhooks/email-events", content=body, headers={SIGNATURE_HEADER: sign(body, "x" * 40)}
+        path, content=body, headers=signed_headers("x" * 40, "POST", path, "", body, now)
     )
-    assert wrong.status_code == 401
+    assert wrong.status_code == 401 and wrong.json()["code"] == "signature_invalid"
     assert service.store.is_suppressed("bounce@example.org") is False
     ok = client.post(
-        "/webhooks/email-events", content=body, headers={SIGNATURE_HEADER: sign(body, SECRET)}
+        path, content=body, headers=signed_headers(SECRET, "POST", path, "", body, now)
     )
     assert ok.status_code == 200
     assert ok.json() == {"suppressed": 2, "ignored": 2, "invalid": 1}

@@ -74,8 +74,10 @@ def test_copies_stored_by_the_task_are_read_cold_replaced_on_update_dropped_on_w
     assert service.copy_counts == {"stored": 2}
     # What it read is what partner_copy makes, byte for byte, text included.
     for article in (first, second):
-        got = service.copy(ctx.article_store.get(article.id), False)  # type: ignore[arg-type]
-        made = partner_copy(article, PartnerTerms.of(), settings.publisher)
+        stored = ctx.article_store.get(article.id)
+        assert stored is not None  # as stored: with the feed date the store fixed
+        got = service.copy(stored, False)
+        made = partner_copy(stored.article, PartnerTerms.of(), settings.publisher)
         assert isinstance(got, PartnerItem) and isinstance(made, PartnerItem)
         assert got.html == made.html and got.text == made.text
         assert got.article == made.article and got.changes == made.changes

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import feedparser
 import pytest
 from fastapi.testclient import TestClient
@@ -42,18 +44,21 @@ def entries(client: TestClient) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_feed_follows_publish_update_withdraw(live: TestClient):
-    assert live.post("/api/articles", json=article_data(1), headers=AUTH).status_code == 201
+    # Dates from the same wall clock the API checks them against (no more than a day ahead).
+    now = system_clock()
+    day = timedelta(days=1)
+    one = article_data(1, published_at=(now - 3 * day).isoformat())
+    assert live.post("/api/articles", json=one, headers=AUTH).status_code == 201
     first = wait_for(lambda: entries(live))
     assert list(first.values()) == ["Sample story 1"]  # type: ignore[union-attr]
     etag = live.get("/feeds/all.rss").headers["etag"]
     assert live.get("/feeds/all.rss", headers={"If-None-Match": etag}).status_code == 304
 
-    live.post("/api/articles", json=article_data(2), headers=AUTH)
+    two = article_data(2, published_at=(now - 2 * day).isoformat())
+    assert live.post("/api/articles", json=two, headers=AUTH).status_code == 201
     wait_for(lambda: len(entries(live)) == 2)
 
-    fixed = article_data(
-        1, title="Sample story 1, corrected", updated_at="2026-11-03T09:00:00+00:00"
-    )
+    fixed = {**one, "title": "Sample story 1, corrected", "updated_at": (now - day).isoformat()}
     assert live.post("/api/articles", json=fixed, headers=AUTH).json()["outcome"] == "updated"
     after = wait_for(
         lambda: "Sample story 1, corrected" in entries(live).values() and entries(live)
