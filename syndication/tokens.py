@@ -52,7 +52,14 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """The bytes of ``text`` in its one canonical form (unpadded base64url, zero padding
+    bits): the decoder alone would also take ``=``, characters outside the alphabet and
+    other trailing bits, so one token would have many spellings (and log redaction, rate
+    keys and replay checks would see different strings for the same link)."""
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(data) != text:
+        raise ValueError("not canonical base64url")
+    return data
 
 
 def _mac(secret: str, purpose: str, body: bytes) -> bytes:
