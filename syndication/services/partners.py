@@ -46,6 +46,7 @@ from urllib.parse import urlsplit
 import redis
 
 from syndication import i18n
+from syndication.build.feed_common import SkipHandler, log_skip
 from syndication.build.feeds import BUILDERS, FeedLinks, FeedSpec, feed_updated, item_id
 from syndication.build.partner_copy import Excluded, PartnerItem, PartnerTerms, partner_copy
 from syndication.config import Publisher, Settings
@@ -743,9 +744,20 @@ def build_ninjs(
     articles: Sequence[Article],
     publisher: Publisher,
     withdrawn: frozenset[str] = frozenset(),
+    on_skip: SkipHandler | None = None,
 ) -> bytes:
     """A ninjs 2.1 ``composite`` whose ``associations`` are the items (ninjs has no feed
-    envelope; a package of associated items is its way to carry several)."""
+    envelope; a package of associated items is its way to carry several). An item that
+    cannot be built is reported to ``on_skip`` (default: logged) and left out, as in the
+    other formats."""
+    associations: list[dict[str, Any]] = []
+    for article in articles:
+        try:  # one item that cannot be built (a stored date with no UTC form) is left out
+            item = _ninjs_item(article, spec, publisher, article.id in withdrawn)
+        except Exception as exc:
+            (on_skip or log_skip)(article, exc)
+            continue
+        associations.append({"name": f"item{len(associations) + 1}", **item})
     doc: dict[str, Any] = {
         "standard": {"name": "ninjs", "version": NINJS_VERSION, "schema": NINJS_SCHEMA},
         "uri": f"tag:{urlsplit(spec.site_url).hostname},2000:{spec.name}",
@@ -754,10 +766,7 @@ def build_ninjs(
         "versioncreated": feed_updated(articles).astimezone(UTC).isoformat(),
         "title": spec.title,
         "copyrightholder": publisher.attribution_name,
-        "associations": [
-            {"name": f"item{n}", **_ninjs_item(a, spec, publisher, a.id in withdrawn)}
-            for n, a in enumerate(articles, 1)
-        ],
+        "associations": associations,
     }
     if spec.language:
         doc["language"] = spec.language

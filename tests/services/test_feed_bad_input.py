@@ -187,3 +187,21 @@ def test_partner_feeds_show_summaries_and_titles_as_text(context: Context):
     assert atom is not None
     parsed = feedparser.parse(atom.body)
     assert parsed.bozo == 0 and parsed.entries[0].summary_detail.type == "text/plain"
+
+
+def test_partner_feeds_in_every_format_skip_an_item_they_cannot_build(context: Context):
+    """Partner feeds, ninjs included, leave the year-1 article out and carry the rest."""
+    publish(context, 1)
+    store_unvalidated(context, 2, published_at=YEAR_1, updated_at=YEAR_1)
+    service = context.partners
+    partner, _ = service.add("Outlet", now=context.clock())
+    for fmt in ("rss", "atom", "json", "ninjs"):
+        found = service.feed(partner, "all", fmt, context.clock())
+        assert found is not None, fmt
+        if fmt == "ninjs":
+            heads = [i["headlines"][0]["value"] for i in json.loads(found.body)["associations"]]
+        elif fmt == "json":
+            heads = [i["title"] for i in json.loads(found.body)["items"]]
+        else:
+            heads = [e.title for e in feedparser.parse(found.body).entries]
+        assert heads == ["Sample story 1"], fmt
