@@ -176,9 +176,9 @@ def test_listing_and_404(client):
     assert client.delete("/api/articles/nope", headers=AUTH).status_code == 404
 
 
-def test_redis_unreachable_is_503(settings):
+def test_redis_unreachable_is_503(settings, clock):
     dead = connect(f"redis://127.0.0.1:{free_port()}/0", check=False)
-    client = TestClient(create_app(Context(settings, RecordingEvents(), dead)))
+    client = TestClient(create_app(Context(settings, RecordingEvents(), dead, clock=clock)))
     resp = client.post("/api/articles", json=article_data(), headers=AUTH)
     assert resp.status_code == 503
     assert resp.json()["error"].startswith("cannot reach Redis at redis://127.0.0.1:")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -82,7 +83,10 @@ def test_publish_pings_the_hub_for_each_changed_feed(hub, env, tmp_path: Path):
             clock=system_clock,
         )
         client = TestClient(create_app(ctx))
-        client.post("/api/articles", json=article_data(1, topics=["Coca"]), headers=AUTH)
+        # Dated by the same wall clock the API checks dates against.
+        hour_ago = (system_clock() - timedelta(hours=1)).isoformat()
+        one = article_data(1, topics=["Coca"], published_at=hour_ago)
+        client.post("/api/articles", json=one, headers=AUTH)
         expected = {
             f"http://testserver/feeds/{name}.{fmt}"
             for name in ("all", "topic/coca", "author/sergio-saffon", "section/brief", "lang/en")
@@ -102,7 +106,8 @@ def test_publish_pings_the_hub_for_each_changed_feed(hub, env, tmp_path: Path):
         with state.lock:
             state.pings.clear()
             state.fail_next = 1
-        client.post("/api/articles", json=article_data(2, topics=["Mining"]), headers=AUTH)
+        two = article_data(2, topics=["Mining"], published_at=hour_ago)
+        client.post("/api/articles", json=two, headers=AUTH)
         wanted = {"http://testserver/feeds/topic/mining.rss", "http://testserver/feeds/all.rss"}
         wait_for(lambda: wanted <= topics(), timeout=60)
         assert not any("topic/coca" in url for url in topics())
