@@ -38,26 +38,11 @@ from syndication.build.headers import HeaderError, check_header_block
 from syndication.config import Publisher, load_publisher
 from syndication.models import Article
 from tests.support import article_data
+from tests.support.mail import CONTROL, DIGEST_FIELDS, ENCODED_WORD
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLIC = "https://news.example.org"
 NOW = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
-DIGEST_FIELDS = [
-    "From",
-    "To",
-    "Subject",
-    "Date",
-    "Message-ID",
-    "MIME-Version",
-    "List-Id",
-    "List-Unsubscribe",
-    "List-Unsubscribe-Post",
-    "Precedence",
-    "Content-Type",
-    "Content-Language",
-]
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[qQbB]\?[^?\s]*\?=")
 
 
 def b64(text: str) -> str:

@@ -34,6 +34,7 @@ from syndication.store.subscribers import Subscriber
 from tests.support import EXAMPLE_CONFIG
 from tests.support.clock import ManualClock
 from tests.support.digests import add_articles, add_subscribers, send_all
+from tests.support.mail import CONTROL, DIGEST_FIELDS, ENCODED_WORD
 from tests.support.smtp import ScriptedSmtp
 
 CONFIRM_FIELDS = [
@@ -47,22 +48,6 @@ CONFIRM_FIELDS = [
     "Content-Type",
     "Content-Language",
 ]
-DIGEST_FIELDS = [
-    "From",
-    "To",
-    "Subject",
-    "Date",
-    "Message-ID",
-    "MIME-Version",
-    "List-Id",
-    "List-Unsubscribe",
-    "List-Unsubscribe-Post",
-    "Precedence",
-    "Content-Type",
-    "Content-Language",
-]
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[qQbB]\?[^?\s]*\?=")
 HOSTILE_TITLE = "=?utf-8?q?x=0D=0ABcc:_evil@example.org?="
 CRLF_BCC = base64.b64encode(b"\r\nBcc: evil@example.org\r\n\r\nbody").decode()
 INJECTIONS = [
