@@ -42,6 +42,7 @@ from syndication.build.email import (
 from syndication.config import Publisher, load_publisher
 from syndication.models import Article
 from syndication.templating import templates_dir
+from tests.support.mail import DIGEST_FIELDS
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLIC = "https://news.example.org"
@@ -156,20 +157,7 @@ def test_headers_are_exact(publisher: Publisher) -> None:
     tpl = template_for(seg, publisher)
     rec = recipient(7)
     msg = parse(personalise(tpl, rec))
-    assert [k for k, _ in msg.items()] == [
-        "From",
-        "To",
-        "Subject",
-        "Date",
-        "Message-ID",
-        "MIME-Version",
-        "List-Id",
-        "List-Unsubscribe",
-        "List-Unsubscribe-Post",
-        "Precedence",
-        "Content-Type",
-        "Content-Language",
-    ]
+    assert [k for k, _ in msg.items()] == DIGEST_FIELDS
     assert msg["From"] == "InSight Crime <newsletter@news.example.org>"
     assert msg["To"] == "reader7@example.com"
     assert msg["Subject"] == tpl.subject
