@@ -185,6 +185,14 @@ class _Env(BaseSettings):
     mail_uncertain_policy: str = "report"
     mail_max_resume_age_hours: float = Field(default=48, gt=0)
     mail_max_task_seconds: float = Field(default=600, ge=10)
+    # Durable claims before DATA (issue #12): auto | waitaof | always | wait | off.
+    mail_durability: str = "auto"
+    mail_durable_window: int = Field(default=20, ge=1, le=1000)
+    mail_durability_timeout_ms: int = Field(default=5000, ge=10, le=600_000)
+    mail_durability_replicas: int = Field(default=1, ge=1, le=16)
+    mail_heartbeat_seconds: float = Field(default=5, gt=0, le=60)
+    # How long claims and begins wait for Redis before a send task ends (it is restarted).
+    mail_redis_patience_seconds: float = Field(default=120, gt=0)
     digest_send_time: str = "07:00"
     digest_weekly_day: str = "monday"
     digest_max_articles: int = Field(default=15, ge=1, le=100)
@@ -218,6 +226,15 @@ class _Env(BaseSettings):
     def _uncertain(cls, value: str) -> str:
         if value not in ("report", "resend"):
             raise ValueError("must be report or resend")
+        return value
+
+    @field_validator("mail_durability")
+    @classmethod
+    def _durability(cls, value: str) -> str:
+        from syndication.store.durability import MODES
+
+        if value not in MODES:
+            raise ValueError(f"must be one of {', '.join(MODES)}")
         return value
 
     @field_validator("digest_send_time")
@@ -359,6 +376,12 @@ class Settings:
     mail_uncertain_policy: str = "report"
     mail_max_resume_age_hours: float = 48
     mail_max_task_seconds: float = 600
+    mail_durability: str = "auto"
+    mail_durable_window: int = 20
+    mail_durability_timeout_ms: int = 5000
+    mail_durability_replicas: int = 1
+    mail_heartbeat_seconds: float = 5
+    mail_redis_patience_seconds: float = 120
     digest_send_time: str = "07:00"
     digest_weekly_day: str = "monday"
     digest_max_articles: int = 15
@@ -487,6 +510,8 @@ _PASSED_THROUGH = (
     "mail_rate_per_hour", "mail_lease_seconds", "mail_tx_budget_seconds",
     "mail_retry_base_seconds", "mail_retry_max_seconds", "mail_max_attempts",
     "mail_uncertain_policy", "mail_max_resume_age_hours", "mail_max_task_seconds",
+    "mail_durability", "mail_durable_window", "mail_durability_timeout_ms",
+    "mail_durability_replicas", "mail_heartbeat_seconds", "mail_redis_patience_seconds",
     "digest_send_time", "digest_weekly_day", "digest_max_articles", "dkim_selector",
     "dkim_domain", "dkim_key_file", "confirm_token_hours", "subscribe_ip_limit",
     "subscribe_ip_window_s", "subscribe_address_limit", "subscribe_address_window_s",

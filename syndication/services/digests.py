@@ -22,13 +22,11 @@ Nothing here imports Celery: ``DigestEvents`` is how sending work is queued.
 
 from __future__ import annotations
 
-import contextlib
 import email
 import email.policy
 import hashlib
 import json
 import logging
-import secrets
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -47,11 +45,14 @@ from syndication.config import ENV_PREFIX, ConfigError, Publisher, Settings
 from syndication.deliver.smtp import Outcome, Sender, SendResult, canonical_eols
 from syndication.deliver.throttle import RateLimiter
 from syndication.models import Article
+from syndication.services.sending import EditionRun, Retrying, RunPlan, Tally, Unbuildable
 from syndication.store.articles import ArticleStore, State
+from syndication.store.durability import Durability, resolve
 from syndication.store.editions import (
     Edition,
     EditionStatus,
     EditionStore,
+    EntryState,
     FrozenRecipient,
     Mark,
     Policy,
@@ -91,7 +92,12 @@ class MailSettings:
     max_task_seconds: float = 600.0  # a send task hands over to a fresh one after this
     max_articles: int = 15  # per segment (the HTML stays under the Gmail clip at 15)
     max_resume_age: timedelta = timedelta(hours=48)
-    redis_patience: float = 120.0  # how long a sender waits for Redis to come back
+    redis_patience: float = 120.0  # how long claims and begins wait for Redis to come back
+    durability: str = "auto"  # store/durability.py: how begins are made durable before DATA
+    durable_window: int = 20  # entries begun per durability wait (WAITAOF/WAIT only)
+    durability_timeout_ms: int = 5000
+    durability_replicas: int = 1
+    heartbeat_s: float = 5.0  # live-sender heartbeat; a dead sender lapses after 3 of them
     policy: Policy = field(default_factory=Policy)
     mail_from: str | None = None  # header From (default: "Publisher" <newsletter@host>)
     envelope_from: str | None = None  # MAIL FROM / bounce address
@@ -128,6 +134,14 @@ class MailSettings:
                     get("mail_max_resume_age_hours", base.max_resume_age / timedelta(hours=1))
                 )
             ),
+            redis_patience=float(get("mail_redis_patience_seconds", base.redis_patience)),
+            durability=str(get("mail_durability", base.durability)),
+            durable_window=int(get("mail_durable_window", base.durable_window)),
+            durability_timeout_ms=int(
+                get("mail_durability_timeout_ms", base.durability_timeout_ms)
+            ),
+            durability_replicas=int(get("mail_durability_replicas", base.durability_replicas)),
+            heartbeat_s=float(get("mail_heartbeat_seconds", base.heartbeat_s)),
             policy=policy,
             mail_from=get("mail_from", None),
             envelope_from=get("mail_envelope_from", None),
@@ -216,15 +230,28 @@ class BatchReport:
     uncertain: int = 0
     released: int = 0
     suppressed: int = 0
+    replayed: int = 0  # outcomes written again after Redis restarted
+    repeated: int = 0  # entries that may have reached the reader twice (reported)
     status: str = ""
     due_in: float | None = None
+    drained: bool = False  # the run stopped for a shutdown (SIGTERM)
+    durability: str = ""
 
-    def add(self, other: BatchReport) -> None:
-        for name in ("sent", "failed", "retried", "uncertain", "released", "suppressed"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        if other.due_in is not None:
-            self.due_in = other.due_in if self.due_in is None else min(self.due_in, other.due_in)
-        self.status = other.status or self.status
+    @classmethod
+    def of(cls, edition_id: str, tally: Tally, durability: str) -> BatchReport:
+        fields = {k: v for k, v in tally.__dict__.items() if k in cls.__dataclass_fields__}
+        return cls(edition_id, **fields, durability=durability)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class ResendReport:
+    edition_id: str
+    resent: int
+    skipped: list[str]  # ids that were not uncertain (already sent, failed, unknown …)
+    status: str  # the edition's status after it ('' or unchanged when refused)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -317,26 +344,6 @@ def _check_order(order: Sequence[str], article_ids: Sequence[str]) -> None:
     )
 
 
-class _Retrying:
-    """Calls Redis again while it is restarting: a mark after a delivered message must land."""
-
-    def __init__(self, patience: float) -> None:
-        self.patience = patience
-
-    def __call__(self, fn: Callable[[], _T]) -> _T:
-        deadline = time.monotonic() + self.patience
-        delay = 0.05
-        while True:
-            try:
-                return fn()
-            except REDIS_TRANSIENT:
-                if time.monotonic() > deadline:
-                    raise
-                log.warning("redis unavailable; retrying in %.2fs", delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
-
-
 class DigestService:
     def __init__(
         self,
@@ -372,7 +379,7 @@ class DigestService:
         self._shown: dict[tuple[str, str, int], tuple[str, ...]] = {}  # article ids, in order
         self._templates_lock = threading.Lock()
         self._canonical: dict[tuple[str, str, int], bool] = {}
-        self._retry = _Retrying(mail.redis_patience)
+        self._retry = Retrying(mail.redis_patience).patient
         self.editorials = EditorialStore(editions)
         # Editorial revisions of editions past their draft: final (only drafts are edited),
         # so the senders look them up here instead of asking Redis per message.
@@ -673,9 +680,21 @@ class DigestService:
 
     # --- sending ---------------------------------------------------------------------------
 
+    def durability(self) -> Durability:
+        """How this process makes begins durable, checked against the server now (an
+        explicit ``mail_durability`` the server cannot give raises ValueError)."""
+        mail = self.mail
+        return resolve(
+            self.editions.r,
+            mail.durability,
+            replicas=mail.durability_replicas,
+            timeout_ms=mail.durability_timeout_ms,
+        )
+
     def send_batch(self, edition_id: str, *, requeue: bool = True) -> BatchReport:
-        """Send until nothing is claimable (or ``max_task_seconds``), with ``connections``
-        sessions in parallel; then ask for a continuation if retries are waiting."""
+        """Send until nothing is claimable (or ``max_task_seconds``, or a drain), with
+        ``connections`` sessions in parallel (services/sending.py); then ask for a
+        continuation if work remains."""
         if self.sender_factory is None:
             raise RuntimeError("no SMTP sender configured (SYNDICATION_SMTP_URL)")
         edition = self._retry(lambda: self.editions.get(edition_id))
@@ -683,28 +702,34 @@ class DigestService:
         if edition is None or edition.status is not EditionStatus.SENDING:
             report.status = edition.status.value if edition else "missing"
             return report
+        durability = self._retry(self.durability)
+        if not durability.durable:
+            log.warning("sends are not durable: %s", durability.reason)
+        windowed = durability.command() is not None
         stop_at = time.monotonic() + self.mail.max_task_seconds
-        reports = [BatchReport(edition_id) for _ in range(max(1, self.mail.connections))]
-        errors: list[BaseException] = []
-
-        def run(i: int) -> None:
-            try:
-                self._session(edition, reports[i], stop_at)
-            except BaseException as exc:  # surfaced below, after the other sessions end
-                errors.append(exc)
-
-        threads = [
-            threading.Thread(target=run, args=(i,), name=f"smtp-{edition_id}-{i}", daemon=True)
-            for i in range(len(reports))
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        for r in reports:
-            report.add(r)
-        if errors:
-            raise errors[0]
+        plan = RunPlan(
+            edition=edition,
+            store=self.editions,
+            sender_factory=self.sender_factory,
+            build=self._build_for,
+            classify=self._classify,
+            envelope_from=self.envelope_from,
+            durability=durability,
+            connections=max(1, self.mail.connections),
+            batch=self.mail.batch,
+            window=max(1, self.mail.durable_window) if windowed else 1,
+            heartbeat_s=self.mail.heartbeat_s,
+            patience=self.mail.redis_patience,
+            stop_at=stop_at,
+            rate=self.rate,
+        )
+        tally = EditionRun(plan).run()
+        report = BatchReport.of(edition_id, tally, durability.mode.value)
+        if tally.repeated:
+            log.warning(
+                "entries may have been sent twice (Redis lost their records)",
+                extra={"edition": edition_id, "repeated": tally.repeated},
+            )
         current = self._retry(lambda: self.editions.get(edition_id))
         report.status = current.status.value if current else "missing"
         if (
@@ -713,85 +738,24 @@ class DigestService:
             and current.status is EditionStatus.SENDING
             and current.counts.get("pending", 0) > 0
         ):
-            out_of_time = time.monotonic() >= stop_at
+            out_of_time = time.monotonic() >= stop_at or tally.drained
             countdown = 0.0 if out_of_time else (report.due_in or 0.0)
             # Far below the broker's visibility timeout, or the task would be delivered twice.
             self.events.send_edition(edition_id, min(countdown, MAX_COUNTDOWN), 1)
         return report
 
-    def _session(self, edition: Edition, report: BatchReport, stop_at: float) -> None:
-        """One SMTP connection's loop: claim a batch, begin/send/mark each, repeat."""
-        assert self.sender_factory is not None
-        sender = self.sender_factory()
-        token = secrets.token_hex(8)
-        store = self.editions
-        budget = edition.policy.tx_budget_s
+    def _build_for(self, edition: Edition, rcpt: FrozenRecipient) -> tuple[bytes, bool]:
+        """The recipient's message and whether its line ends are all CRLF (the segment's
+        template and check come from the per-process cache)."""
         try:
-            while time.monotonic() < stop_at:
-                self._retry(lambda: store.heartbeat(edition.id, token, edition.policy.lease_s))
-                claim = self._retry(lambda: store.claim(edition.id, self.mail.batch, token))
-                report.status = claim.status
-                report.due_in = claim.due_in
-                if not claim.recipients:
-                    return
-                self._send_claimed(edition, claim.recipients, token, budget, sender, report)
-        finally:
-            sender.close()
-            with contextlib.suppress(*REDIS_TRANSIENT):
-                store.drop_heartbeat(edition.id, token)
-
-    def _send_claimed(
-        self,
-        edition: Edition,
-        batch: list[FrozenRecipient],
-        token: str,
-        budget: float,
-        sender: Sender,
-        report: BatchReport,
-    ) -> None:
-        store = self.editions
-        prev: tuple[str, Mark, str] | None = None
-        tokens = 0
-        # Each segment's template and its line-end check, looked up once per claimed batch
-        # (the edition is past its draft, so its editorial revision is final).
-        built: dict[str, tuple[Any, bool]] = {}
-        for index, rcpt in enumerate(batch):
-            if self.rate is not None and not self.rate.unlimited and tokens == 0:
-                tokens = self.rate.chunk(len(batch) - index)
-                self._retry(partial(self.rate.take, tokens))
-            tokens = max(tokens - 1, 0)
-            try:
-                segment = built.get(rcpt.segment)
-                if segment is None:
-                    segment = (
-                        self.template(edition, rcpt.segment),
-                        self.canonical(edition, rcpt.segment),
-                    )
-                    built[rcpt.segment] = segment
-                template, crlf = segment
-                data = self._personalise(edition, rcpt, template)
-            except (mail_build.RecipientError, LookupError) as exc:
-                # Not sendable (bad address, segment gone): failed, never a broken message.
-                if prev is not None:
-                    self._retry(partial(store.step, edition.id, token, prev, None))
-                prev = (rcpt.subscriber_id, Mark.FAILED, f"unbuildable: {exc}")
-                report.failed += 1
-                continue
-            _, begin = self._retry(partial(store.step, edition.id, token, prev, rcpt.subscriber_id))
-            prev = None
-            if begin != "ok":
-                # Paused, cancelled, or the lease is too short for a whole transaction.
-                rest = [r.subscriber_id for r in batch[index:]]
-                report.released += self._retry(partial(store.release, edition.id, token, rest))
-                return
-            result = sender.send(self.envelope_from, rcpt.email, data, budget, crlf)
-            mark, detail = self._classify(result, rcpt, report)
-            prev = (rcpt.subscriber_id, mark, detail)
-        if prev is not None:
-            self._retry(partial(store.step, edition.id, token, prev, None))
+            template = self.template(edition, rcpt.segment)
+            crlf = self.canonical(edition, rcpt.segment)
+            return self._personalise(edition, rcpt, template), crlf
+        except (mail_build.RecipientError, LookupError) as exc:
+            raise Unbuildable(str(exc)) from exc
 
     def _classify(
-        self, result: SendResult, rcpt: FrozenRecipient, report: BatchReport
+        self, result: SendResult, rcpt: FrozenRecipient, report: Tally
     ) -> tuple[Mark, str]:
         if result.outcome is Outcome.SENT:
             report.sent += 1
@@ -876,13 +840,44 @@ class DigestService:
         return old, new
 
     def cancel(self, edition_id: str, now: datetime) -> tuple[str, str]:
-        """No further transactions; entries already sent stay sent, pending ones stay unsent."""
-        return self.editions.set_status(
-            edition_id,
-            EditionStatus.CANCELLED,
-            (EditionStatus.SENDING, EditionStatus.PAUSED, EditionStatus.DRAFT),
-            now,
+        """No further transactions: entries already sent stay sent, every unsent one ends
+        ``cancelled`` (those a sender holds when it hands them back)."""
+        old, new, n = self.editions.cancel(
+            edition_id, (EditionStatus.SENDING, EditionStatus.PAUSED, EditionStatus.DRAFT)
         )
+        if new:
+            log.info("edition cancelled", extra={"edition": edition_id, "cancelled": n})
+        return old, new
+
+    def resend_uncertain(
+        self, edition_id: str, subscriber_ids: Sequence[str] | None, now: datetime, by: str = ""
+    ) -> ResendReport:
+        """Send again the uncertain entries an operator chose (None: all of them).
+
+        An uncertain message may already be in the reader's mailbox (the connection dropped
+        after DATA, or a sender died mid-transaction), so this is never automatic: the
+        operator takes the risk of a duplicate, and the entry's detail says who did. Ids that
+        are not uncertain are skipped and listed. A finished edition reopens for them.
+        """
+        edition = self._edition(edition_id)
+        uncertain = set(self.editions.members(edition_id, EntryState.UNCERTAIN))
+        wanted = (
+            sorted(uncertain) if subscriber_ids is None else list(dict.fromkeys(subscriber_ids))
+        )
+        chosen = [i for i in wanted if i in uncertain]
+        skipped = [i for i in wanted if i not in uncertain]
+        who = " ".join(by.split())[:200] or "an operator"
+        detail = f"resent by {who} at {now.isoformat(timespec='seconds')} (was uncertain)"
+        status, moved = self.editions.resend(edition_id, chosen, detail)
+        if moved and status == EditionStatus.SENDING.value:
+            self.events.send_edition(edition_id, 0.0, self.mail.fanout)
+        log.warning(
+            "uncertain entries resent by an operator",
+            extra={"edition": edition_id, "resent": moved, "by": who},
+        )
+        if not moved and chosen:
+            status = status or edition.status.value
+        return ResendReport(edition_id, moved, skipped, status)
 
     # --- editorial -------------------------------------------------------------------------
 
@@ -1048,8 +1043,6 @@ class DigestService:
         edition = self.editions.get(edition_id)
         if edition is None:
             raise LookupError(edition_id)
-        from syndication.store.editions import EntryState
-
         failed = self.editions.members(edition_id, EntryState.FAILED)[:limit]
         uncertain = self.editions.members(edition_id, EntryState.UNCERTAIN)[:limit]
         return edition.to_json() | {

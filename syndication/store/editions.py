@@ -41,6 +41,8 @@ from typing import Any
 
 import redis
 
+from syndication.store.durability import Durability
+
 
 class EditionStatus(StrEnum):
     CREATING = "creating"  # recipients are being frozen; finished by whoever retries
@@ -57,6 +59,7 @@ class EntryState(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     UNCERTAIN = "uncertain"
+    CANCELLED = "cancelled"  # never sent: the edition was cancelled before its turn
 
 
 class Mark(StrEnum):
@@ -67,9 +70,13 @@ class Mark(StrEnum):
     RETRY = "retry"
     UNCERTAIN = "uncertain"
     RELEASE = "release"
+    # The owner begun the entry (its claim was made durable with a window of others) but
+    # never offered it to the SMTP server: back to pending, exactly as if never begun.
+    ABORT = "abort"
 
 
 STATES = tuple(s.value for s in EntryState)
+FINAL_STATES = ("sent", "failed", "uncertain", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -116,8 +123,8 @@ class Edition:
 
     @property
     def finished(self) -> int:
-        """Entries that reached a final state (sent, failed or uncertain)."""
-        return sum(self.counts.get(s, 0) for s in ("sent", "failed", "uncertain"))
+        """Entries that reached a final state (sent, failed, uncertain or cancelled)."""
+        return sum(self.counts.get(s, 0) for s in FINAL_STATES)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -170,6 +177,19 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Step:
+    """What one ``advance`` did: the mark's result, the begin's result and how many of the
+    asked-for entries were begun (a prefix), the edition's status after it, and whether the
+    begins are durable (False: nothing may be offered to the server; ``abort`` them)."""
+
+    mark: str
+    begin: str
+    begun: int
+    status: str
+    durable: bool = True
+
+
+@dataclass(frozen=True)
 class Recovered:
     uncertain: int
     requeued: int
@@ -190,12 +210,13 @@ _LEDGER_KEYS = (
     "uncertain",
     "failed",
     "rcpt",
+    "repeated",
 )
 
 _LUA_COMMON = """
-local META, PENDING, SENDING, STATE, OWNER, INFLIGHT, ATTEMPTS, DETAIL, UNCERTAIN, FAILED, RCPT =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10],
-  KEYS[11]
+local META, PENDING, SENDING, STATE, OWNER, INFLIGHT, ATTEMPTS, DETAIL, UNCERTAIN, FAILED, RCPT,
+  REPEATED = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9],
+  KEYS[10], KEYS[11], KEYS[12]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 
@@ -215,14 +236,20 @@ local function maybe_done()
   end
 end
 
--- back to pending, due after ``delay`` seconds; the claim token no longer owns it
+-- back to pending, due after ``delay`` seconds; the claim token no longer owns it. In a
+-- cancelled edition nothing goes back to pending: the entry ends ``cancelled`` instead.
 local function requeue(id, from, delay)
   redis.call('ZREM', SENDING, id)
   redis.call('SREM', INFLIGHT, id)
   redis.call('HDEL', OWNER, id)
-  redis.call('HSET', STATE, id, 'pending')
-  redis.call('ZADD', PENDING, now + delay, id)
-  move(from, 'pending')
+  if redis.call('HGET', META, 'status') == 'cancelled' then
+    redis.call('HSET', STATE, id, 'cancelled')
+    move(from, 'cancelled')
+  else
+    redis.call('HSET', STATE, id, 'pending')
+    redis.call('ZADD', PENDING, now + delay, id)
+    move(from, 'pending')
+  end
 end
 
 local function finish(id, from, to, detail)
@@ -231,6 +258,7 @@ local function finish(id, from, to, detail)
   redis.call('HSET', STATE, id, to)
   if detail ~= '' then redis.call('HSET', DETAIL, id, detail) end
   if from == 'uncertain' then redis.call('SREM', UNCERTAIN, id) end
+  if from == 'pending' then redis.call('ZREM', PENDING, id) end
   if to == 'failed' then redis.call('SADD', FAILED, id) end
   if to == 'uncertain' then redis.call('SADD', UNCERTAIN, id) end
   move(from, to)
@@ -275,28 +303,56 @@ return {status, ids, records, due, tostring(num('lease_s') or 0)}
 _STEP = (
     _LUA_COMMON
     + """
--- ARGV: token, mark_id, mark, detail, begin_id
+-- ARGV: token, mark_id, mark, detail, replay ('1' or ''), begin ids...
+-- Returns {mark result, begin result, entries begun, edition status}.
 local token = ARGV[1]
-local result = {'', ''}
+local result = {'', '', '0', ''}
 
 local mark_id = ARGV[2]
 if mark_id ~= '' then
   local outcome, detail = ARGV[3], ARGV[4]
+  local replay = ARGV[5] == '1'
   local state = redis.call('HGET', STATE, mark_id)
   local owner = redis.call('HGET', OWNER, mark_id)
-  if owner ~= token then
+  local begun = redis.call('SISMEMBER', INFLIGHT, mark_id) == 1
+  if replay and owner ~= token and (outcome == 'sent' or outcome == 'failed') then
+    -- The sender knows the server's answer, but Redis lost the record of its claim (a
+    -- restart from an older AOF): write the answer down before anyone sends it again.
+    local note = 'recorded again after Redis lost it'
+    if detail ~= '' then note = detail .. '; ' .. note end
+    if state == outcome then
+      result[1] = 'ok'
+    elseif state == 'pending' then
+      finish(mark_id, 'pending', outcome, note)
+      result[1] = 'ok'
+    elseif state == 'sending' and not begun then
+      redis.call('HDEL', OWNER, mark_id)
+      finish(mark_id, 'sending', outcome, note)
+      result[1] = 'ok'
+    elseif state == 'uncertain' then
+      finish(mark_id, 'uncertain', outcome, note)
+      result[1] = 'ok'
+    elseif state == 'sending' and begun then
+      -- another sender has it in flight: it may reach the reader twice; say so
+      redis.call('SADD', REPEATED, mark_id)
+      redis.call('HSET', DETAIL, mark_id, 'may have been sent twice: Redis lost the record '
+        .. 'of an earlier delivery')
+      result[1] = 'repeated'
+    else
+      result[1] = 'state:' .. tostring(state)
+    end
+  elseif owner ~= token then
     result[1] = 'not-owner'
   elseif state == 'sending' then
-    local begun = redis.call('SISMEMBER', INFLIGHT, mark_id) == 1
-    if outcome == 'release' then
-      if begun then
+    if outcome == 'release' or outcome == 'abort' then
+      if begun and outcome == 'release' then
         result[1] = 'begun'
       else
-        redis.call('ZREM', SENDING, mark_id)
-        redis.call('HDEL', OWNER, mark_id)
-        redis.call('HSET', STATE, mark_id, 'pending')
-        redis.call('ZADD', PENDING, now, mark_id)
-        move('sending', 'pending')
+        if begun then
+          redis.call('SREM', INFLIGHT, mark_id)
+          redis.call('HINCRBY', ATTEMPTS, mark_id, -1)
+        end
+        requeue(mark_id, 'sending', 0)
         result[1] = 'ok'
       end
     elseif outcome == 'sent' or outcome == 'failed' then
@@ -334,26 +390,35 @@ if mark_id ~= '' then
   maybe_done()
 end
 
-local begin_id = ARGV[5]
-if begin_id ~= '' then
-  local status = redis.call('HGET', META, 'status')
-  if redis.call('HGET', OWNER, begin_id) ~= token
-     or redis.call('HGET', STATE, begin_id) ~= 'sending' then
-    result[2] = 'not-owner'
-  elseif redis.call('SISMEMBER', INFLIGHT, begin_id) == 1 then
-    result[2] = 'ok'  -- a repeated begin (the reply to the first one was lost)
-  elseif status ~= 'sending' then
-    result[2] = 'status:' .. tostring(status)
-  else
-    local deadline = tonumber(redis.call('ZSCORE', SENDING, begin_id))
-    if deadline - now < num('tx_budget_s') + 1 then
-      result[2] = 'lease'
+local status = redis.call('HGET', META, 'status') or ''
+result[4] = status
+if #ARGV >= 6 then
+  local begun_n = 0
+  local code = 'ok'
+  for i = 6, #ARGV do
+    local begin_id = ARGV[i]
+    if redis.call('HGET', OWNER, begin_id) ~= token
+       or redis.call('HGET', STATE, begin_id) ~= 'sending' then
+      code = 'not-owner'
+    elseif redis.call('SISMEMBER', INFLIGHT, begin_id) == 1 then
+      code = 'ok'  -- a repeated begin (the reply to the first one was lost)
+    elseif status ~= 'sending' then
+      code = 'status:' .. status
     else
-      redis.call('SADD', INFLIGHT, begin_id)
-      redis.call('HINCRBY', ATTEMPTS, begin_id, 1)
-      result[2] = 'ok'
+      local deadline = tonumber(redis.call('ZSCORE', SENDING, begin_id))
+      if deadline - now < num('tx_budget_s') + 1 then
+        code = 'lease'
+      else
+        redis.call('SADD', INFLIGHT, begin_id)
+        redis.call('HINCRBY', ATTEMPTS, begin_id, 1)
+        code = 'ok'
+      end
     end
+    if code ~= 'ok' then break end
+    begun_n = begun_n + 1
   end
+  result[2] = code
+  result[3] = tostring(begun_n)
 end
 return result
 """
@@ -368,7 +433,7 @@ local uncertain, requeued = 0, 0
 local resend = redis.call('HGET', META, 'uncertain') == 'resend'
 for _, id in ipairs(ids) do
   if redis.call('SISMEMBER', INFLIGHT, id) == 1 then
-    if resend then
+    if resend and redis.call('HGET', META, 'status') ~= 'cancelled' then
       redis.call('HSET', DETAIL, id, 'lease expired in flight; resent by policy')
       requeue(id, 'sending', 0)
       requeued = requeued + 1
@@ -387,6 +452,64 @@ local nxt = ''
 local first = redis.call('ZRANGE', SENDING, 0, 0, 'WITHSCORES')
 if #first > 0 then nxt = tostring(math.max(tonumber(first[2]) - now, 0)) end
 return {uncertain, requeued, nxt}
+"""
+)
+
+_CANCEL = (
+    _LUA_COMMON
+    + """
+-- ARGV: allowed from (space separated). Cancelled: every pending entry ends ``cancelled``
+-- at once; claimed ones end so when their sender hands them back (``requeue``).
+local status = redis.call('HGET', META, 'status')
+if not status then return {'', '', 0} end
+local allowed = false
+for from in string.gmatch(ARGV[1], '%S+') do
+  if from == status then allowed = true end
+end
+if not allowed then return {status, '', 0} end
+redis.call('HSET', META, 'status', 'cancelled', 'finished_at', tostring(now))
+local n = 0
+while true do
+  local ids = redis.call('ZRANGE', PENDING, 0, 4999)
+  if #ids == 0 then break end
+  for _, id in ipairs(ids) do redis.call('HSET', STATE, id, 'cancelled') end
+  redis.call('ZREM', PENDING, unpack(ids))
+  n = n + #ids
+end
+redis.call('HINCRBY', META, 'n_pending', -n)
+redis.call('HINCRBY', META, 'n_cancelled', n)
+return {status, 'cancelled', n}
+"""
+)
+
+_RESEND = (
+    _LUA_COMMON
+    + """
+-- ARGV: detail, ids... Uncertain entries an operator chose go back to pending (due now);
+-- a finished edition reopens for them. Refused for cancelled editions and drafts.
+local status = redis.call('HGET', META, 'status')
+if status ~= 'done' and status ~= 'sending' and status ~= 'paused' then
+  return {tostring(status), 0}
+end
+local n = 0
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  if redis.call('HGET', STATE, id) == 'uncertain' then
+    redis.call('SREM', UNCERTAIN, id)
+    redis.call('HDEL', OWNER, id)
+    redis.call('HSET', STATE, id, 'pending')
+    redis.call('ZADD', PENDING, now, id)
+    redis.call('HSET', DETAIL, id, ARGV[1])
+    move('uncertain', 'pending')
+    n = n + 1
+  end
+end
+if n > 0 and status == 'done' then
+  redis.call('HSET', META, 'status', 'sending')
+  redis.call('HDEL', META, 'finished_at')
+  status = 'sending'
+end
+return {status, n}
 """
 )
 
@@ -449,6 +572,8 @@ class EditionStore:
         self._recover = client.register_script(_RECOVER)
         self._add = client.register_script(_ADD_RECIPIENTS)
         self._set_status = client.register_script(_SET_STATUS)
+        self._cancel = client.register_script(_CANCEL)
+        self._resend = client.register_script(_RESEND)
         self._ledger_cache: dict[str, tuple[str, ...]] = {}
 
     # --- keys ------------------------------------------------------------------------------
@@ -696,6 +821,40 @@ class EditionStore:
             lease_s=float(lease),
         )
 
+    def advance(
+        self,
+        edition_id: str,
+        token: str,
+        mark: tuple[str, Mark, str] | None = None,
+        begin: Sequence[str] = (),
+        *,
+        replay: bool = False,
+        durability: Durability | None = None,
+    ) -> Step:
+        """Mark one entry's outcome and/or begin the next ones, in one round trip.
+
+        Both halves are idempotent for the same token, so a caller may repeat the call after
+        a lost reply (e.g. Redis restarting). With ``begin`` and a durable ``durability``,
+        the durability command (``WAITAOF``/``WAIT``) goes in the same pipeline, on the same
+        connection, so its answer covers this very write. ``replay`` records an outcome the
+        sender knows even when Redis lost the sender's claim (see ``_STEP``).
+        """
+        mark_id, outcome, detail = mark if mark else ("", Mark.SENT, "")
+        args = [token, mark_id, outcome.value, detail[:500], "1" if replay else "", *begin]
+        keys = self._ledger_keys(edition_id)
+        command = durability.command() if (durability is not None and begin) else None
+        if command is None:
+            res = self._step(keys=keys, args=args)
+            durable = True
+        else:
+            assert durability is not None
+            with self.r.pipeline(transaction=False) as pipe:
+                self._step(keys=keys, args=args, client=pipe)
+                pipe.execute_command(*command)
+                res, reply = pipe.execute()
+            durable = durability.confirmed(reply)
+        return Step(_s(res[0]), _s(res[1]), int(_s(res[2]) or 0), _s(res[3]), durable)
+
     def step(
         self,
         edition_id: str,
@@ -703,26 +862,62 @@ class EditionStore:
         mark: tuple[str, Mark, str] | None = None,
         begin: str | None = None,
     ) -> tuple[str, str]:
-        """Mark one entry's outcome and/or begin the next one, in one round trip.
+        """``advance`` for one entry without durability: (mark result, begin result)."""
+        done = self.advance(edition_id, token, mark, (begin,) if begin else ())
+        return done.mark, done.begin
 
-        Both halves are idempotent for the same token, so a caller may repeat the call after
-        a lost reply (e.g. Redis restarting). Returns (mark result, begin result); ``ok`` on
-        success.
-        """
-        mark_id, outcome, detail = mark if mark else ("", Mark.SENT, "")
-        res = self._step(
-            keys=self._ledger_keys(edition_id),
-            args=[token, mark_id, outcome.value, detail[:500], begin or ""],
-        )
-        return _s(res[0]), _s(res[1])
-
-    def release(self, edition_id: str, token: str, ids: Sequence[str]) -> int:
-        """Hand back claimed entries that were never begun (pause, lease short, shutdown)."""
+    def release(self, edition_id: str, token: str, ids: Sequence[str], abort: bool = False) -> int:
+        """Hand back claimed entries that were never offered to the server (pause, lease
+        short, shutdown). ``abort`` also takes back entries this token began but never
+        offered (a durable window cut short); without it those are refused."""
+        kind = Mark.ABORT if abort else Mark.RELEASE
         released = 0
         for subscriber_id in ids:
-            mark_result, _ = self.step(edition_id, token, (subscriber_id, Mark.RELEASE, ""))
-            released += mark_result == "ok"
+            done = self.advance(edition_id, token, (subscriber_id, kind, ""))
+            released += done.mark == "ok"
         return released
+
+    def cancel(
+        self, edition_id: str, allowed_from: Sequence[EditionStatus]
+    ) -> tuple[str, str, int]:
+        """Cancel: no more transactions, every pending entry ends ``cancelled`` in the same
+        step (claimed ones when handed back). Returns (old status, 'cancelled' or '' when not
+        allowed, entries cancelled)."""
+        old, new, n = self._cancel(
+            keys=self._ledger_keys(edition_id), args=[" ".join(s.value for s in allowed_from)]
+        )
+        return _s(old), _s(new), int(n)
+
+    def resend(self, edition_id: str, ids: Sequence[str], detail: str) -> tuple[str, int]:
+        """Uncertain entries chosen by an operator → pending again (a done edition reopens).
+        Returns (status after, entries moved); entries not uncertain are left alone."""
+        if not ids:
+            edition = self.get(edition_id)
+            return (edition.status.value if edition else ""), 0
+        status, n = self._resend(keys=self._ledger_keys(edition_id), args=[detail[:500], *ids])
+        return _s(status), int(n)
+
+    def replay(
+        self, edition_id: str, token: str, marks: Sequence[tuple[str, Mark, str]]
+    ) -> list[str]:
+        """Write again, in one pipelined round trip, outcomes a sender knows but Redis may
+        have lost (it restarted from an older AOF); each result as ``advance``'s mark."""
+        keys = self._ledger_keys(edition_id)
+        with self.r.pipeline(transaction=False) as pipe:
+            for subscriber_id, outcome, detail in marks:
+                args = [token, subscriber_id, outcome.value, detail[:500], "1"]
+                self._step(keys=keys, args=args, client=pipe)
+            replies = pipe.execute()
+        return [_s(reply[0]) for reply in replies]
+
+    def server_run_id(self) -> str:
+        """Redis's run id: it changes when the server restarts (and may have lost writes)."""
+        return str(self.r.info("server").get("run_id", ""))
+
+    def repeated(self, edition_id: str) -> list[str]:
+        """Entries that may have reached the reader twice (Redis lost an earlier delivery's
+        record and another sender had already begun it): reported, never hidden."""
+        return sorted(_s(m) for m in self.r.smembers(self.key(edition_id, "repeated")))
 
     def recover(self, edition_id: str, limit: int = 10_000) -> Recovered:
         """Entries whose lease ran out: never begun → pending; begun → uncertain (policy)."""
