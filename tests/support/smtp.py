@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -29,6 +30,9 @@ class Script:
     drop_at_rcpt: set[str] = field(default_factory=set)  # close before data, once each
     drop_after_data: set[str] = field(default_factory=set)  # store, then close, once each
     delay: float = 0.0  # seconds per accepted message
+    # Called (from the server's thread) after each accepted message, before its reply, with
+    # the recipient and how many messages were accepted so far: a test injects faults here.
+    on_accept: Callable[[str, int], None] | None = None
 
 
 class _Handler:
@@ -71,6 +75,10 @@ class _Handler:
             drop = [r for r in envelope.rcpt_tos if r in self.script.drop_after_data]
             for r in drop:
                 self.script.drop_after_data.discard(r)
+            accepted = len(self.accepted)
+        if self.script.on_accept is not None:
+            for rcpt in envelope.rcpt_tos:
+                self.script.on_accept(rcpt, accepted)
         if drop:
             self.replies["drop-data"] += 1
             assert server.transport is not None
