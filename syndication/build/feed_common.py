@@ -216,6 +216,30 @@ def as_html(text: str) -> str:
     return _text(text)
 
 
+# What the W3C feed validator (feedvalidator's ``validators.py``) accepts, as regexes of our
+# own with the same meaning. ``FULL_URI``: its ``rfc2396_full``, the check on ``media:content``
+# ``url``, item links and licence URLs: a scheme, then only these ASCII characters (no "[" "]",
+# so an IPv6-literal host fails). ``ENCLOSURE_URI``: its ``httpURL``, the stricter check on RSS
+# ``<enclosure url>``: http or https (both accepted) with a host of dot-separated letter, digit
+# and hyphen labels (or an IPv4 address), an optional port, then "/" or the end; a one-label host
+# (``localhost``), "_" in a host, a trailing dot or an IPv6 literal is refused.
+FULL_URI = re.compile(r"[a-zA-Z][0-9a-zA-Z+\-.]*:(//)?[0-9a-zA-Z;/?:@&=+$.\-_!~*'()%,#]+\Z")
+ENCLOSURE_URI = re.compile(
+    r"(http|https)://(([0-9]{1,3}\.){3}|([A-Z0-9\-]+\.)+)[A-Z0-9][-A-Z0-9]*(:\d+)?(/|\Z)",
+    re.IGNORECASE,
+)
+
+
+def media_url_ok(url: str) -> bool:
+    """Whether the validator accepts ``url`` in ``media:content`` (a full URI)."""
+    return FULL_URI.match(url) is not None
+
+
+def enclosure_url_ok(url: str) -> bool:
+    """Whether the validator accepts ``url`` as an RSS ``<enclosure url>``."""
+    return ENCLOSURE_URI.match(url) is not None and media_url_ok(url)
+
+
 def image_type(url: str) -> str | None:
     """The image media type from the URL path's extension, None when it does not say."""
     path = url.partition("?")[0].partition("#")[0]

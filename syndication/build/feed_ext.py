@@ -9,7 +9,9 @@ edits on the XML afterwards.
   itself (``alternate``, RFC 4946 ``license``, ``enclosure``), and the builder never calls
   ``FeedEntry.link``.
 - Media RSS: feedgen's ``media`` extension has no ``media:credit``, ``media:description``
-  or ``media:license``; the lead image needs all three.
+  or ``media:copyright``; the lead image needs all three. Its licence goes in
+  ``media:copyright url="…"``, not Media RSS 1.5's ``media:license``, which the W3C validator
+  reports as an undefined element (the entry's own licence is its RFC 4946 ``license`` link).
 - RFC 5005 ``<fh:archive/>`` on archive documents (:class:`FeedExtension`).
 """
 
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from lxml import etree
 
-from syndication.build.feed_common import LeadImage
+from syndication.build.feed_common import LeadImage, media_url_ok
 
 MEDIA_NS = "http://search.yahoo.com/mrss/"
 FH_NS = "http://purl.org/syndication/history/1.0"
@@ -32,7 +34,7 @@ _LINK = "link"
 _CONTENT = f"{{{MEDIA_NS}}}content"
 _CREDIT = f"{{{MEDIA_NS}}}credit"
 _DESCRIPTION = f"{{{MEDIA_NS}}}description"  # type="plain" is the default
-_LICENSE = f"{{{MEDIA_NS}}}license"
+_COPYRIGHT = f"{{{MEDIA_NS}}}copyright"
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,8 @@ class Link:
 
 
 def add_media(parent: etree._Element, image: LeadImage) -> None:
-    """Media RSS ``media:content`` for the lead image, with credit, caption and licence."""
+    """Media RSS ``media:content`` for the lead image, with credit, caption and licence
+    (``media:copyright``: its ``url`` is the licence's)."""
     sub = etree.SubElement
     media = sub(parent, _CONTENT, url=image.url, medium="image")
     if image.media_type:
@@ -53,7 +56,7 @@ def add_media(parent: etree._Element, image: LeadImage) -> None:
     if image.caption:
         sub(media, _DESCRIPTION).text = image.caption
     if image.terms is not None and image.terms.url:
-        sub(media, _LICENSE, href=image.terms.url).text = image.terms.licence.name
+        sub(media, _COPYRIGHT, url=image.terms.url).text = image.terms.licence.name
 
 
 class FeedExtension(BaseExtension):  # type: ignore[misc]  # feedgen is untyped
@@ -100,7 +103,7 @@ class EntryExtension(BaseEntryExtension):  # type: ignore[misc]  # feedgen is un
             elem = etree.SubElement(entry, _LINK, rel=link.rel, href=link.href)
             if link.type:
                 elem.set("type", link.type)
-        if self.data.image is not None:
+        if self.data.image is not None and media_url_ok(self.data.image.url):
             add_media(entry, self.data.image)
         return entry
 

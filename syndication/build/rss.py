@@ -29,6 +29,13 @@ Namespaces: content (full text), dc (``dc:creator``: RSS ``<author>`` needs an e
 atom (``rel=self``/``hub`` per WebSub §4, RFC 5005 archive links), creativeCommons
 (licence per channel and item), Media RSS (the lead image with credit and caption), and
 fh (RFC 5005 ``<fh:archive/>``) on archive pages only.
+
+Only elements the W3C feed validator knows (issue 11): the image's licence is
+``media:copyright url="…"`` (Media RSS 1.0), not ``media:license``, which the validator
+predates and reports as an undefined element. An image URL the validator refuses as an
+``<enclosure>`` (``feed_common.enclosure_url_ok``: https is fine, a one-label or "_" host is
+not) is carried by ``media:content`` alone; one it refuses even there (an IPv6 literal) is left
+out of the item (the body still shows it).
 """
 
 from __future__ import annotations
@@ -52,7 +59,9 @@ from syndication.build.feed_common import (
     archive_links,
     as_html,
     build_skipping,
+    enclosure_url_ok,
     feed_updated,
+    media_url_ok,
     prepare,
     terms,
     xml_safe,
@@ -81,7 +90,7 @@ _FH_ARCHIVE = f"{{{FH_NS}}}archive"
 _M_CONTENT = f"{{{MEDIA_NS}}}content"
 _M_CREDIT = f"{{{MEDIA_NS}}}credit"
 _M_DESCRIPTION = f"{{{MEDIA_NS}}}description"  # type="plain" is the default
-_M_LICENSE = f"{{{MEDIA_NS}}}license"
+_M_COPYRIGHT = f"{{{MEDIA_NS}}}copyright"
 _NOT_PERMALINK = {"isPermaLink": "false"}
 _RSS = MEDIA_TYPES["rss"]
 Writer = Any  # lxml's incremental writer (``etree.xmlfile``) has no type stubs
@@ -156,8 +165,8 @@ def _item(xf: Writer, it: Item) -> None:
             with el(_CC_LICENSE):
                 w(it.terms.url)
         image = it.image
-        if image is not None:
-            if image.media_type:
+        if image is not None and media_url_ok(image.url):
+            if image.media_type and enclosure_url_ok(image.url):
                 with el("enclosure", {"url": image.url, "length": "0", "type": image.media_type}):
                     pass
             with el(_M_CONTENT, _media_attrib(image)):
@@ -168,7 +177,7 @@ def _item(xf: Writer, it: Item) -> None:
                     with el(_M_DESCRIPTION):
                         _plain(xf, image.caption)
                 if image.terms is not None and image.terms.url:
-                    with el(_M_LICENSE, {"href": image.terms.url}):
+                    with el(_M_COPYRIGHT, {"url": image.terms.url}):
                         _plain(xf, image.terms.licence.name)
     w("\n")
 

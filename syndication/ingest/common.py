@@ -24,6 +24,9 @@ _DEED = re.compile(r"/(?:legalcode|deed)(?:\.[a-z-]+)?$")
 SUMMARY_MAX = 600
 
 
+_C0 = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def squash(text: str) -> str:
     """Fold every run of white space (no-break spaces included) into one space."""
     return _WS.sub(" ", text.replace("\xa0", " ")).strip()
@@ -35,6 +38,9 @@ def text_from_html(fragment: str) -> str:
         return squash(fragment)
     if "<" not in fragment:
         return squash(htmllib.unescape(fragment))
+    # lxml refuses C0 controls in text: dropping <script> moves its tail text and raised
+    # ValueError (not a validation error) for a summary like "x<script>…</script>\x01y".
+    fragment = _C0.sub(" ", fragment)
     try:
         root = lxml.html.fragment_fromstring(fragment, create_parent="div")
     except (etree.ParserError, ValueError):

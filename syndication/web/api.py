@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -258,6 +258,12 @@ def make_router(ctx: Context) -> APIRouter:
             body = await read_body(request, ctx.settings.max_body_bytes)
         await require_signed(request, body, (token,), ctx, "api")
 
+    async def authorised(request: Request) -> None:
+        """:func:`authorise` as a dependency: FastAPI runs it before it reports invalid query
+        parameters, so a client without credentials gets 401, never a 422 that tells it
+        which parameters the endpoint takes."""
+        await authorise(request)
+
     @router.post(
         "/articles",
         responses={
@@ -317,13 +323,12 @@ def make_router(ctx: Context) -> APIRouter:
         "/articles",
         responses=openapi.errors(401, 422, 503),
         openapi_extra={"security": openapi.API_SECURITY},
+        dependencies=[Depends(authorised)],
     )
     async def list_articles(
-        request: Request,
         limit: Annotated[int, Query(ge=1, le=200)] = 20,
         offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> JSONResponse:
-        await authorise(request)
         store = ctx.article_store
         ids = await run_in_threadpool(store.latest_ids, limit, offset)
         stored = await run_in_threadpool(store.get_many, ids)

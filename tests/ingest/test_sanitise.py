@@ -161,3 +161,23 @@ def test_control_characters_in_a_body_become_spaces() -> None:
     assert sanitise_html('<p><abbr title="a\x07b">x</abbr></p>', BASE) == (
         '<p><abbr title="a b">x</abbr></p>'
     )
+
+
+@pytest.mark.parametrize(
+    ("summary", "text"),
+    [("x<script>a</script>\x01y", "x y"), ("<p>a</p><style>b</style>\x1b", "a")],
+)
+def test_html_summary_with_control_characters_is_text_not_an_error(
+    publisher: Publisher, summary: str, text: str
+) -> None:
+    """Dropping <script>/<style> moved a control character into lxml text, which raised
+    ValueError out of article_from_data (an error page, not a named validation error)."""
+    record = {
+        "url": "https://insightcrime.org/news/x/",
+        "title": "T",
+        "summary": summary,
+        "body_html": "<p>B</p>",
+        "published_at": "2026-11-01T12:00:00Z",
+    }
+    article = article_from_data(record, publisher)
+    assert article.summary == text  # the script/style text gone, the control a space

@@ -176,6 +176,17 @@ def test_listing_and_404(client):
     assert client.delete("/api/articles/nope", headers=AUTH).status_code == 404
 
 
+@pytest.mark.parametrize("query", ["limit=0", "limit=x", "offset=-1", "limit=201&offset=y"])
+def test_listing_checks_credentials_before_query_parameters(client, query):
+    """Without credentials a bad limit/offset is 401 like any other request (not a 422 that
+    shows an anonymous client the endpoint's parameters); with them it is 422."""
+    for headers in ({}, {"Authorization": "Bearer wrong"}):
+        resp = client.get(f"/api/articles?{query}", headers=headers)
+        assert resp.status_code == 401, (query, headers, resp.text)
+        assert resp.json()["code"] == "unauthorized"
+    assert client.get(f"/api/articles?{query}", headers=AUTH).status_code == 422
+
+
 def test_redis_unreachable_is_503(settings, clock):
     dead = connect(f"redis://127.0.0.1:{free_port()}/0", check=False)
     client = TestClient(create_app(Context(settings, RecordingEvents(), dead, clock=clock)))
