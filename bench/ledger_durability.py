@@ -78,8 +78,19 @@ class Ledger:
         self.n += 1
         return [*KEYS, f"r{self.n - 1}", f"r{self.n}", "token", self.n]
 
-    def step(self) -> None:
+    def step(self) -> int:
+        """One step, one round trip; returns the steps made (1) for ``_rate``."""
         self.client.evalsha(self.sha, len(KEYS), *self.args())
+        return 1
+
+    def stepper(self, *command: object) -> Callable[[], int]:
+        """A body for ``_rate``: one step and ``command`` per round trip."""
+
+        def body() -> int:
+            self.step_then(*command)
+            return 1
+
+        return body
 
     def step_then(self, *command: object) -> object:
         """One step and ``command`` in one round trip (a pipeline, same connection)."""
@@ -136,15 +147,15 @@ def measure() -> list[Row]:
     try:
         with _server(exe, work, "everysec", "--appendfsync", "everysec") as server:
             ledger = Ledger(redis.Redis(port=server.port))
-            _rate(lambda: (ledger.step(), 1)[1], 0.3)  # warm up
-            reference = _rate(lambda: (ledger.step(), 1)[1])
+            _rate(ledger.step, 0.3)  # warm up
+            reference = _rate(ledger.step)
             rows.append(REFERENCE.measured(reference, reference))
             progress(f"no durability: {reference:,.0f} steps/s")
 
             waitaof = ("WAITAOF", 1, 0, 1000)
             lat = _latency(ledger, waitaof, 30)
             progress(f"step + WAITAOF 1 0 1000 under everysec: {summary_ms(lat)}")
-            rate = _rate(lambda: (ledger.step_then(*waitaof), 1)[1])
+            rate = _rate(ledger.stepper(*waitaof))
             rows.append(WAITAOF_1.measured(rate, reference))
 
             def window(n: int = 10) -> int:
@@ -158,11 +169,11 @@ def measure() -> list[Row]:
 
         with _server(exe, work, "always", "--appendfsync", "always") as server:
             ledger = Ledger(redis.Redis(port=server.port))
-            rate = _rate(lambda: (ledger.step(), 1)[1])
+            rate = _rate(ledger.step)
             rows.append(ALWAYS.measured(rate, reference))
             lat = _latency(ledger, ("WAITAOF", 1, 0, 1000), 200)
             progress(f"step + WAITAOF 1 0 1000 under always: {summary_ms(lat)}")
-            rate = _rate(lambda: (ledger.step_then("WAITAOF", 1, 0, 1000), 1)[1])
+            rate = _rate(ledger.stepper("WAITAOF", 1, 0, 1000))
             rows.append(ALWAYS_WAITAOF.measured(rate, reference))
             ledger.client.close()
 
@@ -179,7 +190,7 @@ def measure() -> list[Row]:
             progress(f"step + WAIT 1 1000 with one replica: {summary_ms(lat)}")
             if ledger.step_then("WAIT", 1, 1000) != 1:
                 raise RuntimeError("WAIT 1 did not see the replica's ack")
-            rate = _rate(lambda: (ledger.step_then("WAIT", 1, 1000), 1)[1])
+            rate = _rate(ledger.stepper("WAIT", 1, 1000))
             rows.append(REPLICA.measured(rate, reference))
             ledger.client.close()
     finally:
