@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import IO
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from syndication.embedded_redis import EmbeddedRedis, redis_server_version
 from tests.support import TESTS
@@ -98,7 +100,10 @@ class CrashableRedis(EmbeddedRedis):
         return self.version_tuple
 
     def client(self, **kwargs: object) -> redis.Redis:
-        return redis.Redis(port=self.port, **kwargs)  # type: ignore[arg-type]
+        """A client that does not retry (redis-py's default retries a lost connection with
+        backoff: a test must see the crash, not wait it out or write around it)."""
+        options: dict[str, object] = {"retry": Retry(NoBackoff(), 0), **kwargs}
+        return redis.Redis(port=self.port, **options)  # type: ignore[arg-type]
 
     def crash(self) -> None:
         """SIGKILL, and wait until the process is gone: with the shim, a host crash."""
