@@ -29,6 +29,7 @@ from bench import (  # noqa: E402
     feed_build,
     feed_serving,
     import_rate,
+    ledger_durability,
     partner_feed,
     publish_latency,
 )
@@ -42,6 +43,7 @@ BENCHES: list[Bench] = [
     partner_feed.BENCH,
     email_build.BENCH,
     digest_send.BENCH,
+    ledger_durability.BENCH,
 ]
 RESULTS = ROOT / "bench" / "results.json"
 
