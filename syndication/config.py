@@ -200,6 +200,12 @@ class _Env(BaseSettings):
     dkim_domain: str | None = None
     dkim_key_file: Path | None = None
     confirm_token_hours: int = Field(default=48, ge=1, le=24 * 14)
+    # Confirmation emails (services/confirmations.py): the wait before each retry after a
+    # temporary SMTP failure, in seconds, comma-separated (the last one repeats); how long
+    # after the signup to keep trying; when /healthz calls confirmations degraded.
+    confirm_retry_seconds: str = "60,120,300,600,1200,2400,3600,7200,14400"
+    confirm_give_up_hours: float = Field(default=24, gt=0, le=24 * 7)
+    confirm_alert_minutes: float = Field(default=30, gt=0)
     subscribe_ip_limit: int = Field(default=20, ge=1)
     subscribe_ip_window_s: int = Field(default=3600, ge=1)
     subscribe_address_limit: int = Field(default=3, ge=1)
@@ -220,6 +226,17 @@ class _Env(BaseSettings):
         if value is not None and ("\r" in value or "\n" in value):
             raise ValueError("must be one line (no CR or LF)")
         return value
+
+    @field_validator("confirm_retry_seconds")
+    @classmethod
+    def _retry_seconds(cls, value: str) -> str:
+        try:
+            steps = [float(part) for part in value.split(",") if part.strip()]
+        except ValueError:
+            steps = []
+        if not steps or any(not 0 < s <= 24 * 3600 for s in steps):
+            raise ValueError("must be seconds, comma-separated, each above 0 and at most 86400")
+        return ",".join(repr(s) for s in steps)
 
     @field_validator("mail_uncertain_policy")
     @classmethod
@@ -389,6 +406,11 @@ class Settings:
     dkim_domain: str | None = None
     dkim_key_file: Path | None = None
     confirm_token_hours: int = 48
+    confirm_retry_seconds: tuple[float, ...] = (
+        60.0, 120.0, 300.0, 600.0, 1200.0, 2400.0, 3600.0, 7200.0, 14400.0,
+    )  # fmt: skip
+    confirm_give_up_hours: float = 24
+    confirm_alert_minutes: float = 30
     subscribe_ip_limit: int = 20
     subscribe_ip_window_s: int = 3600
     subscribe_address_limit: int = 3
@@ -499,6 +521,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         admin_password_hash=(
             env.admin_password_hash.get_secret_value() if env.admin_password_hash else None
         ),
+        confirm_retry_seconds=tuple(float(s) for s in env.confirm_retry_seconds.split(",")),
         **{name: getattr(env, name) for name in _PASSED_THROUGH},
     )
 
@@ -513,7 +536,8 @@ _PASSED_THROUGH = (
     "mail_durability", "mail_durable_window", "mail_durability_timeout_ms",
     "mail_durability_replicas", "mail_heartbeat_seconds", "mail_redis_patience_seconds",
     "digest_send_time", "digest_weekly_day", "digest_max_articles", "dkim_selector",
-    "dkim_domain", "dkim_key_file", "confirm_token_hours", "subscribe_ip_limit",
+    "dkim_domain", "dkim_key_file", "confirm_token_hours", "confirm_give_up_hours",
+    "confirm_alert_minutes", "subscribe_ip_limit",
     "subscribe_ip_window_s", "subscribe_address_limit", "subscribe_address_window_s",
     "partner_rate_limit", "partner_rate_window_s", "admin_session_hours",
     "digest_approval_minutes",

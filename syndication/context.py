@@ -17,6 +17,12 @@ from syndication.events import Events
 from syndication.metrics import Metrics
 from syndication.ratelimit import RateLimiter
 from syndication.services.articles import ArticleService
+from syndication.services.confirmations import (
+    ConfirmationEvents,
+    ConfirmationService,
+    InlineConfirmationEvents,
+    make_confirmation_service,
+)
 from syndication.services.digests import DigestService, make_digest_service
 from syndication.services.feeds import FeedService
 from syndication.services.ingest import IngestService
@@ -39,6 +45,9 @@ class Context:
     events: Events
     client: redis.Redis = field(default=None)
     clock: Clock = system_clock  # tests pass a fixed one; see syndication/clock.py
+    # Confirmation emails are sent by a worker (``events.send_confirmation``); True runs the
+    # attempt in this process instead, for a context with no worker (tests of the web pages).
+    inline_confirmations: bool = False
 
     def __post_init__(self) -> None:
         if self.client is None:
@@ -104,12 +113,31 @@ class Context:
         return RateLimiter(self.client, self.settings.key_prefix)
 
     @cached_property
+    def confirmations(self) -> ConfirmationService:
+        events: ConfirmationEvents = self.events
+        if self.inline_confirmations:
+            events = InlineConfirmationEvents(lambda: self.confirmations)
+        return make_confirmation_service(
+            self.settings,
+            self.client,
+            events,
+            clock=self.clock,
+            on_outcome=self._count_confirmation,
+        )
+
+    def _count_confirmation(self, outcome: str) -> None:
+        # One attempt's outcome, written at once: a worker task ends right after.
+        self.metrics.add("confirmation_emails_total", outcome)
+        self.metrics.flush()
+
+    @cached_property
     def subscriptions(self) -> SubscriptionService:
         return build_subscription_service(
             self.settings,
             self.client,
             topics_from_catalog(self.article_store.feed_catalog),
             clock=self.clock,
+            confirmations=self.confirmations,
         )
 
     @cached_property

@@ -27,6 +27,11 @@ class Events(Protocol):
         """Rebuild every feed in the background (the admin's button; ``feeds build`` is inline)."""
         ...
 
+    def send_confirmation(self, request_id: str, countdown: float = 0.0, kick: str = "") -> None:
+        """Attempt a confirmation email (``services/confirmations.py``) after ``countdown``
+        seconds; ``kick`` is the request's chain token."""
+        ...
+
 
 class RecordingEvents:
     """Keeps every event as ``(kind, article_id)``, in order."""
@@ -51,3 +56,6 @@ class RecordingEvents:
 
     def rebuild_feeds(self) -> None:
         self.calls.append(("rebuild_feeds", ""))
+
+    def send_confirmation(self, request_id: str, countdown: float = 0.0, kick: str = "") -> None:
+        self.calls.append(("send_confirmation", request_id))

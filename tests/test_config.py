@@ -30,6 +30,18 @@ def test_previous_secret_keys_are_a_list():
     assert load_settings(base()).previous_secret_keys == ()
 
 
+def test_confirmation_retry_schedule_is_a_list_of_seconds():
+    from syndication.services.confirmations import DEFAULT_SCHEDULE, ConfirmationPolicy
+
+    default = load_settings(base())
+    assert default.confirm_retry_seconds == DEFAULT_SCHEDULE
+    assert ConfirmationPolicy.from_settings(default).retry_schedule == DEFAULT_SCHEDULE
+    s = load_settings({**base(), "SYNDICATION_CONFIRM_RETRY_SECONDS": " 30, 90 ,600,"})
+    assert s.confirm_retry_seconds == (30.0, 90.0, 600.0)
+    policy = ConfirmationPolicy.from_settings(s)
+    assert [policy.delay(n) for n in (1, 2, 3, 9)] == [30.0, 90.0, 600.0, 600.0]
+
+
 @pytest.mark.parametrize(
     ("extra", "named"),
     [
@@ -47,6 +59,9 @@ def test_previous_secret_keys_are_a_list():
         ({"SYNDICATION_ADMIN_PASSWORD": "short"}, "SYNDICATION_ADMIN_PASSWORD"),
         ({"SYNDICATION_ADMIN_PASSWORD_HASH": "plain"}, "SYNDICATION_ADMIN_PASSWORD_HASH"),
         ({"SYNDICATION_DIGEST_APPROVAL_MINUTES": "-1"}, "SYNDICATION_DIGEST_APPROVAL_MINUTES"),
+        ({"SYNDICATION_CONFIRM_RETRY_SECONDS": "60,soon"}, "SYNDICATION_CONFIRM_RETRY_SECONDS"),
+        ({"SYNDICATION_CONFIRM_RETRY_SECONDS": "0"}, "SYNDICATION_CONFIRM_RETRY_SECONDS"),
+        ({"SYNDICATION_CONFIRM_GIVE_UP_HOURS": "0"}, "SYNDICATION_CONFIRM_GIVE_UP_HOURS"),
     ],
 )
 def test_invalid_setting_is_named(extra, named):

@@ -220,6 +220,7 @@ def mail_context(settings: Settings, context: Context, catcher: MailCatcher) -> 
         context.events,
         context.client,
         clock=context.clock,
+        inline_confirmations=True,  # no worker: the web process sends the confirmation
     )
 
 

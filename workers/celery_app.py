@@ -25,6 +25,7 @@ app = Celery(
     include=[
         "workers.tasks",
         "workers.mail_tasks",
+        "workers.confirm_tasks",
         "workers.partner_tasks",
         "workers.observability",
     ],
@@ -63,12 +64,15 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
 
 def beat_schedule(settings: Settings) -> dict[str, Any]:
-    """Poll each configured source on its interval; sweep the event outbox every minute;
-    make the daily and weekly digests at the publisher's local time."""
+    """Poll each configured source on its interval; sweep the event outbox and the
+    confirmation ledger every minute; make the daily and weekly digests at the publisher's
+    local time."""
+    from workers.confirm_tasks import beat_schedule as confirm_beat_schedule
     from workers.mail_tasks import beat_schedule as mail_beat_schedule
 
     return (
         mail_beat_schedule(settings)
+        | confirm_beat_schedule()
         | {
             "partner webhook sweep": {
                 "task": "partners.sweep_changes",

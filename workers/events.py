@@ -66,6 +66,16 @@ class CeleryEvents:
                 "mail.send_batch", args=[edition_id], countdown=max(0.0, countdown) or None
             )
 
+    def send_confirmation(self, request_id: str, countdown: float = 0.0, kick: str = "") -> None:
+        """One ``mail.send_confirmation`` task (workers/confirm_tasks.py); the service caps
+        ``countdown`` far below the broker's visibility timeout."""
+        self.app.send_task(
+            "mail.send_confirmation",
+            args=[request_id],
+            kwargs={"kick": kick},
+            countdown=max(0.0, countdown) or None,
+        )
+
     def rebuild_feeds(self) -> None:
         """Every feed, by the same task a worker runs at start-up (``feeds.rebuild_all``)."""
         self.app.send_task("feeds.rebuild_all")

@@ -1,8 +1,8 @@
-"""The double opt-in mail: rendered from ``templates/email/confirm/`` and sent over SMTP.
+"""The double opt-in mail: rendered from ``templates/email/confirm/``.
 
-A tiny adapter until the digest ``Sender`` (``deliver/smtp.py``) exists; then ``send`` can
-hand the bytes to it instead of opening its own connection. Confirmations are rare (one
-per signup), so one short SMTP session per mail is fine here.
+It is sent by a worker through the confirmation ledger (``services/confirmations.py``: one
+SMTP session per attempt through ``deliver/smtp.py``'s ``SmtpSender``, retries over hours,
+never two messages for one request), not by the web process.
 
 Header safety: the header fields are written by ``syndication.build.headers``, as for the
 digests, never by the ``email`` package (which decodes ``=?…?=`` in a publisher name back
@@ -16,55 +16,21 @@ from __future__ import annotations
 
 import email
 import logging
-import re
-import smtplib
-import ssl
-import time
+from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from syndication import i18n
 from syndication.build import headers
 from syndication.config import Publisher
-from syndication.services.subscriptions import MailUnavailable
 from syndication.store.subscribers import Subscriber
 from syndication.templating import environment
 
 POLICY = SMTP.clone(max_line_length=998)
 log = logging.getLogger(__name__)
-_ENHANCED = re.compile(rb"\b[245]\.\d{1,3}\.\d{1,3}\b")
-
-
-class ConfirmationFailed(MailUnavailable):
-    """The confirmation was not accepted; ``permanent`` for a 5xx (retrying cannot help).
-
-    The message names the subscriber id and the SMTP codes, never the address: servers
-    echo it in their replies, and smtplib puts it in ``SMTPRecipientsRefused``.
-    """
-
-    def __init__(self, message: str, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-
-
-def describe_failure(exc: BaseException) -> tuple[str, bool]:
-    """(what went wrong without any address or server text, permanent?)."""
-    codes: list[tuple[int, bytes]] = []
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        codes = [v for v in exc.recipients.values() if isinstance(v, tuple)]
-    elif isinstance(exc, smtplib.SMTPResponseException):
-        codes = [(exc.smtp_code, exc.smtp_error if isinstance(exc.smtp_error, bytes) else b"")]
-    if codes:
-        code, text = codes[0]
-        enhanced = _ENHANCED.search(text)
-        extra = f" {enhanced.group(0).decode()}" if enhanced else ""
-        return f"{type(exc).__name__}: SMTP {code}{extra}", 500 <= code < 600
-    if isinstance(exc, OSError):
-        return f"{type(exc).__name__}: {exc.strerror or 'connection failed'}", False
-    return type(exc).__name__, False
 
 
 def one_line(text: str, limit: int = 200) -> str:
@@ -89,8 +55,10 @@ def confirmation_bytes(
     public_url: str,
     sender: Address,
     hours: int = 48,
+    date: datetime | None = None,
 ) -> bytes:
-    """The confirmation as sent: header fields written by us, the body by the library."""
+    """The confirmation as sent: header fields written by us, the body by the library.
+    ``date``: when it is sent (the ``Date`` field), else when the subscriber signed up."""
     env = environment()
     locale = i18n.supported(subscriber.language) or i18n.SOURCE
     context = {
@@ -103,6 +71,7 @@ def confirmation_bytes(
         "hours": hours,
     }
     subject = one_line(env.get_template("email/confirm/subject.txt").render(context))
+    sent_or_signed_up = subscriber.updated_at or subscriber.created_at
     body = EmailMessage(policy=POLICY)
     body.set_content(env.get_template("email/confirm/body.txt").render(context), cte="8bit")
     body.add_alternative(
@@ -114,7 +83,7 @@ def confirmation_bytes(
         headers.unstructured("Subject", subject),
         headers.mailbox("From", sender.display_name, sender_addr),
         headers.structured("To", headers.check_addr_spec(subscriber.email)),
-        headers.structured("Date", format_datetime(subscriber.updated_at or subscriber.created_at)),
+        headers.structured("Date", format_datetime(date or sent_or_signed_up)),
         headers.structured("Message-ID", make_msgid("confirm", domain=sender_addr.split("@")[1])),
         headers.structured("Auto-Submitted", "auto-generated"),  # RFC 3834: no vacation replies
         headers.structured("MIME-Version", "1.0"),
@@ -141,85 +110,3 @@ def build_confirmation(
     msg = email.message_from_bytes(data, policy=POLICY)
     assert isinstance(msg, EmailMessage)
     return msg
-
-
-class SmtpConfirmationMailer:
-    """``Mailer`` over SMTP: ``smtp://``, ``smtp+starttls://`` or ``smtps://``, with auth."""
-
-    def __init__(
-        self,
-        smtp_url: str | None,
-        publisher: Publisher,
-        public_url: str,
-        sender: str | None = None,
-        timeout: float = 15,
-        confirm_hours: int = 48,
-        retry_delay: float = 2.0,
-    ) -> None:
-        self.smtp_url = smtp_url
-        self.publisher = publisher
-        self.public_url = public_url
-        self.sender = sender_address(publisher, public_url, sender)
-        self.timeout = timeout
-        self.confirm_hours = confirm_hours
-        self.retry_delay = retry_delay
-
-    def send_confirmation(self, subscriber: Subscriber, confirm_url: str) -> None:
-        """Send, and once more after ``retry_delay`` on a temporary failure (a 4xx, a
-        dropped connection): a signup should not be lost to a greylisting server or a
-        relay restart. Failures are logged and raised with the subscriber id only."""
-        msg = confirmation_bytes(
-            subscriber,
-            confirm_url,
-            self.publisher,
-            self.public_url,
-            self.sender,
-            self.confirm_hours,
-        )
-        try:
-            self.send(msg, subscriber.email)
-            return
-        except ConfirmationFailed as exc:
-            if exc.permanent:
-                raise ConfirmationFailed(
-                    f"confirmation for subscriber {subscriber.id} refused: {exc}", True
-                ) from None
-            log.warning(
-                "confirmation for subscriber %s not sent (%s); retrying in %.1f s",
-                subscriber.id,
-                exc,
-                self.retry_delay,
-            )
-        time.sleep(self.retry_delay)
-        try:
-            self.send(msg, subscriber.email)
-        except ConfirmationFailed as exc:
-            raise ConfirmationFailed(
-                f"confirmation for subscriber {subscriber.id} not sent after 2 attempts: {exc}",
-                exc.permanent,
-            ) from None
-
-    def send(self, msg: bytes, rcpt: str) -> None:
-        if not self.smtp_url:
-            raise MailUnavailable("SYNDICATION_SMTP_URL is not set")
-        parts = urlsplit(self.smtp_url)
-        host = parts.hostname or "localhost"
-        try:
-            if parts.scheme == "smtps":
-                client: smtplib.SMTP = smtplib.SMTP_SSL(
-                    host,
-                    parts.port or 465,
-                    timeout=self.timeout,
-                    context=ssl.create_default_context(),
-                )
-            else:
-                client = smtplib.SMTP(host, parts.port or 25, timeout=self.timeout)
-            with client:
-                if parts.scheme == "smtp+starttls":
-                    client.starttls(context=ssl.create_default_context())
-                if parts.username:
-                    client.login(unquote(parts.username), unquote(parts.password or ""))
-                client.sendmail(self.sender.addr_spec, [rcpt], msg)
-        except (OSError, smtplib.SMTPException) as exc:
-            what, permanent = describe_failure(exc)
-            raise ConfirmationFailed(what, permanent) from None

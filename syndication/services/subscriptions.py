@@ -5,8 +5,11 @@ live here so no face can forget them:
 
 - The answer to a signup never depends on whether the address is known (no enumeration):
   ``SignupResult.outcome`` is for logs and tests, faces show the same "check your inbox".
-  The confirmation mail is sent by a separate call (``send``) that the web face runs after
-  the response, so the response time does not tell either.
+- A signup that owes a confirmation records a request in the confirmation ledger before it
+  returns (``services/confirmations.py``: durable before the page says "on its way"); the
+  task that sends it is queued by a separate call (``send``) that the web face runs after
+  the response. A worker sends it, retrying over hours; a repeated signup within a couple
+  of minutes (a double-submitted form) is answered by the same request, never a second mail.
 - Rate limits per client IP (IPv6 per /64) and per address, so the form cannot be used to
   mail-bomb someone; both apply to every signup, known address or not.
 - Only a manage token with the subscriber's current ``token_version`` may read or change a
@@ -28,6 +31,7 @@ from typing import Any, Protocol, TextIO
 from syndication import tokens
 from syndication.clock import system_clock
 from syndication.ratelimit import RateLimiter
+from syndication.store.confirmations import Requested
 from syndication.store.subscribers import (
     FREQUENCIES,
     STATUSES,
@@ -59,14 +63,12 @@ CSV_FIELDS = (
 SUPPRESSING_EVENTS = {"complaint", "unsubscribe", "spamreport"}
 
 
-class Mailer(Protocol):
-    """Sends the double opt-in mail; ``deliver.confirmation`` has the SMTP implementation."""
+class ConfirmationRequests(Protocol):
+    """The confirmation ledger as the signup sees it (``ConfirmationService``)."""
 
-    def send_confirmation(self, subscriber: Subscriber, confirm_url: str) -> None: ...
+    def request(self, subscriber_id: str, now: datetime | None = None) -> Requested: ...
 
-
-class MailUnavailable(Exception):
-    """The confirmation could not be handed to an SMTP server (not configured, or down)."""
+    def enqueue(self, requested: Requested) -> None: ...
 
 
 class RateLimited(Exception):
@@ -117,8 +119,12 @@ class Policy:
 
 @dataclass(frozen=True)
 class Confirmation:
+    """The confirmation a signup owes: ``request`` is its ledger entry (the worker signs its
+    own link when it builds the mail; ``url`` is one signed at signup, for faces and tests)."""
+
     subscriber: Subscriber
     url: str
+    request: Requested | None = None
 
 
 @dataclass(frozen=True)
@@ -161,7 +167,7 @@ class SubscriptionService:
         self,
         store: SubscriberStore,
         limiter: RateLimiter,
-        mailer: Mailer,
+        confirmations: ConfirmationRequests,
         secret: str,
         public_url: str,
         languages: Iterable[str],
@@ -173,7 +179,7 @@ class SubscriptionService:
         self.store = store
         self.previous_secrets = tuple(previous_secrets)  # still accepted on links, never signed
         self.limiter = limiter
-        self.mailer = mailer
+        self.confirmations = confirmations
         self.secret = secret
         self.public_url = public_url.rstrip("/")
         self.languages = tuple(languages)
@@ -253,13 +259,16 @@ class SubscriptionService:
         )
         if outcome in (SignupOutcome.CREATED, SignupOutcome.REFRESHED) and sub is not None:
             token = tokens.confirm_token(self.secret, sub.id, now, p.confirm_ttl)
-            return SignupResult(outcome, Confirmation(sub, f"{self.public_url}/confirm/{token}"))
+            requested = self.confirmations.request(sub.id, now)
+            url = f"{self.public_url}/confirm/{token}"
+            return SignupResult(outcome, Confirmation(sub, url, requested))
         return SignupResult(outcome, None)
 
     def send(self, result: SignupResult) -> None:
-        """Mail the confirmation, if the signup owes one (raises MailUnavailable)."""
-        if result.confirmation is not None:
-            self.mailer.send_confirmation(result.confirmation.subscriber, result.confirmation.url)
+        """Queue the confirmation's first attempt, if the signup made a new request (the
+        request is in the ledger already: if this fails, the worker's sweep queues it)."""
+        if result.confirmation is not None and result.confirmation.request is not None:
+            self.confirmations.enqueue(result.confirmation.request)
 
     # -- links: confirm, preferences, unsubscribe ----------------------------------------
 
@@ -510,23 +519,21 @@ def build_subscription_service(
     client: Any,
     topics: Callable[[], dict[str, str]] | None = None,
     clock: Callable[[], datetime] = system_clock,
+    confirmations: ConfirmationRequests | None = None,
 ) -> SubscriptionService:
-    """The wiring ``Context.subscriptions`` uses: store, limiter and SMTP mailer from settings."""
-    from syndication.deliver.confirmation import SmtpConfirmationMailer
-
+    """The wiring ``Context.subscriptions`` uses: store, limiter and the confirmation ledger
+    (``Context.confirmations``; without one, requests are recorded and left to the sweep)."""
     policy = Policy.from_settings(settings)
     publisher = settings.publisher
-    mailer = SmtpConfirmationMailer(
-        settings.smtp_url,
-        publisher,
-        settings.public_url,
-        sender=getattr(settings, "mail_from", None),
-        confirm_hours=int(policy.confirm_ttl / timedelta(hours=1)),
-    )
+    if confirmations is None:
+        from syndication.events import RecordingEvents
+        from syndication.services.confirmations import make_confirmation_service
+
+        confirmations = make_confirmation_service(settings, client, RecordingEvents(), clock=clock)
     return SubscriptionService(
         SubscriberStore(client, settings.key_prefix),
         RateLimiter(client, settings.key_prefix),
-        mailer,
+        confirmations,
         settings.need_secret_key(),
         settings.public_url,
         publisher.languages or [publisher.language],

@@ -4,9 +4,13 @@ and ``MeteredRequests``, the ASGI wrapper that counts feed and partner requests.
 
 ``/healthz`` answers for the whole service: 200 when Redis answers and at least one worker
 heartbeat is fresh (workers write ``{prefix}workers:heartbeat:{node}`` with a TTL, see
-workers/observability.py), else 503 with the reason. ``/healthz/web`` answers for this web
-process only (it runs and reaches Redis): what a container HEALTHCHECK of the web service
-should probe, so a stopped worker does not get the web containers restarted.
+workers/observability.py), else 503 with the reason (``down``). It is also 503, with status
+``degraded``, while confirmation emails are not getting out: a signup has waited longer
+than ``SYNDICATION_CONFIRM_ALERT_MINUTES`` unsent, or the last attempts all failed
+(``ConfirmationService.health``); the web still serves, but new readers cannot confirm.
+``/healthz/web`` answers for this web process only (it runs and reaches Redis): what a
+container HEALTHCHECK of the web service should probe, so a stopped worker does not get
+the web containers restarted.
 
 Counting feed requests: ``MeteredRequests`` wraps the outermost app (``FeedFront``), so it
 sees every answer to ``/feeds/…`` whichever layer made it (the in-memory fast path, or
@@ -60,6 +64,8 @@ def make_router(ctx: Any) -> APIRouter:
         if partners is not None:
             pulls = partners.store.pulls(today)
         beats = worker_heartbeats(ctx.client, prefix)
+        confirm = confirmations()
+        waiting = confirm.health(ctx.clock()) if confirm is not None else None
         return [
             (
                 "partner_pulls_today",
@@ -71,7 +77,20 @@ def make_router(ctx: Any) -> APIRouter:
                 "Worker nodes with a fresh heartbeat.",
                 {(): float(sum(1 for b in beats.values() if b["fresh"]))},
             ),
+            (
+                "confirmations_pending",
+                "Confirmation emails requested and not yet sent, failed or uncertain.",
+                {(): float(waiting.open if waiting else 0)},
+            ),
+            (
+                "confirmations_oldest_pending_seconds",
+                "How long the oldest pending confirmation email has waited since the signup.",
+                {(): round(waiting.oldest_pending_seconds, 3) if waiting else 0.0},
+            ),
         ]
+
+    def confirmations() -> Any:
+        return getattr(ctx, "confirmations", None)
 
     def scrape() -> str:
         return render(reader.read(), gauges())
@@ -121,15 +140,30 @@ def make_router(ctx: Any) -> APIRouter:
                     f"no worker heartbeat in the last {HEARTBEAT_TTL} s "
                     "(start one: syndication worker)"
                 )
-        healthy = not reasons
-        body = {"status": "ok" if healthy else "down", **body}
-        if reasons:
-            body["reason"] = "; ".join(reasons)
+        degraded: list[str] = []
+        confirm = confirmations()
+        if with_workers and ok and confirm is not None:
+            try:
+                waiting = confirm.health(ctx.clock())
+            except RedisError as exc:
+                reasons.append(f"cannot read the confirmation ledger: {type(exc).__name__}")
+            else:
+                body["confirmations"] = waiting.to_json()
+                if not waiting.ok:
+                    degraded.append(f"confirmation emails: {waiting.reason}")
+        healthy = not reasons and not degraded
+        status = "ok" if healthy else "down" if reasons else "degraded"
+        body = {"status": status, **body}
+        if reasons or degraded:
+            body["reason"] = "; ".join(reasons + degraded)
         return (200 if healthy else 503), body
 
     health_answers: dict[int | str, dict[str, Any]] = {
         200: {"description": "Healthy"},
-        503: {"description": "Down: `reason` says why", "content": {"application/json": {}}},
+        503: {
+            "description": "Down or degraded: `status` says which, `reason` why",
+            "content": {"application/json": {}},
+        },
     }
 
     @router.get("/healthz", responses=health_answers)

@@ -42,7 +42,6 @@ from syndication.i18n import N_
 from syndication.services.subscriptions import (
     InvalidInput,
     LinkInvalid,
-    MailUnavailable,
     RateLimited,
     SignupResult,
     SubscriptionService,
@@ -317,13 +316,15 @@ def make_router(ctx: Any, service: SubscriptionService | None = None) -> APIRout
         }
 
     def send_later(result: SignupResult) -> BackgroundTask:
-        """After the response: the client learns nothing from how long sending takes."""
+        """After the response, queue the confirmation's task (``subscribe`` recorded the
+        request already, so the page's "on its way" holds even if this fails: the workers'
+        sweep queues it). The client learns nothing from how long queueing takes."""
 
         def run() -> None:
             try:
                 svc().send(result)
-            except MailUnavailable as exc:
-                log.error("confirmation not sent: %s", exc)
+            except Exception:  # the broker is away: the request waits in the ledger
+                log.exception("confirmation task not queued; the sweep will queue it")
 
         return BackgroundTask(run)
 

@@ -80,8 +80,15 @@ def live_settings(env: dict[str, str], smtp: Any) -> tuple[Settings, int]:
 def live_context(live_settings: tuple[Settings, int], redis_client: redis.Redis) -> Context:
     """The live app's Context, on the system clock, the browser's (see the module's doc):
     sessions, CSRF and link tokens are signed and checked on it, and its cookies' lifetimes
-    are what chromium counts them to be."""
-    return Context(live_settings[0], RecordingEvents(), redis_client, clock=system_clock)
+    are what chromium counts them to be. No worker runs here: the app sends confirmation
+    emails itself (``inline_confirmations``)."""
+    return Context(
+        live_settings[0],
+        RecordingEvents(),
+        redis_client,
+        clock=system_clock,
+        inline_confirmations=True,
+    )
 
 
 @pytest.fixture

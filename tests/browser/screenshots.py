@@ -202,7 +202,10 @@ def take(outdir: Path) -> list[Path]:
             )
             # The system clock, as for the browser tests (conftest.py): chromium keeps the
             # app's cookies by the machine's clock. Every "now" below is read from it.
-            ctx = Context(settings, RecordingEvents(), client, clock=system_clock)
+            # No worker: the app sends the confirmation emails itself.
+            ctx = Context(
+                settings, RecordingEvents(), client, clock=system_clock, inline_confirmations=True
+            )
             report = ctx.ingest.import_paths([SAMPLES])
             assert report.outcomes and not report.errors, report.errors
             now = ctx.clock()

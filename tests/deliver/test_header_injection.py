@@ -23,11 +23,11 @@ from syndication.build.headers import HeaderError, check_header_block
 from syndication.config import Publisher, Settings, load_publisher
 from syndication.deliver.confirmation import (
     POLICY,
-    SmtpConfirmationMailer,
     build_confirmation,
     confirmation_bytes,
     sender_address,
 )
+from syndication.deliver.smtp import Outcome, SmtpSender
 from syndication.services.digests import MailSettings, RecordingDigestEvents, make_digest_service
 from syndication.store.editions import EditionStatus, Policy
 from syndication.store.subscribers import Subscriber
@@ -154,8 +154,16 @@ def test_the_confirmation_arrives_with_its_fields_only(
     publisher: Publisher, smtp: ScriptedSmtp
 ) -> None:
     pub = publisher.model_copy(update={"name": HOSTILE_TITLE})
-    mailer = SmtpConfirmationMailer(smtp.url, pub, "https://news.example.org", retry_delay=0)
-    mailer.send_confirmation(subscriber("reader@example.org"), "https://news.example.org/c/x")
+    sender = sender_address(pub, "https://news.example.org")
+    data = confirmation_bytes(
+        subscriber("reader@example.org"), "https://news.example.org/c/x", pub, "", sender
+    )
+    session = SmtpSender(smtp.url, timeout=10)
+    try:  # the sender the confirmation worker uses (services/confirmations.py)
+        result = session.send(sender.addr_spec, "reader@example.org", data, 10)
+    finally:
+        session.close()
+    assert result.outcome is Outcome.SENT
     ((rcpt, raw),) = smtp.handler.accepted
     assert rcpt == "reader@example.org"
     msg = assert_head_safe(raw, CONFIRM_FIELDS)

@@ -212,6 +212,56 @@ def test_healthz_is_503_when_redis_is_down(settings):
         assert client.get("/metrics").status_code == 503
 
 
+def test_healthz_is_degraded_while_confirmation_emails_fail(ctx, clock):
+    """Signups whose confirmations cannot get out make /healthz 503 "degraded" (the web and
+    the workers are fine: /healthz/web stays 200); the counters and gauges show it."""
+    import dataclasses
+
+    from syndication.metrics import beat
+    from tests.support.smtp import ScriptedSmtp
+
+    server = ScriptedSmtp()  # its port is reserved; nothing listens until start()
+    failing = Context(
+        dataclasses.replace(ctx.settings, smtp_url=server.url),
+        ctx.events,
+        ctx.client,
+        clock=ctx.clock,
+    )
+    # A worker's heartbeat, written as workers/observability.py writes it: workers are up.
+    beat(ctx.client, ctx.settings.key_prefix, "celery@test", {})
+    svc = failing.confirmations
+    try:
+        with TestClient(_app(failing)) as client:
+            assert client.get("/healthz").json()["status"] == "ok"
+            requests = []
+            for i in range(3):
+                result = failing.subscriptions.subscribe(f"reader{i}@example.org", "daily")
+                assert result.confirmation is not None and result.confirmation.request
+                requests.append(result.confirmation.request.request_id)
+                assert svc.deliver(requests[-1]).outcome == "retry"
+            resp = client.get("/healthz")
+            body = resp.json()
+            assert resp.status_code == 503 and body["status"] == "degraded"
+            assert "confirmation emails: the last 3 confirmation attempts failed" in body["reason"]
+            assert body["confirmations"]["open"] == 3 and body["workers"]["fresh"]
+            assert client.get("/healthz/web").status_code == 200
+            clock.advance(minutes=1)
+            got = scrape(client)
+            assert got['syndication_confirmation_emails_total{outcome="retry"}'] == 3
+            assert got["syndication_confirmations_pending"] == 3
+            assert got["syndication_confirmations_oldest_pending_seconds"] == 60
+            server.start()
+            for rid in requests:
+                assert svc.deliver(rid).outcome == "sent"
+            resp = client.get("/healthz")
+            assert resp.status_code == 200 and resp.json()["confirmations"]["open"] == 0
+            got = scrape(client)
+            assert got['syndication_confirmation_emails_total{outcome="sent"}'] == 3
+            assert got["syndication_confirmations_pending"] == 0
+    finally:
+        server.controller.stop(no_assert=True)
+
+
 def test_healthz_200_with_a_real_worker_and_task_metrics(ctx, env, tmp_path: Path):
     from workers.celery_app import configure
 
