@@ -1,8 +1,14 @@
-"""``syndication digest preview|send|status|pause|resume|cancel|edit|approve``: the
+"""``syndication digest preview|send|status|pause|resume|cancel|edit|approve|resend``: the
 operator's controls.
 
 ``edit`` sets a draft's editorial (intro, featured story, order; store/editorial.py) and
 ``approve`` sends a draft now; their errors exit 2 with one line saying what is wrong.
+
+``resend`` sends chosen ``uncertain`` entries again (the default policy never does: the
+reader may already have the message). It shows the risk and the entries and asks first;
+without a terminal it needs ``--yes``. An unknown edition, or one that cannot take resends
+(a draft, a cancelled edition), exits 1; a usage problem (no ids and no ``--all``, no
+terminal to ask on) exits 2; ids that are not uncertain are skipped and listed.
 
 Each command calls one DigestService method; sending itself happens in the workers (the
 ``mail`` queue). ``status`` shows live counts with a progress bar, or one JSON document.
@@ -21,12 +27,19 @@ from typing import Any
 from syndication.clock import Clock, system_clock
 from syndication.config import Settings
 from syndication.services.digests import FREQUENCIES, DigestService, EditionNotEditable
-from syndication.store.editions import Edition, EditionStatus
+from syndication.store.editions import Edition, EditionStatus, EntryState
 from syndication.store.editorial import Editorial
 
 EXIT_INPUT = 1
 EXIT_USAGE = 2  # edit / approve: bad input or an edition that cannot be changed
 FINAL = (EditionStatus.DONE, EditionStatus.CANCELLED)
+#: Editions whose uncertain entries an operator may send again (a done one reopens).
+RESENDABLE = (EditionStatus.SENDING, EditionStatus.PAUSED, EditionStatus.DONE)
+RESEND_RISK = (
+    "These readers may already have this message. An entry is uncertain when the mail "
+    "server took the whole message and the connection dropped before its reply, or when a "
+    "sender died in the middle of the transaction. Resending may deliver it twice."
+)
 
 
 def _service(settings: Settings, clock: Clock) -> DigestService:
@@ -57,7 +70,8 @@ def _line(edition: Edition) -> str:
     return (
         f"{edition.id}: {edition.status.value}, {c.get('sent', 0)}/{edition.total} sent, "
         f"{c.get('pending', 0)} pending, {c.get('sending', 0)} sending, "
-        f"{c.get('failed', 0)} failed, {c.get('uncertain', 0)} uncertain"
+        f"{c.get('failed', 0)} failed, {c.get('uncertain', 0)} uncertain, "
+        f"{c.get('cancelled', 0)} cancelled"
     )
 
 
@@ -124,9 +138,19 @@ def cmd_status(args: argparse.Namespace, settings: Settings, clock: Clock = syst
     else:
         report = service.report(edition.id)
         lines = [_line(edition), *_editorial_lines(editorial)]
-        for kind in ("failed", "uncertain"):
+        for kind in ("failed", "uncertain", "repeated"):
             for sid, detail in list(report[kind].items())[:20]:
                 lines.append(f"  {kind}: {sid} {detail}")
+        if report["repeated"]:
+            lines.append(
+                f"  {len(report['repeated'])} may have been sent twice (repeated: Redis lost "
+                "the record of an earlier delivery)"
+            )
+        if report["uncertain"] and edition.status in RESENDABLE:
+            lines.append(
+                f"  uncertain ones may have arrived; to send chosen ones again (a reader may "
+                f"get it twice): syndication digest resend {edition.id} ID… (or --all)"
+            )
         _emit(args, report, "\n".join(lines))
     return 0
 
@@ -214,6 +238,95 @@ def cmd_approve(args: argparse.Namespace, settings: Settings, clock: Clock = sys
     return 0
 
 
+def _resend_rows(service: DigestService, edition_id: str, ids: list[str]) -> list[dict[str, str]]:
+    """(id, address, detail) of the chosen entries, from the edition's frozen list."""
+    emails = {r.subscriber_id: r.email for r in service.editions.recipients(edition_id, ids)}
+    details = service.editions.details(edition_id, ids)
+    return [{"id": i, "email": emails.get(i, ""), "detail": details.get(i, "")} for i in ids]
+
+
+def _states(service: DigestService, edition_id: str, ids: list[str]) -> dict[str, str]:
+    """Each id's entry state ('not in this edition' when it has none): why it was skipped."""
+    return {i: service.editions.entry(edition_id, i)["state"] or "not in this edition" for i in ids}
+
+
+def _confirmed(question: str) -> bool:
+    """Ask on the terminal (the question on stderr, so stdout keeps only the result)."""
+    print(question, end="", file=sys.stderr, flush=True)
+    try:
+        answer = sys.stdin.readline()
+    except KeyboardInterrupt:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def cmd_resend(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
+    """Send chosen uncertain entries again, after showing the risk (``--yes``: no question)."""
+    if args.all == bool(args.subscriber_ids):
+        return _fail("name the uncertain subscriber ids to resend, or pass --all (not both)")
+    service = _service(settings, clock)
+    edition = service.status(args.edition)
+    if edition is None:
+        print(f"error: no edition {args.edition}", file=sys.stderr)
+        return EXIT_INPUT
+    if edition.status not in RESENDABLE:
+        print(
+            f"error: cannot resend entries of an edition that is {edition.status.value}",
+            file=sys.stderr,
+        )
+        return EXIT_INPUT
+    uncertain = service.editions.members(edition.id, EntryState.UNCERTAIN)
+    wanted = uncertain if args.all else list(dict.fromkeys(args.subscriber_ids))
+    known = set(uncertain)
+    chosen = [i for i in wanted if i in known]
+    skipped = _states(service, edition.id, [i for i in wanted if i not in known])
+    if not chosen:
+        if args.all:
+            _emit(
+                args,
+                {"edition": edition.id, "resent": 0, "skipped": [], "status": edition.status.value},
+                f"{edition.id}: nothing to resend, no entry is uncertain",
+            )
+            return 0
+        why = ", ".join(f"{i} ({state})" for i, state in skipped.items())
+        print(f"error: nothing to resend, none of these is uncertain: {why}", file=sys.stderr)
+        return EXIT_INPUT
+    if not args.yes:
+        out = sys.stderr if args.json else sys.stdout
+        print(f"{edition.id}: {len(chosen)} uncertain message(s) to send again.", file=out)
+        print(f"Risk: {RESEND_RISK}", file=out)
+        for row in _resend_rows(service, edition.id, chosen):
+            print(f"  {row['id']}  {row['email'] or '?'}  {row['detail']}", file=out)
+        for i, state in skipped.items():
+            print(f"  skipped: {i} ({state}, not uncertain)", file=out)
+        if not sys.stdin.isatty():
+            print("error: no terminal to ask on: pass --yes to resend these", file=sys.stderr)
+            return EXIT_USAGE
+        if not _confirmed(f"Resend {len(chosen)} message(s), at the risk of duplicates? [y/N] "):
+            print("nothing was resent", file=sys.stderr)
+            return EXIT_INPUT
+    try:
+        report = service.resend_uncertain(edition.id, [*chosen, *skipped], clock(), by=_editor())
+    except LookupError:
+        print(f"error: no edition {edition.id}", file=sys.stderr)
+        return EXIT_INPUT
+    states = _states(service, edition.id, report.skipped)
+    data = report.to_json() | {"skipped_states": states}
+    if not report.resent and report.status not in RESENDABLE:
+        print(
+            f"error: cannot resend entries of an edition that is {report.status or 'gone'}",
+            file=sys.stderr,
+        )
+        return EXIT_INPUT
+    lines = [
+        f"{edition.id}: {report.resent} uncertain message(s) queued to be sent again "
+        f"(edition {report.status})"
+    ]
+    lines += [f"  skipped: {i} ({state}, not uncertain)" for i, state in states.items()]
+    _emit(args, data, "\n".join(lines))
+    return 0 if report.resent else EXIT_INPUT  # all of them stopped being uncertain meanwhile
+
+
 def _watch(service: DigestService, edition: Edition, interval: float) -> Edition:
     """A live progress bar until the edition is done, cancelled or paused (Ctrl-C stops)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -297,6 +410,16 @@ def register(subparsers: Any) -> None:
 
     p = command("approve", "Send a draft now (clears its scheduled time)", cmd_approve)
     p.add_argument("edition", metavar="EDITION")
+
+    p = command(
+        "resend",
+        "Send chosen uncertain entries again (the reader may already have the message)",
+        cmd_resend,
+    )
+    p.add_argument("edition", metavar="EDITION")
+    p.add_argument("subscriber_ids", nargs="*", metavar="SUBSCRIBER_ID")
+    p.add_argument("--all", action="store_true", help="every uncertain entry of the edition")
+    p.add_argument("--yes", action="store_true", help="do not ask (needed without a terminal)")
 
     for name, help_text in (
         ("pause", "Stop sending before the next message; resume continues"),

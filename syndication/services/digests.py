@@ -1039,15 +1039,18 @@ class DigestService:
         return self.editions.get(edition_id)
 
     def report(self, edition_id: str, limit: int = 1000) -> dict[str, Any]:
-        """Status plus who failed or is uncertain, and why."""
+        """Status plus who failed, is uncertain or may have been sent twice (``repeated``:
+        Redis lost the record of a delivery), and why. Cancelled entries are only counted."""
         edition = self.editions.get(edition_id)
         if edition is None:
             raise LookupError(edition_id)
         failed = self.editions.members(edition_id, EntryState.FAILED)[:limit]
         uncertain = self.editions.members(edition_id, EntryState.UNCERTAIN)[:limit]
+        repeated = self.editions.repeated(edition_id)[:limit]
         return edition.to_json() | {
             "failed": self.editions.details(edition_id, failed),
             "uncertain": self.editions.details(edition_id, uncertain),
+            "repeated": self.editions.details(edition_id, repeated),
         }
 
     def iter_subscribers(self, frequency: str) -> Iterator[Subscriber]:

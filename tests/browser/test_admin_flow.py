@@ -1,9 +1,10 @@
-"""An operator pauses and resumes a sending edition from /admin in headless chromium.
+"""An operator steers editions from /admin in headless chromium.
 
 Signs in through the login form with ``SYNDICATION_ADMIN_PASSWORD``, clicks the edition
 page's Pause and Resume buttons, and checks both the page and the edition store after each
-click; then lets the edition finish and sees "done". Skips only while the app has no
-``/admin/editions`` route (404).
+click; then lets the edition finish and sees "done". A second test resends one uncertain
+entry (a real SMTP server dropped the connection after DATA) through the confirmation page.
+Skips only while the app has no ``/admin/editions`` route (404).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from syndication.services.digests import (
     make_digest_service,
 )
 from syndication.store.editions import EditionStatus, EditionStore, Policy
-from tests.support.digests import add_articles, add_subscribers, send_all
+from tests.support.digests import add_articles, add_subscribers, send_all, uncertain_edition
 from tests.support.smtp import ScriptedSmtp
 
 from .conftest import ADMIN_PASSWORD
@@ -88,3 +89,47 @@ def test_admin_pauses_and_resumes_an_edition(
     expect(status).to_have_text("done")
     expect(page.locator('[data-count="sent"]')).to_have_text(str(READERS))
     shots(page, "edition-done")
+
+
+def test_admin_resends_a_chosen_uncertain_entry(
+    new_page: Any, live: LiveServer, live_context: Context, smtp: ScriptedSmtp, shots: Shots
+) -> None:
+    ctx = live_context
+    page = new_page()
+    probe = page.request.get("/admin/editions", max_redirects=0)
+    if probe.status == 404:
+        pytest.skip("admin editions pages not available")
+    # the live app's clock, which is the browser's (conftest.py)
+    sender, edition_id, subs = uncertain_edition(
+        ctx.settings, ctx.client, smtp, ctx.clock, readers=READERS, uncertain=(0, 2)
+    )
+    chosen, left = subs[0], subs[2]
+    store = EditionStore(ctx.client, ctx.settings.key_prefix)
+    target = f"/admin/editions/{edition_id}"
+    assert admin_sign_in(page, ADMIN_PASSWORD, target)
+    status = page.locator("[data-status]")
+    expect(status).to_have_text("done")
+    expect(page.locator('[data-count="uncertain"]')).to_have_text("2")
+    shots(page, "edition-uncertain")
+
+    page.get_by_label(chosen.id).check()
+    page.get_by_role("button", name="Resend selected").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Resend 1 uncertain message")
+    expect(page.locator("[data-risk]")).to_contain_text("may deliver it twice")
+    expect(page.locator("[data-chosen]")).to_contain_text(chosen.email)
+    expect(page.locator("[data-chosen]")).not_to_contain_text(left.email)
+    shots(page, "resend-confirm")
+    assert store.entry(edition_id, chosen.id)["state"] == "uncertain"  # asking changes nothing
+
+    page.get_by_role("button", name="Yes, resend 1 message").click()
+    expect(status).to_have_text("sending")
+    expect(page.get_by_text("Queued 1 uncertain message to be sent again")).to_be_visible()
+    shots(page, "resend-queued")
+    assert store.entry(edition_id, chosen.id)["state"] == "pending"
+    assert store.entry(edition_id, left.id)["state"] == "uncertain"
+
+    send_all(sender, edition_id)
+    assert smtp.per_recipient()[chosen.email] == 2  # the duplicate the page warned about
+    page.goto(target)
+    expect(status).to_have_text("done")
+    expect(page.locator('[data-count="uncertain"]')).to_have_text("1")

@@ -73,3 +73,49 @@ def send_all(service: Any, edition_id: str, timeout: float = 60) -> Any:
     except AssertionError as exc:
         counts = last[0].counts if last[0] is not None else None
         raise AssertionError(f"{exc}: edition {edition_id} still sending, {counts}") from None
+
+
+def smtp_digests(settings: Any, client: Any, smtp: Any, clock: Any) -> Any:
+    """A DigestService that sends through ``smtp`` (a ``ScriptedSmtp``) in this process, one
+    connection at a time, with short leases and backoffs; its sending requests are kept
+    (``RecordingDigestEvents``), so only ``send_all`` sends."""
+    import dataclasses
+
+    from syndication.services.digests import (
+        MailSettings,
+        RecordingDigestEvents,
+        make_digest_service,
+    )
+    from syndication.store.editions import Policy
+
+    fast = Policy(lease_s=20, tx_budget_s=5, retry_base_s=0.1, retry_max_s=0.5, max_attempts=5)
+    mail = MailSettings(connections=1, batch=20, policy=fast)
+    return make_digest_service(
+        dataclasses.replace(settings, smtp_url=smtp.url),
+        client,
+        RecordingDigestEvents(),
+        mail=mail,
+        clock=clock,
+    )
+
+
+def uncertain_edition(
+    settings: Any, client: Any, smtp: Any, clock: Any, readers: int, uncertain: tuple[int, ...]
+) -> tuple[Any, str, list[Any]]:
+    """A daily edition sent to ``readers`` subscribers through ``smtp``, done, whose entries
+    for the readers at the positions ``uncertain`` are really uncertain: the server took the
+    whole message and dropped the connection before its reply (the message did arrive once).
+    Returns (the sending service, the edition id, the subscribers)."""
+    from syndication.store.editions import EditionStatus
+
+    prefix = settings.key_prefix
+    subs = add_subscribers(client, prefix, readers, now=clock())
+    add_articles(client, prefix, [{"topics": ["Coca"]}, {"topics": ["Peru"]}], now=clock())
+    smtp.script.drop_after_data.update(subs[i].email for i in uncertain)
+    service = smtp_digests(settings, client, smtp, clock)
+    created = service.create_edition("daily", clock())
+    assert created.edition_id
+    edition = send_all(service, created.edition_id)
+    assert edition.status is EditionStatus.DONE, edition.counts
+    assert edition.counts["uncertain"] == len(uncertain), edition.counts
+    return service, created.edition_id, subs

@@ -17,7 +17,8 @@ from syndication.events import RecordingEvents
 from syndication.store.editions import EditionStatus, Mark
 from syndication.web.app import create_app
 from tests.support.clock import ManualClock
-from tests.support.digests import add_articles, add_subscribers
+from tests.support.digests import add_articles, add_subscribers, send_all, uncertain_edition
+from tests.support.smtp import ScriptedSmtp
 
 PASSWORD = "correct horse battery staple"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -153,6 +154,7 @@ def test_counts_json_and_failed_recipients(
         "sent": 0,
         "failed": 1,
         "uncertain": 0,
+        "cancelled": 0,
         "total": 9,
     }
     assert data["finished"] == 1 and data["percent"] == 11
@@ -198,6 +200,8 @@ def test_pause_resume_cancel(signed_in: TestClient, admin_context: Context, draf
     assert done.status_code == 303  # type: ignore[attr-defined]
     assert status_of(admin_context, draft) is EditionStatus.CANCELLED
     page = signed_in.get(f"/admin/editions/{draft}").text
+    # its unsent entries end cancelled, never pending, and the page counts them
+    assert 'data-count="cancelled">9<' in page and 'data-count="pending">0<' in page
     for action in ("approve", "pause", "resume", "cancel"):
         assert f'action="/admin/editions/{draft}/{action}"' not in page
     for action in ("resume", "approve", "pause"):
@@ -458,3 +462,118 @@ def test_intro_keeps_its_paragraphs_escaped(
     nonce = re.search(r'<script nonce="([^"]+)">', page.text)
     assert nonce and f"'nonce-{nonce.group(1)}'" in page.headers["content-security-policy"]
     assert page.text.count("<script") == 1
+
+
+def test_resend_chosen_uncertain_entries(
+    signed_in: TestClient,
+    admin_context: Context,
+    redis_client: redis.Redis,
+    smtp: ScriptedSmtp,
+    clock: ManualClock,
+) -> None:
+    sender, edition, subs = uncertain_edition(
+        admin_context.settings, redis_client, smtp, clock, readers=5, uncertain=(0, 2, 3)
+    )
+    store = admin_context.digests.editions
+    first, second, third = subs[0], subs[2], subs[3]
+    url = f"/admin/editions/{edition}/resend"
+
+    page = signed_in.get(f"/admin/editions/{edition}").text
+    table = page.split("data-uncertain")[1].split("</table>")[0]
+    for sub in (first, second, third):
+        box = re.search(rf'id="(resend-\d+)" name="subscriber" value="{sub.id}"', table)
+        assert box, sub.id
+        assert f'<label for="{box.group(1)}">{sub.id}</label>' in table and sub.email in table
+    assert f'action="{url}"' in page
+    assert 'name="scope" value="selected"' in page and 'name="scope" value="all"' in page
+    token = unescape(CSRF.search(page).group(1))  # type: ignore[union-attr]
+
+    # no (or a forged) CSRF token: refused, nothing changed
+    for form in ({"subscriber": first.id, "confirm": "yes"}, {"csrf_token": "forged"}):
+        refused = signed_in.post(url, data=form, follow_redirects=False)
+        assert refused.status_code == 400
+    assert store.entry(edition, first.id)["state"] == "uncertain"
+
+    # chosen, not yet confirmed: the risk and the entries, nothing changed
+    chosen = {"subscriber": [first.id, second.id, subs[1].id], "scope": "selected"}
+    asked = signed_in.post(url, data={"csrf_token": token, **chosen}, follow_redirects=False)
+    assert asked.status_code == 200
+    assert "may already have this message" in asked.text and "twice" in asked.text
+    assert asked.text.count("<h1") == 1
+    rows = asked.text.split("data-chosen")[1].split("</table>")[0]
+    assert first.email in rows and second.email in rows and subs[1].email not in rows
+    assert f"Skipped, no longer uncertain: {subs[1].id}." in asked.text
+    assert 'name="confirm" value="yes"' in asked.text
+    hidden = re.findall(r'<input type="hidden" name="subscriber" value="([^"]+)">', asked.text)
+    assert hidden == [first.id, second.id]
+    assert status_of(admin_context, edition) is EditionStatus.DONE
+    assert store.entry(edition, first.id)["state"] == "uncertain"
+
+    # confirmed: back to pending, the edition reopens, the senders are queued
+    clock.advance(minutes=3)
+    done = signed_in.post(
+        url,
+        data={"csrf_token": token, "subscriber": [first.id, second.id], "confirm": "yes"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert done.headers["location"] == f"/admin/editions/{edition}"
+    assert status_of(admin_context, edition) is EditionStatus.SENDING
+    at = clock().isoformat(timespec="seconds")
+    for sub in (first, second):
+        entry = store.entry(edition, sub.id)
+        assert entry["state"] == "pending"
+        assert entry["detail"] == f"resent by admin at {at} (was uncertain)"
+    assert store.entry(edition, third.id)["state"] == "uncertain"
+    assert ("send_edition", edition) in admin_context.events.calls  # type: ignore[attr-defined]
+    page = signed_in.get(f"/admin/editions/{edition}").text
+    assert "Queued 2 uncertain messages to be sent again. The edition is sending." in page
+    assert 'data-count="pending">2<' in page and 'data-count="uncertain">1<' in page
+
+    # nothing chosen: nothing resent, and the page says so
+    empty = signed_in.post(url, data={"csrf_token": token, "scope": "selected"})
+    assert empty.status_code == 200 and "Nothing was resent" in empty.text
+
+    # "all": the confirmation lists every uncertain entry left, and carries exactly those;
+    # one of them stops being uncertain before the operator confirms: skipped, and said so
+    send_all(sender, edition)
+    everything = signed_in.post(url, data={"csrf_token": token, "scope": "all"})
+    assert everything.status_code == 200
+    hidden = re.findall(r'name="subscriber" value="([^"]+)"', everything.text)
+    assert hidden == [third.id]
+    assert "Resend 1 uncertain message of edition" in everything.text
+    confirmed = signed_in.post(
+        url,
+        data={"csrf_token": token, "subscriber": [third.id, first.id], "confirm": "yes"},
+    )
+    assert confirmed.status_code == 200
+    assert "Queued 1 uncertain message to be sent again; skipped 1 no longer uncertain" in (
+        confirmed.text
+    )
+    send_all(sender, edition)
+    assert smtp.per_recipient()[third.email] == 2  # the risk the page stated: twice
+
+    # done again and nothing uncertain: "all" resends nothing, and says so
+    assert status_of(admin_context, edition) is EditionStatus.DONE
+    late = signed_in.post(url, data={"csrf_token": token, "scope": "all"})
+    assert late.status_code == 200 and "Nothing was resent" in late.text
+
+
+def test_resend_refused_for_cancelled_edition(
+    signed_in: TestClient, admin_context: Context, draft: str
+) -> None:
+    assert post(signed_in, f"/admin/editions/{draft}/approve", draft).status_code == 303  # type: ignore[attr-defined]
+    # a sender has one entry in flight when the edition is cancelled
+    claim = admin_context.digests.editions.claim(draft, 1, "sender")
+    (one,) = claim.recipients
+    admin_context.digests.editions.step(draft, "sender", None, one.subscriber_id)
+    done = post(signed_in, f"/admin/editions/{draft}/cancel", draft, confirm="yes")
+    assert done.status_code == 303  # type: ignore[attr-defined]
+    page = signed_in.get(f"/admin/editions/{draft}").text
+    assert 'data-count="cancelled">8<' in page and 'data-count="sending">1<' in page
+    assert 'name="subscriber"' not in page  # no resend form on a cancelled edition
+    refused = post(
+        signed_in, f"/admin/editions/{draft}/resend", draft, subscriber=one.subscriber_id
+    )
+    assert refused.status_code == 409  # type: ignore[attr-defined]
+    assert "cancelled" in refused.text  # type: ignore[attr-defined]

@@ -6,6 +6,11 @@ edition's status allows, but the authority is the store's atomic ``set_status``:
 that lost a race (a sender finished, another operator paused) ends in a 409 page and
 changes nothing.
 
+Uncertain entries (the server may have the message: the connection dropped after DATA, or
+a sender died mid-transaction) are never sent again by the default policy. The edition page
+lets the operator choose some (or all) and resend them, after a confirmation page that
+states the risk of a duplicate; the entry's detail then says "resent by admin at …".
+
 The email preview is never placed inside the admin page: it is served on its own URL
 with ``Content-Security-Policy: sandbox`` and shown in a ``<iframe sandbox>``, so a
 hostile article body can neither run script nor reach the operator's session.
@@ -31,7 +36,7 @@ from syndication.services.digests import (
     SegmentPreview,
     SegmentSpec,
 )
-from syndication.store.editions import Edition, EditionStatus
+from syndication.store.editions import Edition, EditionStatus, EntryState
 from syndication.store.editorial import (
     MAX_INTRO_CHARS,
     EditionNotEditable,
@@ -52,6 +57,7 @@ ALLOWED: dict[str, tuple[EditionStatus, ...]] = {
     "approve": (S.DRAFT,),
     "cancel": (S.SENDING, S.PAUSED, S.DRAFT),
     "edit": (S.DRAFT,),
+    "resend": (S.SENDING, S.PAUSED, S.DONE),  # uncertain entries; a done edition reopens
 }
 FLASH = {
     "pause": "Paused: senders stop before their next message.",
@@ -59,8 +65,14 @@ FLASH = {
     "approve": "Approved: the edition is being sent now.",
     "cancel": "Cancelled: nothing more is sent; messages already sent stay sent.",
 }
-FINAL_STATES = ("sent", "failed", "uncertain")
-COUNT_NAMES = ("pending", "sending", "sent", "failed", "uncertain", "total")
+FINAL_STATES = ("sent", "failed", "uncertain", "cancelled")
+COUNT_NAMES = ("pending", "sending", "sent", "failed", "uncertain", "cancelled", "total")
+RESEND_MAX = 1000  # uncertain entries resent by one confirmation (the form carries their ids)
+RESEND_RISK = (
+    "These readers may already have this message. An entry is uncertain when the mail "
+    "server took the whole message and the connection dropped before its reply, or when a "
+    "sender stopped in the middle of the transaction. Sending it again may deliver it twice."
+)
 
 
 def allowed_actions(status: EditionStatus) -> frozenset[str]:
@@ -322,8 +334,13 @@ def make_router(kit: AdminKit) -> APIRouter:
         editorial = await run_in_threadpool(service.editorial, edition_id)
         order = list(editorial.order) or list(edition.article_ids)
         articles = await run_in_threadpool(ordered_articles, service, order)
-        failed, uncertain = await run_in_threadpool(
-            with_emails, service, edition_id, report["failed"], report["uncertain"]
+        failed, uncertain, repeated = await run_in_threadpool(
+            with_emails,
+            service,
+            edition_id,
+            report["failed"],
+            report["uncertain"],
+            report["repeated"],
         )
         return page(
             request,
@@ -336,6 +353,7 @@ def make_router(kit: AdminKit) -> APIRouter:
             articles=articles,
             failed=failed,
             uncertain=uncertain,
+            repeated=repeated,
             report_limit=REPORT_LIMIT,
             poll_ms=LIVE_POLL_MS,
         )
@@ -390,6 +408,63 @@ def make_router(kit: AdminKit) -> APIRouter:
     @router.post(BASE + "/{edition_id}/cancel")
     async def cancel(request: Request, edition_id: str) -> Response:
         return await act(request, edition_id, "cancel")
+
+    @router.post(BASE + "/{edition_id}/resend")
+    async def resend(request: Request, edition_id: str) -> Response:
+        """Resend chosen uncertain entries: first a page that states the risk and lists
+        them (its form carries exactly those ids), then, confirmed, the service call."""
+        form = await kit.form(request)
+        edition = await load(edition_id)
+        if edition.status not in ALLOWED["resend"]:
+            raise conflict(
+                f"Cannot resend entries of edition {edition_id}: it is {edition.status.value}."
+            )
+        if form.get("scope") == "all":
+            ids = await run_in_threadpool(
+                service.editions.members, edition_id, EntryState.UNCERTAIN
+            )
+        else:
+            ids = list(dict.fromkeys(str(v) for v in form.getlist("subscriber")))
+        ids = ids[:RESEND_MAX]
+        if not ids:
+            return kit.redirect(
+                f"{BASE}/{edition_id}",
+                flash="Nothing was resent: choose at least one uncertain entry.",
+            )
+        if form.get("confirm") != "yes":
+            current = set(
+                await run_in_threadpool(service.editions.members, edition_id, EntryState.UNCERTAIN)
+            )
+            chosen = [i for i in ids if i in current]
+            details = await run_in_threadpool(service.editions.details, edition_id, chosen)
+            (rows,) = await run_in_threadpool(with_emails, service, edition_id, details)
+            return page(
+                request,
+                "edition_resend.html",
+                title=f"Resend uncertain messages of edition {edition_id}?",
+                edition=edition,
+                progress=progress(edition),
+                rows=rows,
+                skipped=[i for i in ids if i not in current],
+                total_uncertain=len(current),
+                risk=RESEND_RISK,
+                resend_max=RESEND_MAX,
+            )
+        report = await run_in_threadpool(
+            service.resend_uncertain, edition_id, ids, kit.now(), "admin"
+        )
+        if not report.resent and report.status not in ALLOWED["resend"]:
+            raise conflict(
+                f"Cannot resend entries of edition {edition_id}: it is {report.status or 'gone'}."
+            )
+        skipped = len(report.skipped)
+        flash = (
+            f"Queued {report.resent:,} uncertain message{'s' if report.resent != 1 else ''} "
+            f"to be sent again"
+            + (f"; skipped {skipped:,} no longer uncertain" if skipped else "")
+            + f". The edition is {report.status}."
+        )
+        return kit.redirect(f"{BASE}/{edition_id}", flash=flash)
 
     def editable(edition: Edition) -> Edition:
         if edition.status is not EditionStatus.DRAFT:
@@ -538,16 +613,14 @@ Row = tuple[str, str, str]
 
 
 def with_emails(
-    service: DigestService,
-    edition_id: str,
-    failed: Mapping[str, str],
-    uncertain: Mapping[str, str],
-) -> tuple[list[Row], list[Row]]:
-    """(subscriber id, email, reason) rows for the failed and uncertain tables."""
+    service: DigestService, edition_id: str, *tables: Mapping[str, str]
+) -> tuple[list[Row], ...]:
+    """(subscriber id, email, reason) rows for each table of details (failed, uncertain,
+    repeated …), the addresses from the edition's frozen recipient list."""
 
     def rows(details: Mapping[str, str]) -> list[Row]:
         frozen = service.editions.recipients(edition_id, list(details))
         emails = {r.subscriber_id: r.email for r in frozen}
         return [(sid, emails.get(sid, ""), reason) for sid, reason in details.items()]
 
-    return rows(failed), rows(uncertain)
+    return tuple(rows(details) for details in tables)
