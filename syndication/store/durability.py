@@ -6,9 +6,11 @@ second of acknowledged writes), the entry comes back as never begun and is sent 
 duplicate the ledger cannot see. So the begin must be on disk, or on a replica, before the
 message goes out. Redis offers three ways, and this module picks one per connection:
 
-- ``waitaof``: ``WAITAOF 1 0 timeout`` after the begin, on the same connection (Redis ≥ 7.2
-  with AOF on). Under ``appendfsync everysec`` it waits for the next fsync (up to a second),
-  so senders begin a *window* of entries per wait; under ``always`` it returns at once.
+- ``waitaof``: ``WAITAOF 1 0 timeout`` after the begin, on the same connection, so senders
+  begin a *window* of entries per wait. Only trusted on Redis ≥ 8.0: before that, under
+  ``appendfsync everysec`` it answers "fsynced" on the next timer tick without any fsync
+  (upstream redis#13793, measured here: docs/ledger-durability.md), and under ``always``
+  it adds nothing to ``always``.
 - ``always``: the server fsyncs every write before it answers (``appendfsync always``);
   nothing to wait for.
 - ``wait``: ``WAIT n timeout``: the begin reached ``n`` replicas (which survive the primary's
@@ -38,6 +40,7 @@ class DurabilityMode(StrEnum):
 
 
 MODES = tuple(m.value for m in DurabilityMode)
+WAITAOF_TRUSTED = (8, 0)  # the first release whose WAITAOF waits for a real fsync
 
 
 @dataclass(frozen=True)
@@ -112,12 +115,13 @@ def resolve(
         return Durability(DurabilityMode.OFF, reason="turned off (mail_durability=off)")
     facts = server_facts(client)
     version = _version(facts["version"])
-    has_waitaof = version >= (7, 2) and facts["aof"]
+    has_waitaof = version >= WAITAOF_TRUSTED and facts["aof"]
     always = facts["aof"] and facts["appendfsync"] == "always"
     has_replicas = facts["replicas"] >= replicas
     if mode is DurabilityMode.WAITAOF and not has_waitaof:
         raise ValueError(
-            f"mail_durability=waitaof needs Redis ≥ 7.2 with appendonly yes "
+            "mail_durability=waitaof needs Redis ≥ 8.0 with appendonly yes: before 8.0 "
+            "WAITAOF can confirm writes that were never fsynced (redis#13793) "
             f"(server: {facts['version']}, AOF {'on' if facts['aof'] else 'off'})"
         )
     if mode is DurabilityMode.ALWAYS and not always:
