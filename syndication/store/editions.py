@@ -211,12 +211,13 @@ _LEDGER_KEYS = (
     "failed",
     "rcpt",
     "repeated",
+    "senders",
 )
 
 _LUA_COMMON = """
 local META, PENDING, SENDING, STATE, OWNER, INFLIGHT, ATTEMPTS, DETAIL, UNCERTAIN, FAILED, RCPT,
-  REPEATED = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9],
-  KEYS[10], KEYS[11], KEYS[12]
+  REPEATED, SENDERS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8],
+  KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 
@@ -427,8 +428,27 @@ return result
 _RECOVER = (
     _LUA_COMMON
     + """
--- ARGV: limit
-local ids = redis.call('ZRANGEBYSCORE', SENDING, '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+-- ARGV: limit. Taken back: entries whose lease ran out, and entries whose sender's
+-- heartbeat lapsed (a dead worker: its token is still listed, with a past expiry). A sender
+-- that is alive after all loses nothing by it: its next begin is refused (not the owner),
+-- and a mark it sends for an entry it had begun still records the truth.
+local limit = tonumber(ARGV[1])
+local ids = redis.call('ZRANGEBYSCORE', SENDING, '-inf', now, 'LIMIT', 0, limit)
+local taken = {}
+for _, id in ipairs(ids) do taken[id] = true end
+local dead = {}
+for _, tok in ipairs(redis.call('ZRANGEBYSCORE', SENDERS, '-inf', '(' .. now)) do
+  dead[tok] = true
+end
+if next(dead) ~= nil then
+  for _, id in ipairs(redis.call('ZRANGE', SENDING, 0, limit - 1)) do
+    local owner = redis.call('HGET', OWNER, id)
+    if owner and dead[owner] and not taken[id] then
+      taken[id] = true
+      ids[#ids + 1] = id
+    end
+  end
+end
 local uncertain, requeued = 0, 0
 local resend = redis.call('HGET', META, 'uncertain') == 'resend'
 for _, id in ipairs(ids) do
@@ -920,7 +940,8 @@ class EditionStore:
         return sorted(_s(m) for m in self.r.smembers(self.key(edition_id, "repeated")))
 
     def recover(self, edition_id: str, limit: int = 10_000) -> Recovered:
-        """Entries whose lease ran out: never begun → pending; begun → uncertain (policy)."""
+        """Entries whose lease ran out or whose sender's heartbeat lapsed: never begun →
+        pending; begun → uncertain (or pending under the ``resend`` policy)."""
         uncertain, requeued, nxt = self._recover(keys=self._ledger_keys(edition_id), args=[limit])
         return Recovered(int(uncertain), int(requeued), float(nxt) if _s(nxt) else None)
 
@@ -943,11 +964,13 @@ class EditionStore:
         return bool(self.r.set(self.kick_key(edition_id), "1", nx=True, ex=max(1, seconds)))
 
     def heartbeat(self, edition_id: str, token: str, ttl_s: float) -> None:
-        """A live sender registers itself; ``live_senders`` counts the unexpired ones."""
+        """A live sender registers itself; ``live_senders`` counts the unexpired ones, and
+        ``recover`` takes back what a sender whose heartbeat lapsed still holds."""
         self.r.eval(
             "local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1e6;"
             " redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1]);"
-            " redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now); return 1",
+            # A lapsed token stays listed for an hour: recovery reads it as a dead sender.
+            " redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 3600); return 1",
             1,
             self.key(edition_id, "senders"),
             token,
@@ -961,7 +984,8 @@ class EditionStore:
         return int(
             self.r.eval(
                 "local t = redis.call('TIME');"
-                " return redis.call('ZCOUNT', KEYS[1], '(' .. t[1], '+inf')",
+                " local now = tonumber(t[1]) + tonumber(t[2]) / 1e6;"
+                " return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')",
                 1,
                 self.key(edition_id, "senders"),
             )

@@ -18,13 +18,7 @@ from syndication.store.editions import (
     Recovered,
 )
 from tests.support import wait_for
-from tests.support.ledger import NOW, counts_consistent, make_edition
-
-
-def expired(store: EditionStore, edition_id: str) -> Recovered | None:
-    """``recover``'s report once it took something back; None while every lease runs."""
-    rec = store.recover(edition_id)
-    return rec if rec.uncertain or rec.requeued else None
+from tests.support.ledger import NOW, counts_consistent, expired, make_edition
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from syndication.store.durability import Durability, DurabilityMode, resolve
 from syndication.store.editions import EditionStatus, EditionStore, EntryState, Mark, Policy
-from tests.support.ledger import counts_consistent, make_edition
+from tests.support import wait_for
+from tests.support.ledger import counts_consistent, expired, make_edition
 
 ALL_FROM = (EditionStatus.SENDING, EditionStatus.PAUSED, EditionStatus.DRAFT)
 
@@ -235,3 +236,30 @@ def test_durability_resolves_against_the_server(redis_client: redis.Redis) -> No
     assert Durability(DurabilityMode.WAITAOF).confirmed([1, 0])
     assert not Durability(DurabilityMode.WAITAOF).confirmed([0, 0])
     assert not Durability(DurabilityMode.WAIT, replicas=2).confirmed(1)
+
+
+def test_a_dead_senders_entries_come_back_when_its_heartbeat_lapses(
+    redis_client: redis.Redis, prefix: str
+) -> None:
+    """Recovery need not wait for the lease (300 s by default) once a sender's heartbeat has
+    lapsed: what it claimed goes back to pending at once, what it had begun is uncertain. A
+    sender that never beat (or beats on) keeps its claims until the lease runs out."""
+    store = fresh(redis_client, prefix, "dead")
+    eid = make_edition(store, 6, Policy(lease_s=300, tx_budget_s=5))
+    dead = [r.subscriber_id for r in store.claim(eid, 2, "dead").recipients]
+    alive = [r.subscriber_id for r in store.claim(eid, 2, "alive").recipients]
+    silent = [r.subscriber_id for r in store.claim(eid, 2, "silent").recipients]
+    store.heartbeat(eid, "dead", 0.2)
+    store.heartbeat(eid, "alive", 300)
+    store.advance(eid, "dead", None, dead[:1])
+    assert store.recover(eid).requeued == 0  # every heartbeat and lease still running
+    rec = wait_for(lambda: expired(store, eid), timeout=10)
+    assert (rec.uncertain, rec.requeued) == (1, 1)
+    assert store.entry(eid, dead[0])["state"] == "uncertain"
+    assert store.entry(eid, dead[1])["state"] == "pending"
+    assert all(store.entry(eid, sid)["state"] == "sending" for sid in alive + silent)
+    assert store.live_senders(eid) == 1
+    # The dead sender, alive after all, cannot begin what it lost but records what it knew.
+    assert store.advance(eid, "dead", None, [dead[1]]).begin == "not-owner"
+    assert store.advance(eid, "dead", (dead[0], Mark.SENT, "")).mark == "ok"
+    counts_consistent(store, eid)

@@ -10,6 +10,7 @@ from syndication.store.editions import (
     EntryState,
     FrozenRecipient,
     Policy,
+    Recovered,
 )
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
@@ -33,3 +34,9 @@ def counts_consistent(store: EditionStore, edition_id: str) -> dict[str, int]:
         assert edition.counts[state.value] == sum(1 for s in states.values() if s == state), state
     assert sum(edition.counts[s.value] for s in EntryState) == edition.counts["total"]
     return edition.counts
+
+
+def expired(store: EditionStore, edition_id: str) -> Recovered | None:
+    """``recover``'s report once it took something back; None while every lease runs."""
+    rec = store.recover(edition_id)
+    return rec if rec.uncertain or rec.requeued else None
