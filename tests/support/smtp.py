@@ -33,6 +33,7 @@ class Script:
     # Called (from the server's thread) after each accepted message, before its reply, with
     # the recipient and how many messages were accepted so far: a test injects faults here.
     on_accept: Callable[[str, int], None] | None = None
+    keep_bodies: bool = True  # False: record recipients only (large fault runs)
 
 
 class _Handler:
@@ -70,8 +71,9 @@ class _Handler:
         if self.script.delay:
             await asyncio.sleep(self.script.delay)
         with self.lock:
+            kept = raw if self.script.keep_bodies else b""
             for rcpt in envelope.rcpt_tos:
-                self.accepted.append((rcpt, raw))
+                self.accepted.append((rcpt, kept))
             drop = [r for r in envelope.rcpt_tos if r in self.script.drop_after_data]
             for r in drop:
                 self.script.drop_after_data.discard(r)
