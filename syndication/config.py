@@ -185,6 +185,11 @@ class _Env(BaseSettings):
     mail_uncertain_policy: str = "report"
     mail_max_resume_age_hours: float = Field(default=48, gt=0)
     mail_max_task_seconds: float = Field(default=600, ge=10)
+    # How long a sender waits for Redis to come back before its task gives up (the worker's
+    # recovery watchdog re-queues the edition when Redis is back).
+    mail_redis_patience_seconds: float = Field(default=120, gt=0, le=3600)
+    # How often each worker runs the send recovery itself (0: only beat's mail.recover).
+    mail_recover_interval_seconds: float = Field(default=10, ge=0, le=3600)
     digest_send_time: str = "07:00"
     digest_weekly_day: str = "monday"
     digest_max_articles: int = Field(default=15, ge=1, le=100)
@@ -359,6 +364,8 @@ class Settings:
     mail_uncertain_policy: str = "report"
     mail_max_resume_age_hours: float = 48
     mail_max_task_seconds: float = 600
+    mail_redis_patience_seconds: float = 120
+    mail_recover_interval_seconds: float = 10
     digest_send_time: str = "07:00"
     digest_weekly_day: str = "monday"
     digest_max_articles: int = 15
@@ -487,6 +494,7 @@ _PASSED_THROUGH = (
     "mail_rate_per_hour", "mail_lease_seconds", "mail_tx_budget_seconds",
     "mail_retry_base_seconds", "mail_retry_max_seconds", "mail_max_attempts",
     "mail_uncertain_policy", "mail_max_resume_age_hours", "mail_max_task_seconds",
+    "mail_redis_patience_seconds", "mail_recover_interval_seconds",
     "digest_send_time", "digest_weekly_day", "digest_max_articles", "dkim_selector",
     "dkim_domain", "dkim_key_file", "confirm_token_hours", "subscribe_ip_limit",
     "subscribe_ip_window_s", "subscribe_address_limit", "subscribe_address_window_s",
