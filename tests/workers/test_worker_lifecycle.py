@@ -146,7 +146,11 @@ def test_sigterm_reaches_the_pool_process_running_a_send(
     # ... after the pool process logged the drain: it saw the flag while the task ran.
     messages = [str(r.get("message", "")) for r in w.records()]
     drained = messages.index(drains[0]["message"])
-    ended = next(i for i, m in enumerate(messages) if m.startswith("Task mail.send_batch["))
+    ended = next(
+        i
+        for i, m in enumerate(messages)
+        if m.startswith("Task mail.send_batch[") and " succeeded " in m
+    )
     assert drained < ended
     assert "WorkerLostError" not in w.text()
     assert sending(svc, eid) == []
