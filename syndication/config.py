@@ -191,8 +191,11 @@ class _Env(BaseSettings):
     mail_durability_timeout_ms: int = Field(default=5000, ge=10, le=600_000)
     mail_durability_replicas: int = Field(default=1, ge=1, le=16)
     mail_heartbeat_seconds: float = Field(default=5, gt=0, le=60)
-    # How long claims and begins wait for Redis before a send task ends (it is restarted).
-    mail_redis_patience_seconds: float = Field(default=120, gt=0)
+    # How long a sender waits for Redis to come back before its task gives up (the worker's
+    # recovery watchdog re-queues the edition when Redis is back).
+    mail_redis_patience_seconds: float = Field(default=120, gt=0, le=3600)
+    # How often each worker runs the send recovery itself (0: only beat's mail.recover).
+    mail_recover_interval_seconds: float = Field(default=10, ge=0, le=3600)
     digest_send_time: str = "07:00"
     digest_weekly_day: str = "monday"
     digest_max_articles: int = Field(default=15, ge=1, le=100)
@@ -399,6 +402,7 @@ class Settings:
     mail_durability_replicas: int = 1
     mail_heartbeat_seconds: float = 5
     mail_redis_patience_seconds: float = 120
+    mail_recover_interval_seconds: float = 10
     digest_send_time: str = "07:00"
     digest_weekly_day: str = "monday"
     digest_max_articles: int = 15
@@ -535,6 +539,7 @@ _PASSED_THROUGH = (
     "mail_uncertain_policy", "mail_max_resume_age_hours", "mail_max_task_seconds",
     "mail_durability", "mail_durable_window", "mail_durability_timeout_ms",
     "mail_durability_replicas", "mail_heartbeat_seconds", "mail_redis_patience_seconds",
+    "mail_recover_interval_seconds",
     "digest_send_time", "digest_weekly_day", "digest_max_articles", "dkim_selector",
     "dkim_domain", "dkim_key_file", "confirm_token_hours", "confirm_give_up_hours",
     "confirm_alert_minutes", "subscribe_ip_limit",

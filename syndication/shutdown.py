@@ -1,41 +1,100 @@
-"""A process-wide drain flag: a deploy's SIGTERM asks senders to stop between messages.
+"""A process-wide drain flag: "finish what is in flight, hand the rest back, and stop".
 
-Why a flag and not an exception: a sender must finish the SMTP transaction it is in, record
-its outcome, and hand back what it claimed but did not begin; only the sender knows where
-those boundaries are, so it asks ``requested()`` at each of them. The worker's signal
-plumbing (workers/lifecycle.py) sets it in every process that runs tasks.
+Why a flag and not an exception or a kill: a send task that is killed mid-transaction leaves
+a message whose delivery nobody knows (the ledger marks it uncertain when the lease runs
+out), and its other claimed recipients wait for that lease. A sender that *sees* a request
+to stop between two messages can mark the one it just sent, release the rest and return
+within seconds. So whoever learns that the process is going away (the worker's shutdown
+signal handlers, ``workers/lifecycle.py``) calls ``request``; the send loop asks
+``requested()`` between messages, and its waits for Redis use ``wait`` so they end early.
+
+``request`` runs inside signal handlers, so it takes no lock: it sets a variable and writes
+one byte to a pipe that ``wait`` polls (a ``threading.Event`` could deadlock there, if the
+signal lands while the main thread holds the event's own lock). The flag belongs to one
+process: a forked child starts without it (the worker forwards it to its pool processes).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import select
 import threading
 
-_flag = threading.Event()
-_reason: list[str] = []
+_reason: str | None = None
+_pipe: tuple[int, int] | None = None  # (read, write), made by the first ``wait``
+_pipe_lock = threading.Lock()  # taken by ``wait`` only, never by ``request``
 
 
-def request(reason: str = "shutdown") -> None:
-    """Ask every sender in this process to stop at its next message boundary."""
-    if not _flag.is_set():
-        _reason[:] = [reason]
-    _flag.set()
+def request(reason: str) -> None:
+    """Ask this process to drain; the first reason is kept. Safe in a signal handler."""
+    global _reason
+    if _reason is None:
+        _reason = reason
+    pipe = _pipe
+    if pipe is not None:
+        with contextlib.suppress(OSError):  # full (already woken) or closed by reset()
+            os.write(pipe[1], b"\0")
 
 
 def requested() -> bool:
-    return _flag.is_set()
+    """Has this process been asked to drain? (Cheap: call it between messages.)"""
+    return _reason is not None
 
 
-def reason() -> str:
-    return _reason[0] if _reason else ""
+def reason() -> str | None:
+    """Why the drain was asked for (the first ``request``), or None."""
+    return _reason
 
 
-def wait(timeout: float | None = None) -> bool:
-    """Sleep until a drain is requested or ``timeout`` passes; True when requested. Use
-    instead of ``time.sleep`` in retry loops, so a drain is never slept through."""
-    return _flag.wait(timeout)
+def wait(timeout: float | None) -> bool:
+    """Sleep up to ``timeout`` seconds (None: until asked), returning at once when a drain is
+    requested; True if it is. Use it instead of ``time.sleep`` in a loop that waits for
+    Redis or for the next tick, so a shutdown does not wait out the sleep."""
+    read_end = _ensure_pipe()
+    if _reason is not None:  # after the pipe exists: a request from now on writes to it
+        return True
+    poller = select.poll()
+    poller.register(read_end, select.POLLIN)
+    poller.poll(None if timeout is None else max(0, int(timeout * 1000)))
+    return _reason is not None
 
 
 def reset() -> None:
-    """Clear the flag (tests, and a process that outlives one drain)."""
-    _flag.clear()
-    _reason.clear()
+    """Forget the request (tests; and a forked child, which decides for itself)."""
+    global _reason, _pipe
+    with _pipe_lock:
+        _reason = None
+        pipe, _pipe = _pipe, None
+    if pipe is not None:
+        for fd in pipe:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _ensure_pipe() -> int:
+    global _pipe
+    pipe = _pipe
+    if pipe is None:
+        with _pipe_lock:
+            if _pipe is None:
+                read_end, write_end = os.pipe()
+                os.set_blocking(write_end, False)  # ``request`` must never block
+                _pipe = (read_end, write_end)
+            pipe = _pipe
+    return pipe[0]
+
+
+def _after_fork_in_child() -> None:
+    """A child does not share the parent's pipe (a request there must not wake waits
+    here) nor its request; the pipe lock may have been held by a thread that is gone."""
+    global _reason, _pipe, _pipe_lock
+    _pipe_lock = threading.Lock()
+    pipe, _pipe, _reason = _pipe, None, None
+    if pipe is not None:
+        for fd in pipe:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -431,3 +431,25 @@ def test_dockerfile_copies_only_what_exists_and_is_not_ignored() -> None:
 def test_default_config_in_the_image_loads() -> None:
     publisher = load_publisher(ROOT / "examples" / "insightcrime.toml")
     assert publisher.name
+
+
+def _seconds(duration: str) -> float:
+    """A compose duration (``45s``, ``1m30s``, ``90``) in seconds."""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 1e-6}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)?", str(duration))
+    assert parts and "".join(n + u for n, u in parts) == str(duration), duration
+    return sum(float(n) * units[u or "s"] for n, u in parts)
+
+
+def test_worker_grace_period_fits_the_message_in_flight(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """docker stop SIGKILLs after ``stop_grace_period``: a draining sender needs one SMTP
+    wait for the message in flight, then a few seconds to release its claims and exit."""
+    given = {"SYNDICATION_SECRET_KEY": "k" * 64, "SYNDICATION_API_TOKEN": "t" * 32}
+    worker = next(s for s in services.values() if _is_app(s) and _app_argv(s)[1] == "worker")
+    env = {k: _interpolate(v, given) for k, v in _environment(worker).items()}
+    env["SYNDICATION_CONFIG"] = str(ROOT / "examples" / "insightcrime.toml")
+    settings = load_settings(env)
+    grace = _seconds(worker.get("stop_grace_period", "10s"))
+    assert grace >= settings.smtp_timeout + 10, (grace, settings.smtp_timeout)

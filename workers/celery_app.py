@@ -28,6 +28,7 @@ app = Celery(
         "workers.confirm_tasks",
         "workers.partner_tasks",
         "workers.observability",
+        "workers.lifecycle",
     ],
 )
 _configured: Settings | None = None
@@ -45,6 +46,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
         "broker_connection_retry_on_startup": True,
+        # Reconnect to the broker however long Redis is away (Celery's default gives up after
+        # 100 attempts and the worker exits); workers/lifecycle.py resumes the sends after.
+        "broker_connection_max_retries": None,
         "broker_transport_options": {
             "visibility_timeout": VISIBILITY_TIMEOUT,
             "global_keyprefix": f"{settings.key_prefix}celery:",

@@ -17,7 +17,7 @@ from celery.schedules import crontab
 from celery.signals import worker_ready
 
 from syndication.config import Settings
-from syndication.services.digests import DigestService, make_digest_service
+from syndication.services.digests import BatchReport, DigestService, make_digest_service
 from syndication.store.connection import ConnectionFailed
 from workers.celery_app import app, current_settings
 
@@ -88,17 +88,25 @@ def create_edition(frequency: str) -> dict[str, Any]:
     return {"edition": created.edition_id, "created": created.created, "reason": created.reason}
 
 
-@_task(
-    name="mail.send_batch",
-    acks_late=True,
-    autoretry_for=TEMPORARY,
-    retry_backoff=True,
-    retry_backoff_max=120,
-    max_retries=20,
-)
+@_task(name="mail.send_batch", acks_late=True)
 def send_batch(edition_id: str) -> dict[str, Any]:
-    """Send part of an edition; queues its own continuation while work remains."""
-    report = service().send_batch(edition_id)
+    """Send part of an edition; queues its own continuation while work remains.
+
+    No automatic retry: the service already waited ``mail_redis_patience_seconds`` for
+    Redis, and a retry would be published to that same Redis, fail, and be dropped
+    (``Reject(requeue=False)``). The task ends instead; what it had claimed comes back when
+    the leases run out, and the worker's recovery watchdog (workers/lifecycle.py) or beat's
+    ``mail.recover`` queues new senders once Redis answers."""
+    try:
+        report = service().send_batch(edition_id)
+    except ConnectionFailed as exc:
+        log.warning(
+            "edition %s: Redis unavailable, sender stopped (resumed when Redis is back): %s",
+            edition_id,
+            exc,
+            extra={"edition": edition_id},
+        )
+        return BatchReport(edition_id, status="redis-unavailable").to_json()
     log.info("edition %s batch: %s", edition_id, report.to_json())
     return report.to_json()
 

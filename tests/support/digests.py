@@ -119,3 +119,58 @@ def uncertain_edition(
     assert edition.status is EditionStatus.DONE, edition.counts
     assert edition.counts["uncertain"] == len(uncertain), edition.counts
     return service, created.edition_id, subs
+
+
+def worker_service(
+    settings: Any, client: Any, policy: Any, events: Any = None, fanout: int = 4
+) -> Any:
+    """The service as the CLI or beat would make it for editions that real workers send:
+    its own Celery app (this test's broker and key prefix, never a previous test's cached
+    connection pool) unless ``events`` is given, and no SMTP sender of its own."""
+    from celery import Celery
+
+    from syndication.services.digests import MailSettings, make_digest_service
+    from workers.celery_app import celery_config
+    from workers.mail_tasks import CeleryDigestEvents
+
+    if events is None:
+        celery = Celery("digest-test", set_as_current=False)
+        celery.conf.update(celery_config(settings))
+        events = CeleryDigestEvents(celery)
+    return make_digest_service(
+        settings,
+        client,
+        events,
+        mail=MailSettings(policy=policy, fanout=fanout),
+        with_sender=False,
+    )
+
+
+def edition_done(service: Any, edition_id: str) -> bool:
+    from syndication.store.editions import EditionStatus
+
+    edition = service.status(edition_id)
+    assert edition is not None
+    return bool(edition.status is EditionStatus.DONE)
+
+
+def assert_exactly_once(service: Any, edition_id: str, smtp: Any) -> int:
+    """Every frozen recipient got exactly one message, except uncertain ones (at most one);
+    returns how many are uncertain."""
+    from syndication.store.editions import EntryState
+
+    edition = service.status(edition_id)
+    assert edition is not None
+    per = smtp.per_recipient()
+    states = service.editions.states(edition_id)
+    recipients = {r.subscriber_id: r.email for r in service.editions.iter_recipients(edition_id)}
+    assert len(recipients) == edition.counts["total"]
+    assert max(per.values()) == 1, [e for e, n in per.items() if n > 1][:5]
+    for sid, email in recipients.items():
+        if states[sid] == EntryState.SENT:
+            assert per[email] == 1, sid
+        else:
+            assert states[sid] == EntryState.UNCERTAIN, (sid, states[sid])
+            assert per[email] <= 1
+    assert set(per) <= set(recipients.values())
+    return int(edition.counts["uncertain"])

@@ -22,10 +22,16 @@ import redis
 from syndication.clock import system_clock
 from syndication.config import Settings, load_settings
 from syndication.embedded_redis import EmbeddedRedis
-from syndication.services.digests import DigestService, MailSettings, make_digest_service
+from syndication.services.digests import DigestService
 from syndication.store.editions import EditionStatus, EntryState, Policy
 from tests.support import EXAMPLE_CONFIG, wait_for
-from tests.support.digests import add_articles, add_subscribers
+from tests.support.digests import (
+    add_articles,
+    add_subscribers,
+    assert_exactly_once,
+    edition_done,
+    worker_service,
+)
 from tests.support.smtp import ScriptedSmtp
 from tests.support.workers import MailWorker
 
@@ -54,47 +60,7 @@ def start(
 
 
 def service(settings: Settings, client: redis.Redis) -> DigestService:
-    """The service as the CLI or beat would make it, with its own Celery app (this test's
-    broker and key prefix, never a previous test's cached connection pool)."""
-    from celery import Celery
-
-    from workers.celery_app import celery_config
-    from workers.mail_tasks import CeleryDigestEvents
-
-    celery = Celery("digest-test", set_as_current=False)
-    celery.conf.update(celery_config(settings))
-    return make_digest_service(
-        settings,
-        client,
-        CeleryDigestEvents(celery),
-        mail=MailSettings(policy=POLICY, fanout=4),
-        with_sender=False,
-    )
-
-
-def finished(svc: DigestService, edition_id: str) -> bool:
-    edition = svc.status(edition_id)
-    assert edition is not None
-    return edition.status is EditionStatus.DONE
-
-
-def assert_exactly_once(svc: DigestService, edition_id: str, smtp: ScriptedSmtp) -> int:
-    """Every frozen recipient got exactly one message, except uncertain ones (at most one)."""
-    edition = svc.status(edition_id)
-    assert edition is not None
-    per = smtp.per_recipient()
-    states = svc.editions.states(edition_id)
-    recipients = {r.subscriber_id: r.email for r in svc.editions.iter_recipients(edition_id)}
-    assert len(recipients) == edition.counts["total"]
-    assert max(per.values()) == 1, [e for e, n in per.items() if n > 1][:5]
-    for sid, email in recipients.items():
-        if states[sid] == EntryState.SENT:
-            assert per[email] == 1, sid
-        else:
-            assert states[sid] == EntryState.UNCERTAIN, (sid, states[sid])
-            assert per[email] <= 1
-    assert set(per) <= set(recipients.values())
-    return edition.counts["uncertain"]
+    return worker_service(settings, client, POLICY)
 
 
 def test_sigkill_mid_edition_then_a_new_worker_finishes(
@@ -126,7 +92,7 @@ def test_sigkill_mid_edition_then_a_new_worker_finishes(
     assert inflight <= CONNECTIONS  # one transaction per SMTP session at most
 
     start(workers, env, tmp_path, smtp)  # its start-up recovery resumes the edition
-    wait_for(lambda: finished(svc, eid), timeout=120, interval=0.2)
+    wait_for(lambda: edition_done(svc, eid), timeout=120, interval=0.2)
     uncertain = assert_exactly_once(svc, eid, smtp)
     assert uncertain == inflight <= CONNECTIONS
     report = svc.report(eid)
@@ -154,7 +120,7 @@ def test_two_workers_on_one_edition_no_duplicates(
     svc = service(settings, redis_client)
     eid = svc.create_edition("daily", now).edition_id
     assert eid
-    wait_for(lambda: finished(svc, eid), timeout=120, interval=0.2)
+    wait_for(lambda: edition_done(svc, eid), timeout=120, interval=0.2)
     assert assert_exactly_once(svc, eid, smtp) == 0
     assert smtp.count() == 1000
     wait_for(lambda: a.sent() + b.sent() == 1000, timeout=10)
@@ -188,7 +154,7 @@ def test_redis_restarted_with_aof_mid_edition(
         wait_for(lambda: smtp.count() >= 400, timeout=60)
         server.restart()
         assert smtp.count() < 1500
-        wait_for(lambda: finished(svc, eid), timeout=120, interval=0.2)
+        wait_for(lambda: edition_done(svc, eid), timeout=120, interval=0.2)
         assert assert_exactly_once(svc, eid, smtp) == 0
         assert smtp.count() == 1500
     finally:
