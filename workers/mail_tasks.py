@@ -18,6 +18,7 @@ from celery.signals import worker_ready
 
 from syndication.config import Settings
 from syndication.services.digests import BatchReport, DigestService, make_digest_service
+from syndication.services.sending import RedisUnavailable
 from syndication.store.connection import ConnectionFailed
 from workers.celery_app import app, current_settings
 
@@ -99,7 +100,7 @@ def send_batch(edition_id: str) -> dict[str, Any]:
     ``mail.recover`` queues new senders once Redis answers."""
     try:
         report = service().send_batch(edition_id)
-    except ConnectionFailed as exc:
+    except (*ConnectionFailed, RedisUnavailable) as exc:
         log.warning(
             "edition %s: Redis unavailable, sender stopped (resumed when Redis is back): %s",
             edition_id,

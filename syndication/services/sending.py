@@ -103,6 +103,7 @@ class Retrying:
         started = time.monotonic()
         delay = 0.05
         failed = False
+        past_patience = False
         last_log = 0.0
         while True:
             try:
@@ -114,6 +115,13 @@ class Retrying:
                 if not failed or time.monotonic() - last_log > 30:
                     log.warning("redis unavailable for %.0f s; retrying", waited)
                     last_log = time.monotonic()
+                if forever and waited > self.patience and not past_patience:
+                    past_patience = True
+                    log.warning(
+                        "redis unavailable past the patience (%.0f s): still waiting to "
+                        "record an outcome the SMTP server gave",
+                        self.patience,
+                    )
                 failed = True
                 if shutdown.wait(delay) and not forever:
                     raise RedisUnavailable("drain asked while Redis was unavailable") from exc
