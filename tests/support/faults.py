@@ -92,6 +92,7 @@ class FaultRig:
     smtp: ScriptedSmtp | None = None
     workers: list[MailWorker] = field(default_factory=list)
     prefix: str = "faults:"
+    fanout: int = 2  # send tasks queued per edition
 
     def __enter__(self) -> FaultRig:
         shim = build_aofcrash(Path(tempfile.gettempdir()))
@@ -151,7 +152,7 @@ class FaultRig:
             self.settings,
             client,
             CeleryDigestEvents(celery),
-            mail=MailSettings(policy=POLICY, fanout=2),
+            mail=MailSettings(policy=POLICY, fanout=self.fanout),
             with_sender=False,
         )
 
@@ -230,14 +231,18 @@ def _run(
     at: float = 0.35,
     timeout: float = 300,
     informational: bool = False,
+    prepare: Callable[[FaultRig], object] | None = None,
 ) -> Outcome:
-    """Start a worker, create the edition, inject the fault once ``at`` of it went out, and
-    wait (with no operator action) for the edition to finish."""
+    """Start a worker, create the edition (``prepare`` then sets more of the scene), inject
+    the fault once ``at`` of it went out, and wait (with no operator action) for the edition
+    to finish."""
     rig.worker()
     svc = rig.service()
     edition_id = svc.create_edition("daily", system_clock()).edition_id
     assert edition_id
     started = time.monotonic()
+    if prepare is not None:
+        prepare(rig)
     wait_for(lambda: rig.delivered() >= rig.recipients * at, timeout=timeout)
     in_flight, notes = inject(rig, svc, edition_id)
     try:
@@ -253,17 +258,25 @@ def _run(
 
 
 def worker_killed(root: Path, n: int) -> Outcome:
-    """SIGKILL of a worker mid-edition; a second worker is already running."""
+    """SIGKILL of the worker that runs the edition's only send task, while another worker
+    sits idle: recovery must hand the rest to the idle one within seconds (the dead
+    sender's heartbeat lapses after three beats), not after the 120 s lease."""
 
     def inject(rig: FaultRig, svc: DigestService, eid: str) -> tuple[int, str]:
-        rig.worker()
         victim = rig.workers[0]
         os.killpg(victim.proc.pid, signal.SIGKILL)
         victim.proc.wait()
-        return rig.in_flight(svc, eid), "SIGKILL of the sending worker; another one is up"
+        killed = time.monotonic()
+        in_flight = rig.in_flight(svc, eid)
+        at_kill = rig.delivered()
+        wait_for(lambda: rig.delivered() > at_kill, timeout=120, interval=0.02)
+        resumed = time.monotonic() - killed
+        return in_flight, f"idle worker resumed sending {resumed:.1f} s after the kill"
 
-    with FaultRig(root, n, script=Script(delay=0.001)) as rig:
-        return _run(rig, "worker SIGKILL", inject)
+    # Slow enough that the idle worker is up before the kill (about 12 s of sending).
+    script = Script(delay=max(0.002, 24 / n))
+    with FaultRig(root, n, script=script, fanout=1) as rig:
+        return _run(rig, "worker SIGKILL", inject, prepare=FaultRig.worker)
 
 
 def host_crash(
@@ -300,7 +313,13 @@ def long_outage(root: Path, n: int) -> Outcome:
         in_flight = rig.in_flight(svc, eid)
         rig.redis.stop(cleanup=False)
         worker = rig.workers[0]
-        wait_for(lambda: "sender stopped: Redis unavailable" in worker.text(), timeout=60)
+        # Past the patience: senders either gave up a claim or begin, or hold a server's
+        # answer and keep waiting to record it.
+        wait_for(
+            lambda: "sender stopped: Redis unavailable" in worker.text()
+            or "redis unavailable past the patience" in worker.text(),
+            timeout=60,
+        )
         rig.redis.start()
         return in_flight, "senders gave up (patience 2 s); no beat"
 
@@ -326,7 +345,7 @@ def deploy(root: Path, n: int) -> Outcome:
             os.killpg(old.proc.pid, signal.SIGKILL)
             old.proc.wait()
             note = "old worker needed SIGKILL after 10 s"
-        held = int(rig.client.hlen(svc.editions.key(eid, "owner")))
+        held = int(rig.client.zcard(svc.editions.key(eid, "sending")))
         rig.worker()
         return in_flight, f"{note}; {held} entries still claimed after it"
 
