@@ -40,7 +40,12 @@ ROWS = (
     RowSpec("share of smtp-source ceiling", "%", "", Target(">=", 40, "%")),
     RowSpec("peak worker RSS (large)", "MB", "MB", Target("<=", 250, "MB")),
     RowSpec("worker RSS growth small→large", "%", "", Target("<=", 15, "%")),
+    # The cost of durable sends (issue #12): the same edition with Redis on appendfsync
+    # always (every begin on disk before DATA), against the everysec run above. No target:
+    # it depends on the disk's fsync; the README quotes it.
+    RowSpec("digest send throughput, appendfsync always", "msg/s", "msg/s everysec"),
 )
+N_DURABLE = max(1, N_LARGE // 5)
 
 
 def _postfix_tools() -> tuple[str, str]:
@@ -265,6 +270,16 @@ def run(stack: Stack) -> list[Row]:
         progress(f"smtp-source ceiling: {SESSIONS} sessions, {size:,}-byte messages …")
         ceiling = _ceiling(source_exe, sink.port, size, min(N_LARGE, 50_000))
         progress(f"ours {rate:,.0f} msg/s vs smtp-source {ceiling:,.0f} msg/s")
+        assert stack.redis is not None
+        admin = redis.Redis.from_url(stack.redis.url)
+        admin.config_set("appendfsync", "always")
+        try:
+            durable_s, _, _ = _run_edition(stack, sink, N_DURABLE, "durable")
+        finally:
+            admin.config_set("appendfsync", "everysec")
+            admin.close()
+        durable_rate = N_DURABLE / durable_s
+        progress(f"appendfsync always: {durable_rate:,.0f} msg/s (everysec {rate:,.0f})")
     finally:
         sink.stop()
     growth = (large_rss - small_rss) / small_rss * 100 if small_rss else 0.0
@@ -273,6 +288,7 @@ def run(stack: Stack) -> list[Row]:
         ROWS[1].measured(rate / ceiling * 100),
         ROWS[2].measured(large_rss, small_rss),
         ROWS[3].measured(growth),
+        ROWS[4].measured(durable_rate, rate),
     ]
 
 

@@ -58,6 +58,7 @@ def run_checks(settings: Settings, smtp_timeout: float = 10.0) -> list[Check]:
     client: list[Any] = []
     add("config", lambda: f"{settings.config_path} ({settings.publisher.name})")
     add("redis", lambda: _redis(settings, client))
+    add("send durability", lambda: _durability(settings, client))
     add("secret key", lambda: f"set, {len(settings.need_secret_key())} characters")
     add("api token", lambda: f"set, {len(settings.need_api_token())} characters")
     add("public url", lambda: _public_url(settings))
@@ -110,6 +111,38 @@ def _redis(settings: Settings, holder: list[Any]) -> Check:
         WARN,
         f"{where} reachable but NOT persistent (no AOF, no RDB save): a restart loses "
         "everything; set appendonly yes",
+    )
+
+
+def _durability(settings: Settings, holder: list[Any]) -> Check:
+    """Whether a recipient's claim can be made durable before its SMTP transaction, so a
+    Redis host crash never repeats a send (store/durability.py)."""
+    from syndication.store.durability import resolve
+
+    if not holder:
+        return Check("send durability", WARN, "not checked: Redis is not reachable")
+    wanted = settings.mail_durability
+    try:
+        durability = resolve(
+            holder[0],
+            wanted,
+            replicas=settings.mail_durability_replicas,
+            timeout_ms=settings.mail_durability_timeout_ms,
+        )
+    except ValueError as exc:
+        raise CheckFailed(f"SYNDICATION_MAIL_DURABILITY={wanted}: {exc}") from None
+    if durability.durable:
+        return Check("send durability", OK, f"{durability.mode.value}: {durability.reason}")
+    if wanted == "off":
+        return Check(
+            "send durability", WARN, "off (SYNDICATION_MAIL_DURABILITY=off): a Redis host "
+            "crash can send the messages of its last second again",
+        )  # fmt: skip
+    return Check(
+        "send durability",
+        WARN,
+        f"none available: {durability.reason}. Set appendfsync always on Redis (the "
+        "README's operations section has the cost), add a replica, or use Redis ≥ 8.0",
     )
 
 

@@ -316,8 +316,10 @@ def long_outage(root: Path, n: int) -> Outcome:
         # Past the patience: senders either gave up a claim or begin, or hold a server's
         # answer and keep waiting to record it.
         wait_for(
-            lambda: "sender stopped: Redis unavailable" in worker.text()
-            or "redis unavailable past the patience" in worker.text(),
+            lambda: (
+                "sender stopped: Redis unavailable" in worker.text()
+                or "redis unavailable past the patience" in worker.text()
+            ),
             timeout=60,
         )
         rig.redis.start()

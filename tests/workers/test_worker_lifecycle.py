@@ -267,8 +267,10 @@ def test_redis_outage_longer_than_the_senders_patience_then_back_without_beat(
         # Senders either give up (a claim or begin waited past the patience) or, holding a
         # server's answer, keep waiting to record it: either way the outage outlasted it.
         wait_for(
-            lambda: logged(w, f"edition {eid}: Redis unavailable")
-            or logged(w, "redis unavailable past the patience"),
+            lambda: (
+                logged(w, f"edition {eid}: Redis unavailable")
+                or logged(w, "redis unavailable past the patience")
+            ),
             timeout=30,
         )
         assert smtp.count() < 600
