@@ -46,6 +46,9 @@ _T = TypeVar("_T")
 REDIS_TRANSIENT = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 JOURNAL_SECONDS = 60.0  # outcomes a session can write again after Redis lost them
 JOURNAL_MAX = 50_000
+# After Redis restarted, claims pause this many heartbeats: every running sender notices
+# (its heartbeat thread checks the run id each beat) and writes its outcomes again first.
+SETTLE_BEATS = 3
 
 
 class RedisUnavailable(Exception):
@@ -171,6 +174,11 @@ class Heartbeat:
         # On failure the thread tries again; a lapse only lets recovery start another sender.
         with contextlib.suppress(*REDIS_TRANSIENT):
             self.store.heartbeat(self.edition_id, token, self.ttl)
+
+    @property
+    def run_id(self) -> str:
+        with self._lock:
+            return self._run_id
 
     def check_restart(self) -> bool:
         """True (and ``generation`` moves) when Redis answers with a new run id."""
@@ -299,6 +307,8 @@ class _Session:
         self.run_.heartbeat.add(self.token)  # the heartbeat may have expired meanwhile
 
     def _replay_if_restarted(self) -> None:
+        """After Redis restarted: write our recent outcomes again (claims pause meanwhile:
+        see ``EditionStore.claim``)."""
         if self.run_.heartbeat.generation == self.journal.generation:
             return
         self.journal.generation = self.run_.heartbeat.generation
@@ -331,9 +341,17 @@ class _Session:
                 if shutdown.requested():
                     self.tally.drained = True
                     return
+                self.run_.heartbeat.check_restart()  # one INFO per claimed batch
                 self._replay_if_restarted()
                 claim = self.retry.patient(
-                    partial(plan.store.claim, plan.edition.id, plan.batch, self.token)
+                    partial(
+                        plan.store.claim,
+                        plan.edition.id,
+                        plan.batch,
+                        self.token,
+                        self.run_.heartbeat.run_id,
+                        plan.heartbeat_s * SETTLE_BEATS,
+                    )
                 )
                 self.tally.status = claim.status
                 self.tally.due_in = claim.due_in

@@ -275,10 +275,21 @@ end
 _CLAIM = (
     _LUA_COMMON
     + """
--- ARGV: n, token
+-- ARGV: n, token, run id the caller sees ('' unknown), settle seconds. The first claim after
+-- Redis restarted (another run id) starts a pause of ``settle`` seconds for every sender:
+-- time for the senders that were running to write again what Redis may have forgotten
+-- they sent, before anyone claims those entries as pending.
 local status = redis.call('HGET', META, 'status') or ''
 local ids = {}
-if status == 'sending' then
+if ARGV[3] and ARGV[3] ~= '' then
+  local last = redis.call('HGET', META, 'run_id')
+  if last ~= ARGV[3] then
+    redis.call('HSET', META, 'run_id', ARGV[3])
+    if last then redis.call('HSET', META, 'settle_until', now + tonumber(ARGV[4])) end
+  end
+end
+local settle_until = tonumber(redis.call('HGET', META, 'settle_until') or '0')
+if status == 'sending' and now >= settle_until then
   local lease = num('lease_s')
   ids = redis.call('ZRANGEBYSCORE', PENDING, '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
   for _, id in ipairs(ids) do
@@ -296,7 +307,7 @@ local records = {}
 if #ids > 0 then records = redis.call('HMGET', RCPT, unpack(ids)) end
 local due = ''
 local first = redis.call('ZRANGE', PENDING, 0, 0, 'WITHSCORES')
-if #first > 0 then due = tostring(math.max(tonumber(first[2]) - now, 0)) end
+if #first > 0 then due = tostring(math.max(tonumber(first[2]) - now, settle_until - now, 0)) end
 return {status, ids, records, due, tostring(num('lease_s') or 0)}
 """
 )
@@ -321,7 +332,11 @@ if mark_id ~= '' then
     -- restart from an older AOF): write the answer down before anyone sends it again.
     local note = 'recorded again after Redis lost it'
     if detail ~= '' then note = detail .. '; ' .. note end
-    if state == outcome then
+    if state == outcome and owner and owner ~= token then
+      -- another sender sent it again after Redis forgot ours: the reader has two
+      redis.call('SADD', REPEATED, mark_id)
+      result[1] = 'repeated'
+    elseif state == outcome then
       result[1] = 'ok'
     elseif state == 'pending' then
       finish(mark_id, 'pending', outcome, note)
@@ -496,8 +511,10 @@ while true do
   redis.call('ZREM', PENDING, unpack(ids))
   n = n + #ids
 end
-redis.call('HINCRBY', META, 'n_pending', -n)
-redis.call('HINCRBY', META, 'n_cancelled', n)
+if n > 0 then  -- HINCRBY refuses '-0'
+  redis.call('HINCRBY', META, 'n_pending', -n)
+  redis.call('HINCRBY', META, 'n_cancelled', n)
+end
 return {status, 'cancelled', n}
 """
 )
@@ -823,10 +840,16 @@ class EditionStore:
 
     # --- the ledger ------------------------------------------------------------------------
 
-    def claim(self, edition_id: str, n: int, token: str) -> Claim:
-        """Up to ``n`` due pending entries → ``sending``, owned by ``token`` for the lease."""
+    def claim(
+        self, edition_id: str, n: int, token: str, run_id: str = "", settle_s: float = 0.0
+    ) -> Claim:
+        """Up to ``n`` due pending entries → ``sending``, owned by ``token`` for the lease.
+
+        ``run_id`` is Redis's run id as the caller last saw it: the first claim that brings
+        a new one starts a pause of ``settle_s`` (nothing is claimed, ``due_in`` says how
+        long), so senders can write again what a restart from an older AOF forgot."""
         status, ids, records, due, lease = self._claim(
-            keys=self._ledger_keys(edition_id), args=[n, token]
+            keys=self._ledger_keys(edition_id), args=[n, token, run_id, settle_s]
         )
         recipients = [
             FrozenRecipient.decode(_s(i), raw)

@@ -263,3 +263,14 @@ def test_a_dead_senders_entries_come_back_when_its_heartbeat_lapses(
     assert store.advance(eid, "dead", None, [dead[1]]).begin == "not-owner"
     assert store.advance(eid, "dead", (dead[0], Mark.SENT, "")).mark == "ok"
     counts_consistent(store, eid)
+
+
+def test_cancel_with_nothing_pending(redis_client: redis.Redis, prefix: str) -> None:
+    """Found by the property above: HINCRBY refuses '-0', so cancelling an edition whose
+    entries are all claimed failed instead of cancelling it."""
+    store = fresh(redis_client, prefix, "cancel0")
+    eid = make_edition(store, 2)
+    held = [r.subscriber_id for r in store.claim(eid, 2, "tok").recipients]
+    assert store.cancel(eid, ALL_FROM) == ("sending", "cancelled", 0)
+    assert store.release(eid, "tok", held) == 2
+    assert counts_consistent(store, eid)["cancelled"] == 2

@@ -49,6 +49,7 @@ class Outcome:
     missing: int  # readers with no message whom the ledger does not report uncertain
     uncertain: int  # ledger entries reported uncertain (may or may not have arrived)
     in_flight: int  # SMTP transactions begun at the moment of the fault (the duplicate bound)
+    reported: int  # entries the ledger lists as "may have been sent twice"
     recovered: bool  # the edition finished with no operator action
     seconds: float
     notes: str = ""
@@ -65,15 +66,15 @@ class Outcome:
     def row(self) -> str:
         return (
             f"| {self.fault} | {self.recipients:,} | {self.delivered_once:,} | {self.duplicates} "
-            f"| {self.missing} | {self.uncertain} | {self.in_flight} "
+            f"| {self.missing} | {self.uncertain} | {self.reported} | {self.in_flight} "
             f"| {'yes' if self.recovered else 'NO'} | {self.seconds:.1f} s | {self.notes} |"
         )
 
 
 TABLE_HEAD = (
     "| fault | recipients | delivered once | duplicates | missing | uncertain "
-    "| in flight at fault | recovered unattended | time | notes |\n"
-    "|---|---|---|---|---|---|---|---|---|---|"
+    "| reported repeated | in flight at fault | recovered unattended | time | notes |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -211,6 +212,7 @@ class FaultRig:
             missing=missing + lies,
             uncertain=sum(1 for s in states.values() if s == EntryState.UNCERTAIN.value),
             in_flight=in_flight,
+            reported=len(svc.editions.repeated(edition_id)),
             recovered=recovered,
             seconds=seconds,
             notes=notes,
