@@ -39,7 +39,7 @@ from syndication import shutdown
 from syndication.deliver.smtp import Sender, SendResult
 from syndication.deliver.throttle import RateLimiter
 from syndication.store.durability import Durability
-from syndication.store.editions import Edition, EditionStore, FrozenRecipient, Mark
+from syndication.store.editions import Claim, Edition, EditionStore, FrozenRecipient, Mark
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -175,17 +175,16 @@ class Heartbeat:
         with contextlib.suppress(*REDIS_TRANSIENT):
             self.store.heartbeat(self.edition_id, token, self.ttl)
 
-    @property
-    def run_id(self) -> str:
-        with self._lock:
-            return self._run_id
-
     def check_restart(self) -> bool:
         """True (and ``generation`` moves) when Redis answers with a new run id."""
         try:
             run_id = self.store.server_run_id()
         except REDIS_TRANSIENT:
             return False
+        return self.note_run_id(run_id)
+
+    def note_run_id(self, run_id: str) -> bool:
+        """Record the run id Redis answered with; True (``generation`` moves) if it changed."""
         with self._lock:
             changed = bool(self._run_id) and run_id != self._run_id
             self._run_id = run_id
@@ -341,18 +340,7 @@ class _Session:
                 if shutdown.requested():
                     self.tally.drained = True
                     return
-                self.run_.heartbeat.check_restart()  # one INFO per claimed batch
-                self._replay_if_restarted()
-                claim = self.retry.patient(
-                    partial(
-                        plan.store.claim,
-                        plan.edition.id,
-                        plan.batch,
-                        self.token,
-                        self.run_.heartbeat.run_id,
-                        plan.heartbeat_s * SETTLE_BEATS,
-                    )
-                )
+                claim = self.retry.patient(self._claim)
                 self.tally.status = claim.status
                 self.tally.due_in = claim.due_in
                 if not claim.recipients:
@@ -366,6 +354,19 @@ class _Session:
         finally:
             sender.close()
             self.run_.heartbeat.remove(self.token)
+
+    def _claim(self) -> Claim:
+        """One claim attempt: Redis's run id first (one INFO per batch), our outcomes written
+        again if it changed, then the claim with that run id (so the first claim after a
+        restart pauses every sender: ``EditionStore.claim``). Read afresh on every retry:
+        a claim made with a run id from before the restart would not see it."""
+        plan = self.plan
+        run_id = plan.store.server_run_id()
+        self.run_.heartbeat.note_run_id(run_id)
+        self._replay_if_restarted()
+        return plan.store.claim(
+            plan.edition.id, plan.batch, self.token, run_id, plan.heartbeat_s * SETTLE_BEATS
+        )
 
     def _hand_back(self, begun: Sequence[str], rest: Sequence[str]) -> None:
         """Entries begun but never offered (abort) and claimed but never begun (release)."""
