@@ -371,11 +371,12 @@ def _dkim(settings: Settings) -> Check:
 
 
 def _workers(settings: Settings, holder: list[Any]) -> Check:
-    from syndication.metrics import HEARTBEAT_TTL, worker_heartbeats
+    from syndication.metrics import HEARTBEAT_TTL
+    from syndication.store.metrics import Heartbeats
 
     if not holder:
         return Check("workers", WARN, "not checked: Redis is not reachable")
-    beats = worker_heartbeats(holder[0], settings.key_prefix)
+    beats = Heartbeats(holder[0], settings.key_prefix).read()
     fresh = sorted(node for node, b in beats.items() if b["fresh"])
     if not fresh:
         return Check(
