@@ -196,7 +196,7 @@ def _admin(settings: Settings) -> Check:
 
 
 def _smtp(settings: Settings, timeout: float) -> Check:
-    from syndication.deliver.smtp import SmtpTarget
+    from syndication.deliver.smtp import SmtpTarget, open_session
 
     if not settings.smtp_url:
         return Check(
@@ -206,29 +206,11 @@ def _smtp(settings: Settings, timeout: float) -> Check:
             "(set SYNDICATION_SMTP_URL, e.g. smtp+starttls://user:password@mail.example.org:587)",
         )
     target = SmtpTarget.parse(settings.smtp_url)
-    where = f"{target.scheme}://{target.host}:{target.port}"
+    where = target.where
     steps: list[str] = []
     try:
-        conn: smtplib.SMTP
-        if target.scheme == "smtps":
-            conn = smtplib.SMTP_SSL(
-                target.host, target.port, timeout=timeout, context=ssl.create_default_context()
-            )
-            steps.append("TLS")
-        else:
-            conn = smtplib.SMTP(target.host, target.port, timeout=timeout)
-        with conn:
-            code, _ = conn.ehlo()
-            if code != 250:
-                raise smtplib.SMTPResponseException(code, b"EHLO refused")
-            steps.append("EHLO")
-            if target.scheme == "smtp+starttls":
-                conn.starttls(context=ssl.create_default_context())
-                conn.ehlo()
-                steps.append("STARTTLS")
-            if target.username:
-                conn.login(target.username, target.password or "")
-                steps.append("login")
+        # The same session the senders open (deliver/smtp.py), then QUIT.
+        with open_session(target, timeout, strict_ehlo=True, steps=steps) as conn:
             conn.quit()
     except smtplib.SMTPAuthenticationError as exc:
         return Check(
@@ -389,11 +371,12 @@ def _dkim(settings: Settings) -> Check:
 
 
 def _workers(settings: Settings, holder: list[Any]) -> Check:
-    from syndication.metrics import HEARTBEAT_TTL, worker_heartbeats
+    from syndication.metrics import HEARTBEAT_TTL
+    from syndication.store.metrics import Heartbeats
 
     if not holder:
         return Check("workers", WARN, "not checked: Redis is not reachable")
-    beats = worker_heartbeats(holder[0], settings.key_prefix)
+    beats = Heartbeats(holder[0], settings.key_prefix).read()
     fresh = sorted(node for node, b in beats.items() if b["fresh"])
     if not fresh:
         return Check(

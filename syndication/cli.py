@@ -134,7 +134,7 @@ def cmd_feeds_build(
     """Every feed, one at a time, with a progress bar (on a terminal, not with --json)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from syndication.metrics import Metrics
+    from syndication.store.metrics import Metrics
 
     ctx = _context(settings, clock)
     names = [name for name, _, _ in ctx.article_store.feed_catalog()]

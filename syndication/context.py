@@ -14,8 +14,6 @@ import redis
 from syndication.clock import Clock, system_clock
 from syndication.config import Settings
 from syndication.events import Events
-from syndication.metrics import Metrics
-from syndication.ratelimit import RateLimiter
 from syndication.services.articles import ArticleService
 from syndication.services.confirmations import (
     ConfirmationEvents,
@@ -34,8 +32,10 @@ from syndication.services.subscriptions import (
 )
 from syndication.store.articles import ArticleStore
 from syndication.store.connection import connect
-from syndication.store.feeds import FeedCache
+from syndication.store.feeds import FeedCache, RebuildQueued
+from syndication.store.metrics import Metrics
 from syndication.store.poll_state import PollStateStore
+from syndication.store.ratelimit import RateLimiter
 from syndication.store.subscribers import SubscriberStore
 
 
@@ -60,6 +60,10 @@ class Context:
     @cached_property
     def feed_cache(self) -> FeedCache:
         return FeedCache(self.client, self.settings.key_prefix, clock=self.clock)
+
+    @cached_property
+    def rebuild_queued(self) -> RebuildQueued:
+        return RebuildQueued(self.client, self.settings.key_prefix)
 
     @cached_property
     def metrics(self) -> Metrics:

@@ -7,13 +7,13 @@ Settings.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import kombu.pools
 from celery import Celery
 
 from syndication.config import Settings, load_settings
+from workers.schedule import beat_schedule
 
 QUEUES = ("feeds", "mail", "ingest")
 # Longest task we run is a poll or a feed rebuild (seconds); an unacked task is redelivered
@@ -65,37 +65,6 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "beat_schedule": beat_schedule(settings),
     }
-
-
-def beat_schedule(settings: Settings) -> dict[str, Any]:
-    """Poll each configured source on its interval; sweep the event outbox and the
-    confirmation ledger every minute; make the daily and weekly digests at the publisher's
-    local time."""
-    from workers.confirm_tasks import beat_schedule as confirm_beat_schedule
-    from workers.mail_tasks import beat_schedule as mail_beat_schedule
-
-    return (
-        mail_beat_schedule(settings)
-        | confirm_beat_schedule()
-        | {
-            "partner webhook sweep": {
-                "task": "partners.sweep_changes",
-                "schedule": timedelta(minutes=5),
-            },
-            "flush pending events": {
-                "task": "ingest.flush_pending_events",
-                "schedule": timedelta(minutes=1),
-            },
-        }
-        | {
-            f"poll {source.url}": {
-                "task": "ingest.poll_source",
-                "schedule": timedelta(minutes=source.interval_minutes),
-                "args": [source.url, source.kind],
-            }
-            for source in settings.publisher.sources
-        }
-    )
 
 
 def configure(settings: Settings) -> Celery:

@@ -23,7 +23,6 @@ from workers.tasks import context
 
 log = logging.getLogger(__name__)
 TEMPORARY = (*ConnectionFailed, OSError)
-SWEEP_SECONDS = 60.0
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
@@ -60,12 +59,3 @@ def _sweep_on_start(**_: Any) -> None:
 
 
 worker_ready.connect(_sweep_on_start, weak=False)
-
-
-def beat_schedule() -> dict[str, Any]:
-    return {
-        "sweep confirmations": {
-            "task": "mail.sweep_confirmations",
-            "schedule": SWEEP_SECONDS,
-        },
-    }

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from functools import cached_property
 
-import redis
 from celery import Celery
 
 from syndication.config import Settings
 from syndication.store.connection import connect
-from syndication.store.keys import Keys
+from syndication.store.feeds import RebuildQueued
 
 # Longer than any wait in a healthy queue; if a queued rebuild is lost with its flag set,
 # the flag expiring lets the next event queue a new one.
@@ -27,20 +26,19 @@ class CeleryEvents:
     def __init__(self, app: Celery, settings: Settings) -> None:
         self.app = app
         self.settings = settings
-        self.keys = Keys(settings.key_prefix)
 
     @cached_property
-    def client(self) -> redis.Redis:
-        return connect(self.settings.need_redis_url(), check=False)
+    def rebuild_queued(self) -> RebuildQueued:
+        client = connect(self.settings.need_redis_url(), check=False)
+        return RebuildQueued(client, self.settings.key_prefix)
 
     def _rebuild(self, article_id: str) -> None:
-        flag = self.keys.feed_rebuild_queued
-        if not self.client.set(flag, article_id, nx=True, ex=QUEUED_FLAG_SECONDS):
+        if not self.rebuild_queued.claim(article_id, QUEUED_FLAG_SECONDS):
             return
         try:
             self.app.send_task("feeds.rebuild_dirty")
         except BaseException:
-            self.client.delete(flag)  # nothing is queued: the next attempt must queue one
+            self.rebuild_queued.clear()  # nothing is queued: the next attempt must queue one
             raise
 
     def published(self, article_id: str) -> None:

@@ -13,10 +13,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 from celery import Celery
-from celery.schedules import crontab
 from celery.signals import worker_ready
 
-from syndication.config import Settings
 from syndication.services.digests import BatchReport, DigestService, make_digest_service
 from syndication.services.sending import RedisUnavailable
 from syndication.store.connection import ConnectionFailed
@@ -149,35 +147,3 @@ def _recover_on_start(**_: Any) -> None:
         app.send_task("mail.recover")
     except Exception:  # the broker may still be coming up: beat runs recover every minute
         log.warning("could not queue the start-up recovery", exc_info=True)
-
-
-def beat_schedule(settings: Settings) -> dict[str, Any]:
-    """Editions at the publisher's local time (the Celery app's timezone is the publisher's).
-
-    ``digest_send_time`` (HH:MM, default 07:00) and ``digest_weekly_day`` (default monday)
-    are read from Settings when config.py has them.
-    """
-    send_time = str(getattr(settings, "digest_send_time", None) or "07:00")
-    weekday = str(getattr(settings, "digest_weekly_day", None) or "monday")
-    hour, _, minute = send_time.partition(":")
-    return {
-        "daily digest": {
-            "task": "mail.create_edition",
-            "schedule": crontab(hour=int(hour), minute=int(minute or 0)),
-            "args": ["daily"],
-        },
-        "weekly digest": {
-            "task": "mail.create_edition",
-            "schedule": crontab(hour=int(hour), minute=int(minute or 0), day_of_week=weekday[:3]),
-            "args": ["weekly"],
-        },
-        "start approved drafts": {
-            "task": "mail.start_due_drafts",
-            "schedule": 60.0,
-        },
-        "recover stale sends": {
-            "task": "mail.recover",
-            "schedule": 60.0,
-            "kwargs": {"recheck": False},
-        },
-    }

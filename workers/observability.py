@@ -1,7 +1,7 @@
 """Worker heartbeat and task metrics, from Celery signals (no beat needed).
 
 Heartbeat: when a worker is ready, a daemon thread in its main process writes
-``{prefix}workers:heartbeat:{node}`` with a 30 s TTL every 10 s (``syndication.metrics``)
+``{prefix}workers:heartbeat:{node}`` with a 30 s TTL every 10 s (``syndication.store.metrics``)
 and the node name into ``{prefix}workers:hosts``. ``/healthz`` reads those: a worker that
 dies or hangs stops beating and its key expires; a clean shutdown removes both at once.
 
@@ -19,17 +19,11 @@ import threading
 import time
 from typing import Any
 
-import redis
 from celery.signals import task_postrun, task_prerun, worker_ready, worker_shutdown
 
-from syndication.metrics import (
-    HEARTBEAT_EVERY,
-    Metrics,
-    beat,
-    heartbeat_hosts_key,
-    heartbeat_key,
-)
-from syndication.store.connection import connect
+from syndication.metrics import HEARTBEAT_EVERY
+from syndication.store.connection import RedisError, connect
+from syndication.store.metrics import Heartbeats, Metrics
 from workers.celery_app import current_settings
 
 log = logging.getLogger(__name__)
@@ -39,25 +33,30 @@ _stop = threading.Event()
 _node: list[str] = []
 
 
-def _client() -> redis.Redis:
-    return connect(current_settings().need_redis_url(), check=False)
+def _heartbeats() -> Heartbeats:
+    settings = current_settings()
+    return Heartbeats(connect(settings.need_redis_url(), check=False), settings.key_prefix)
 
 
 def metrics() -> Metrics:
     """This process's recorder (made again after a fork: prefork children)."""
     global _metrics
     if _metrics is None or _metrics[0] != os.getpid():
-        _metrics = (os.getpid(), Metrics(_client(), current_settings().key_prefix))
+        settings = current_settings()
+        client = connect(settings.need_redis_url(), check=False)
+        _metrics = (os.getpid(), Metrics(client, settings.key_prefix))
     return _metrics[1]
 
 
 # -- heartbeat ----------------------------------------------------------------------------
 def _start_heartbeat(sender: Any = None, **_: Any) -> None:
     node = str(getattr(sender, "hostname", None) or f"celery@{os.uname().nodename}")
-    client = _client()
-    prefix = current_settings().key_prefix
+    heartbeats = _heartbeats()
     _node[:] = [node]
-    _prune(client, prefix)
+    try:
+        heartbeats.prune()
+    except RedisError:
+        log.warning("could not prune old worker heartbeats", exc_info=True)
     info = {"node": node, "pid": os.getpid()}
     _stop.clear()
 
@@ -65,11 +64,11 @@ def _start_heartbeat(sender: Any = None, **_: Any) -> None:
         warned = False
         while True:
             try:
-                beat(client, prefix, node, info)
+                heartbeats.beat(node, info)
                 if warned:
                     log.warning("worker heartbeat written again")
                     warned = False
-            except redis.RedisError as exc:
+            except RedisError as exc:
                 if not warned:
                     log.warning("worker heartbeat not written: %s", exc)
                     warned = True
@@ -79,35 +78,13 @@ def _start_heartbeat(sender: Any = None, **_: Any) -> None:
     threading.Thread(target=run, name="worker-heartbeat", daemon=True).start()
 
 
-def _prune(client: redis.Redis, prefix: str) -> None:
-    """Forget nodes whose heartbeat expired long ago (a crashed worker never said goodbye)."""
-    try:
-        hosts = [h.decode() for h in client.smembers(heartbeat_hosts_key(prefix))]
-        if not hosts:
-            return
-        with client.pipeline(transaction=False) as pipe:
-            for host in hosts:
-                pipe.exists(heartbeat_key(prefix, host))
-            alive = pipe.execute()
-        gone = [h for h, a in zip(hosts, alive, strict=True) if not a]
-        if gone:
-            client.srem(heartbeat_hosts_key(prefix), *gone)
-    except redis.RedisError:
-        log.warning("could not prune old worker heartbeats", exc_info=True)
-
-
 def _stop_heartbeat(**_: Any) -> None:
     _stop.set()
     if not _node:
         return
-    prefix = current_settings().key_prefix
     try:
-        client = _client()
-        with client.pipeline(transaction=False) as pipe:
-            pipe.delete(heartbeat_key(prefix, _node[0]))
-            pipe.srem(heartbeat_hosts_key(prefix), _node[0])
-            pipe.execute()
-    except redis.RedisError:
+        _heartbeats().remove(_node[0])
+    except RedisError:
         log.warning("could not remove the worker heartbeat", exc_info=True)
 
 

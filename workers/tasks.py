@@ -44,7 +44,7 @@ def rebuild_dirty() -> list[str]:
     """Rebuild the feeds that article changes marked; the changed ones get WebSub pings."""
     ctx = context()
     # Clear before reading: an event from now on queues a fresh rebuild (workers/events.py).
-    ctx.client.delete(ctx.article_store.keys.feed_rebuild_queued)
+    ctx.rebuild_queued.clear()
     changed = ctx.feeds.rebuild_dirty()
     log.info("feeds rebuilt", extra={"changed": changed})
     return changed

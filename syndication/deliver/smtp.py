@@ -35,6 +35,11 @@ _ENHANCED = re.compile(rb"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
 _BARE_EOL = re.compile(rb"\r(?!\n)|(?<!\r)\n")
 
 
+# The port when the URL names none: submission with STARTTLS (RFC 6409), implicit TLS
+# (RFC 8314), plain SMTP relay (RFC 5321).
+DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
+
+
 class Outcome(StrEnum):
     SENT = "sent"
     TEMPORARY = "temporary"
@@ -75,17 +80,66 @@ class SmtpTarget:
 
     @classmethod
     def parse(cls, url: str) -> SmtpTarget:
+        """The one reading of ``SYNDICATION_SMTP_URL`` (digests, confirmations and
+        ``syndication check`` all come here): without a port, ``DEFAULT_PORTS`` decides."""
         parts = urlsplit(url)
-        defaults = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
-        if parts.scheme not in defaults or not parts.hostname:
+        if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
             raise ValueError("SMTP URL must be smtp://, smtp+starttls:// or smtps://host[:port]")
         return cls(
             scheme=parts.scheme,
             host=parts.hostname,
-            port=parts.port or defaults[parts.scheme],
+            port=parts.port or DEFAULT_PORTS[parts.scheme],
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
         )
+
+    @property
+    def where(self) -> str:
+        """``scheme://host:port``, without the credentials (for messages and logs)."""
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+
+def open_session(
+    target: SmtpTarget,
+    timeout: float,
+    *,
+    local_hostname: str | None = None,
+    tls_context: ssl.SSLContext | None = None,
+    strict_ehlo: bool = False,
+    steps: list[str] | None = None,
+) -> smtplib.SMTP:
+    """Connect and greet as the URL's scheme says: TLS from the start (``smtps``, RFC 8314),
+    or EHLO, STARTTLS and EHLO again (``smtp+starttls``, RFC 3207), or plain EHLO; then
+    AUTH when the URL names a user. The one way a session is opened (``SmtpSender`` and the
+    probe of ``syndication check``). ``strict_ehlo``: an EHLO answered with anything but
+    250 raises (the probe reports it); ``steps`` collects what was done, for the probe's
+    message. The connection is closed if any step fails."""
+    context = tls_context or ssl.create_default_context()
+    done = steps if steps is not None else []
+    conn: smtplib.SMTP
+    if target.scheme == "smtps":
+        conn = smtplib.SMTP_SSL(
+            target.host, target.port, local_hostname, timeout=timeout, context=context
+        )
+        done.append("TLS")
+    else:
+        conn = smtplib.SMTP(target.host, target.port, local_hostname, timeout=timeout)
+    try:
+        code, _ = conn.ehlo()
+        if strict_ehlo and code != 250:
+            raise smtplib.SMTPResponseException(code, b"EHLO refused")
+        done.append("EHLO")
+        if target.scheme == "smtp+starttls":
+            conn.starttls(context=context)
+            conn.ehlo()
+            done.append("STARTTLS")
+        if target.username:
+            conn.login(target.username, target.password or "")
+            done.append("login")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def canonical_eols(data: bytes) -> bool:
@@ -148,24 +202,12 @@ class SmtpSender:
     # --- the session -----------------------------------------------------------------------
 
     def _connect(self, timeout: float) -> smtplib.SMTP:
-        t = self.target
-        conn: smtplib.SMTP
-        if t.scheme == "smtps":
-            conn = smtplib.SMTP_SSL(
-                t.host, t.port, self.local_hostname, timeout=timeout, context=self.tls_context
-            )
-        else:
-            conn = smtplib.SMTP(t.host, t.port, self.local_hostname, timeout=timeout)
-        try:
-            conn.ehlo()
-            if t.scheme == "smtp+starttls":
-                conn.starttls(context=self.tls_context)
-                conn.ehlo()
-            if t.username:
-                conn.login(t.username, t.password or "")
-        except BaseException:
-            conn.close()
-            raise
+        conn = open_session(
+            self.target,
+            timeout,
+            local_hostname=self.local_hostname,
+            tls_context=self.tls_context,
+        )
         self.connections_opened += 1
         return conn
 

@@ -42,8 +42,6 @@ from datetime import datetime, timedelta
 from email.headerregistry import Address
 from typing import Any, Protocol, TypeVar
 
-import redis
-
 from syndication import tokens
 from syndication.build.headers import HeaderError
 from syndication.clock import Clock, system_clock
@@ -56,11 +54,12 @@ from syndication.store.confirmations import (
     Requested,
     new_token,
 )
+from syndication.store.connection import Client, ConnectionFailed, RedisError
 from syndication.store.subscribers import PENDING, SubscriberStore
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
-REDIS_TRANSIENT = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+REDIS_TRANSIENT = ConnectionFailed
 DEFAULT_SCHEDULE = (60.0, 120.0, 300.0, 600.0, 1200.0, 2400.0, 3600.0, 7200.0, 14400.0)
 
 
@@ -433,7 +432,7 @@ class ConfirmationService:
         if self.on_outcome is not None:
             try:
                 self.on_outcome(outcome)
-            except redis.RedisError:  # a number, never a reason to lose the outcome
+            except RedisError:  # a number, never a reason to lose the outcome
                 log.warning("confirmation outcome %s not counted", outcome, exc_info=True)
 
     def _retry(self, fn: Callable[[], _T]) -> _T:
@@ -452,7 +451,7 @@ class ConfirmationService:
 
 def make_confirmation_service(
     settings: Any,
-    client: redis.Redis,
+    client: Client,
     events: ConfirmationEvents,
     *,
     clock: Clock = system_clock,

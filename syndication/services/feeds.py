@@ -19,8 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import redis
-
 from syndication.build.feeds import BUILDERS, FeedLinks, FeedSpec, feed_updated
 from syndication.clock import Clock, system_clock
 from syndication.config import Publisher
@@ -29,6 +27,7 @@ from syndication.feed_catalog import ALL, is_feed_name
 from syndication.models import Article
 from syndication.slugs import slug_in_url
 from syndication.store.articles import ArticleStore
+from syndication.store.connection import RedisError
 from syndication.store.feeds import CachedFeed, FeedCache
 
 log = logging.getLogger(__name__)
@@ -139,14 +138,14 @@ class FeedService:
         try:
             return [s.article for s in self.store.get_many(ids)]
         except Exception as exc:
-            if isinstance(exc, redis.RedisError):
+            if isinstance(exc, RedisError):
                 raise
             # One record that does not read spoils the batch: read them one by one.
         articles = []
         for article_id in ids:
             try:
                 stored = self.store.get(article_id)
-            except redis.RedisError:
+            except RedisError:
                 raise
             except Exception as exc:
                 skips.add("read", article_id, exc)

@@ -30,8 +30,8 @@ from typing import Any, Protocol, TextIO
 
 from syndication import tokens
 from syndication.clock import system_clock
-from syndication.ratelimit import RateLimiter
 from syndication.store.confirmations import Requested
+from syndication.store.ratelimit import RateLimiter
 from syndication.store.subscribers import (
     FREQUENCIES,
     STATUSES,

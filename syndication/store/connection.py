@@ -8,6 +8,8 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+# What the layers above name instead of importing redis (tests/test_layers.py).
+Client = redis.Redis
 RedisError = redis.exceptions.RedisError
 ConnectionFailed = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 

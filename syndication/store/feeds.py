@@ -9,12 +9,14 @@ stores it beside the bytes it came from, for every later request.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import brotli
 import redis
@@ -194,6 +196,81 @@ class FeedCache:
 
     def exists(self, name: str) -> bool:
         return bool(self.r.exists(self.keys.feed(name, "rss")))
+
+
+class RebuildQueued:
+    """The flag that says a feed rebuild waits in the queue, so that article events while
+    it waits queue no other (workers/events.py). The flag expires: a queued rebuild that was
+    lost with its flag set cannot block the next one for longer than ``seconds``."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self.r = client
+        self.key = Keys(prefix).feed_rebuild_queued
+
+    def claim(self, article_id: str, seconds: int) -> bool:
+        """Set the flag if it is not set: True when the caller must queue the rebuild."""
+        return bool(self.r.set(self.key, article_id, nx=True, ex=seconds))
+
+    def clear(self) -> None:
+        """The rebuild starts (it reads the store after this) or was never queued: the next
+        event queues a fresh one."""
+        self.r.delete(self.key)
+
+
+class FeedChangeListener:
+    """An asyncio subscription to ``FeedCache.changes`` (web/feed_front.py drops what it
+    hears about). ``async with`` subscribes; ``next`` gives ``(type, data)`` of the next
+    message (``subscribe`` once confirmed, then ``message``) or None after ``timeout``.
+
+    redis-py does not retry inside: every failure reaches the caller, which must then assume
+    it missed messages."""
+
+    def __init__(self, redis_url: str, channel: str, client_name: str) -> None:
+        self.redis_url = redis_url
+        self.channel = channel
+        self.client_name = client_name  # findable in CLIENT LIST
+        self._client: Any = None
+        self._pubsub: Any = None
+
+    async def __aenter__(self) -> Self:
+        import redis.asyncio as aioredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        self._client = aioredis.Redis.from_url(
+            self.redis_url,
+            socket_connect_timeout=3,
+            retry=Retry(NoBackoff(), 0),
+            client_name=self.client_name,
+        )
+        try:
+            self._pubsub = self._client.pubsub()
+            await self._pubsub.subscribe(self.channel)
+        except BaseException:
+            await self._close()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._close()
+
+    async def _close(self) -> None:
+        with contextlib.suppress(Exception):  # closing a broken connection: nothing to do
+            await self._client.aclose()
+
+    async def next(self, timeout: float) -> tuple[str, Any] | None:
+        message = await self._pubsub.get_message(timeout=timeout)
+        if message is None:
+            return None
+        return message["type"], message["data"]
+
+    async def ping(self) -> None:
+        await self._pubsub.ping()
 
 
 def _date(raw: bytes | None) -> datetime | None:

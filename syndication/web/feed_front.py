@@ -31,7 +31,6 @@ ETag (deterministically), and new bytes always arrive through ``put``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -42,7 +41,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from syndication.context import Context
-from syndication.store.feeds import ENCODINGS
+from syndication.store.feeds import ENCODINGS, FeedChangeListener
 from syndication.web.conditional import choose_coding, not_modified
 from syndication.web.feeds import _PATH as FEED_PATH
 
@@ -302,27 +301,15 @@ class FeedFront:
 
     async def _subscription(self) -> None:
         """Subscribe, then apply messages until the connection fails or stops answering."""
-        import redis.asyncio as aioredis
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
-
         # No retries inside redis-py: a failure must reach us, so the map is emptied.
-        client = aioredis.Redis.from_url(
-            self.redis_url,
-            socket_connect_timeout=3,
-            retry=Retry(NoBackoff(), 0),
-            client_name=self.client_name,  # findable in CLIENT LIST
-        )
-        try:
-            pubsub = client.pubsub()
-            await pubsub.subscribe(self.channel)
+        async with FeedChangeListener(self.redis_url, self.channel, self.client_name) as changes:
             heard = pinged = time.monotonic()
             while True:
-                message = await pubsub.get_message(timeout=self.ping_seconds)
+                message = await changes.next(self.ping_seconds)
                 now = time.monotonic()
                 if message is not None:
                     heard = now
-                    kind = message["type"]
+                    kind, data = message
                     if kind == "subscribe":  # anything kept before may have missed a change
                         self.invalidate()
                         if self._warned:
@@ -330,12 +317,9 @@ class FeedFront:
                             self._warned = False
                         self.live = True
                     elif kind == "message":
-                        self.invalidate(message["data"])
+                        self.invalidate(data)
                 if now - heard > self.dead_seconds:
                     raise ConnectionError(f"no reply on {self.channel} for {now - heard:.0f}s")
                 if now - pinged >= self.ping_seconds:
-                    await pubsub.ping()
+                    await changes.ping()
                     pinged = now
-        finally:
-            with contextlib.suppress(Exception):
-                await client.aclose()

@@ -32,8 +32,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from syndication import __version__
-from syndication.metrics import HEARTBEAT_TTL, BufferedMetrics, Metrics, render, worker_heartbeats
+from syndication.metrics import HEARTBEAT_TTL, render
 from syndication.store.connection import RedisError, redacted
+from syndication.store.metrics import BufferedMetrics, Heartbeats, Metrics
 from syndication.web.auth import bearer_ok
 from syndication.web.feeds import _PATH as FEED_PATH
 
@@ -63,7 +64,7 @@ def make_router(ctx: Any) -> APIRouter:
         partners = getattr(ctx, "partners", None)
         if partners is not None:
             pulls = partners.store.pulls(today)
-        beats = worker_heartbeats(ctx.client, prefix)
+        beats = Heartbeats(ctx.client, prefix).read()
         confirm = confirmations()
         waiting = confirm.health(ctx.clock()) if confirm is not None else None
         return [
@@ -129,7 +130,7 @@ def make_router(ctx: Any) -> APIRouter:
         reasons = [why] if why else []
         if with_workers and ok:
             try:
-                beats = worker_heartbeats(ctx.client, prefix)
+                beats = Heartbeats(ctx.client, prefix).read()
             except RedisError as exc:
                 beats, ok = {}, False
                 reasons.append(f"cannot read worker heartbeats: {type(exc).__name__}")

@@ -178,9 +178,9 @@ def test_feed_cache_stats_read_sizes_and_dates_without_the_bodies(redis_client, 
 
 
 def test_metrics_feed_counts_and_a_shared_round_trip_with_the_feed_cache(redis_client, prefix):
-    from syndication.metrics import FeedCounts, Metrics
     from syndication.store.batch import together
     from syndication.store.feeds import FeedCache
+    from syndication.store.metrics import FeedCounts, Metrics
 
     metrics = Metrics(redis_client, prefix)
     assert metrics.feed_counts() == FeedCounts({}, {})

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 
-from syndication.ratelimit import RateLimiter
+from syndication.store.ratelimit import RateLimiter
 from syndication.store.subscribers import (
     ConfirmOutcome,
     ImportOutcome,

@@ -20,8 +20,8 @@ from fastapi.testclient import TestClient
 
 from syndication.cli_admin import read_password
 from syndication.context import Context
-from syndication.metrics import metrics_key
 from syndication.models import Article
+from syndication.store.metrics import metrics_key
 from syndication.web.admin.auth import LOGIN_LIMIT, hash_password, verify_password_hash
 from syndication.web.admin.kit import is_admin_path, safe_next
 from syndication.web.app import create_app

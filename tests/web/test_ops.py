@@ -28,14 +28,13 @@ from syndication.embedded_redis import free_port
 from syndication.logging_setup import RedactingFilter, configure_logging
 from syndication.metrics import (
     FAMILIES,
-    BufferedMetrics,
     Family,
-    Metrics,
     escape_label,
     parse_exposition,
     render,
 )
 from syndication.models import Article
+from syndication.store.metrics import BufferedMetrics, Heartbeats, Metrics
 from syndication.web.app import create_app
 from syndication.web.feed_front import FeedFront
 from syndication.web.ops import MeteredRequests, make_router
@@ -217,7 +216,6 @@ def test_healthz_is_degraded_while_confirmation_emails_fail(ctx, clock):
     the workers are fine: /healthz/web stays 200); the counters and gauges show it."""
     import dataclasses
 
-    from syndication.metrics import beat
     from tests.support.smtp import ScriptedSmtp
 
     server = ScriptedSmtp()  # its port is reserved; nothing listens until start()
@@ -228,7 +226,7 @@ def test_healthz_is_degraded_while_confirmation_emails_fail(ctx, clock):
         clock=ctx.clock,
     )
     # A worker's heartbeat, written as workers/observability.py writes it: workers are up.
-    beat(ctx.client, ctx.settings.key_prefix, "celery@test", {})
+    Heartbeats(ctx.client, ctx.settings.key_prefix).beat("celery@test", {})
     svc = failing.confirmations
     try:
         with TestClient(_app(failing)) as client:

@@ -16,7 +16,7 @@
   constant time. The login form has no session yet, so it uses the site's double-submit
   cookie (``web/csrf.py``).
 - Throttling: every login POST counts against the client IP in the shared sliding-window
-  limiter (``syndication.ratelimit``): LOGIN_LIMIT per LOGIN_WINDOW_S, before any hashing,
+  limiter (``syndication.store.ratelimit``): LOGIN_LIMIT per LOGIN_WINDOW_S, before any hashing,
   so a guesser can burn neither guesses nor CPU.
 """
 
@@ -47,8 +47,8 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
 
     from syndication.config import Settings
-    from syndication.ratelimit import RateLimiter
     from syndication.store.admin_sessions import AdminSessionStore
+    from syndication.store.ratelimit import RateLimiter
     from syndication.web.admin.kit import AdminKit
 
 log = logging.getLogger(__name__)
@@ -273,10 +273,6 @@ class AdminAuth:
 # -- routes --------------------------------------------------------------------------------
 
 
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else ""
-
-
 LOGIN_CSRF_MESSAGES = {
     CsrfFailure.NO_COOKIE: "Your browser did not send back our security cookie, so we could "
     "not check that this form came from this site. Allow cookies for this site and try again.",
@@ -289,7 +285,7 @@ def add_routes(router: APIRouter, kit: AdminKit) -> None:
     """``GET/POST /admin/login`` and ``POST /admin/logout``."""
     from syndication.web.admin.kit import AdminError, safe_next
     from syndication.web.api import ApiError
-    from syndication.web.subscribers import read_form
+    from syndication.web.subscribers import client_ip, read_form
 
     auth = kit.auth
 
