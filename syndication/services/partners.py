@@ -53,6 +53,8 @@ from syndication.config import Publisher, Settings
 from syndication.feed_catalog import ALL, LANGUAGE_NAMES, feed_titles, is_feed_name
 from syndication.licences import LICENCES, may_republish
 from syndication.models import Article
+from syndication.signing import SIGNATURE_HEADER
+from syndication.signing import sign as sign_body
 from syndication.slugs import slugify
 from syndication.store.articles import ArticleStore, State, StoredArticle
 from syndication.store.feeds import strong_etag
@@ -66,8 +68,6 @@ from syndication.store.partners import (
 )
 from syndication.templating import environment
 from syndication.tokens import TokenError, sign, verify
-from syndication.web.auth import SIGNATURE_HEADER
-from syndication.web.auth import sign as sign_body
 
 PARTNER_KINDS = ("topic", "section", "lang")
 NINJS = "ninjs"
