@@ -59,6 +59,7 @@ from syndication.slugs import slugify
 from syndication.store.articles import ArticleStore, State, StoredArticle
 from syndication.store.feeds import strong_etag
 from syndication.store.partners import (
+    ArticleChanges,
     Partner,
     PartnerCopyStore,
     PartnerStore,
@@ -234,7 +235,8 @@ class PartnerService:
         self.items = items
         self.withdrawn_days = withdrawn_days
         self._copies: OrderedDict[tuple[str, str, bool], PartnerItem | Excluded] = OrderedDict()
-        self.copy_store = copies or PartnerCopyStore(articles.r, articles.keys.prefix)
+        self.copy_store = copies or PartnerCopyStore(store.r, articles.keys.prefix)
+        self.changes = ArticleChanges(articles)
         self.copy_terms = copy_terms(publisher)
         # Where each copy came from: "memo", "stored" (Redis) or "made" (for /metrics,
         # the bench, and tests that a cold process reads rather than renders).
@@ -451,12 +453,7 @@ class PartnerService:
     def _withdrawn(self, partner: Partner, name: str, now: datetime) -> list[StoredArticle]:
         """Articles this partner received that were withdrawn in the last N days."""
         since = (now - timedelta(days=self.withdrawn_days)).timestamp()
-        ids = [
-            m.decode()
-            for m in self.articles.r.zrevrangebyscore(
-                self.articles.keys.all_ids, now.timestamp(), since
-            )
-        ]
+        ids = self.changes.between(since, now.timestamp())
         received = self.store.pulled(partner.id, ids)
         if not received:
             return []
@@ -618,10 +615,7 @@ class PartnerService:
 
     def changed_since(self, since: float, now: datetime) -> list[str]:
         """Articles changed (updated or withdrawn) after ``since`` (epoch seconds)."""
-        members = self.articles.r.zrangebyscore(
-            self.articles.keys.all_ids, f"({since}", now.timestamp()
-        )
-        return [m.decode() for m in members]
+        return self.changes.after(since, now.timestamp())
 
     def sweep(self, now: datetime) -> list[tuple[str, str, str]]:
         """(partner id, article id, change) for every article changed since the last sweep:
