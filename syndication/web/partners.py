@@ -35,7 +35,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from syndication.context import Context
 from syndication.logging_setup import redact_partner_keys
-from syndication.services.partners import PartnerService, make_partner_service
+from syndication.services.partners import Partners, make_partners
 from syndication.store.feeds import compress, variant_etag
 from syndication.store.partners import Partner
 from syndication.templating import environment
@@ -122,13 +122,13 @@ def make_router(
 ) -> APIRouter:
     install_log_filter()  # again: a logging.config call after import may have replaced loggers
     router = APIRouter()
-    service: PartnerService = getattr(ctx, "partners", None) or make_partner_service(
+    partners: Partners = getattr(ctx, "partners", None) or make_partners(
         ctx.settings, ctx.client, ctx.article_store
     )
     public_url = ctx.settings.public_url.rstrip("/")
 
     async def authorise(key: str | None, now: datetime) -> Partner:
-        partner = await run_in_threadpool(service.authenticate, key)
+        partner = await run_in_threadpool(partners.keys.authenticate, key)
         if partner is None:
             raise ApiError(
                 401,
@@ -156,7 +156,7 @@ def make_router(
         if match is None:
             raise ApiError(404, "no such partner feed (all, topic/…, section/…, lang/…)")
         name, fmt = match["name"], match["fmt"]
-        doc = await run_in_threadpool(service.feed, partner, name, fmt, now)
+        doc = await run_in_threadpool(partners.feeds.feed, partner, name, fmt, now)
         if doc is None:
             raise ApiError(404, f"no partner feed {name}.{fmt}")
         headers = {
@@ -170,10 +170,10 @@ def make_router(
         inm = request.headers.get("if-none-match")
         ims = request.headers.get("if-modified-since")
         if not_modified(inm, ims, doc.etag, doc.last_modified):
-            await run_in_threadpool(service.record_pull, partner, None, now)
+            await run_in_threadpool(partners.feeds.record_pull, partner, None, now)
             return Response(status_code=304, headers=headers)
         head = request.method == "HEAD"
-        await run_in_threadpool(service.record_pull, partner, None if head else doc, now)
+        await run_in_threadpool(partners.feeds.record_pull, partner, None if head else doc, now)
         body = doc.body
         coding = choose_coding(request.headers.get("accept-encoding"))
         if coding != "identity":
@@ -223,7 +223,7 @@ def make_router(
     )
     async def pixel(token: str) -> Response:
         """Always the same GIF: a forged or stale token is simply not counted."""
-        await run_in_threadpool(service.count_pixel, token, ctx.clock())
+        await run_in_threadpool(partners.pixel.count, token, ctx.clock())
         return Response(GIF, 200, headers=PIXEL_HEADERS, media_type="image/gif")
 
     @router.get(
@@ -243,7 +243,7 @@ def make_router(
         "/republish/{article_id}", response_class=HTMLResponse, responses=openapi.pages(404)
     )
     async def republish(article_id: str) -> HTMLResponse:
-        page = await run_in_threadpool(service.republish, article_id)
+        page = await run_in_threadpool(partners.republish.page, article_id)
         template = environment().get_template("web/republish/page.html")
         context: dict[str, Any] = {
             "publisher": ctx.settings.publisher,
