@@ -6,7 +6,7 @@ start from Redis and end in the same builder (``BUILDERS[fmt]``), so each ratio 
 a partner feed costs on top of the public one":
 
 - public: the 50 newest articles read from Redis (``ArticleStore.latest``) and built;
-- partner: ``PartnerService.feed`` for a non-commercial partner with the pixel on — ids
+- partner: ``PartnerFeeds.feed`` for a non-commercial partner with the pixel on — ids
   and articles from Redis, the partner's pulled/withdrawn bookkeeping, the 50 copies, the
   pixel and correction notes, the same builder.
 
@@ -47,9 +47,9 @@ from syndication.build.feeds import BUILDERS
 from syndication.build.partner_copy import PartnerItem, PartnerTerms, partner_copy
 from syndication.config import load_publisher
 from syndication.embedded_redis import EmbeddedRedis
-from syndication.services.partners import PartnerService, pixel_img
+from syndication.services.partners import Partners, assemble_partners, pixel_img
 from syndication.store.articles import ArticleStore
-from syndication.store.partners import PartnerStore
+from syndication.store.partners import PartnerCopyStore, PartnerStore
 
 ITEMS = 50
 RUNS = 100
@@ -127,47 +127,50 @@ def _run(client: redis.Redis) -> list[Row]:
     publisher = load_publisher(CONFIG)
     store = ArticleStore(client, PREFIX)
     partners = PartnerStore(client, PREFIX)
+    copies = PartnerCopyStore(client, PREFIX)
     for article in articles(ITEMS):
         store.upsert(article, NOW)
 
-    def service() -> PartnerService:
-        return PartnerService(partners, store, publisher, PUBLIC_URL, SECRET, items=ITEMS)
+    def service() -> Partners:
+        return assemble_partners(
+            partners, store, copies, publisher, PUBLIC_URL, SECRET, items=ITEMS
+        )
 
     setup = service()
-    partner, _ = setup.add("Bench outlet", now=NOW)
+    partner, _ = setup.keys.add("Bench outlet", now=NOW)
     for article_id in store.latest_ids(ITEMS):
-        setup.prepare_copies(article_id)  # what the partners.prepare_copies task runs
+        setup.copies.prepare_copies(article_id)  # what the partners.prepare_copies task runs
     items = store.latest(ITEMS)
     stored = store.get_many(store.latest_ids(ITEMS))
     assert len(items) == ITEMS == len(stored)
     check = service()
-    doc = check.feed(partner, "all", "rss", NOW)
+    doc = check.feeds.feed(partner, "all", "rss", NOW)
     assert doc is not None and len(doc.versions) == ITEMS, "every bench article is CC BY-NC"
-    assert check.copy_counts == {"stored": ITEMS}, check.copy_counts
+    assert check.copies.copy_counts == {"stored": ITEMS}, check.copies.copy_counts
 
     spec = dataclasses.replace(SPEC, name="partners/all", attributed=True)
     terms = PartnerTerms.of(commercial=False)
-    pixel = setup.pixel_url(partner.id, items[0].id)
+    pixel = setup.pixel.url(partner.id, items[0].id)
     progress(f"partner feed build: {ITEMS} articles, {RUNS} runs per format and row")
     rows: list[Row] = []
     for n, fmt in enumerate(FORMATS):
         build = BUILDERS[fmt][1]
-        fresh: list[PartnerService] = [service()]
+        fresh: list[Partners] = [service()]
         warm = service()
 
         def public(fmt: str = fmt) -> bytes:
             return BUILDERS[fmt][1](SPEC, store.latest(ITEMS))
 
-        def cold(fmt: str = fmt, fresh: list[PartnerService] = fresh) -> bytes:
-            found = fresh[0].feed(partner, "all", fmt, NOW)
+        def cold(fmt: str = fmt, fresh: list[Partners] = fresh) -> bytes:
+            found = fresh[0].feeds.feed(partner, "all", fmt, NOW)
             assert found is not None
             return found.body
 
-        def new_service(fresh: list[PartnerService] = fresh) -> None:
+        def new_service(fresh: list[Partners] = fresh) -> None:
             fresh[0] = service()
 
-        def memoised(fmt: str = fmt, warm: PartnerService = warm) -> bytes:
-            found = warm.feed(partner, "all", fmt, NOW)
+        def memoised(fmt: str = fmt, warm: Partners = warm) -> bytes:
+            found = warm.feeds.feed(partner, "all", fmt, NOW)
             assert found is not None
             return found.body
 
@@ -175,10 +178,10 @@ def _run(client: redis.Redis) -> list[Row]:
             return build(SPEC, items)
 
         def builder_partner(
-            build: Callable[..., bytes] = build, fresh: list[PartnerService] = fresh
+            build: Callable[..., bytes] = build, fresh: list[Partners] = fresh
         ) -> bytes:
             out = []
-            for copy in fresh[0].copies(stored, False):
+            for copy in fresh[0].copies.copies(stored, False):
                 if isinstance(copy, PartnerItem):
                     body = copy.article.body_html + pixel_img(pixel)
                     out.append(copy.article.model_copy(update={"body_html": body}))
@@ -211,7 +214,7 @@ def _run(client: redis.Redis) -> list[Row]:
                 row = Row(row.name, value, row.unit, reference, row.reference_unit, bound)
             rows.append(row)
         # The cold runs really read every copy and made none.
-        assert fresh[0].copy_counts == {"stored": ITEMS}, fresh[0].copy_counts
+        assert fresh[0].copies.copy_counts == {"stored": ITEMS}, fresh[0].copies.copy_counts
     return rows
 
 

@@ -9,22 +9,24 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from syndication.clock import Clock, system_clock
 from syndication.config import Settings
 
+if TYPE_CHECKING:
+    from syndication.services.partners import Partners
 
-def _service(settings: Settings, clock: Clock) -> Any:
-    """The context's PartnerService; "now" for its calls is ``clock()`` (the system clock
-    when the CLI runs, a test's own in-process)."""
+
+def _service(settings: Settings, clock: Clock) -> Partners:
+    """The context's partner services; "now" for their calls is ``clock()`` (the system
+    clock when the CLI runs, a test's own in-process)."""
     from syndication.cli import _context
-    from syndication.services.partners import make_partner_service
+    from syndication.services.partners import make_partners
 
     ctx = _context(settings, clock)
-    return getattr(ctx, "partners", None) or make_partner_service(
-        settings, ctx.client, ctx.article_store
-    )
+    partners: Partners | None = getattr(ctx, "partners", None)
+    return partners or make_partners(settings, ctx.client, ctx.article_store)
 
 
 def _values(raw: list[str] | None) -> list[str]:
@@ -32,24 +34,24 @@ def _values(raw: list[str] | None) -> list[str]:
     return [v.strip() for item in raw or [] for v in item.split(",") if v.strip()]
 
 
-def _key_lines(service: Any, partner: Any, key: str) -> str:
-    base = service.public_url
+def _key_lines(service: Partners, partner: Any, key: str) -> str:
+    base = service.feeds.public_url
     lines = [
         f"key: {key}",
         "  (shown once: store it now; only its hash is kept)",
         f"  feed: {base}/partners/feeds/all.rss with 'Authorization: Bearer <key>'",
         f"  or, for importers that take only a URL: {base}/partners/<key>/feeds/all.rss",
     ]
-    if partner.webhook_url and service.secret_key:
-        lines.append(f"webhook secret: {service.webhook_secret(partner)}")
+    if partner.webhook_url and service.keys.secret_key:
+        lines.append(f"webhook secret: {service.keys.webhook_secret(partner)}")
         lines.append("  (X-Syndication-Signature: sha256=HMAC-SHA256(secret, body))")
     return "\n".join(lines)
 
 
-def _key_json(service: Any, partner: Any, key: str) -> dict[str, Any]:
+def _key_json(service: Partners, partner: Any, key: str) -> dict[str, Any]:
     data: dict[str, Any] = {"partner": partner.to_json(), "key": key}
-    if partner.webhook_url and service.secret_key:
-        data["webhook_secret"] = service.webhook_secret(partner)
+    if partner.webhook_url and service.keys.secret_key:
+        data["webhook_secret"] = service.keys.webhook_secret(partner)
     return data
 
 
@@ -59,7 +61,7 @@ def cmd_add(args: argparse.Namespace, settings: Settings, clock: Clock = system_
 
     service = _service(settings, clock)
     try:
-        partner, key = service.add(
+        partner, key = service.keys.add(
             args.name,
             now=clock(),
             commercial=args.commercial,
@@ -92,7 +94,7 @@ def _filters(p: Any) -> str:
 def cmd_list(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
     from syndication.cli import _emit
 
-    rows = _service(settings, clock).summaries(clock().date())
+    rows = _service(settings, clock).keys.summaries(clock().date())
     lines = []
     for row in rows:
         p = row.partner
@@ -112,7 +114,7 @@ def cmd_revoke(args: argparse.Namespace, settings: Settings, clock: Clock = syst
     from syndication.store.partners import PartnerNotFound
 
     try:
-        partner = _service(settings, clock).revoke(args.id, clock())
+        partner = _service(settings, clock).keys.revoke(args.id, clock())
     except PartnerNotFound:
         print(f"error: no partner {args.id!r} (see 'syndication partners list')", file=sys.stderr)
         return EXIT_INPUT
@@ -126,7 +128,7 @@ def cmd_rotate(args: argparse.Namespace, settings: Settings, clock: Clock = syst
 
     service = _service(settings, clock)
     try:
-        partner, key = service.rotate(args.id, clock())
+        partner, key = service.keys.rotate(args.id, clock())
     except PartnerNotFound:
         print(f"error: no partner {args.id!r} (see 'syndication partners list')", file=sys.stderr)
         return EXIT_INPUT

@@ -24,7 +24,7 @@ from syndication.services.confirmations import (
 from syndication.services.digests import DigestService, make_digest_service
 from syndication.services.feeds import FeedService
 from syndication.services.ingest import IngestService
-from syndication.services.partners import PartnerService, make_partner_service
+from syndication.services.partners import Partners, make_partners
 from syndication.services.subscriptions import (
     SubscriptionService,
     build_subscription_service,
@@ -149,5 +149,5 @@ class Context:
         return make_digest_service(self.settings, self.client, self.events, clock=self.clock)
 
     @cached_property
-    def partners(self) -> PartnerService:
-        return make_partner_service(self.settings, self.client, self.article_store)
+    def partners(self) -> Partners:
+        return make_partners(self.settings, self.client, self.article_store)

@@ -25,13 +25,13 @@ from typing import Any, TypeVar, cast
 
 import httpx
 
-from syndication.services.partners import PartnerService, make_partner_service
+from syndication.services.partners import Partners, make_partners
 from syndication.store.connection import ConnectionFailed
 from workers.celery_app import app, current_settings
 
 log = logging.getLogger(__name__)
 _F = TypeVar("_F", bound=Callable[..., Any])
-_service: PartnerService | None = None
+_service: Partners | None = None
 WEBHOOK_TIMEOUT = 10.0
 USER_AGENT = "syndication-webhook/1"
 
@@ -48,14 +48,14 @@ def _task(**options: Any) -> Callable[[_F], _F]:
     return cast(Callable[[_F], _F], app.task(**options))
 
 
-def service() -> PartnerService:
-    """One service per worker process, made after the fork."""
+def service() -> Partners:
+    """The partner services, once per worker process, made after the fork."""
     global _service
     if _service is None:
         from syndication.store.connection import connect
 
         settings = current_settings()
-        _service = make_partner_service(settings, connect(settings.need_redis_url(), check=False))
+        _service = make_partners(settings, connect(settings.need_redis_url(), check=False))
     return _service
 
 
@@ -74,7 +74,7 @@ def _queue(pairs: list[tuple[str, str, str]]) -> int:
 )
 def prepare_copies(article_id: str) -> int:
     """Store the current version's partner copies (or drop a withdrawn article's)."""
-    return service().prepare_copies(article_id)
+    return service().copies.prepare_copies(article_id)
 
 
 @_task(
@@ -86,13 +86,13 @@ def prepare_copies(article_id: str) -> int:
 )
 def article_changed(article_id: str) -> int:
     """Queue a webhook call for each partner that received the article and has a webhook."""
-    pairs = service().changes_to_notify(article_id)
+    pairs = service().webhooks.changes_to_notify(article_id)
     return _queue([(p, article_id, c) for p, c in pairs])
 
 
 @_task(name="partners.sweep_changes", acks_late=True, autoretry_for=(*ConnectionFailed, OSError))
 def sweep_changes() -> int:
-    return _queue(service().sweep(datetime.now(UTC)))
+    return _queue(service().webhooks.sweep(datetime.now(UTC)))
 
 
 @_task(
@@ -106,7 +106,7 @@ def sweep_changes() -> int:
 )
 def webhook(partner_id: str, article_id: str, change: str) -> int:
     """POST one signed notice; returns the HTTP status (0 when it no longer applies)."""
-    request = service().webhook_request(partner_id, article_id, change)
+    request = service().webhooks.webhook_request(partner_id, article_id, change)
     if request is None:
         return 0
     headers = {**request.headers, "User-Agent": USER_AGENT}

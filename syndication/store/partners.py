@@ -33,6 +33,7 @@ from typing import Any
 import redis
 
 from syndication.slugs import ascii_slug
+from syndication.store.articles import ArticleStore
 
 KEY_BYTES = 32
 PREFIX_CHARS = 8
@@ -366,6 +367,24 @@ class PartnerStore:
 
     def set_sweep_cursor(self, value: float) -> None:
         self.r.set(f"{self.base}sweep-cursor", repr(value))
+
+
+class ArticleChanges:
+    """The articles' change index (``ArticleStore.keys.all_ids``, each article scored by the
+    time of its last change) as the partner use cases read it: which articles changed in a
+    window, for withdrawn notices and the webhook sweep. The key layout stays in ``store/``."""
+
+    def __init__(self, articles: ArticleStore) -> None:
+        self.r = articles.r
+        self.index = articles.keys.all_ids
+
+    def between(self, since: float, until: float) -> list[str]:
+        """Ids of articles last changed in [``since``, ``until``] (epoch seconds), newest first."""
+        return [m.decode() for m in self.r.zrevrangebyscore(self.index, until, since)]
+
+    def after(self, since: float, until: float) -> list[str]:
+        """Ids of articles last changed in (``since``, ``until``], oldest first."""
+        return [m.decode() for m in self.r.zrangebyscore(self.index, f"({since}", until)]
 
 
 # --- partner copies ---------------------------------------------------------------------

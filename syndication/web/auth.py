@@ -7,8 +7,9 @@ with the shared secret over ``"{timestamp}\\n{METHOD}\\n{path}\\n{query}\\n{sha2
 body}"``, sent as ``X-Syndication-Timestamp: <unix seconds>`` and
 ``X-Syndication-Signature: v1=<hex>``. The path and query are canonical (AWS SigV4-style:
 RFC 3986 percent-encoding, query pairs sorted), so a client signs what it means, not how its
-HTTP library spells it. The server refuses timestamps more than ``TOLERANCE_S`` from its
-clock and, with ``syndication.store.once``, a signed request seen before.
+HTTP library spells it. ``syndication.signing`` signs; this module verifies. The server
+refuses timestamps more than ``TOLERANCE_S`` from its clock and, with
+``syndication.store.once``, a signed request seen before.
 
 Secrets, tokens and signatures are compared in constant time; the token is compared as
 digests so that its length does not leak either.
@@ -19,20 +20,48 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote
 
 from syndication.i18n import N_
 
-SIGNATURE_HEADER = "X-Syndication-Signature"
-TIMESTAMP_HEADER = "X-Syndication-Timestamp"
-SCHEME = "v1"
+# Signing lives in the lower layer (``syndication.signing``); these names stay importable
+# from here for the faces and the tests that verify and sign requests.
+from syndication.signing import (
+    SCHEME,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    Query,
+    canonical_path,
+    canonical_query,
+    sign,
+    sign_request,
+    signed_headers,
+    signing_string,
+)
+
+__all__ = [
+    "REPLAYED",
+    "SCHEME",
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "TOLERANCE_S",
+    "Query",
+    "SignatureRefused",
+    "Verified",
+    "bearer_ok",
+    "canonical_path",
+    "canonical_query",
+    "sign",
+    "sign_request",
+    "signed_headers",
+    "signing_string",
+    "verify_request",
+]
+
 #: How far a request's timestamp may be from the server's clock, either way (Stripe's default).
 TOLERANCE_S = 300
-
-Query = str | Mapping[str, str] | Iterable[tuple[str, str]]
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _WRONG = N_(
@@ -40,61 +69,6 @@ _WRONG = N_(
     " timestamp and body"
 )
 REPLAYED = N_("this signed request was already accepted: sign each request anew")
-
-
-def sign(body: bytes, key: str) -> str:
-    """``sha256=<hex of HMAC-SHA256(key, body)>``: the body-only signature of our *outbound*
-    partner webhooks (services/partners.py). Never accepted inbound any more."""
-    return "sha256=" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
-
-
-def canonical_path(path: str) -> str:
-    """The path as sent on the wire, decoded once and re-encoded per RFC 3986 (only
-    unreserved characters and ``/`` stay as they are): ``/a%7eb`` and ``/a~b`` sign alike."""
-    return quote(unquote(path), safe="/")
-
-
-def canonical_query(query: Query) -> str:
-    """The query (raw string without ``?``, a mapping or pairs) as sorted ``k=v`` pairs joined
-    by ``&``, each side percent-encoded per RFC 3986; parsed as Starlette parses it (``+`` is
-    a space), so pairs the app sees alike sign alike and any other change shows."""
-    if isinstance(query, str):
-        pairs = parse_qsl(query, keep_blank_values=True)
-    elif isinstance(query, Mapping):
-        pairs = [(str(k), str(v)) for k, v in query.items()]
-    else:
-        pairs = [(str(k), str(v)) for k, v in query]
-    return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in sorted(pairs))
-
-
-def signing_string(method: str, path: str, query: Query, body: bytes, timestamp: int) -> bytes:
-    """What the HMAC covers, one field per line (no field can hold a line break)."""
-    fields = (
-        str(int(timestamp)),
-        method.upper(),
-        canonical_path(path),
-        canonical_query(query),
-        hashlib.sha256(body).hexdigest(),
-    )
-    return "\n".join(fields).encode()
-
-
-def sign_request(
-    secret: str, method: str, path: str, query: Query, body: bytes, timestamp: int
-) -> str:
-    """The ``X-Syndication-Signature`` value for this request: ``v1=<hex HMAC-SHA256>``."""
-    message = signing_string(method, path, query, body, timestamp)
-    return f"{SCHEME}=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
-
-
-def signed_headers(
-    secret: str, method: str, path: str, query: Query, body: bytes, timestamp: int
-) -> dict[str, str]:
-    """Both headers a client adds to a signed request."""
-    return {
-        TIMESTAMP_HEADER: str(int(timestamp)),
-        SIGNATURE_HEADER: sign_request(secret, method, path, query, body, timestamp),
-    }
 
 
 def bearer_ok(header: str | None, token: str) -> bool:

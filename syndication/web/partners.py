@@ -35,7 +35,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from syndication.context import Context
 from syndication.logging_setup import redact_partner_keys
-from syndication.services.partners import PartnerService, make_partner_service
+from syndication.services.partners import Partners, make_partners
 from syndication.store.feeds import compress, variant_etag
 from syndication.store.partners import Partner
 from syndication.templating import environment
@@ -117,46 +117,46 @@ def _bearer(header: str | None) -> str | None:
     return value.strip() or None if scheme.lower() == "bearer" else None
 
 
-def make_router(
-    ctx: Context, *, rate_limit: int = RATE_LIMIT, rate_window_s: int = RATE_WINDOW_S
-) -> APIRouter:
-    install_log_filter()  # again: a logging.config call after import may have replaced loggers
-    router = APIRouter()
-    service: PartnerService = getattr(ctx, "partners", None) or make_partner_service(
-        ctx.settings, ctx.client, ctx.article_store
-    )
-    public_url = ctx.settings.public_url.rstrip("/")
+class _FeedServer:
+    """Serves one partner feed request: the key, the rate limit, the document, the count."""
 
-    async def authorise(key: str | None, now: datetime) -> Partner:
-        partner = await run_in_threadpool(service.authenticate, key)
+    def __init__(self, ctx: Context, partners: Partners, rate_limit: int, rate_window_s: int):
+        self.ctx = ctx
+        self.partners = partners
+        self.rate_limit = rate_limit
+        self.rate_window_s = rate_window_s
+
+    async def authorise(self, key: str | None, now: datetime) -> Partner:
+        partner = await run_in_threadpool(self.partners.keys.authenticate, key)
         if partner is None:
             raise ApiError(
                 401,
                 "missing, unknown or revoked partner key: send 'Authorization: Bearer <key>'",
             )
         ok, retry_after = await run_in_threadpool(
-            ctx.rate_limiter.allow,
+            self.ctx.rate_limiter.allow,
             f"partner:{partner.id}",
-            rate_limit,
-            rate_window_s,
+            self.rate_limit,
+            self.rate_window_s,
             now.timestamp(),
         )
         if not ok:
             raise ApiError(
                 429,
-                f"too many requests: {rate_limit} per {rate_window_s}s per partner",
+                f"too many requests: {self.rate_limit} per {self.rate_window_s}s per partner",
                 retry_after=retry_after,
             )
         return partner
 
-    async def serve(request: Request, key: str | None, path: str, in_path: bool) -> Response:
-        now = ctx.clock()  # one "now" for the request: the limiter's window, feed, counts
-        partner = await authorise(key, now)
+    async def serve(self, request: Request, key: str | None, path: str, in_path: bool) -> Response:
+        now = self.ctx.clock()  # one "now" for the request: the limiter's window, feed, counts
+        partner = await self.authorise(key, now)
         match = _PATH.match(path)
         if match is None:
             raise ApiError(404, "no such partner feed (all, topic/…, section/…, lang/…)")
         name, fmt = match["name"], match["fmt"]
-        doc = await run_in_threadpool(service.feed, partner, name, fmt, now)
+        feeds = self.partners.feeds
+        doc = await run_in_threadpool(feeds.feed, partner, name, fmt, now)
         if doc is None:
             raise ApiError(404, f"no partner feed {name}.{fmt}")
         headers = {
@@ -170,10 +170,10 @@ def make_router(
         inm = request.headers.get("if-none-match")
         ims = request.headers.get("if-modified-since")
         if not_modified(inm, ims, doc.etag, doc.last_modified):
-            await run_in_threadpool(service.record_pull, partner, None, now)
+            await run_in_threadpool(feeds.record_pull, partner, None, now)
             return Response(status_code=304, headers=headers)
         head = request.method == "HEAD"
-        await run_in_threadpool(service.record_pull, partner, None if head else doc, now)
+        await run_in_threadpool(feeds.record_pull, partner, None if head else doc, now)
         body = doc.body
         coding = choose_coding(request.headers.get("accept-encoding"))
         if coding != "identity":
@@ -183,6 +183,22 @@ def make_router(
         headers["Content-Length"] = str(len(body))
         return Response(b"" if head else body, 200, headers=headers, media_type=doc.content_type)
 
+
+def make_router(
+    ctx: Context, *, rate_limit: int = RATE_LIMIT, rate_window_s: int = RATE_WINDOW_S
+) -> APIRouter:
+    install_log_filter()  # again: a logging.config call after import may have replaced loggers
+    router = APIRouter()
+    partners: Partners = getattr(ctx, "partners", None) or make_partners(
+        ctx.settings, ctx.client, ctx.article_store
+    )
+    _feed_routes(router, _FeedServer(ctx, partners, rate_limit, rate_window_s))
+    _page_routes(router, ctx, partners)
+    return router
+
+
+def _feed_routes(router: APIRouter, server: _FeedServer) -> None:
+    """``/partners/feeds/{name}.{fmt}`` (bearer) and ``/partners/{key}/feeds/…`` (key in path)."""
     feed_responses = {**openapi.PARTNER_FEED_OK, **openapi.errors(401, 404, 429)}
     by_bearer = {"security": openapi.PARTNER_SECURITY}
 
@@ -199,7 +215,8 @@ def make_router(
         openapi_extra=by_bearer,
     )
     async def bearer_feed(request: Request, path: str) -> Response:
-        return await serve(request, _bearer(request.headers.get("authorization")), path, False)
+        key = _bearer(request.headers.get("authorization"))
+        return await server.serve(request, key, path, False)
 
     @router.get(
         "/partners/{key}/feeds/{path:path}", response_class=Response, responses=feed_responses
@@ -214,7 +231,12 @@ def make_router(
         canonical = f"/partners/{key}/feeds/".encode()
         if not _KEY.fullmatch(key) or (raw and not raw.startswith(canonical)):
             raise ApiError(404, "no such partner feed: use /partners/{key}/feeds/{name}.{fmt}")
-        return await serve(request, key, path, True)
+        return await server.serve(request, key, path, True)
+
+
+def _page_routes(router: APIRouter, ctx: Context, partners: Partners) -> None:
+    """The pixel, the republish snippet script and the "Republish this story" page."""
+    public_url = ctx.settings.public_url.rstrip("/")
 
     @router.get(
         "/pixel/{token}.gif",
@@ -223,7 +245,7 @@ def make_router(
     )
     async def pixel(token: str) -> Response:
         """Always the same GIF: a forged or stale token is simply not counted."""
-        await run_in_threadpool(service.count_pixel, token, ctx.clock())
+        await run_in_threadpool(partners.pixel.count, token, ctx.clock())
         return Response(GIF, 200, headers=PIXEL_HEADERS, media_type="image/gif")
 
     @router.get(
@@ -243,7 +265,7 @@ def make_router(
         "/republish/{article_id}", response_class=HTMLResponse, responses=openapi.pages(404)
     )
     async def republish(article_id: str) -> HTMLResponse:
-        page = await run_in_threadpool(service.republish, article_id)
+        page = await run_in_threadpool(partners.republish.page, article_id)
         template = environment().get_template("web/republish/page.html")
         context: dict[str, Any] = {
             "publisher": ctx.settings.publisher,
@@ -252,5 +274,3 @@ def make_router(
         }
         html = template.render(**context)
         return HTMLResponse(html, 200 if page else 404, headers=PAGE_HEADERS)
-
-    return router

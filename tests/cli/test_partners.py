@@ -15,7 +15,7 @@ import redis
 from syndication.cli_partners import register
 from syndication.clock import Clock
 from syndication.config import Settings
-from syndication.services.partners import make_partner_service
+from syndication.services.partners import make_partners
 from syndication.store.partners import PartnerStore
 from tests.support.clock import START
 
@@ -101,18 +101,18 @@ def test_list_with_pull_counts(settings, redis_client, capsys, clock):
 
 
 def test_revoke_and_rotate(settings, redis_client, capsys, clock):
-    service = make_partner_service(settings, redis_client)
+    service = make_partners(settings, redis_client)
     added = run_json(settings, clock, capsys, "partners", "add", "Outlet")
     pid, old = added["partner"]["id"], added["key"]  # type: ignore[index]
-    assert service.authenticate(old) is not None
+    assert service.keys.authenticate(old) is not None
     rotated = run_json(settings, clock, capsys, "partners", "rotate", pid)
     new = rotated["key"]  # type: ignore[index]
     assert new != old
-    assert service.authenticate(old) is None
-    assert service.authenticate(new).id == pid
+    assert service.keys.authenticate(old) is None
+    assert service.keys.authenticate(new).id == pid
     revoked = run_json(settings, clock, capsys, "partners", "revoke", pid)
     assert revoked["partner"]["revoked_at"]  # type: ignore[index]
-    assert service.authenticate(new) is None
+    assert service.keys.authenticate(new) is None
     assert run(settings, clock, "partners", "rotate", pid) == 1
     assert "revoked" in capsys.readouterr().err
     assert run(settings, clock, "partners", "revoke", "nobody") == 1
@@ -128,8 +128,8 @@ def test_bad_webhook_is_refused(settings, capsys, clock):
 
 
 def test_authenticate_rejects_junk(settings, redis_client):
-    service = make_partner_service(settings, redis_client)
-    _, key = service.add("Y", now=NOW)
+    service = make_partners(settings, redis_client)
+    _, key = service.keys.add("Y", now=NOW)
     for junk in (None, "", " ", key + " ", key[:-1], "x" * 10_000):
-        assert service.authenticate(junk) is None
-    assert service.authenticate(key) is not None
+        assert service.keys.authenticate(junk) is None
+    assert service.keys.authenticate(key) is not None

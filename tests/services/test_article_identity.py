@@ -12,7 +12,7 @@ import pytest
 
 from syndication.context import Context
 from syndication.models import Article
-from syndication.services.partners import PartnerService, make_partner_service
+from syndication.services.partners import Partners, make_partners
 from syndication.store.partners import Partner
 from tests.support import article_data
 from tests.support.legacy import legacy_write
@@ -22,13 +22,13 @@ URL = "https://insightcrime.org/news/brief/peru-coca/"
 
 
 @pytest.fixture
-def partners(context: Context) -> tuple[PartnerService, Partner]:
-    service = make_partner_service(context.settings, context.client, context.article_store)
-    partner, _key = service.add("Non-commercial daily", now=NOW)
+def partners(context: Context) -> tuple[Partners, Partner]:
+    service = make_partners(context.settings, context.client, context.article_store)
+    partner, _key = service.keys.add("Non-commercial daily", now=NOW)
     return service, partner
 
 
-def served_ids(context: Context, partners: tuple[PartnerService, Partner]) -> dict[str, str]:
+def served_ids(context: Context, partners: tuple[Partners, Partner]) -> dict[str, str]:
     """The one item's id in each format, as readers and partners receive it."""
     context.feeds.rebuild_dirty()
     out = {}
@@ -42,7 +42,7 @@ def served_ids(context: Context, partners: tuple[PartnerService, Partner]) -> di
     (item,) = json.loads(cached.body)["items"]
     out["json"] = item["id"]
     service, partner = partners
-    doc = service.feed(partner, "all", "ninjs", NOW)
+    doc = service.feeds.feed(partner, "all", "ninjs", NOW)
     assert doc is not None
     (news,) = json.loads(doc.body)["associations"]
     out["ninjs"] = news["uri"]

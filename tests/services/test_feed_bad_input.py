@@ -23,7 +23,7 @@ from syndication.context import Context
 from syndication.events import RecordingEvents
 from syndication.metrics import parse_exposition, render
 from syndication.models import Article
-from syndication.services.partners import make_partner_service
+from syndication.services.partners import make_partners
 from tests.support import article_data
 from tests.support.clock import ManualClock
 from tests.support.partners import NOW as PARTNER_NOW
@@ -173,17 +173,17 @@ def test_hostile_names_reach_every_feed_format_as_text(context: Context):
 
 def test_partner_feeds_show_summaries_and_titles_as_text(context: Context):
     """Partner feeds go through the same builders: the same escaping holds there."""
-    service = make_partner_service(context.settings, context.client, context.article_store)
-    partner, _ = service.add("Any", now=PARTNER_NOW)
+    service = make_partners(context.settings, context.client, context.article_store)
+    partner, _ = service.keys.add("Any", now=PARTNER_NOW)
     publish(context, 1, title=NAME, summary=NAME, licence="CC-BY-4.0")
-    rss = service.feed(partner, "all", "rss", PARTNER_NOW)
+    rss = service.feeds.feed(partner, "all", "rss", PARTNER_NOW)
     assert rss is not None
     item = etree.fromstring(rss.body).find("channel/item")
     assert item.findtext("title") == NAME
     assert html.unescape(item.findtext("description")) == NAME
     assert "<" not in item.findtext("description")
     assert b"<script" not in rss.body
-    atom = service.feed(partner, "all", "atom", PARTNER_NOW)
+    atom = service.feeds.feed(partner, "all", "atom", PARTNER_NOW)
     assert atom is not None
     parsed = feedparser.parse(atom.body)
     assert parsed.bozo == 0 and parsed.entries[0].summary_detail.type == "text/plain"
@@ -194,9 +194,9 @@ def test_partner_feeds_in_every_format_skip_an_item_they_cannot_build(context: C
     publish(context, 1)
     store_unvalidated(context, 2, published_at=YEAR_1, updated_at=YEAR_1)
     service = context.partners
-    partner, _ = service.add("Outlet", now=context.clock())
+    partner, _ = service.keys.add("Outlet", now=context.clock())
     for fmt in ("rss", "atom", "json", "ninjs"):
-        found = service.feed(partner, "all", fmt, context.clock())
+        found = service.feeds.feed(partner, "all", fmt, context.clock())
         assert found is not None, fmt
         if fmt == "ninjs":
             heads = [i["headlines"][0]["value"] for i in json.loads(found.body)["associations"]]

@@ -21,7 +21,7 @@ from lxml import etree
 from syndication.context import Context
 from syndication.licences import LICENCES
 from syndication.models import Article
-from syndication.services.partners import PartnerService, make_partner_service
+from syndication.services.partners import Partners, make_partners
 from syndication.store.partners import Partner
 from tests.support.partners import NOW, PUBLISHER, add_articles, assert_attributed
 
@@ -30,8 +30,8 @@ CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
 
 
 @pytest.fixture
-def service(context: Context) -> PartnerService:
-    return make_partner_service(context.settings, context.client, context.article_store)
+def service(context: Context) -> Partners:
+    return make_partners(context.settings, context.client, context.article_store)
 
 
 @pytest.fixture
@@ -39,15 +39,13 @@ def articles(context: Context) -> dict[str, Article]:
     return add_articles(context)
 
 
-def add(service: PartnerService, name: str, **kwargs: Any) -> tuple[Partner, str]:
-    return service.add(name, now=NOW, **kwargs)
+def add(service: Partners, name: str, **kwargs: Any) -> tuple[Partner, str]:
+    return service.keys.add(name, now=NOW, **kwargs)
 
 
-def parsed_items(
-    service: PartnerService, partner: Partner, name: str, fmt: str
-) -> list[dict[str, Any]]:
+def parsed_items(service: Partners, partner: Partner, name: str, fmt: str) -> list[dict[str, Any]]:
     """(id, link, content HTML, licence URL, updated) of every item of the document."""
-    doc = service.feed(partner, name, fmt, NOW)
+    doc = service.feeds.feed(partner, name, fmt, NOW)
     assert doc is not None
     if fmt in ("rss", "atom"):
         # feedparser checks the document is well-formed for readers; the content is read
@@ -126,8 +124,8 @@ def test_every_item_of_every_partner_feed_is_attributed(service, articles, fmt):
     assert seen > 20
 
 
-def ids(service: PartnerService, partner: Partner, name: str = "all") -> set[str]:
-    doc = service.feed(partner, name, "json", NOW)
+def ids(service: Partners, partner: Partner, name: str = "all") -> set[str]:
+    doc = service.feeds.feed(partner, name, "json", NOW)
     assert doc is not None
     return {i["url"].rstrip("/").rsplit("/", 1)[-1] for i in json.loads(doc.body)["items"]}
 
@@ -154,8 +152,8 @@ def test_filters(service, articles):
     assert ids(service, both) == {"sample-story-7"}
     # A feed outside the partner's filters is empty, not an error.
     assert ids(service, spanish, "lang/en") == set()
-    assert service.feed(spanish, "topic/no-such-topic", "rss", NOW) is None
-    assert service.feed(spanish, "author/sergio-saffon", "rss", NOW) is None
+    assert service.feeds.feed(spanish, "topic/no-such-topic", "rss", NOW) is None
+    assert service.feeds.feed(spanish, "author/sergio-saffon", "rss", NOW) is None
 
 
 def test_hostile_titles_and_names_stay_escaped(service, articles):
@@ -170,8 +168,8 @@ def test_hostile_titles_and_names_stay_escaped(service, articles):
 
 def test_documents_are_deterministic_with_strong_etags(service, articles):
     partner, _ = add(service, "Any")
-    first = service.feed(partner, "all", "atom", NOW)
-    again = service.feed(partner, "all", "atom", NOW)
+    first = service.feeds.feed(partner, "all", "atom", NOW)
+    again = service.feeds.feed(partner, "all", "atom", NOW)
     assert first is not None and again is not None
     assert first.body == again.body and first.etag == again.etag
     assert first.etag.startswith('"') and first.etag.endswith('"')
@@ -180,14 +178,14 @@ def test_documents_are_deterministic_with_strong_etags(service, articles):
 def test_feeds_carry_no_key(service, articles, redis_client):
     partner, key = add(service, "Any")
     for fmt in FORMATS:
-        doc = service.feed(partner, "all", fmt, NOW)
+        doc = service.feeds.feed(partner, "all", fmt, NOW)
         assert doc is not None and key.encode() not in doc.body
 
 
 def test_correction_note_and_atom_updated(service, context, articles):
     partner, _ = add(service, "Any")
-    doc = service.feed(partner, "all", "atom", NOW)
-    service.record_pull(partner, doc, NOW)
+    doc = service.feeds.feed(partner, "all", "atom", NOW)
+    service.feeds.record_pull(partner, doc, NOW)
     before = {i["url"]: i for i in parsed_items(service, partner, "all", "atom")}
     assert not any("syndication-correction" in i["html"] for i in before.values())
 
@@ -219,7 +217,7 @@ def test_correction_note_and_atom_updated(service, context, articles):
 def test_withdrawn_notice_for_partners_that_had_it(service, context, articles, clock):
     had, _ = add(service, "Had it")
     never, _ = add(service, "Never pulled")
-    service.record_pull(had, service.feed(had, "all", "rss", NOW), NOW)
+    service.feeds.record_pull(had, service.feeds.feed(had, "all", "rss", NOW), NOW)
     context.articles.withdraw("sample-story-7")  # at the test's clock: NOW
     assert clock() == NOW
     now = NOW
@@ -233,14 +231,14 @@ def test_withdrawn_notice_for_partners_that_had_it(service, context, articles, c
         i["url"] for i in parsed_items(service, never, "all", "atom")
     }
     # After N days the notice is gone.
-    later = now + timedelta(days=service.withdrawn_days + 1)
-    doc = service.feed(had, "all", "atom", later)
+    later = now + timedelta(days=service.feeds.withdrawn_days + 1)
+    doc = service.feeds.feed(had, "all", "atom", later)
     assert doc is not None and b"sample-story-7" not in doc.body
 
 
 def test_ninjs_shape(service, articles):
     partner, _ = add(service, "Agency")
-    doc = service.feed(partner, "all", "ninjs", NOW)
+    doc = service.feeds.feed(partner, "all", "ninjs", NOW)
     assert doc is not None and doc.content_type.startswith("application/ninjs+json")
     data = json.loads(doc.body)
     assert data["type"] == "composite" and data["standard"]["version"] == "2.1"

@@ -1,7 +1,7 @@
 """``/admin`` over HTTP: sign-in, sessions, CSRF, throttling and every page with real data.
 
 The app is the real one (``create_app``) on a real Redis; articles come in through the
-context's ``ArticleService``, partners through ``PartnerService``, subscribers through the
+context's ``ArticleService``, partners through ``Partners``, subscribers through the
 store, exactly as the CLI and the API put them there.
 """
 
@@ -238,7 +238,7 @@ def test_changing_the_password_ends_sessions(context, client):
 
 def test_pages_render_real_data_with_security_headers(context, client, clock: ManualClock):
     add_articles(context)
-    partner, _ = context.partners.add("La Silla Vacía", now=NOW)
+    partner, _ = context.partners.keys.add("La Silla Vacía", now=NOW)
     context.partners.store.count_pull(partner.id, clock().date())  # "today" on the page
     store = context.subscriber_store
     _, sub = store.signup("reader@example.org", "weekly", ("coca",), "es", NOW)
@@ -333,17 +333,17 @@ def test_a_csrf_token_from_another_session_is_refused(app, context):
     first, second = TestClient(app, follow_redirects=False), TestClient(app, follow_redirects=False)
     signed_in(first)
     signed_in(second)
-    partner, key = context.partners.add("Outlet", now=NOW)
+    partner, key = context.partners.keys.add("Outlet", now=NOW)
     response = second.post(
         f"/admin/partners/{partner.id}/revoke", data={"csrf_token": csrf_of(first)}
     )
     assert response.status_code == 400
-    assert context.partners.authenticate(key) is not None
+    assert context.partners.keys.authenticate(key) is not None
 
 
 def test_rotate_shows_the_new_key_once_and_the_old_key_stops_working(context, client):
     add_articles(context)
-    partner, old_key = context.partners.add("Outlet", now=NOW)
+    partner, old_key = context.partners.keys.add("Outlet", now=NOW)
     assert (
         client.get(
             "/partners/feeds/all.rss", headers={"Authorization": f"Bearer {old_key}"}
@@ -353,7 +353,7 @@ def test_rotate_shows_the_new_key_once_and_the_old_key_stops_working(context, cl
     signed_in(client)
     url = f"/admin/partners/{partner.id}/rotate"
     assert client.post(url, data={"csrf_token": "bad"}).status_code == 400
-    assert context.partners.authenticate(old_key) is not None  # nothing changed
+    assert context.partners.keys.authenticate(old_key) is not None  # nothing changed
 
     response = client.post(url, data=rotate_form(client))
     assert response.status_code == 200
@@ -371,12 +371,12 @@ def test_rotate_shows_the_new_key_once_and_the_old_key_stops_working(context, cl
 
 
 def test_revoke_and_unknown_partner(context, client):
-    partner, key = context.partners.add("Outlet", now=NOW)
+    partner, key = context.partners.keys.add("Outlet", now=NOW)
     signed_in(client)
     csrf = csrf_of(client, "/admin/partners")
     response = client.post(f"/admin/partners/{partner.id}/revoke", data={"csrf_token": csrf})
     assert response.status_code == 303
-    assert context.partners.authenticate(key) is None
+    assert context.partners.keys.authenticate(key) is None
     assert "Revoked Outlet" in client.get("/admin/partners").text
     # A revoked partner has no rotate button; a hand-made form is still refused.
     forged = {"csrf_token": csrf, "once": "A" * 22}
@@ -401,7 +401,7 @@ def test_kit_redirect_refuses_non_admin_paths(app):
 
 def test_reloading_the_key_page_neither_rotates_again_nor_shows_the_key(context, client):
     """A reload (or Back) re-sends the rotate form: it must not kill the key just shown."""
-    partner, _ = context.partners.add("Outlet", now=NOW)
+    partner, _ = context.partners.keys.add("Outlet", now=NOW)
     signed_in(client)
     url = f"/admin/partners/{partner.id}/rotate"
     form = rotate_form(client)
@@ -412,9 +412,9 @@ def test_reloading_the_key_page_neither_rotates_again_nor_shows_the_key(context,
     assert again.status_code == 409
     assert "already done" in again.text and key not in again.text
     assert again.headers["cache-control"] == "no-store"
-    assert context.partners.authenticate(key) is not None  # the shown key still works
+    assert context.partners.keys.authenticate(key) is not None  # the shown key still works
     stale = client.post(url, data={"csrf_token": form["csrf_token"]})
-    assert stale.status_code == 400 and context.partners.authenticate(key) is not None
+    assert stale.status_code == 400 and context.partners.keys.authenticate(key) is not None
 
 
 def test_signing_in_ends_the_session_the_browser_already_had(client, app):
@@ -481,7 +481,7 @@ def test_hostile_names_titles_and_queries_are_escaped(context, client):
     evil = "<script>alert(1)</script>"
     article = Article.model_validate(article_data(9, title=f"Title {evil}"))
     context.articles.accept(article)
-    context.partners.add(f"Partner {evil}", now=NOW)
+    context.partners.keys.add(f"Partner {evil}", now=NOW)
     context.subscriber_store.suppress("x.script@example.net", "bounce", NOW)
     signed_in(client)
     pages = [

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from syndication.context import Context
 from syndication.embedded_redis import free_port
 from syndication.events import RecordingEvents
+from syndication.signing import signed_headers
 from syndication.store.connection import connect
 from syndication.web.app import create_app
-from syndication.web.auth import signed_headers
 from tests.support import article_data
 
 TOKEN = "test-token-0123456789"

@@ -19,7 +19,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import CHECKS, load_all_checks
 
 from syndication.context import Context
-from syndication.services.partners import make_partner_service
+from syndication.services.partners import make_partners
 from syndication.web.app import create_app
 from tests.support.partners import add_articles
 
@@ -80,8 +80,8 @@ def fuzzed(context: Context) -> Fuzzed:
     feeds and partner feeds answer."""
     add_articles(context)
     context.feeds.rebuild_dirty()
-    service = make_partner_service(context.settings, context.client, context.article_store)
-    _, key = service.add("Outlet", now=context.clock())
+    service = make_partners(context.settings, context.client, context.article_store)
+    _, key = service.keys.add("Outlet", now=context.clock())
     return Fuzzed(schemathesis.openapi.from_asgi("/api/openapi.json", create_app(context)), key)
 
 

@@ -370,7 +370,7 @@ if __name__ == "__main__":
 def test_a_real_server_logs_json_without_token_or_partner_key(ctx, env, tmp_path: Path):
     # The server is another process on its own clock (the system clock): the partner it
     # authenticates is added at that clock's now, not at the test's fixed one.
-    _, key = ctx.partners.add("Logged", now=system_clock())
+    _, key = ctx.partners.keys.add("Logged", now=system_clock())
     (tmp_path / "app_module.py").write_text(textwrap.dedent(APP))
     port = free_port()
     log = tmp_path / "web.log"

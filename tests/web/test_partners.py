@@ -25,7 +25,7 @@ from syndication.clock import system_clock
 from syndication.context import Context
 from syndication.embedded_redis import free_port
 from syndication.processes import die_with_parent
-from syndication.services.partners import REPUBLISH_PARTNER, make_partner_service
+from syndication.services.partners import REPUBLISH_PARTNER, make_partners
 from syndication.web.app import create_app
 from syndication.web.partners import GIF, redact
 from tests.support import ROOT, tamper, wait_for
@@ -50,7 +50,7 @@ def client(context: Context) -> TestClient:
 
 @pytest.fixture
 def service(context: Context):
-    return make_partner_service(context.settings, context.client, context.article_store)
+    return make_partners(context.settings, context.client, context.article_store)
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -58,21 +58,21 @@ def bearer(key: str) -> dict[str, str]:
 
 
 def test_missing_invalid_and_revoked_keys_get_401(client, service):
-    partner, key = service.add("Outlet", now=NOW)
+    partner, key = service.keys.add("Outlet", now=NOW)
     for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": f"Basic {key}"}):
         r = client.get("/partners/feeds/all.rss", headers=headers)
         assert r.status_code == 401
         assert r.headers["WWW-Authenticate"].startswith("Bearer")
     assert client.get("/partners/not-a-key/feeds/all.rss").status_code == 401
     assert client.get("/partners/feeds/all.rss", headers=bearer(key)).status_code == 200
-    service.revoke(partner.id, NOW)
+    service.keys.revoke(partner.id, NOW)
     assert client.get("/partners/feeds/all.rss", headers=bearer(key)).status_code == 401
     assert client.get(f"/partners/{key}/feeds/all.rss").status_code == 401
 
 
 def test_rotate_old_key_stops_new_key_works(client, service):
-    partner, old = service.add("Outlet", now=NOW)
-    _, new = service.rotate(partner.id, NOW)
+    partner, old = service.keys.add("Outlet", now=NOW)
+    _, new = service.keys.rotate(partner.id, NOW)
     assert new != old
     assert client.get("/partners/feeds/all.atom", headers=bearer(old)).status_code == 401
     assert client.get("/partners/feeds/all.atom", headers=bearer(new)).status_code == 200
@@ -80,8 +80,8 @@ def test_rotate_old_key_stops_new_key_works(client, service):
 
 def test_rate_limit_429_with_retry_after_per_partner(context, service):
     client = TestClient(make_app(context, limit=LIMIT))
-    _, key = service.add("Busy", now=NOW)
-    _, other = service.add("Calm", now=NOW)
+    _, key = service.keys.add("Busy", now=NOW)
+    _, other = service.keys.add("Calm", now=NOW)
     for _ in range(LIMIT):
         assert client.get("/partners/feeds/all.json", headers=bearer(key)).status_code == 200
     r = client.get("/partners/feeds/all.json", headers=bearer(key))
@@ -92,7 +92,7 @@ def test_rate_limit_429_with_retry_after_per_partner(context, service):
 
 
 def test_key_in_path_serves_the_same_document(client, service):
-    _, key = service.add("URL-only importer", now=NOW)
+    _, key = service.keys.add("URL-only importer", now=NOW)
     for fmt in ("rss", "atom", "json", "ninjs"):
         a = client.get(f"/partners/feeds/all.{fmt}", headers=bearer(key))
         b = client.get(f"/partners/{key}/feeds/all.{fmt}")
@@ -107,7 +107,7 @@ def test_key_in_path_serves_the_same_document(client, service):
 
 
 def test_etag_304_and_pull_counts(client, service, clock: ManualClock):
-    partner, key = service.add("Poller", now=NOW)
+    partner, key = service.keys.add("Poller", now=NOW)
     first = client.get("/partners/feeds/all.atom", headers=bearer(key))
     assert first.status_code == 200 and first.headers["Last-Modified"]
     again = client.get(
@@ -118,12 +118,12 @@ def test_etag_304_and_pull_counts(client, service, clock: ManualClock):
     assert gz.headers["Content-Encoding"] == "gzip" and gz.content == first.content
     today = clock().date()
     assert service.store.pulls(today) == {partner.id: 3}
-    (row,) = service.summaries(today)
+    (row,) = service.keys.summaries(today)
     assert row.pulls_today == 3 and row.pulls_30_days == 3
 
 
 def test_served_items_are_attributed(client, service, context):
-    _, key = service.add("Reader", now=NOW)
+    _, key = service.keys.add("Reader", now=NOW)
     r = client.get("/partners/feeds/all.json", headers=bearer(key))
     articles = {a.url: a for a in context.article_store.latest(50)}
     for item in r.json()["items"]:
@@ -133,9 +133,9 @@ def test_served_items_are_attributed(client, service, context):
 
 
 def test_pixel_counts_signed_pairs_only(client, service, clock: ManualClock):
-    partner, _ = service.add("Counted", now=NOW)
-    url = service.pixel_url(partner.id, "sample-story-1")
-    path = url.removeprefix(service.public_url)
+    partner, _ = service.keys.add("Counted", now=NOW)
+    url = service.pixel.url(partner.id, "sample-story-1")
+    path = url.removeprefix(service.feeds.public_url)
     for _ in range(3):
         r = client.get(path)
         assert r.status_code == 200 and r.content == GIF
@@ -144,7 +144,7 @@ def test_pixel_counts_signed_pairs_only(client, service, clock: ManualClock):
     # A token for another article, edited or made up: served, never counted.
     token = path.removeprefix("/pixel/").removesuffix(".gif")
     body, mac = token.split(".")
-    other = service.pixel_url(partner.id, "sample-story-2").removeprefix(service.public_url)
+    other = service.pixel.url(partner.id, "sample-story-2").removeprefix(service.feeds.public_url)
     other_body = other.removeprefix("/pixel/").removesuffix(".gif").split(".")[0]
     for forged in (f"{other_body}.{mac}", tamper(f"{body}.{mac}"), "garbage", "a.b"):
         assert client.get(f"/pixel/{forged}.gif").content == GIF
@@ -177,7 +177,7 @@ def test_republish_page(client, service, context, clock: ManualClock):
     # The pasted pixel counts for the republish page's own "partner".
     pixel = re.search(r'src="([^"]+/pixel/[^"]+)"', pasted)
     assert pixel is not None
-    client.get(pixel.group(1).removeprefix(service.public_url))
+    client.get(pixel.group(1).removeprefix(service.feeds.public_url))
     assert service.store.views(clock().date()) == {(REPUBLISH_PARTNER, "sample-story-1"): 1}
     # Not republishable: all rights reserved, republishable=false, unknown, withdrawn.
     context.articles.withdraw("sample-story-2")
@@ -225,7 +225,7 @@ def variants(key: str) -> list[str]:
 def test_the_key_is_served_in_one_form_only(client, service):
     """Only ``/partners/{key}/feeds/…`` exactly: other spellings are 404 (or 401 without a
     bearer key), never the feed."""
-    _, key = service.add("Canonical", now=NOW)
+    _, key = service.keys.add("Canonical", now=NOW)
     assert client.get(f"/partners/{key}/feeds/all.rss").status_code == 200
     for variant in variants(key):
         r = client.get(variant)
@@ -255,7 +255,7 @@ def test_access_log_never_contains_the_key(env, context, service, tmp_path: Path
     # stored on that clock too (not the test's fixed one), so nothing it reads dates from
     # "the future" or "the past" of the server whatever the machine's calendar says.
     add_articles(Context(context.settings, context.events, context.client, clock=system_clock))
-    _, key = service.add("Logged", now=system_clock())
+    _, key = service.keys.add("Logged", now=system_clock())
     (tmp_path / "partners_app.py").write_text(APP_MODULE)
     port = free_port()
     log = tmp_path / "web.log"

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from syndication.context import Context
 from syndication.logging_setup import RedactingFilter, redact_partner_keys
 from syndication.models import Article
+from syndication.signing import signed_headers
 from syndication.web.app import create_app
-from syndication.web.auth import signed_headers
 from syndication.web.jsonbody import MAX_DEPTH, depth
 from tests.support import article_data
 from tests.support.clock import ManualClock

@@ -1,8 +1,8 @@
 """Partner copies stored in Redis at publish time, read back by cold processes.
 
 The task ``partners.prepare_copies`` runs in a real Celery worker against the test Redis;
-"cold" services are fresh ``PartnerService`` instances (an empty in-process memo), as a
-new web process has. ``copy_counts`` says where each copy came from, so "read, not
+"cold" services are fresh ``Partners`` from ``make_partners`` (an empty in-process memo),
+as a new web process has. ``copy_counts`` says where each copy came from, so "read, not
 rendered again" is checked without replacing any of our code.
 """
 
@@ -25,7 +25,7 @@ from syndication.build.partner_copy import (
 from syndication.config import Publisher, Settings, load_publisher
 from syndication.context import Context
 from syndication.models import Article
-from syndication.services.partners import PartnerService, make_partner_service
+from syndication.services.partners import Partners, assemble_partners, make_partners
 from syndication.store.partners import PartnerCopyStore, StoredCopy, copy_version
 from tests.support import EXAMPLE_CONFIG, article_data, wait_for
 from tests.support.clock import ManualClock
@@ -39,13 +39,13 @@ def accept(ctx: Context, n: int, **overrides: object) -> Article:
     return article
 
 
-def cold(ctx: Context) -> PartnerService:
+def cold(ctx: Context) -> Partners:
     """A service as a fresh process has it: nothing memoised."""
-    return make_partner_service(ctx.settings, ctx.client, ctx.article_store)
+    return make_partners(ctx.settings, ctx.client, ctx.article_store)
 
 
 def stored_fields(ctx: Context, article_id: str) -> dict[str, bytes]:
-    return cold(ctx).copy_store.fields(article_id)
+    return cold(ctx).copies.copy_store.fields(article_id)
 
 
 # --- with a real worker -----------------------------------------------------------------
@@ -68,21 +68,21 @@ def test_copies_stored_by_the_task_are_read_cold_replaced_on_update_dropped_on_w
 
     # A cold service reads both copies from Redis and renders nothing.
     service = cold(ctx)
-    partner, _ = service.add("Outlet", now=clock())
-    doc = service.feed(partner, "all", "atom", clock())
+    partner, _ = service.keys.add("Outlet", now=clock())
+    doc = service.feeds.feed(partner, "all", "atom", clock())
     assert doc is not None
-    assert service.copy_counts == {"stored": 2}
+    assert service.copies.copy_counts == {"stored": 2}
     # What it read is what partner_copy makes, byte for byte, text included.
     for article in (first, second):
         stored = ctx.article_store.get(article.id)
         assert stored is not None  # as stored: with the feed date the store fixed
-        got = service.copy(stored, False)
+        got = service.copies.copy(stored, False)
         made = partner_copy(stored.article, PartnerTerms.of(), settings.publisher)
         assert isinstance(got, PartnerItem) and isinstance(made, PartnerItem)
         assert got.html == made.html and got.text == made.text
         assert got.article == made.article and got.changes == made.changes
     # The NC article's commercial "copy" is stored as an exclusion.
-    commercial = cold(ctx).copy(ctx.article_store.get(first.id), True)  # type: ignore[arg-type]
+    commercial = cold(ctx).copies.copy(ctx.article_store.get(first.id), True)  # type: ignore[arg-type]
     assert isinstance(commercial, Excluded) and commercial.code == "non-commercial"
 
     # An update replaces the stored copy (the old version's fields are gone).
@@ -101,9 +101,9 @@ def test_copies_stored_by_the_task_are_read_cold_replaced_on_update_dropped_on_w
     wait_for(lambda: all(f.startswith(new_hash) for f in stored_fields(ctx, first.id)))
     assert len(stored_fields(ctx, first.id)) == 2
     fresh = cold(ctx)
-    item = fresh.copy(ctx.article_store.get(first.id), False)  # type: ignore[arg-type]
+    item = fresh.copies.copy(ctx.article_store.get(first.id), False)  # type: ignore[arg-type]
     assert isinstance(item, PartnerItem) and "Corrected body." in item.html
-    assert fresh.copy_counts == {"stored": 1}
+    assert fresh.copies.copy_counts == {"stored": 1}
 
     # Withdrawal removes it; a reader that still holds the published version cannot
     # write a copy back.
@@ -114,8 +114,8 @@ def test_copies_stored_by_the_task_are_read_cold_replaced_on_update_dropped_on_w
     app.send_task("partners.prepare_copies", args=[first.id])
     wait_for(lambda: not stored_fields(ctx, first.id))
     late = cold(ctx)
-    late.copies([published], False)
-    assert late.copy_counts == {"made": 1}
+    late.copies.copies([published], False)
+    assert late.copies.copy_counts == {"made": 1}
     assert stored_fields(ctx, first.id) == {}
 
 
@@ -127,29 +127,30 @@ def test_a_copy_made_by_a_reader_is_stored_for_the_next_cold_process(context: Co
     stored = context.article_store.get(article.id)
     assert stored is not None
     first = cold(context)
-    first.copy(stored, False)
-    first.copy(stored, False)
-    assert first.copy_counts == {"made": 1, "memo": 1}
+    first.copies.copy(stored, False)
+    first.copies.copy(stored, False)
+    assert first.copies.copy_counts == {"made": 1, "memo": 1}
     second = cold(context)
-    item = second.copy(stored, False)
-    assert second.copy_counts == {"stored": 1}
+    item = second.copies.copy(stored, False)
+    assert second.copies.copy_counts == {"stored": 1}
     assert isinstance(item, PartnerItem) and inspect_attribution(item.html).top_url == article.url
 
 
 def test_prepare_copies_replaces_and_an_older_writer_changes_nothing(context: Context) -> None:
     service = cold(context)
     article = accept(context, 4)
-    assert service.prepare_copies(article.id) == 2
+    assert service.copies.prepare_copies(article.id) == 2
     before = stored_fields(context, article.id)
     stored = context.article_store.get(article.id)
     assert stored is not None
     # A slow reader that made a copy of an older version loses to what is stored.
     older = copy_version(stored.changed_at - timedelta(seconds=1))
-    service.copy_store.add_many(
-        [(article.id, "0" * 64, older, False, StoredCopy(body_html="stale"))], service.copy_terms
+    service.copies.copy_store.add_many(
+        [(article.id, "0" * 64, older, False, StoredCopy(body_html="stale"))],
+        service.copies.copy_terms,
     )
     assert stored_fields(context, article.id) == before
-    assert service.prepare_copies("no-such-article") == 0
+    assert service.copies.prepare_copies("no-such-article") == 0
 
 
 def test_copies_made_under_other_terms_are_not_served(context: Context) -> None:
@@ -158,19 +159,20 @@ def test_copies_made_under_other_terms_are_not_served(context: Context) -> None:
     stored = context.article_store.get(article.id)
     assert stored is not None
     service = cold(context)
-    service.prepare_copies(article.id)
+    service.copies.prepare_copies(article.id)
     publisher = context.settings.publisher
     terms = publisher.attribution.model_copy(update={"contact": "Write to news@example.org."})
-    other = PartnerService(
+    other = assemble_partners(
         service.store,
         context.article_store,
+        service.copies.copy_store,
         publisher.model_copy(update={"attribution": terms}),
         context.settings.public_url,
         context.settings.secret_key,
     )
-    assert other.copy_terms != service.copy_terms
-    item = other.copy(stored, False)
-    assert other.copy_counts == {"made": 1}
+    assert other.copies.copy_terms != service.copies.copy_terms
+    item = other.copies.copy(stored, False)
+    assert other.copies.copy_counts == {"made": 1}
     assert isinstance(item, PartnerItem) and "news@example.org" in item.footer_html
 
 
@@ -181,13 +183,13 @@ def test_an_unreadable_stored_copy_is_made_again(
     stored = context.article_store.get(article.id)
     assert stored is not None
     service = cold(context)
-    service.prepare_copies(article.id)
+    service.copies.prepare_copies(article.id)
     store = PartnerCopyStore(redis_client, context.settings.key_prefix)
-    field = store.field(stored.content_hash, False, service.copy_terms)
+    field = store.field(stored.content_hash, False, service.copies.copy_terms)
     redis_client.hset(store.key(article.id), field, b"{not json")
     fresh = cold(context)
-    assert isinstance(fresh.copy(stored, False), PartnerItem)
-    assert fresh.copy_counts == {"made": 1}
+    assert isinstance(fresh.copies.copy(stored, False), PartnerItem)
+    assert fresh.copies.copy_counts == {"made": 1}
 
 
 # --- the chrome gate ---------------------------------------------------------------------

@@ -27,7 +27,7 @@ from syndication.config import Settings
 from syndication.context import Context
 from syndication.events import RecordingEvents
 from syndication.models import Article
-from syndication.services.partners import make_partner_service
+from syndication.services.partners import make_partners
 from tests.support import wait_for
 from tests.support.partners import ARTICLES, add_articles
 from tests.support.workers import WorkerProcess
@@ -106,7 +106,7 @@ def test_update_and_withdrawal_reach_the_webhook_signed(
     wall_context: Context, receiver: Receiver, partner_worker: WorkerProcess
 ) -> None:
     context, worker = wall_context, partner_worker
-    service = make_partner_service(context.settings, context.client, context.article_store)
+    service = make_partners(context.settings, context.client, context.article_store)
     app = configure(context.settings)
     now = context.clock()
     # The sample articles, published in the days before this now (not on their fixed dates).
@@ -117,12 +117,12 @@ def test_update_and_withdrawal_reach_the_webhook_signed(
             for n, overrides in ARTICLES.items()
         },
     )
-    partner, _ = service.add("Hooked", now=now, webhook_url=receiver.url)
-    quiet, _ = service.add("No webhook", now=now)
-    never, _ = service.add("Never pulled", now=now, webhook_url=receiver.url + "?never")
+    partner, _ = service.keys.add("Hooked", now=now, webhook_url=receiver.url)
+    quiet, _ = service.keys.add("No webhook", now=now)
+    never, _ = service.keys.add("Never pulled", now=now, webhook_url=receiver.url + "?never")
     for p in (partner, quiet):
-        service.record_pull(p, service.feed(p, "all", "rss", now), now)
-    service.sweep(context.clock())  # the sweep starts counting from here
+        service.feeds.record_pull(p, service.feeds.feed(p, "all", "rss", now), now)
+    service.webhooks.sweep(context.clock())  # the sweep starts counting from here
 
     # An update: the first POST gets a 503, the retry is delivered.
     original = articles["sample-story-2"]
@@ -138,7 +138,7 @@ def test_update_and_withdrawal_reach_the_webhook_signed(
     wait_for(lambda: receiver.delivered(), timeout=60)
     assert [s for _, _, s in receiver.requests] == [503, 204]
     headers, body = receiver.delivered()[0]
-    secret = service.webhook_secret(partner)
+    secret = service.keys.webhook_secret(partner)
     assert verify(secret, headers, body)
     assert not verify(secret + "x", headers, body)
     payload = json.loads(body)

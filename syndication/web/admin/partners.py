@@ -60,7 +60,7 @@ def checked_id(partner_id: str) -> str:
 
 def make_router(kit: AdminKit) -> APIRouter:
     router = kit.router(dependencies=[Depends(kit.require)])
-    service = kit.ctx.partners
+    keys = kit.ctx.partners.keys
     onces = OnceStore(kit.ctx.client, kit.ctx.settings.key_prefix)
 
     def spend_once(partner_id: str, once: str) -> bool:
@@ -98,7 +98,7 @@ def make_router(kit: AdminKit) -> APIRouter:
                 title="Already rotated",
             )
         try:
-            partner, key = await run_in_threadpool(service.rotate, partner_id, kit.now())
+            partner, key = await run_in_threadpool(keys.rotate, partner_id, kit.now())
         except PartnerNotFound:
             raise AdminError(404, "There is no partner with that id.") from None
         except PartnerRevoked:
@@ -121,7 +121,7 @@ def make_router(kit: AdminKit) -> APIRouter:
         checked_id(partner_id)
         await kit.form(request)
         try:
-            partner = await run_in_threadpool(service.revoke, partner_id, kit.now())
+            partner = await run_in_threadpool(keys.revoke, partner_id, kit.now())
         except PartnerNotFound:
             raise AdminError(404, "There is no partner with that id.") from None
         return kit.redirect("/admin/partners", f"Revoked {partner.name}: its key no longer works.")

@@ -1,0 +1,204 @@
+"""Partner feed documents: the public feeds seen through a partner's terms.
+
+A partner feed is the public feed of the same name (``all``, ``topic/…``, ``section/…``,
+``lang/…``) where each article is its partner copy (``copies``), carried by the same
+``BUILDERS`` as the public feeds (or ``build.ninjs``), so the partner documents agree with
+the public ones on ids, dates and licence elements. Articles the partner received before
+and that changed since carry a correction note; withdrawn ones a withdrawal notice
+(``corrections``). ``record_pull`` counts each request and remembers which versions a
+partner received, which is what makes the next change a correction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from syndication.build.feeds import BUILDERS, FeedLinks, FeedSpec, feed_updated
+from syndication.build.ninjs import NINJS, NINJS_TYPE, build_ninjs
+from syndication.build.partner_copy import Excluded
+from syndication.config import Publisher
+from syndication.feed_catalog import ALL, LANGUAGE_NAMES, feed_titles, is_feed_name
+from syndication.models import Article
+from syndication.services.partners.copies import PartnerCopies, allowed, terms_of
+from syndication.services.partners.corrections import correction_note, withdrawn_notice
+from syndication.services.partners.pixel import PartnerPixel, pixel_img
+from syndication.store.articles import ArticleStore, State, StoredArticle
+from syndication.store.feeds import strong_etag
+from syndication.store.partners import ArticleChanges, Partner, PartnerStore
+
+PARTNER_KINDS = ("topic", "section", "lang")
+FORMATS = (*BUILDERS, NINJS)
+_SCAN_BATCH = 100
+_SCAN_LIMIT = 1_000  # ids looked at per partner feed build, whatever the filters drop
+
+
+@dataclass(frozen=True)
+class PartnerDocument:
+    body: bytes
+    etag: str
+    last_modified: datetime
+    content_type: str
+    versions: dict[str, str]  # article id → content hash, what this document delivers
+
+
+@dataclass(frozen=True)
+class _Items:
+    articles: list[Article]
+    versions: dict[str, str]
+    withdrawn: frozenset[str]
+
+
+def feed_url(public_url: str, name: str, fmt: str) -> str:
+    """The bearer-token URL of a partner feed (it never carries a key)."""
+    return f"{public_url.rstrip('/')}/partners/feeds/{name}.{fmt}"
+
+
+class PartnerFeeds:
+    def __init__(
+        self,
+        store: PartnerStore,
+        articles: ArticleStore,
+        changes: ArticleChanges,
+        copies: PartnerCopies,
+        pixel: PartnerPixel,
+        publisher: Publisher,
+        public_url: str,
+        items: int = 50,
+        withdrawn_days: int = 14,
+    ) -> None:
+        self.store = store
+        self.articles = articles
+        self.changes = changes
+        self.copies = copies
+        self.pixel = pixel
+        self.publisher = publisher
+        self.public_url = public_url.rstrip("/")
+        self.items = items
+        self.withdrawn_days = withdrawn_days
+
+    # -- naming -------------------------------------------------------------------------
+    def url(self, name: str, fmt: str) -> str:
+        """The bearer-token URL of a partner feed (it never carries a key)."""
+        return feed_url(self.public_url, name, fmt)
+
+    def title(self, name: str) -> str | None:
+        if name == ALL:
+            return f"{self.publisher.name} — for partners"
+        kind, _, slug = name.partition("/")
+        if not is_feed_name(name) or kind not in PARTNER_KINDS:
+            return None
+        label = self.articles.feed_title(name)
+        if label is None and kind == "lang":
+            label = LANGUAGE_NAMES.get(slug)
+        return None if label is None else f"{self.publisher.name}: {label} — for partners"
+
+    def _spec(self, name: str, title: str, fmt: str) -> FeedSpec:
+        p = self.publisher
+        kind, _, slug = name.partition("/")
+        return FeedSpec(
+            name=f"partners/{name}",
+            title=title,
+            description=(
+                f"Full text from {p.name} for republication under each item's licence, "
+                "with the attribution it requires."
+            ),
+            site_url=p.site_url,
+            language=slug if kind == "lang" else p.language,
+            publisher=p.attribution_name,
+            licence=p.licence,
+            links=FeedLinks(
+                self_url=self.url(name, fmt),
+                alternates={f: self.url(name, f) for f in BUILDERS},
+                html_url=p.site_url + "/",
+            ),
+            attributed=True,  # partner copies carry header and footer: no second footer
+        )
+
+    # -- documents ----------------------------------------------------------------------
+    def feed(self, partner: Partner, name: str, fmt: str, now: datetime) -> PartnerDocument | None:
+        """Feed ``name`` in ``fmt`` for ``partner``, or None when there is no such feed."""
+        title = self.title(name)
+        if title is None or fmt not in FORMATS:
+            return None
+        found = self._items(partner, name, now)
+        articles = found.articles
+        if fmt == NINJS:
+            spec = self._spec(name, title, NINJS)
+            body = build_ninjs(spec, articles, self.publisher, found.withdrawn)
+            content_type = NINJS_TYPE
+        else:
+            content_type, build = BUILDERS[fmt]
+            body = build(self._spec(name, title, fmt), articles)
+        return PartnerDocument(
+            body, strong_etag(body), feed_updated(articles), content_type, found.versions
+        )
+
+    def record_pull(self, partner: Partner, doc: PartnerDocument | None, now: datetime) -> None:
+        """Count the pull; remember which versions a 200 delivered (for corrections)."""
+        self.store.count_pull(partner.id, now.astimezone(UTC).date())
+        if doc is not None:
+            self.store.record_pulled(partner.id, doc.versions, now)
+
+    # -- items --------------------------------------------------------------------------
+    def _selected(self, partner: Partner, name: str) -> list[tuple[StoredArticle, Article]]:
+        """Up to ``items`` partner copies for feed ``name``, newest first."""
+        terms = terms_of(partner)
+        out: list[tuple[StoredArticle, Article]] = []
+        start = 0
+        while len(out) < self.items and start < _SCAN_LIMIT:
+            ids = self.articles.feed_ids(name, start, start + _SCAN_BATCH - 1, newest_first=True)
+            if not ids:
+                break
+            start += _SCAN_BATCH
+            candidates = [
+                s
+                for s in self.articles.get_many(ids)
+                if s.state is State.PUBLISHED
+                and not terms.filter_reason(s.article)
+                and allowed(s.article, partner.commercial)
+            ]
+            # Ask for as many copies as the feed still needs, all at once: a few may turn
+            # out excluded (an ND article that would need changes), then ask for more.
+            while candidates and len(out) < self.items:
+                need = self.items - len(out)
+                chunk, candidates = candidates[:need], candidates[need:]
+                made = self.copies.copies(chunk, partner.commercial)
+                for s, copy in zip(chunk, made, strict=True):
+                    if isinstance(copy, Excluded) or not allowed(copy.article, partner.commercial):
+                        continue
+                    out.append((s, copy.article))
+        return out
+
+    def _withdrawn(self, partner: Partner, name: str, now: datetime) -> list[StoredArticle]:
+        """Articles this partner received that were withdrawn in the last N days."""
+        since = (now - timedelta(days=self.withdrawn_days)).timestamp()
+        ids = self.changes.between(since, now.timestamp())
+        received = self.store.pulled(partner.id, ids)
+        if not received:
+            return []
+        return [
+            s
+            for s in self.articles.get_many([i for i in ids if i in received])
+            if s.state is State.WITHDRAWN and name in feed_titles(s.article)
+        ]
+
+    def _items(self, partner: Partner, name: str, now: datetime) -> _Items:
+        selected = self._selected(partner, name)
+        withdrawn = self._withdrawn(partner, name, now)
+        received = self.store.pulled(partner.id, [s.article.id for s, _ in selected])
+        items: list[tuple[datetime, Article]] = []
+        versions: dict[str, str] = {}
+        for stored, copy in selected:
+            first = received.get(stored.article.id)
+            body = copy.body_html
+            if first is not None and first != stored.content_hash:
+                body = correction_note(stored.article, self.publisher) + body
+            if partner.pixel and self.pixel.enabled:
+                body += pixel_img(self.pixel.url(partner.id, stored.article.id))
+            items.append((stored.article.published_at, copy.model_copy(update={"body_html": body})))
+            versions[stored.article.id] = stored.content_hash
+        for stored in withdrawn:
+            items.append((stored.changed_at, withdrawn_notice(stored, self.publisher)))
+        items.sort(key=lambda pair: pair[0], reverse=True)
+        return _Items([a for _, a in items], versions, frozenset(s.article.id for s in withdrawn))
