@@ -42,6 +42,7 @@ from syndication import tokens
 from syndication.config import ENV_PREFIX
 from syndication.store.admin_sessions import SessionRecord
 from syndication.web.csrf import Csrf, CsrfFailure
+from syndication.web.forms import client_ip, read_form
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -273,10 +274,6 @@ class AdminAuth:
 # -- routes --------------------------------------------------------------------------------
 
 
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else ""
-
-
 LOGIN_CSRF_MESSAGES = {
     CsrfFailure.NO_COOKIE: "Your browser did not send back our security cookie, so we could "
     "not check that this form came from this site. Allow cookies for this site and try again.",
@@ -289,7 +286,6 @@ def add_routes(router: APIRouter, kit: AdminKit) -> None:
     """``GET/POST /admin/login`` and ``POST /admin/logout``."""
     from syndication.web.admin.kit import AdminError, safe_next
     from syndication.web.api import ApiError
-    from syndication.web.subscribers import read_form
 
     auth = kit.auth
 
