@@ -10,6 +10,9 @@ edition frozen with no recipients reached nobody, and a cancelled one is shown o
 some mail had gone out (someone may follow its link). Withdrawn articles are left out of
 the page even when the edition included them. The editors' intro, featured story and order
 (store/editorial.py) are applied as in the email.
+
+``Archive`` holds the dependencies (settings, the edition and editorial stores, the page
+cache) and the helpers; ``ArchivePages`` holds the two routes; ``make_router`` builds both.
 """
 
 from __future__ import annotations
@@ -106,55 +109,65 @@ class _PageCache:
                 self._items.popitem(last=False)
 
 
-def make_router(ctx: Any) -> APIRouter:
-    """``GET /archive`` and ``GET /archive/{edition_id}`` over ``ctx``'s stores."""
-    router = APIRouter()
-    settings = ctx.settings
-    publisher = settings.publisher
-    base = settings.public_url.rstrip("/")
-    tz = ZoneInfo(publisher.timezone)
-    editions = EditionStore(ctx.client, settings.key_prefix)
-    editorials = EditorialStore(editions)
-    max_articles = int(getattr(settings, "digest_max_articles", 15))
-    cache = _PageCache()
-    default_locale = i18n.supported(publisher.language) or i18n.SOURCE
-    locales = [(code, i18n.LANGUAGE_NAMES.get(code, code)) for code in i18n.LOCALES]
+def _query(lang: str, sep: str = "?") -> str:
+    return f"{sep}{lang}" if lang else ""
 
-    def ui_locale(request: Request) -> str:
+
+class Archive:
+    """The archive's dependencies, from ``ctx``: its settings, article store and Redis."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.publisher = self.settings.publisher
+        self.base = self.settings.public_url.rstrip("/")
+        self.tz = ZoneInfo(self.publisher.timezone)
+        self.editions = EditionStore(ctx.client, self.settings.key_prefix)
+        self.editorials = EditorialStore(self.editions)
+        self.max_articles = int(getattr(self.settings, "digest_max_articles", 15))
+        self.cache = _PageCache()
+        self.default_locale = i18n.supported(self.publisher.language) or i18n.SOURCE
+        self.locales = [(code, i18n.LANGUAGE_NAMES.get(code, code)) for code in i18n.LOCALES]
+
+    # -- the page's chrome ---------------------------------------------------------------
+    def ui_locale(self, request: Request) -> str:
         """The list's chrome: ``?lang=``, else ``Accept-Language``, else the publisher's."""
         return (
             i18n.supported(request.query_params.get("lang"))
             or i18n.negotiate(request.headers.get("accept-language"))
-            or default_locale
+            or self.default_locale
         )
 
+    @staticmethod
     def keep_lang(request: Request) -> str:
         """``lang=xx`` for our own links when the reader chose it with the switcher."""
         chosen = i18n.supported(request.query_params.get("lang"))
         return f"lang={chosen}" if chosen else ""
 
     def page(
-        name: str, request: Request, locale: str, status: int = 200, **values: Any
+        self, name: str, request: Request, locale: str, status: int = 200, **values: Any
     ) -> HTMLResponse:
-        lang = keep_lang(request)
+        lang = self.keep_lang(request)
         html = (
             environment()
             .get_template(f"web/archive/{name}.html")
             .render(
-                publisher=publisher,
+                publisher=self.publisher,
                 locale=locale,
-                locales=locales,
-                subscribe_url=f"{base}/subscribe" + (f"?{lang}" if lang else ""),
-                index_url=f"{base}/archive" + (f"?{lang}" if lang else ""),
+                locales=self.locales,
+                subscribe_url=f"{self.base}/subscribe" + _query(lang),
+                index_url=f"{self.base}/archive" + _query(lang),
                 **values,
             )
         )
         headers = {**HEADERS, "Content-Language": locale, "Vary": "Accept-Language"}
         return HTMLResponse(html, status, headers=headers)
 
-    def listing(start: int) -> tuple[list[Edition], int | None]:
+    # -- the list ------------------------------------------------------------------------
+    def listing(self, start: int) -> tuple[list[Edition], int | None]:
         """Up to PAGE_SIZE shown editions from raw index position ``start``, and where the
         next page starts (None: nothing older)."""
+        editions = self.editions
         shown: list[Edition] = []
         pos = start
         total = editions.count()
@@ -168,99 +181,118 @@ def make_router(ctx: Any) -> APIRouter:
                         break
         return shown, (pos if pos < total else None)
 
-    def row(edition: Edition, locale: str) -> dict[str, Any]:
-        local = edition.created_at.astimezone(tz)
+    def row(self, edition: Edition, locale: str) -> dict[str, Any]:
+        tz, local = self.tz, edition.created_at.astimezone(self.tz)
         label = mail_build.FREQUENCY_LABELS.get(edition.frequency, i18n.N_("Digest"))
+        when = f"{i18n.format_date(local, locale, tz)}, {local:%H:%M} ({self.publisher.timezone})"
         return {
-            "url": f"{base}/archive/{quote(edition.id, safe='')}",
+            "url": f"{self.base}/archive/{quote(edition.id, safe='')}",
             "label": f"{i18n.gettext(locale, label)}, {local:%Y-%m-%d}",
-            "date": f"{i18n.format_date(local, locale, tz)}, {local:%H:%M} ({publisher.timezone})",
+            "date": when,
             "date_iso": local.isoformat(),
             "frequency": i18n.frequency_name(locale, edition.frequency),
             "articles": len(edition.article_ids),
         }
 
-    @router.get("/archive", response_class=HTMLResponse)
-    async def archive_index(request: Request, start: str = "0") -> HTMLResponse:
-        locale = ui_locale(request)
+    # -- one edition ---------------------------------------------------------------------
+    def published_articles(self, edition: Edition) -> list[Article]:
+        stored = self.ctx.article_store.get_many(list(edition.article_ids))
+        articles = [s.article for s in stored if s.state is State.PUBLISHED]
+        return sorted(articles, key=lambda a: (a.published_at, a.id), reverse=True)
+
+    def render(self, edition: Edition, choice: SegmentChoice) -> str | None:
+        """The segment's page; without an explicit segment, the publisher's language (or,
+        if the edition has none in it, the newest article's language), all topics."""
+        articles = self.published_articles(edition)
+        limit = self.max_articles
+        ids = segment_articles(articles, choice.language, choice.topics, limit)
+        language = choice.language
+        if not ids and not choice.explicit and articles:
+            language = articles[0].language
+            ids = segment_articles(articles, language, (), limit)
+        if not ids:
+            return None
+        # The editors' intro, order and featured story, as in the email (services.digests).
+        editorial = self.editorials.get(edition.id)
+        by_id = {a.id: a for a in articles}
+        featured = by_id.get(editorial.featured or "")
+        shown, featured_id = arrange(
+            [by_id[i] for i in ids], editorial, language, featured, max(limit, len(ids))
+        )
+        segment = mail_build.DigestSegment(
+            edition_id=edition.id,
+            frequency=edition.frequency,
+            language=language,
+            topics=choice.topics,
+            articles=tuple(shown),
+            intro=editorial.intro,
+            featured=featured_id,
+        )
+        return self.render_cached(segment, edition, editorial.revision)
+
+    def render_cached(
+        self, segment: mail_build.DigestSegment, edition: Edition, revision: int
+    ) -> str:
+        """The segment's web page, from the cache when its articles and editorial match."""
+        ids = tuple(a.id for a in segment.articles)
+        key = (edition.id, segment.language, segment.topics, ids, revision)
+        html = self.cache.get(key)
+        if html is None:
+            html = mail_build.render_web_html(
+                segment, self.publisher, self.settings.public_url, edition.created_at
+            )
+            self.cache.put(key, html)
+        return html
+
+
+class ArchivePages:
+    """``GET /archive`` and ``GET /archive/{edition_id}`` over one ``Archive``."""
+
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+
+    async def archive_index(self, request: Request, start: str = "0") -> HTMLResponse:
+        archive = self.archive
+        locale = archive.ui_locale(request)
         # ASCII digits only: str.isdigit() is also true of "³" and "٣", which int() refuses.
         offset = int(start) if _START.fullmatch(start) else 0
-        shown, older = await run_in_threadpool(listing, offset)
-        lang = keep_lang(request)
-        return page(
+        shown, older = await run_in_threadpool(archive.listing, offset)
+        lang = archive.keep_lang(request)
+        base = archive.base
+        return archive.page(
             "list",
             request,
             locale,
-            editions=[row(e, locale) for e in shown],
+            editions=[archive.row(e, locale) for e in shown],
             start=offset,
-            newest_url=f"{base}/archive" + (f"?{lang}" if lang else ""),
-            older_url=f"{base}/archive?start={older}" + (f"&{lang}" if lang else "")
+            newest_url=f"{base}/archive" + _query(lang),
+            older_url=f"{base}/archive?start={older}" + _query(lang, "&")
             if older is not None
             else "",
         )
 
-    def published_articles(edition: Edition) -> list[Article]:
-        stored = ctx.article_store.get_many(list(edition.article_ids))
-        articles = [s.article for s in stored if s.state is State.PUBLISHED]
-        return sorted(articles, key=lambda a: (a.published_at, a.id), reverse=True)
-
-    def render(edition: Edition, choice: SegmentChoice) -> str | None:
-        """The segment's page; without an explicit segment, the publisher's language (or,
-        if the edition has none in it, the newest article's language), all topics."""
-        articles = published_articles(edition)
-        ids = segment_articles(articles, choice.language, choice.topics, max_articles)
-        language = choice.language
-        if not ids and not choice.explicit and articles:
-            language = articles[0].language
-            ids = segment_articles(articles, language, (), max_articles)
-        if not ids:
-            return None
-        # The editors' intro, order and featured story, as in the email (services.digests).
-        editorial = editorials.get(edition.id)
-        by_id = {a.id: a for a in articles}
-        featured = by_id.get(editorial.featured or "")
-        shown, featured_id = arrange(
-            [by_id[i] for i in ids], editorial, language, featured, max(max_articles, len(ids))
-        )
-        key = (edition.id, language, choice.topics, tuple(a.id for a in shown), editorial.revision)
-        html = cache.get(key)
-        if html is None:
-            segment = mail_build.DigestSegment(
-                edition_id=edition.id,
-                frequency=edition.frequency,
-                language=language,
-                topics=choice.topics,
-                articles=tuple(shown),
-                intro=editorial.intro,
-                featured=featured_id,
-            )
-            html = mail_build.render_web_html(
-                segment, publisher, settings.public_url, edition.created_at
-            )
-            cache.put(key, html)
-        return html
-
-    @router.get("/archive/{edition_id}", response_class=HTMLResponse, responses=openapi.pages(404))
-    async def archive_edition(edition_id: str, request: Request) -> HTMLResponse:
+    async def archive_edition(self, edition_id: str, request: Request) -> HTMLResponse:
+        archive = self.archive
         edition = None
         if _EDITION_ID.fullmatch(edition_id):
-            edition = await run_in_threadpool(editions.get, edition_id)
-        locale = ui_locale(request)
+            edition = await run_in_threadpool(archive.editions.get, edition_id)
+        locale = archive.ui_locale(request)
         _ = i18n.translations(locale).gettext
         if edition is None or not is_public(edition):
-            return page(
+            text = _("There is no published edition called “%(name)s”.")
+            return archive.page(
                 "message",
                 request,
                 locale,
                 404,
                 title=_("No such newsletter"),
-                text=_("There is no published edition called “%(name)s”.")
-                % {"name": edition_id[:100]},
+                text=text % {"name": edition_id[:100]},
             )
-        choice = parse_segment(request.query_params.get("segment"), publisher.language)
-        html = None if choice is None else await run_in_threadpool(render, edition, choice)
+        segment = request.query_params.get("segment")
+        choice = parse_segment(segment, archive.publisher.language)
+        html = None if choice is None else await run_in_threadpool(archive.render, edition, choice)
         if html is None:
-            return page(
+            return archive.page(
                 "message",
                 request,
                 locale,
@@ -273,4 +305,19 @@ def make_router(ctx: Any) -> APIRouter:
             )
         return HTMLResponse(html, headers={**HEADERS, "Cache-Control": "public, max-age=300"})
 
+
+def make_router(ctx: Any) -> APIRouter:
+    """``GET /archive`` and ``GET /archive/{edition_id}`` over ``ctx``'s stores."""
+    router = APIRouter()
+    pages = ArchivePages(Archive(ctx))
+    router.add_api_route(
+        "/archive", pages.archive_index, methods=["GET"], response_class=HTMLResponse
+    )
+    router.add_api_route(
+        "/archive/{edition_id}",
+        pages.archive_edition,
+        methods=["GET"],
+        response_class=HTMLResponse,
+        responses=openapi.pages(404),
+    )
     return router

@@ -41,7 +41,9 @@ from starlette.responses import Response
 from syndication import tokens
 from syndication.config import ENV_PREFIX
 from syndication.store.admin_sessions import SessionRecord
+from syndication.web.api import ApiError
 from syndication.web.csrf import Csrf, CsrfFailure
+from syndication.web.forms import client_ip, read_form
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -281,68 +283,64 @@ LOGIN_CSRF_MESSAGES = {
 }
 
 
-def add_routes(router: APIRouter, kit: AdminKit) -> None:
-    """``GET/POST /admin/login`` and ``POST /admin/logout``."""
-    from syndication.web.admin.kit import AdminError, safe_next
-    from syndication.web.api import ApiError
-    from syndication.web.subscribers import client_ip, read_form
+class LoginPages:
+    """``GET/POST /admin/login`` and ``POST /admin/logout`` over one ``AdminKit``."""
 
-    auth = kit.auth
+    def __init__(self, kit: AdminKit) -> None:
+        self.kit = kit
+        self.auth = kit.auth
 
     def login_page(
-        request: Request, next_path: str, status: int = 200, error: str = ""
+        self, request: Request, next_path: str, status: int = 200, error: str = ""
     ) -> Response:
-        guard = auth.login_csrf
+        guard = self.auth.login_csrf
         nonce, fresh = guard.nonce(request)
-        response = kit.page(
+        response = self.kit.page(
             request,
             "login.html",
             status=status,
             title="Sign in",
             next_path=next_path,
-            login_token=guard.token(LOGIN_FORM, kit.now(), nonce),
+            login_token=guard.token(LOGIN_FORM, self.kit.now(), nonce),
             error=error,
         )
         if fresh:
             guard.set_cookie(response, nonce)
         return response
 
-    @router.get("/admin/login")
-    async def login_form(request: Request) -> Response:
-        if not auth.enabled:
-            raise AdminError(403, auth.disabled_reason(), title="The admin is disabled")
-        next_path = safe_next(request.query_params.get("next"))
-        if await run_in_threadpool(auth.session, request, kit.now()) is not None:
-            return kit.redirect(next_path)
-        return login_page(request, next_path)
+    def require_enabled(self) -> None:
+        from syndication.web.admin.kit import AdminError
 
-    @router.post("/admin/login")
-    async def login(request: Request) -> Response:
-        if not auth.enabled:
-            raise AdminError(403, auth.disabled_reason(), title="The admin is disabled")
+        if not self.auth.enabled:
+            raise AdminError(403, self.auth.disabled_reason(), title="The admin is disabled")
+
+    async def login_form(self, request: Request) -> Response:
+        from syndication.web.admin.kit import safe_next
+
+        self.require_enabled()
+        next_path = safe_next(request.query_params.get("next"))
+        if await run_in_threadpool(self.auth.session, request, self.kit.now()) is not None:
+            return self.kit.redirect(next_path)
+        return self.login_page(request, next_path)
+
+    async def login(self, request: Request) -> Response:
+        from syndication.web.admin.kit import safe_next
+
+        auth, kit = self.auth, self.kit
+        self.require_enabled()
         ip = client_ip(request)
-        allowed, retry = await run_in_threadpool(auth.allow_attempt, ip, kit.now())
-        if not allowed:
-            log.warning("admin login throttled", extra={"client": ip})
-            raise AdminError(
-                429,
-                f"Too many sign-in attempts from your address. Wait {retry} seconds and try again.",
-                headers={"Retry-After": str(retry)},
-            )
-        try:
-            fields = await read_form(request, 16 * 1024)
-        except ApiError as exc:
-            raise AdminError(exc.status, exc.message) from None
+        await self.throttle(ip)
+        fields = await self.read_login_form(request)
         next_path = safe_next((fields.get("next") or [""])[0])
         failure = auth.login_csrf.check(
             request, (fields.get("csrf_token") or [""])[0], LOGIN_FORM, kit.now()
         )
         if failure is not None:
-            return login_page(request, next_path, 400, LOGIN_CSRF_MESSAGES[failure])
+            return self.login_page(request, next_path, 400, LOGIN_CSRF_MESSAGES[failure])
         password = (fields.get("password") or [""])[0]
         if not await run_in_threadpool(auth.check_password, password):
             log.warning("admin login failed", extra={"client": ip})
-            return login_page(request, next_path, 401, "That password is not right.")
+            return self.login_page(request, next_path, 401, "That password is not right.")
         # A session id the browser already had must not survive sign-in (fixation): end it
         # server-side too, not just by overwriting the cookie.
         previous = await run_in_threadpool(auth.session, request, kit.now())
@@ -354,10 +352,42 @@ def add_routes(router: APIRouter, kit: AdminKit) -> None:
         auth.set_cookie(response, auth.session_cookie, cookie, math.ceil(auth.ttl.total_seconds()))
         return response
 
-    @router.post("/admin/logout", dependencies=[Depends(kit.require)])
-    async def logout(request: Request) -> Response:
-        await kit.form(request)
-        await run_in_threadpool(auth.end, request.state.admin_session)
-        response = kit.redirect("/admin/login", "You are signed out.")
-        auth.delete_cookie(response, auth.session_cookie)
+    async def throttle(self, ip: str) -> None:
+        """Count this attempt; past the limit, a 429 page with ``Retry-After``."""
+        from syndication.web.admin.kit import AdminError
+
+        allowed, retry = await run_in_threadpool(self.auth.allow_attempt, ip, self.kit.now())
+        if not allowed:
+            log.warning("admin login throttled", extra={"client": ip})
+            raise AdminError(
+                429,
+                f"Too many sign-in attempts from your address. Wait {retry} seconds and try again.",
+                headers={"Retry-After": str(retry)},
+            )
+
+    @staticmethod
+    async def read_login_form(request: Request) -> dict[str, list[str]]:
+        """The sign-in form (at most 16 KiB); a bad body is an admin page, not JSON."""
+        from syndication.web.admin.kit import AdminError
+
+        try:
+            return await read_form(request, 16 * 1024)
+        except ApiError as exc:
+            raise AdminError(exc.status, exc.message) from None
+
+    async def logout(self, request: Request) -> Response:
+        await self.kit.form(request)
+        await run_in_threadpool(self.auth.end, request.state.admin_session)
+        response = self.kit.redirect("/admin/login", "You are signed out.")
+        self.auth.delete_cookie(response, self.auth.session_cookie)
         return response
+
+
+def add_routes(router: APIRouter, kit: AdminKit) -> None:
+    """``GET/POST /admin/login`` and ``POST /admin/logout``."""
+    pages = LoginPages(kit)
+    router.add_api_route("/admin/login", pages.login_form, methods=["GET"])
+    router.add_api_route("/admin/login", pages.login, methods=["POST"])
+    router.add_api_route(
+        "/admin/logout", pages.logout, methods=["POST"], dependencies=[Depends(kit.require)]
+    )

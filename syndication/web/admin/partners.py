@@ -58,17 +58,20 @@ def checked_id(partner_id: str) -> str:
     return partner_id
 
 
-def make_router(kit: AdminKit) -> APIRouter:
-    router = kit.router(dependencies=[Depends(kit.require)])
-    keys = kit.ctx.partners.keys
-    onces = OnceStore(kit.ctx.client, kit.ctx.settings.key_prefix)
+class PartnerPages:
+    """The partners page, key rotation and revoking, over one ``AdminKit``."""
 
-    def spend_once(partner_id: str, once: str) -> bool:
+    def __init__(self, kit: AdminKit) -> None:
+        self.kit = kit
+        self.service = kit.ctx.partners.keys
+        self.onces = OnceStore(kit.ctx.client, kit.ctx.settings.key_prefix)
+
+    def spend_once(self, partner_id: str, once: str) -> bool:
         """Whether this rotate form is used for the first time (then it is spent)."""
-        return onces.claim(ONCE_PURPOSE, f"{partner_id}\x00{once}", ONCE_TTL_S)
+        return self.onces.claim(ONCE_PURPOSE, f"{partner_id}\x00{once}", ONCE_TTL_S)
 
-    @router.get("/admin/partners")
-    async def partners(request: Request) -> Response:
+    async def partners(self, request: Request) -> Response:
+        kit = self.kit
         days, rows = await run_in_threadpool(collect, kit, kit.now().date())
         return kit.page(
             request,
@@ -80,25 +83,13 @@ def make_router(kit: AdminKit) -> APIRouter:
             once=secrets.token_urlsafe(16),
         )
 
-    @router.post("/admin/partners/{partner_id}/rotate")
-    async def rotate(request: Request, partner_id: str) -> Response:
+    async def rotate(self, request: Request, partner_id: str) -> Response:
+        kit = self.kit
         checked_id(partner_id)
         form = await kit.form(request)
-        once = str(form.get(ONCE_FIELD, ""))
-        if not _ONCE.fullmatch(once):
-            raise AdminError(
-                400, "This form is out of date. Reload the partners page and rotate again."
-            )
-        if not await run_in_threadpool(spend_once, partner_id, once):
-            raise AdminError(
-                409,
-                "This key rotation was already done (the page was reloaded or the form sent "
-                "again), so no new key was made and the key is not shown a second time. If "
-                "the key was lost, rotate again from the partners page.",
-                title="Already rotated",
-            )
+        await self.spend(partner_id, str(form.get(ONCE_FIELD, "")))
         try:
-            partner, key = await run_in_threadpool(keys.rotate, partner_id, kit.now())
+            partner, key = await run_in_threadpool(self.service.rotate, partner_id, kit.now())
         except PartnerNotFound:
             raise AdminError(404, "There is no partner with that id.") from None
         except PartnerRevoked:
@@ -116,14 +107,38 @@ def make_router(kit: AdminKit) -> APIRouter:
             feed_url=f"{base}/partners/feeds/all.rss",
         )
 
-    @router.post("/admin/partners/{partner_id}/revoke")
-    async def revoke(request: Request, partner_id: str) -> Response:
+    async def spend(self, partner_id: str, once: str) -> None:
+        """Spend the rotate form's ``once`` value, else refuse: out of date (400) or
+        already used (409: no new key, and the old one is not shown again)."""
+        if not _ONCE.fullmatch(once):
+            raise AdminError(
+                400, "This form is out of date. Reload the partners page and rotate again."
+            )
+        if not await run_in_threadpool(self.spend_once, partner_id, once):
+            raise AdminError(
+                409,
+                "This key rotation was already done (the page was reloaded or the form sent "
+                "again), so no new key was made and the key is not shown a second time. If "
+                "the key was lost, rotate again from the partners page.",
+                title="Already rotated",
+            )
+
+    async def revoke(self, request: Request, partner_id: str) -> Response:
         checked_id(partner_id)
-        await kit.form(request)
+        await self.kit.form(request)
         try:
-            partner = await run_in_threadpool(keys.revoke, partner_id, kit.now())
+            partner = await run_in_threadpool(self.service.revoke, partner_id, self.kit.now())
         except PartnerNotFound:
             raise AdminError(404, "There is no partner with that id.") from None
-        return kit.redirect("/admin/partners", f"Revoked {partner.name}: its key no longer works.")
+        return self.kit.redirect(
+            "/admin/partners", f"Revoked {partner.name}: its key no longer works."
+        )
 
+
+def make_router(kit: AdminKit) -> APIRouter:
+    router = kit.router(dependencies=[Depends(kit.require)])
+    pages = PartnerPages(kit)
+    router.add_api_route("/admin/partners", pages.partners, methods=["GET"])
+    router.add_api_route("/admin/partners/{partner_id}/rotate", pages.rotate, methods=["POST"])
+    router.add_api_route("/admin/partners/{partner_id}/revoke", pages.revoke, methods=["POST"])
     return router
