@@ -62,9 +62,6 @@ KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
     ("syndication.services.partners", "redis"): (
         "services/partners* are being refactored (issue #13); their Redis use moves then"
     ),
-    ("syndication.services.partners", "syndication.web.auth"): (
-        "request signing moves out of web/auth.py in the partners refactor (issue #13)"
-    ),
 }
 
 # Known import cycles (the modules of one strongly connected component) → reason.
