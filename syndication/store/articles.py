@@ -289,7 +289,7 @@ class ArticleStore:
         canon: str,
     ) -> Written:
         k = self.keys
-        pipe.watch(k.identities, k.article_urls)
+        pipe.watch(k.identities, k.article_urls, k.article_url_sharers)
         found = pipe.hget(k.identities, identity.field)
         if found is not None:
             article_id = found.decode()
@@ -302,18 +302,34 @@ class ArticleStore:
         # Who holds the URL: a new URL of this article may not be another source's.
         holder_raw = pipe.hget(k.article_urls, canon)
         holder = None if holder_raw is None else holder_raw.decode()
+        sharers: dict[str, list[str]] = {}  # URL → its sharers list as it must be written
+        heirs: dict[str, str] = {}  # URL → the article that takes over its index entry
         if holder is not None and holder != article_id:
             other = self._holding(pipe, holder, canon)
             if other is None:
                 holder = None  # a stale entry: claim the URL
             elif other.owned_by != identity.owner:
                 raise NotOwner(holder, other.owned_by, identity.owner)
+            else:  # the same source's other article with this URL: share it
+                now_sharing = self._sharers(pipe, canon)
+                if article_id not in now_sharing:
+                    sharers[canon] = [*now_sharing, article_id]
         claim_url = holder is None
         drop_url: str | None = None
         old_canon = None if old is None else canonical_url(old.article.url)
         moved = old_canon is not None and old_canon != canon
-        if moved and pipe.hget(k.article_urls, old_canon) == article_id.encode():
-            drop_url = old_canon
+        if moved:
+            assert old_canon is not None
+            left = [i for i in self._sharers(pipe, old_canon) if i != article_id]
+            if pipe.hget(k.article_urls, old_canon) == article_id.encode():
+                # The URL stays with its owner through another article that still has it.
+                heir = next((i for i in left if self._holding(pipe, i, old_canon)), None)
+                if heir is None:
+                    drop_url, left = old_canon, []
+                else:
+                    heirs[old_canon] = heir
+                    left = [i for i in left if i != heir]
+            sharers[old_canon] = left
 
         feed_date: date = (
             old.article.feed_date or old.article.published_at.date()
@@ -354,6 +370,7 @@ class ArticleStore:
 
         pipe.multi()
         self._book(pipe, article_id, identity, canon, found, claim_url, drop_url)
+        self._book_sharers(pipe, sharers, heirs)
         if old is not None:
             for index in _index_keys(k, old.article):
                 pipe.zrem(index, article_id)
@@ -387,6 +404,23 @@ class ArticleStore:
             pipe.hset(self.keys.article_urls, canon, article_id)
         if drop_url is not None:
             pipe.hdel(self.keys.article_urls, drop_url)
+
+    def _sharers(self, pipe: redis.client.Pipeline, canon: str) -> list[str]:
+        raw = pipe.hget(self.keys.article_url_sharers, canon)
+        return [] if raw is None else [str(i) for i in json.loads(raw)]
+
+    def _book_sharers(
+        self, pipe: redis.client.Pipeline, sharers: dict[str, list[str]], heirs: dict[str, str]
+    ) -> None:
+        """Queue the URL-sharing changes inside a write's MULTI: the new sharer lists, and
+        the articles that take over a URL's index entry from one that moved away."""
+        for url, heir in heirs.items():
+            pipe.hset(self.keys.article_urls, url, heir)
+        for url, ids in sharers.items():
+            if ids:
+                pipe.hset(self.keys.article_url_sharers, url, json.dumps(ids))
+            else:
+                pipe.hdel(self.keys.article_url_sharers, url)
 
     def withdraw(self, article_id: str, now: datetime) -> Outcome:
         """Mark withdrawn and drop from every index; the record stays as a tombstone."""

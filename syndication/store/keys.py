@@ -38,6 +38,13 @@ class Keys:
         return f"{self.prefix}articles:{{identity}}:urls"
 
     @property
+    def article_url_sharers(self) -> str:
+        """Canonical URL → JSON list of the *other* articles of the URL's owner that have it
+        too (two guids of one feed linking one page): when the article in ``article_urls``
+        moves to another URL, the URL stays with its owner through one of these."""
+        return f"{self.prefix}articles:{{identity}}:url-sharers"
+
+    @property
     def identities_migrated(self) -> str:
         """Set once every record from before owners is in ``article_urls``."""
         return f"{self.prefix}articles:{{identity}}:migrated"
