@@ -24,12 +24,10 @@ from __future__ import annotations
 
 import email
 import email.policy
-import hashlib
-import json
 import logging
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -40,6 +38,19 @@ from zoneinfo import ZoneInfo
 import redis
 
 from syndication.build import email as mail_build
+from syndication.build.digest_selection import (
+    FREQUENCIES as FREQUENCIES,
+)
+from syndication.build.digest_selection import (
+    PERIOD_LENGTH,
+    check_order,
+)
+from syndication.build.digest_selection import (
+    SegmentSpec as SegmentSpec,
+)
+from syndication.build.digest_selection import arrange as arrange
+from syndication.build.digest_selection import period_of as period_of
+from syndication.build.digest_selection import segment_articles as segment_articles
 from syndication.clock import Clock, system_clock
 from syndication.config import ENV_PREFIX, ConfigError, Publisher, Settings
 from syndication.deliver.smtp import Outcome, Sender, SendResult, canonical_eols
@@ -61,19 +72,12 @@ from syndication.store.editorial import EditionNotEditable as EditionNotEditable
 from syndication.store.editorial import Editorial as Editorial
 from syndication.store.editorial import EditorialConflict as EditorialConflict
 from syndication.store.editorial import EditorialStore, clean_intro
-from syndication.store.keys import Keys
 from syndication.store.subscribers import Subscriber, SubscriberStore
 from syndication.tokens import manage_token
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-FREQUENCIES = ("daily", "weekly", "instant")
-PERIOD_LENGTH = {
-    "daily": timedelta(days=1),
-    "weekly": timedelta(days=7),
-    "instant": timedelta(minutes=5),
-}
 MAX_COUNTDOWN = 600.0
 REDIS_TRANSIENT = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
@@ -166,31 +170,6 @@ class RecordingDigestEvents:
 
 
 @dataclass(frozen=True)
-class SegmentSpec:
-    language: str
-    topics: tuple[str, ...]
-    article_ids: tuple[str, ...]
-
-    @property
-    def id(self) -> str:
-        raw = f"{self.language}|{','.join(self.topics)}".encode()
-        return hashlib.sha256(raw).hexdigest()[:12]
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "language": self.language,
-                "topics": list(self.topics),
-                "articles": list(self.article_ids),
-            }
-        )
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> SegmentSpec:
-        return cls(data["language"], tuple(data["topics"]), tuple(data["articles"]))
-
-
-@dataclass(frozen=True)
 class SegmentPreview:
     """One segment of an edition as its subscribers get it (placeholder personal links).
 
@@ -268,82 +247,6 @@ class RecoverReport:
     active: bool = False  # still sending with work left: worth looking at again soon
 
 
-def period_of(frequency: str, now: datetime, tz: ZoneInfo) -> str:
-    """The period an edition created at ``now`` belongs to, in the publisher's time zone."""
-    local = now.astimezone(tz)
-    if frequency == "daily":
-        return local.date().isoformat()
-    if frequency == "weekly":
-        year, week, _ = local.isocalendar()
-        return f"{year}-W{week:02d}"
-    if frequency == "instant":
-        minute = local.minute - local.minute % 5
-        return local.strftime("%Y-%m-%dT%H:") + f"{minute:02d}"
-    raise ValueError(f"unknown frequency {frequency!r}")
-
-
-def segment_articles(
-    articles: Sequence[Article], language: str, topics: tuple[str, ...], limit: int
-) -> tuple[str, ...]:
-    """Newest first: the subscriber's language (primary subtag), any of their topics (or all)."""
-    primary = language.split("-")[0]
-    wanted = set(topics)
-    chosen = [
-        a.id
-        for a in articles
-        if a.language.split("-")[0] == primary
-        and (not wanted or wanted.intersection(a.topic_slugs))
-    ]
-    return tuple(chosen[:limit])
-
-
-def arrange(
-    articles: Sequence[Article],
-    editorial: Editorial,
-    language: str,
-    featured: Article | None,
-    limit: int,
-) -> tuple[list[Article], str | None]:
-    """A segment's articles in the editors' order, the featured story first.
-
-    ``articles`` are the segment's own (its language and topics); ``featured`` is the
-    edition's featured article when it is published. The featured story goes to every
-    segment of its language whatever the topics (it is the newsroom's lead, meant for every
-    reader of that language), so it may join a segment that did not have it; the segment
-    then keeps at most ``limit`` articles (the size budget). Returns (articles, the
-    featured id when it is in them).
-    """
-    position = {article_id: i for i, article_id in enumerate(editorial.order)}
-    ordered = sorted(articles, key=lambda a: position.get(a.id, len(position)))  # stable
-    if featured is None or editorial.featured != featured.id:
-        return ordered[:limit], None
-    if featured.language.split("-")[0].lower() != language.split("-")[0].lower():
-        return ordered[:limit], None
-    rest = [a for a in ordered if a.id != featured.id]
-    return [featured, *rest][:limit], featured.id
-
-
-def _check_order(order: Sequence[str], article_ids: Sequence[str]) -> None:
-    """ValueError unless ``order`` lists each of ``article_ids`` exactly once."""
-    counts = Counter(order)
-    repeated = sorted(i for i, n in counts.items() if n > 1)
-    missing = [i for i in article_ids if i not in counts]
-    unknown = sorted(set(counts) - set(article_ids))
-    if not (repeated or missing or unknown):
-        return
-    problems = []
-    if missing:
-        problems.append(f"missing {', '.join(missing)}")
-    if unknown:
-        problems.append(f"not in the edition: {', '.join(unknown)}")
-    if repeated:
-        problems.append(f"repeated: {', '.join(repeated)}")
-    raise ValueError(
-        f"order must list each of the edition's {len(article_ids)} article ids exactly once "
-        f"({'; '.join(problems)})"
-    )
-
-
 class DigestService:
     def __init__(
         self,
@@ -404,11 +307,7 @@ class DigestService:
             start = min(previous.created_at, now - length) - length  # overlap: ids dedupe
         else:
             start = now - length
-        keys = Keys(self.editions.prefix)
-        ids = [
-            m.decode() if isinstance(m, bytes) else str(m)
-            for m in self.articles.r.zrangebyscore(keys.by_date, start.timestamp(), now.timestamp())
-        ]
+        ids = self.articles.ids_between(start, now)
         seen = self.editions.included(frequency, (start - length).timestamp())
         fresh = [i for i in ids if i not in seen]
         stored = self.articles.get_many(fresh)
@@ -919,7 +818,7 @@ class DigestService:
         if featured is not None and featured not in edition.article_ids:
             raise ValueError(f"featured article {featured!r} is not in edition {edition_id}")
         chosen = [str(i).strip() for i in order]
-        _check_order(chosen, edition.article_ids)
+        check_order(chosen, edition.article_ids)
         saved = self.editorials.save(
             edition_id,
             intro=text,
