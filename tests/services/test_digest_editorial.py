@@ -118,7 +118,7 @@ def test_sent_messages_have_intro_featured_and_order_in_en_and_es(
     assert service.approve(eid, clock()) == ("draft", "sending")
     send_all(service, eid)
     # still one template per segment: the editorial does not cost the senders a rebuild
-    assert len(service._templates) == 3
+    assert len(service.templates.cache) == 3
 
     by_email = {s.email: s for s in subs}
     messages = smtp.messages()
