@@ -23,7 +23,7 @@ from syndication.services.confirmations import (
     InlineConfirmationEvents,
     make_confirmation_service,
 )
-from syndication.services.digests import DigestService, make_digest_service
+from syndication.services.digests import Digests, make_digest_service
 from syndication.services.feeds import FeedService
 from syndication.services.ingest import IngestService
 from syndication.services.partners import PartnerService, make_partner_service
@@ -141,7 +141,7 @@ class Context:
         )
 
     @cached_property
-    def digests(self) -> DigestService:
+    def digests(self) -> Digests:
         return make_digest_service(self.settings, self.client, self.events, clock=self.clock)
 
     @cached_property
