@@ -10,7 +10,7 @@ without a terminal it needs ``--yes``. An unknown edition, or one that cannot ta
 (a draft, a cancelled edition), exits 1; a usage problem (no ids and no ``--all``, no
 terminal to ask on) exits 2; ids that are not uncertain are skipped and listed.
 
-Each command calls one DigestService method; sending itself happens in the workers (the
+Each command calls one Digests method; sending itself happens in the workers (the
 ``mail`` queue). ``status`` shows live counts with a progress bar, or one JSON document.
 """
 
@@ -26,7 +26,7 @@ from typing import Any
 
 from syndication.clock import Clock, system_clock
 from syndication.config import Settings
-from syndication.services.digests import FREQUENCIES, DigestService, EditionNotEditable
+from syndication.services.digests import FREQUENCIES, Digests, EditionNotEditable
 from syndication.store.editions import Edition, EditionStatus, EntryState
 from syndication.store.editorial import Editorial
 
@@ -42,7 +42,7 @@ RESEND_RISK = (
 )
 
 
-def _service(settings: Settings, clock: Clock) -> DigestService:
+def _service(settings: Settings, clock: Clock) -> Digests:
     """Workers send; this process only queues (``mail.send_batch``) and reads the ledger.
 
     On ``clock`` (the system clock when the CLI runs, a test's own when it calls a command
@@ -238,14 +238,14 @@ def cmd_approve(args: argparse.Namespace, settings: Settings, clock: Clock = sys
     return 0
 
 
-def _resend_rows(service: DigestService, edition_id: str, ids: list[str]) -> list[dict[str, str]]:
+def _resend_rows(service: Digests, edition_id: str, ids: list[str]) -> list[dict[str, str]]:
     """(id, address, detail) of the chosen entries, from the edition's frozen list."""
     emails = {r.subscriber_id: r.email for r in service.editions.recipients(edition_id, ids)}
     details = service.editions.details(edition_id, ids)
     return [{"id": i, "email": emails.get(i, ""), "detail": details.get(i, "")} for i in ids]
 
 
-def _states(service: DigestService, edition_id: str, ids: list[str]) -> dict[str, str]:
+def _states(service: Digests, edition_id: str, ids: list[str]) -> dict[str, str]:
     """Each id's entry state ('not in this edition' when it has none): why it was skipped."""
     return {i: service.editions.entry(edition_id, i)["state"] or "not in this edition" for i in ids}
 
@@ -327,7 +327,7 @@ def cmd_resend(args: argparse.Namespace, settings: Settings, clock: Clock = syst
     return 0 if report.resent else EXIT_INPUT  # all of them stopped being uncertain meanwhile
 
 
-def _watch(service: DigestService, edition: Edition, interval: float) -> Edition:
+def _watch(service: Digests, edition: Edition, interval: float) -> Edition:
     """A live progress bar until the edition is done, cancelled or paused (Ctrl-C stops)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 

@@ -21,7 +21,7 @@ from syndication.services.confirmations import (
     InlineConfirmationEvents,
     make_confirmation_service,
 )
-from syndication.services.digests import DigestService, make_digest_service
+from syndication.services.digests import Digests, make_digest_service
 from syndication.services.feeds import FeedService
 from syndication.services.ingest import IngestService
 from syndication.services.partners import Partners, make_partners
@@ -145,7 +145,7 @@ class Context:
         )
 
     @cached_property
-    def digests(self) -> DigestService:
+    def digests(self) -> Digests:
         return make_digest_service(self.settings, self.client, self.events, clock=self.clock)
 
     @cached_property

@@ -18,7 +18,7 @@ starts a fresh one), so it does not stay behind with the flag set.
 **Recovery.** A sender that waits longer than ``mail_redis_patience_seconds`` for Redis
 ends its task (a retry would have to be published to the Redis that is down, and is then
 dropped: ``Reject(requeue=False)``); its claims come back when their leases run out. The
-watchdog, a thread in every worker's main process, runs ``DigestService.recover`` every
+watchdog, a thread in every worker's main process, runs ``Digests.recover`` every
 ``mail_recover_interval_seconds``, as beat's ``mail.recover`` does each minute: it expires
 leases and re-queues editions with pending work and no live sender (``take_kick`` keeps
 several workers from flooding the queue). So a worker resumes an edition by itself after

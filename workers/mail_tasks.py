@@ -1,6 +1,6 @@
 """Thin tasks on the ``mail`` queue: create editions, send batches, recover stale sends.
 
-Every task takes ids and calls one DigestService method. Duplicated or redelivered tasks
+Every task takes ids and calls one Digests method. Duplicated or redelivered tasks
 are harmless by construction: editions are created once per (frequency, period), and
 recipients are claimed atomically from the ledger, so an extra send task finds nothing.
 """
@@ -15,14 +15,14 @@ from typing import Any, TypeVar, cast
 from celery import Celery
 from celery.signals import worker_ready
 
-from syndication.services.digests import BatchReport, DigestService, make_digest_service
+from syndication.services.digests import BatchReport, Digests, make_digest_service
 from syndication.services.sending import RedisUnavailable
 from syndication.store.connection import ConnectionFailed
 from workers.celery_app import app, current_settings
 
 log = logging.getLogger(__name__)
 TEMPORARY = (*ConnectionFailed, OSError)
-_service: DigestService | None = None
+_service: Digests | None = None
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
@@ -55,7 +55,7 @@ class CeleryDigestEvents:
             )
 
 
-def service() -> DigestService:
+def service() -> Digests:
     """One service per worker process, made after the fork (threads share it)."""
     global _service
     if _service is None:
@@ -79,7 +79,7 @@ def create_edition(frequency: str) -> dict[str, Any]:
     """Beat calls this at the publisher's local send time; a repeat makes no second edition.
 
     With ``digest_approval_minutes`` the edition waits as a draft for the editors until
-    ``start_due_drafts`` starts it (``DigestService.create_scheduled``)."""
+    ``start_due_drafts`` starts it (``Digests.create_scheduled``)."""
     created = service().create_scheduled(frequency, datetime.now(UTC))
     log.info(
         "edition %s: %s", created.edition_id or "-", created.reason, extra={"frequency": frequency}

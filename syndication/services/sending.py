@@ -33,17 +33,16 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
-import redis
-
 from syndication import shutdown
 from syndication.deliver.smtp import Sender, SendResult
 from syndication.deliver.throttle import RateLimiter
+from syndication.store.connection import ConnectionFailed
 from syndication.store.durability import Durability
 from syndication.store.editions import Claim, Edition, EditionStore, FrozenRecipient, Mark
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
-REDIS_TRANSIENT = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+REDIS_TRANSIENT = ConnectionFailed
 JOURNAL_SECONDS = 60.0  # outcomes a session can write again after Redis lost them
 JOURNAL_MAX = 50_000
 # After Redis restarted, claims pause this many heartbeats: every running sender notices

@@ -150,6 +150,12 @@ class ArticleStore:
         members = self.r.zrevrange(index or self.keys.by_date, offset, offset + limit - 1)
         return [m.decode() for m in members]
 
+    def ids_between(self, start: datetime, end: datetime) -> list[str]:
+        """Ids of the articles published from ``start`` to ``end`` (both included), oldest
+        first: the window a digest edition takes its candidates from."""
+        members = self.r.zrangebyscore(self.keys.by_date, start.timestamp(), end.timestamp())
+        return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+
     def latest(self, limit: int, offset: int = 0, index: str | None = None) -> list[Article]:
         stored = self.get_many(self.latest_ids(limit, offset, index))
         return [s.article for s in stored if s.state is State.PUBLISHED]

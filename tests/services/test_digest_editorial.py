@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from syndication.cli_digest import register
 from syndication.config import Settings
 from syndication.services.digests import (
-    DigestService,
+    Digests,
     EditionNotEditable,
     MailSettings,
     RecordingDigestEvents,
@@ -55,7 +55,7 @@ def service_for(
     clock: ManualClock,
     smtp: ScriptedSmtp | None = None,
     **mail: Any,
-) -> DigestService:
+) -> Digests:
     if smtp is not None:
         settings = dataclasses.replace(settings, smtp_url=smtp.url)
     options: dict[str, Any] = {"connections": 2, "batch": 20, "policy": FAST, **mail}
@@ -86,7 +86,7 @@ def draft(
     prefix: str,
     smtp: ScriptedSmtp,
     clock: ManualClock,
-) -> tuple[DigestService, str, list[Any], list[Any]]:
+) -> tuple[Digests, str, list[Any], list[Any]]:
     subs = add_subscribers(redis_client, prefix, 6, now=clock(), segments=SEGMENTS)
     articles = add_articles(redis_client, prefix, ARTICLES, now=clock())
     service = service_for(settings, redis_client, clock, smtp)
@@ -104,7 +104,7 @@ CASES = {
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_sent_messages_have_intro_featured_and_order_in_en_and_es(
-    draft: tuple[DigestService, str, list[Any], list[Any]],
+    draft: tuple[Digests, str, list[Any], list[Any]],
     smtp: ScriptedSmtp,
     clock: ManualClock,
     case: str,
@@ -118,7 +118,7 @@ def test_sent_messages_have_intro_featured_and_order_in_en_and_es(
     assert service.approve(eid, clock()) == ("draft", "sending")
     send_all(service, eid)
     # still one template per segment: the editorial does not cost the senders a rebuild
-    assert len(service._templates) == 3
+    assert len(service.templates.cache) == 3
 
     by_email = {s.email: s for s in subs}
     messages = smtp.messages()
@@ -159,7 +159,7 @@ def test_sent_messages_have_intro_featured_and_order_in_en_and_es(
 
 
 def test_editing_past_the_draft_is_refused_and_changes_nothing(
-    draft: tuple[DigestService, str, list[Any], list[Any]], clock: ManualClock
+    draft: tuple[Digests, str, list[Any], list[Any]], clock: ManualClock
 ) -> None:
     service, eid, articles, _ = draft
     order = [a.id for a in articles]
@@ -186,7 +186,7 @@ def test_editing_past_the_draft_is_refused_and_changes_nothing(
 
 
 def test_bad_input_is_refused_with_a_message_and_stores_nothing(
-    draft: tuple[DigestService, str, list[Any], list[Any]], clock: ManualClock
+    draft: tuple[Digests, str, list[Any], list[Any]], clock: ManualClock
 ) -> None:
     service, eid, articles, _ = draft
     ids = [a.id for a in articles]
@@ -215,7 +215,7 @@ def test_bad_input_is_refused_with_a_message_and_stores_nothing(
 
 
 def test_revision_bumps_and_previews_follow_the_edits(
-    draft: tuple[DigestService, str, list[Any], list[Any]], clock: ManualClock
+    draft: tuple[Digests, str, list[Any], list[Any]], clock: ManualClock
 ) -> None:
     service, eid, articles, subs = draft
     ids = [a.id for a in articles]
@@ -338,7 +338,7 @@ def test_approve_sends_a_scheduled_draft_now(
 
 
 def test_archive_web_version_shows_the_editorial(
-    draft: tuple[DigestService, str, list[Any], list[Any]], context: Any, clock: ManualClock
+    draft: tuple[Digests, str, list[Any], list[Any]], context: Any, clock: ManualClock
 ) -> None:
     service, eid, articles, _ = draft
     ids = [a.id for a in articles]

@@ -12,7 +12,7 @@ from syndication.config import Settings
 from syndication.deliver.smtp import Outcome, SmtpSender, dot_stuff
 from syndication.deliver.throttle import RateLimiter
 from syndication.services.digests import (
-    DigestService,
+    Digests,
     MailSettings,
     RecordingDigestEvents,
     make_digest_service,
@@ -33,7 +33,7 @@ def service_for(
     smtp: ScriptedSmtp,
     clock: ManualClock,
     **mail: object,
-) -> DigestService:
+) -> Digests:
     settings = dataclasses.replace(settings, smtp_url=smtp.url)
     options: dict[str, object] = {"connections": 3, "batch": 20, "policy": FAST}
     options.update(mail)

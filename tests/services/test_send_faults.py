@@ -15,7 +15,7 @@ from syndication import shutdown
 from syndication.config import Settings
 from syndication.embedded_redis import EmbeddedRedis
 from syndication.services.digests import (
-    DigestService,
+    Digests,
     MailSettings,
     RecordingDigestEvents,
     make_digest_service,
@@ -40,7 +40,7 @@ def no_drain() -> Iterator[None]:
 
 def make_service(
     settings: Settings, client: redis.Redis, smtp: ScriptedSmtp, clock: ManualClock, **mail: Any
-) -> tuple[DigestService, RecordingDigestEvents]:
+) -> tuple[Digests, RecordingDigestEvents]:
     events = RecordingDigestEvents()
     options: dict[str, Any] = {"connections": 2, "batch": 10, "policy": FAST} | mail
     service = make_digest_service(
@@ -54,7 +54,7 @@ def make_service(
 
 
 def edition_of(
-    service: DigestService, client: redis.Redis, prefix: str, clock: ManualClock, n: int
+    service: Digests, client: redis.Redis, prefix: str, clock: ManualClock, n: int
 ) -> str:
     add_subscribers(client, prefix, n, now=clock())
     add_articles(client, prefix, [{"topics": ["Coca"]}], now=clock())
@@ -89,7 +89,7 @@ def test_a_drain_finishes_the_message_in_flight_and_hands_back_the_rest(
 def test_a_cancel_mid_run_ends_unsent_entries_cancelled(
     settings: Settings, redis_client: redis.Redis, prefix: str, clock: ManualClock
 ) -> None:
-    holder: list[DigestService] = []
+    holder: list[Digests] = []
     eid_holder: list[str] = []
 
     def cancel_at_five(rcpt: str, n: int) -> None:

@@ -76,7 +76,7 @@ def send_all(service: Any, edition_id: str, timeout: float = 60) -> Any:
 
 
 def smtp_digests(settings: Any, client: Any, smtp: Any, clock: Any) -> Any:
-    """A DigestService that sends through ``smtp`` (a ``ScriptedSmtp``) in this process, one
+    """A Digests that sends through ``smtp`` (a ``ScriptedSmtp``) in this process, one
     connection at a time, with short leases and backoffs; its sending requests are kept
     (``RecordingDigestEvents``), so only ``send_all`` sends."""
     import dataclasses

@@ -27,7 +27,7 @@ import redis
 from syndication.clock import system_clock
 from syndication.config import load_settings
 from syndication.embedded_redis import find_redis_server
-from syndication.services.digests import DigestService, MailSettings, make_digest_service
+from syndication.services.digests import Digests, MailSettings, make_digest_service
 from syndication.store.editions import EditionStatus, EntryState, Policy
 from tests.support import EXAMPLE_CONFIG, wait_for
 from tests.support.crashable_redis import CrashableRedis, build_aofcrash
@@ -138,7 +138,7 @@ class FaultRig:
 
     # --- parts -------------------------------------------------------------------------
 
-    def service(self) -> DigestService:
+    def service(self) -> Digests:
         """The service as the CLI would make it, queuing tasks on this rig's broker (its own
         Celery app: never another test's cached connection pool)."""
         from celery import Celery
@@ -164,14 +164,14 @@ class FaultRig:
         w.wait_ready()
         return w
 
-    def in_flight(self, svc: DigestService, edition_id: str) -> int:
+    def in_flight(self, svc: Digests, edition_id: str) -> int:
         return int(self.client.scard(svc.editions.key(edition_id, "inflight")))
 
     def delivered(self) -> int:
         assert self.smtp is not None
         return self.smtp.count()
 
-    def finished(self, svc: DigestService, edition_id: str) -> bool:
+    def finished(self, svc: Digests, edition_id: str) -> bool:
         try:
             edition = svc.status(edition_id)
         except redis.exceptions.ConnectionError:
@@ -181,7 +181,7 @@ class FaultRig:
     def outcome(
         self,
         fault: str,
-        svc: DigestService,
+        svc: Digests,
         edition_id: str,
         *,
         in_flight: int,
@@ -228,7 +228,7 @@ Fault = Callable[[Path, int], Outcome]
 def _run(
     rig: FaultRig,
     name: str,
-    inject: Callable[[FaultRig, DigestService, str], tuple[int, str]],
+    inject: Callable[[FaultRig, Digests, str], tuple[int, str]],
     *,
     at: float = 0.35,
     timeout: float = 300,
@@ -264,7 +264,7 @@ def worker_killed(root: Path, n: int) -> Outcome:
     sits idle: recovery must hand the rest to the idle one within seconds (the dead
     sender's heartbeat lapses after three beats), not after the 120 s lease."""
 
-    def inject(rig: FaultRig, svc: DigestService, eid: str) -> tuple[int, str]:
+    def inject(rig: FaultRig, svc: Digests, eid: str) -> tuple[int, str]:
         victim = rig.workers[0]
         os.killpg(victim.proc.pid, signal.SIGKILL)
         victim.proc.wait()
@@ -288,7 +288,7 @@ def host_crash(
     Redis restarts from what is on disk. With ``appendfsync always`` (or a replica, or
     WAITAOF on Redis ≥ 8) every begin is durable before DATA."""
 
-    def inject(rig: FaultRig, svc: DigestService, eid: str) -> tuple[int, str]:
+    def inject(rig: FaultRig, svc: Digests, eid: str) -> tuple[int, str]:
         assert rig.redis is not None
         in_flight = rig.in_flight(svc, eid)
         rig.redis.crash()
@@ -310,7 +310,7 @@ def long_outage(root: Path, n: int) -> Outcome:
     """Redis away for longer than the senders' patience (2 s here, 120 s by default), no
     beat: the worker's watchdog resumes the edition when Redis is back."""
 
-    def inject(rig: FaultRig, svc: DigestService, eid: str) -> tuple[int, str]:
+    def inject(rig: FaultRig, svc: Digests, eid: str) -> tuple[int, str]:
         assert rig.redis is not None
         in_flight = rig.in_flight(svc, eid)
         rig.redis.stop(cleanup=False)
@@ -336,7 +336,7 @@ def deploy(root: Path, n: int) -> Outcome:
     """A deploy: SIGTERM to the worker's main process (as ``docker stop``), SIGKILL 10 s
     later if it is still there, then a new worker starts."""
 
-    def inject(rig: FaultRig, svc: DigestService, eid: str) -> tuple[int, str]:
+    def inject(rig: FaultRig, svc: Digests, eid: str) -> tuple[int, str]:
         old = rig.workers[0]
         in_flight = rig.in_flight(svc, eid)
         asked = time.monotonic()
@@ -362,7 +362,7 @@ def dropped_mid_data(root: Path, n: int, drops: int = 10) -> Outcome:
     instead of answering: uncertain, never resent by default, reported."""
     emails = {f"reader{i:05d}@example.org" for i in range(0, n, max(1, n // drops))}
 
-    def inject(rig: FaultRig, svc: DigestService, eid: str) -> tuple[int, str]:
+    def inject(rig: FaultRig, svc: Digests, eid: str) -> tuple[int, str]:
         return 0, f"{len(emails)} connections dropped after DATA"
 
     with FaultRig(root, n, script=Script(drop_after_data=set(emails))) as rig:
@@ -373,7 +373,7 @@ def greylisted(root: Path, n: int) -> Outcome:
     """Every reader's first attempt answered 451 (greylisting): all delivered, once."""
     script = Script(temp_fail={f"reader{i:05d}@example.org": 1 for i in range(n)})
 
-    def inject(rig: FaultRig, svc: DigestService, eid: str) -> tuple[int, str]:
+    def inject(rig: FaultRig, svc: Digests, eid: str) -> tuple[int, str]:
         return 0, "451 on every first attempt"
 
     with FaultRig(root, n, script=script) as rig:

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from syndication.config import Settings
 from syndication.services.digests import (
-    DigestService,
+    Digests,
     MailSettings,
     RecordingDigestEvents,
     make_digest_service,
@@ -43,7 +43,7 @@ def client(context: Any) -> Iterator[TestClient]:
 
 def service_for(
     settings: Settings, client: redis.Redis, smtp: ScriptedSmtp, clock: ManualClock
-) -> DigestService:
+) -> Digests:
     settings = dataclasses.replace(settings, smtp_url=smtp.url)
     mail = MailSettings(connections=2, batch=20, policy=FAST)
     return make_digest_service(settings, client, RecordingDigestEvents(), mail=mail, clock=clock)

@@ -22,7 +22,7 @@ from syndication.config import Settings
 from syndication.models import Article
 from syndication.services.articles import ArticleService
 from syndication.services.digests import (
-    DigestService,
+    Digests,
     MailSettings,
     RecordingDigestEvents,
     make_digest_service,
@@ -52,7 +52,7 @@ def store_article(client: redis.Redis, prefix: str, n: int, when: datetime) -> A
     return article
 
 
-def send_all(service: DigestService, edition_id: str) -> None:
+def send_all(service: Digests, edition_id: str) -> None:
     deadline = time.monotonic() + 60
     while (edition := service.status(edition_id)) and edition.status is EditionStatus.SENDING:
         assert time.monotonic() < deadline, edition.counts

@@ -22,7 +22,7 @@ import redis
 from syndication.clock import system_clock
 from syndication.config import Settings, load_settings
 from syndication.embedded_redis import EmbeddedRedis
-from syndication.services.digests import DigestService
+from syndication.services.digests import Digests
 from syndication.store.editions import EditionStatus, EntryState, Policy
 from tests.support import EXAMPLE_CONFIG, wait_for
 from tests.support.digests import (
@@ -59,7 +59,7 @@ def start(
     return w.wait_ready()
 
 
-def service(settings: Settings, client: redis.Redis) -> DigestService:
+def service(settings: Settings, client: redis.Redis) -> Digests:
     return worker_service(settings, client, POLICY)
 
 

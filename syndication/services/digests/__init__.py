@@ -1,0 +1,61 @@
+"""Digest editions: create one per frequency and period, send it through the ledger, recover.
+
+- settings.py: ``MailSettings``, delivery settings mapped from ``Settings``.
+- creation.py: ``EditionCreator``, choosing the articles and freezing the recipients.
+- templates.py: ``SegmentTemplates``, each segment's message template in one typed LRU.
+- editorial.py: ``EditorialDesk``, editing, previewing and approving draft editions.
+- control.py: ``EditionControl``, pause, resume, cancel, resend the uncertain, recover, report.
+- dispatch.py: ``Dispatcher``, ``send_batch`` over the send engine in services/sending.py.
+- facade.py: ``Digests``, all of them wired together under the faces' method names.
+- wiring.py: ``make_digest_service`` and ``load_dkim_key`` (until context.py carries them).
+
+The pure selection (periods, segments, the editorial order) is in build/digest_selection.py.
+Nothing here imports Celery: ``DigestEvents`` is how sending work is queued.
+"""
+
+from syndication.build.digest_selection import (
+    FREQUENCIES,
+    PERIOD_LENGTH,
+    SegmentSpec,
+    arrange,
+    period_of,
+    segment_articles,
+)
+from syndication.services.digests.events import DigestEvents, RecordingDigestEvents
+from syndication.services.digests.facade import Digests, DigestService
+from syndication.services.digests.results import (
+    BatchReport,
+    Created,
+    RecoverReport,
+    ResendReport,
+    SegmentPreview,
+)
+from syndication.services.digests.settings import MAX_COUNTDOWN, MailSettings
+from syndication.services.digests.wiring import DKIM_KEY_VAR, load_dkim_key, make_digest_service
+from syndication.store.editorial import EditionNotEditable, Editorial, EditorialConflict
+
+__all__ = [
+    "DKIM_KEY_VAR",
+    "FREQUENCIES",
+    "MAX_COUNTDOWN",
+    "PERIOD_LENGTH",
+    "BatchReport",
+    "Created",
+    "DigestEvents",
+    "DigestService",
+    "Digests",
+    "EditionNotEditable",
+    "Editorial",
+    "EditorialConflict",
+    "MailSettings",
+    "RecordingDigestEvents",
+    "RecoverReport",
+    "ResendReport",
+    "SegmentPreview",
+    "SegmentSpec",
+    "arrange",
+    "load_dkim_key",
+    "make_digest_service",
+    "period_of",
+    "segment_articles",
+]

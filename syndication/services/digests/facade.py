@@ -1,0 +1,138 @@
+"""``Digests``: the digest use cases as the faces (web, CLI, workers) call them.
+
+It builds the five services over shared stores and caches and hands out their methods
+under the names the faces have always used; new code may as well take the service it
+needs (``digests.creation``, ``.editing``, ``.control``, ``.dispatch``, ``.templates``).
+Nothing here imports Celery: ``DigestEvents`` is how sending work is queued.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+from syndication.build import email as mail_build
+from syndication.clock import Clock, system_clock
+from syndication.config import Publisher
+from syndication.deliver.smtp import Sender
+from syndication.deliver.throttle import RateLimiter
+from syndication.services.digests.control import EditionControl
+from syndication.services.digests.creation import EditionCreator
+from syndication.services.digests.dispatch import Dispatcher
+from syndication.services.digests.editorial import EditorialDesk
+from syndication.services.digests.events import DigestEvents
+from syndication.services.digests.settings import MailSettings
+from syndication.services.digests.templates import SegmentTemplates
+from syndication.services.sending import Retrying
+from syndication.store.articles import ArticleStore
+from syndication.store.editions import EditionStore
+from syndication.store.editorial import EditorialStore
+from syndication.store.subscribers import SubscriberStore
+
+
+class Digests:
+    """The digest services of one process, wired once (wiring.py: ``make_digest_service``)."""
+
+    def __init__(
+        self,
+        editions: EditionStore,
+        articles: ArticleStore,
+        subscribers: SubscriberStore,
+        publisher: Publisher,
+        public_url: str,
+        secret_key: str,
+        mail: MailSettings,
+        events: DigestEvents,
+        sender_factory: Callable[[], Sender] | None = None,
+        rate: RateLimiter | None = None,
+        dkim: mail_build.DkimKey | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.editions = editions
+        self.articles = articles
+        self.subscribers = subscribers
+        self.editorials = EditorialStore(editions)
+        self.publisher = publisher
+        self.public_url = public_url
+        self.mail = mail
+        self.events = events
+        self.tz = ZoneInfo(publisher.timezone)
+        self.templates = SegmentTemplates(
+            editions=editions,
+            articles=articles,
+            editorials=self.editorials,
+            publisher=publisher,
+            public_url=public_url,
+            sender=mail.mail_from or mail_build.default_sender(publisher, public_url),
+            max_articles=mail.max_articles,
+            retrying=Retrying(mail.redis_patience),
+            dkim=dkim,
+        )
+        self.creation = EditionCreator(
+            editions=editions,
+            articles=articles,
+            subscribers=subscribers,
+            editorials=self.editorials,
+            templates=self.templates,
+            events=events,
+            mail=mail,
+            tz=self.tz,
+            secret_key=secret_key,
+        )
+        self.editing = EditorialDesk(
+            editions=editions,
+            editorials=self.editorials,
+            templates=self.templates,
+            events=events,
+            mail=mail,
+            publisher=publisher,
+            public_url=public_url,
+        )
+        self.control = EditionControl(editions=editions, events=events, mail=mail)
+        self.dispatch = self._dispatcher(sender_factory, rate, clock)
+        self._expose_use_cases()
+
+    def _expose_use_cases(self) -> None:
+        """The faces' names for the use cases, each one service's method."""
+        self.edition_id_for = self.creation.edition_id_for
+        self.create_edition = self.creation.create_edition
+        self.create_scheduled = self.creation.create_scheduled
+        self.preview = self.creation.preview
+        self.editorial = self.editing.editorial
+        self.edit = self.editing.edit
+        self.approve = self.editing.approve
+        self.start_due_drafts = self.editing.start_due_drafts
+        self.segment_ids = self.editing.segment_ids
+        self.preview_segment = self.editing.preview_segment
+        self.recover = self.control.recover
+        self.pause = self.control.pause
+        self.resume = self.control.resume
+        self.cancel = self.control.cancel
+        self.resend_uncertain = self.control.resend_uncertain
+        self.status = self.control.status
+        self.report = self.control.report
+        self.send_batch = self.dispatch.send_batch
+        self.message = self.templates.message
+
+    def _dispatcher(
+        self,
+        sender_factory: Callable[[], Sender] | None,
+        rate: RateLimiter | None,
+        clock: Clock,
+    ) -> Dispatcher:
+        return Dispatcher(
+            editions=self.editions,
+            subscribers=self.subscribers,
+            templates=self.templates,
+            events=self.events,
+            mail=self.mail,
+            envelope_from=self.mail.envelope_from
+            or f"newsletter@{mail_build.host_of(self.public_url)}",
+            sender_factory=sender_factory,
+            rate=rate,
+            clock=clock,
+        )
+
+
+#: The name the faces import (web/admin/editions.py, cli_digest.py, workers/mail_tasks.py).
+DigestService = Digests

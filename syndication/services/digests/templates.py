@@ -1,0 +1,212 @@
+"""Each segment's message template, built once per process and editorial revision.
+
+A send builds one ``MessageTemplate`` (build/email.py) per segment and personalises it per
+recipient, so the templates, the article ids each shows and whether its line ends are all
+CRLF live together in one small LRU (``SegmentCache``), keyed on (edition, segment,
+editorial revision): a preview after an edit is fresh, and senders (past the draft) never
+ask Redis for a template again. The revision of an edition past its draft is final (only
+drafts are edited), so it is remembered too instead of read per message.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from syndication.build import email as mail_build
+from syndication.build.digest_selection import SegmentSpec, arrange
+from syndication.config import Publisher
+from syndication.deliver.smtp import canonical_eols
+from syndication.models import Article
+from syndication.services.sending import Retrying
+from syndication.store.articles import ArticleStore, State
+from syndication.store.editions import Edition, EditionStatus, EditionStore, FrozenRecipient
+from syndication.store.editorial import Editorial, EditorialStore
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+#: (edition id, segment id, editorial revision)
+TemplateKey = tuple[str, str, int]
+
+
+class Lru(Generic[K, V]):
+    """A small LRU shared by a process's sender threads: at most ``size`` entries."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+
+@dataclass(frozen=True)
+class SegmentTemplate:
+    """A segment's template with what the senders and the preview need to know of it."""
+
+    template: mail_build.MessageTemplate
+    shown: tuple[str, ...]  # article ids, in the order the message shows them
+    canonical: bool  # every line end is CRLF (the recipient values never hold CR or LF)
+
+    @classmethod
+    def of(
+        cls, template: mail_build.MessageTemplate, articles: Sequence[Article]
+    ) -> SegmentTemplate:
+        canonical = all(canonical_eols(c) for c in template.chunks)
+        return cls(template, tuple(a.id for a in articles), canonical)
+
+
+class SegmentTemplates:
+    """Builds segment templates and personalises them (one per process, all threads)."""
+
+    def __init__(
+        self,
+        *,
+        editions: EditionStore,
+        articles: ArticleStore,
+        editorials: EditorialStore,
+        publisher: Publisher,
+        public_url: str,
+        sender: str,
+        max_articles: int,
+        retrying: Retrying,
+        dkim: mail_build.DkimKey | None = None,
+    ) -> None:
+        self.editions = editions
+        self.articles = articles
+        self.editorials = editorials
+        self.publisher = publisher
+        self.public_url = public_url
+        self.sender = sender
+        self.max_articles = max_articles
+        self.dkim = dkim
+        self._patient = retrying.patient  # Redis reads wait for Redis to come back
+        self.cache: Lru[TemplateKey, SegmentTemplate] = Lru(64)
+        self._final_revisions: Lru[str, int] = Lru(256)
+
+    def build(
+        self,
+        edition_id: str,
+        frequency: str,
+        language: str,
+        topics: tuple[str, ...],
+        articles: Sequence[Article],
+        now: datetime,
+        intro: str = "",
+        featured: str | None = None,
+    ) -> mail_build.MessageTemplate:
+        """A template from scratch (no cache): render the digest, then split the message."""
+        segment = mail_build.DigestSegment(
+            edition_id=edition_id,
+            frequency=frequency,
+            language=language,
+            topics=topics,
+            articles=tuple(articles),
+            intro=intro,
+            featured=featured,
+        )
+        rendered = mail_build.render_digest(segment, self.publisher, self.public_url, now)
+        return mail_build.build_message_template(
+            rendered, segment, self.publisher, self.public_url, self.sender, now
+        )
+
+    def revision(self, edition: Edition) -> int:
+        """The editorial revision a template must reflect: read from Redis while the
+        edition is a draft (editors may save any time), remembered once it is not."""
+        if edition.status in (EditionStatus.CREATING, EditionStatus.DRAFT):
+            return self._patient(lambda: self.editorials.revision(edition.id))
+        known = self._final_revisions.get(edition.id)
+        if known is not None:
+            return known
+        revision = self._patient(lambda: self.editorials.revision(edition.id))
+        self._final_revisions.put(edition.id, revision)
+        return revision
+
+    def segment(self, edition: Edition, segment_id: str) -> tuple[TemplateKey, SegmentTemplate]:
+        """The segment's template with the editorial applied, from the cache or built now,
+        and the key it is cached under (its revision is the one it reflects)."""
+        key = (edition.id, segment_id, self.revision(edition))
+        known = self.cache.get(key)
+        if known is not None:
+            return key, known
+        raw = self._patient(lambda: self.editions.segment(edition.id, segment_id))
+        if raw is None:
+            raise LookupError(f"edition {edition.id} has no segment {segment_id}")
+        spec = SegmentSpec.from_json(raw)
+        editorial = self._patient(lambda: self.editorials.get(edition.id))
+        articles, featured = self._arranged(edition, spec, editorial)
+        # Date: the edition's creation time, so every attempt builds the same message.
+        template = self.build(
+            edition.id,
+            edition.frequency,
+            spec.language,
+            spec.topics,
+            articles,
+            edition.created_at,
+            intro=editorial.intro,
+            featured=featured,
+        )
+        built = SegmentTemplate.of(template, articles)
+        key = (edition.id, segment_id, editorial.revision)  # what was built (an edit may
+        self.cache.put(key, built)  # have landed since the revision was read)
+        return key, built
+
+    def template(self, edition: Edition, segment_id: str) -> mail_build.MessageTemplate:
+        """The segment's message template with the editorial applied (see ``segment``)."""
+        return self.segment(edition, segment_id)[1].template
+
+    def canonical(self, edition: Edition, segment_id: str) -> bool:
+        """The segment template's line ends are all CRLF (checked once per template); the
+        recipient values B substitutes never hold CR or LF, so every message is canonical."""
+        return self.segment(edition, segment_id)[1].canonical
+
+    def message(self, edition: Edition, rcpt: FrozenRecipient) -> bytes:
+        return self.personalise(edition, rcpt, self.template(edition, rcpt.segment))
+
+    def personalise(
+        self, edition: Edition, rcpt: FrozenRecipient, template: mail_build.MessageTemplate
+    ) -> bytes:
+        recipient = mail_build.make_recipient(
+            rcpt.email, rcpt.subscriber_id, rcpt.token, edition.id, self.public_url
+        )
+        return bytes(mail_build.personalise(template, recipient, dkim=self.dkim))
+
+    def _arranged(
+        self, edition: Edition, spec: SegmentSpec, editorial: Editorial
+    ) -> tuple[list[Article], str | None]:
+        """The segment's articles with the editorial applied (see ``arrange``)."""
+        wanted = list(spec.article_ids)
+        extra = editorial.featured
+        if extra and extra not in wanted and extra in edition.article_ids:
+            wanted.append(extra)
+        stored = self._patient(lambda: self.articles.get_many(wanted))
+        by_id = {s.article.id: s.article for s in stored}
+        articles = [by_id[i] for i in spec.article_ids if i in by_id]
+        featured = None
+        if extra and extra in by_id:
+            state = next(s.state for s in stored if s.article.id == extra)
+            if extra in spec.article_ids or state is State.PUBLISHED:
+                featured = by_id[extra]
+        limit = max(self.max_articles, len(articles))
+        return arrange(articles, editorial, spec.language, featured, limit)
