@@ -292,7 +292,7 @@ def _start_watchdog(**_: Any) -> None:
     from workers.mail_tasks import CeleryDigestEvents
 
     settings = current_settings()
-    interval = float(settings.mail_recover_interval_seconds)
+    interval = settings.mail.recover_interval_seconds
     if interval <= 0 or _Main.watchdog is not None:
         return
     # Its own service and client: pool processes forked later must not inherit one that

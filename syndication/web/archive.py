@@ -124,7 +124,7 @@ class Archive:
         self.tz = ZoneInfo(self.publisher.timezone)
         self.editions = EditionStore(ctx.client, self.settings.key_prefix)
         self.editorials = EditorialStore(self.editions)
-        self.max_articles = int(getattr(self.settings, "digest_max_articles", 15))
+        self.max_articles = self.settings.digest.max_articles
         self.cache = _PageCache()
         self.default_locale = i18n.supported(self.publisher.language) or i18n.SOURCE
         self.locales = [(code, i18n.LANGUAGE_NAMES.get(code, code)) for code in i18n.LOCALES]

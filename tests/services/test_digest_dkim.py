@@ -56,9 +56,9 @@ def test_digests_verify_against_the_published_key(
     settings = dataclasses.replace(
         settings,
         smtp_url=smtp.url,
-        dkim_selector=SELECTOR,
-        dkim_domain=DOMAIN,
-        dkim_key_file=key_file,
+        mail=dataclasses.replace(
+            settings.mail, dkim_selector=SELECTOR, dkim_domain=DOMAIN, dkim_key_file=key_file
+        ),
     )
     add_subscribers(redis_client, prefix, 5, now=clock())
     add_articles(redis_client, prefix, [{"topics": ["Coca"]}, {"topics": ["Peru"]}], now=clock())
@@ -107,7 +107,10 @@ def test_missing_or_unreadable_key_fails_at_start(
         cases.append(unreadable)
     for path in cases:
         broken = dataclasses.replace(
-            settings, dkim_selector=SELECTOR, dkim_domain=DOMAIN, dkim_key_file=path
+            settings,
+            mail=dataclasses.replace(
+                settings.mail, dkim_selector=SELECTOR, dkim_domain=DOMAIN, dkim_key_file=path
+            ),
         )
         with pytest.raises(ConfigError) as info:
             make_digest_service(broken, redis_client, RecordingDigestEvents())

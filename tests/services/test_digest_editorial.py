@@ -266,7 +266,11 @@ def test_approval_window_drafts_start_once_when_due(
     add_subscribers(redis_client, prefix, 4, now=now, frequency="daily")
     add_subscribers(redis_client, prefix, 2, now=now, frequency="weekly", domain="example.net")
     add_articles(redis_client, prefix, ARTICLES[:2], now=now)
-    mail = MailSettings.from_settings(dataclasses.replace(settings, digest_approval_minutes=30))
+    mail = MailSettings.from_settings(
+        dataclasses.replace(
+            settings, digest=dataclasses.replace(settings.digest, approval_minutes=30)
+        )
+    )
     assert mail.approval_window == timedelta(minutes=30)
     service = service_for(settings, redis_client, clock, approval_window=mail.approval_window)
     events = service.events

@@ -28,10 +28,11 @@ def load_dkim_key(settings: Settings) -> mail_build.DkimKey | None:
     worker or ``digest send`` at start (one line naming the variable) instead of failing
     every message of an edition later.
     """
-    path = settings.dkim_key_file
+    mail = settings.mail
+    path = mail.dkim_key_file
     if path is None:
         return None
-    if not settings.dkim_selector or not settings.dkim_domain:
+    if not mail.dkim_selector or not mail.dkim_domain:
         raise ConfigError(
             f"{DKIM_KEY_VAR} needs {ENV_PREFIX}DKIM_SELECTOR and {ENV_PREFIX}DKIM_DOMAIN"
         )
@@ -49,7 +50,7 @@ def load_dkim_key(settings: Settings) -> mail_build.DkimKey | None:
         raise ConfigError(
             f"{DKIM_KEY_VAR}: {path} is not a PEM RSA private key (PKCS#1 or PKCS#8)"
         ) from None
-    return mail_build.DkimKey(settings.dkim_selector, settings.dkim_domain, pem)
+    return mail_build.DkimKey(mail.dkim_selector, mail.dkim_domain, pem)
 
 
 def make_digest_service(
