@@ -15,9 +15,9 @@ import pytest
 import redis
 
 from syndication.config import ConfigError, Settings
+from syndication.events import RecordingEvents
 from syndication.services.digests import (
     MailSettings,
-    RecordingDigestEvents,
     make_digest_service,
 )
 from syndication.store.editions import EditionStatus, Policy
@@ -65,7 +65,7 @@ def test_digests_verify_against_the_published_key(
     service = make_digest_service(
         settings,
         redis_client,
-        RecordingDigestEvents(),
+        RecordingEvents(),
         mail=MailSettings(policy=FAST),
         clock=clock,
     )
@@ -113,7 +113,7 @@ def test_missing_or_unreadable_key_fails_at_start(
             ),
         )
         with pytest.raises(ConfigError) as info:
-            make_digest_service(broken, redis_client, RecordingDigestEvents())
+            make_digest_service(broken, redis_client, RecordingEvents())
         message = str(info.value)
         assert "SYNDICATION_DKIM_KEY_FILE" in message and str(path) in message
         assert "\n" not in message

@@ -10,7 +10,7 @@ from syndication.clock import Clock, system_clock
 from syndication.config import ENV_PREFIX, ConfigError, Settings
 from syndication.deliver.smtp import Sender
 from syndication.deliver.throttle import RateLimiter
-from syndication.services.digests.events import DigestEvents
+from syndication.events import Events
 from syndication.services.digests.facade import Digests
 from syndication.services.digests.settings import MailSettings
 from syndication.store.articles import ArticleStore
@@ -56,7 +56,7 @@ def load_dkim_key(settings: Settings) -> mail_build.DkimKey | None:
 def make_digest_service(
     settings: Settings,
     client: Client,
-    events: DigestEvents,
+    events: Events,
     *,
     mail: MailSettings | None = None,
     with_sender: bool = True,
