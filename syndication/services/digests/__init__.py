@@ -7,7 +7,7 @@
 - control.py: ``EditionControl``, pause, resume, cancel, resend the uncertain, recover, report.
 - dispatch.py: ``Dispatcher``, ``send_batch`` over the send engine in services/sending.py.
 - facade.py: ``Digests``, all of them wired together under the faces' method names.
-- wiring.py: ``make_digest_service`` and ``load_dkim_key`` (until context.py carries them).
+- wiring.py: ``make_digest_service`` (called by ``Context.digests``) and ``load_dkim_key``.
 
 The pure selection (periods, segments, the editorial order) is in build/digest_selection.py.
 Nothing here imports Celery: ``Events.send_edition`` (syndication/events.py) is how

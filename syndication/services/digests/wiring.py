@@ -1,5 +1,5 @@
-"""Wiring the digest services from Settings (until context.py carries it; see the issue
-note), and reading the DKIM key file."""
+"""Wiring the digest services from Settings (what ``Context.digests`` calls: faces take the
+service from their Context), and reading the DKIM key file."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def make_digest_service(
     with_sender: bool = True,
     clock: Clock = system_clock,
 ) -> Digests:
-    """Wire the services from Settings (until context.py carries it; see the issue note)."""
+    """Wire the services from Settings, for ``Context.digests`` (the composition root)."""
     from syndication.deliver.smtp import SmtpSender
 
     mail = mail or MailSettings.from_settings(settings)
