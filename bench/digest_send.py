@@ -170,7 +170,7 @@ def _run_edition(stack: Stack, sink: Sink, n: int, tag: str) -> tuple[float, flo
     from syndication.services.digests import MailSettings, make_digest_service
     from syndication.store.connection import connect
     from workers.celery_app import celery_config
-    from workers.mail_tasks import CeleryDigestEvents
+    from workers.events import CeleryEvents
 
     assert stack.redis is not None
     prefix = f"{stack.prefix}{tag}-"
@@ -220,7 +220,7 @@ def _run_edition(stack: Stack, sink: Sink, n: int, tag: str) -> tuple[float, flo
         celery.conf.update(celery_config(settings))
         mail = MailSettings(fanout=WORKER_PROCESSES, connections=CONNECTIONS)
         service = make_digest_service(
-            settings, client, CeleryDigestEvents(celery), mail=mail, with_sender=False
+            settings, client, CeleryEvents(celery, settings), mail=mail, with_sender=False
         )
         progress(f"[{tag}] edition start …")
         start = time.perf_counter()

@@ -121,13 +121,13 @@ def _durability(settings: Settings, holder: list[Any]) -> Check:
 
     if not holder:
         return Check("send durability", WARN, "not checked: Redis is not reachable")
-    wanted = settings.mail_durability
+    wanted = settings.mail.durability
     try:
         durability = resolve(
             holder[0],
             wanted,
-            replicas=settings.mail_durability_replicas,
-            timeout_ms=settings.mail_durability_timeout_ms,
+            replicas=settings.mail.durability_replicas,
+            timeout_ms=settings.mail.durability_timeout_ms,
         )
     except ValueError as exc:
         raise CheckFailed(f"SYNDICATION_MAIL_DURABILITY={wanted}: {exc}") from None
@@ -178,9 +178,9 @@ def _metrics(settings: Settings) -> Check:
 
 def _admin(settings: Settings) -> Check:
     """/admin needs a password; a hash beats a plain one (nothing to leak from the env)."""
-    if settings.admin_password_hash:
+    if settings.admin.password_hash:
         return Check("admin", OK, "password hash set")
-    if settings.admin_password:
+    if settings.admin.password:
         return Check(
             "admin",
             WARN,

@@ -151,6 +151,129 @@ class Publisher(_Toml):
         return self.attribution.name or self.name
 
 
+# -- Typed, nested settings ------------------------------------------------------------------
+# Each group's defaults are written here once: the environment model below takes its defaults
+# from these classes, and services/ read the groups (never ``getattr`` with a default).
+
+DEFAULT_CONFIRM_RETRY = (60.0, 120.0, 300.0, 600.0, 1200.0, 2400.0, 3600.0, 7200.0, 14400.0)
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    """Sender identity, SMTP delivery and the send ledger (``SYNDICATION_MAIL_*``, ``SMTP_*``,
+    ``DKIM_*``)."""
+
+    from_address: str | None = None  # header From (default: "Publisher" <newsletter@host>)
+    envelope_from: str | None = None  # MAIL FROM / bounce address
+    unsubscribe_mailto: str | None = None
+    smtp_timeout: float = 30.0
+    connections: int = 2  # SMTP sessions (threads) per send task
+    batch: int = 50  # recipients claimed at a time per session
+    fanout: int = 2  # send tasks queued per edition
+    rate_per_second: float = 0.0  # 0: unlimited
+    rate_per_hour: float = 0.0
+    lease_seconds: float = 300.0
+    tx_budget_seconds: float = 120.0
+    retry_base_seconds: float = 30.0
+    retry_max_seconds: float = 3600.0
+    max_attempts: int = 8
+    uncertain_policy: str = "report"
+    max_resume_age_hours: float = 48.0
+    max_task_seconds: float = 600.0  # a send task hands over to a fresh one after this
+    # Durable claims before DATA (issue #12): auto | waitaof | always | wait | off.
+    durability: str = "auto"
+    durable_window: int = 20
+    durability_timeout_ms: int = 5000
+    durability_replicas: int = 1
+    heartbeat_seconds: float = 5.0
+    # How long a sender waits for Redis to come back before its task gives up.
+    redis_patience_seconds: float = 120.0
+    # How often each worker runs the send recovery itself (0: only beat's mail.recover).
+    recover_interval_seconds: float = 10.0
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None
+    dkim_key_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class DigestConfig:
+    """When digests are made and what they hold (``SYNDICATION_DIGEST_*``)."""
+
+    send_time: str = "07:00"  # HH:MM in the publisher's time zone
+    weekly_day: str = "monday"
+    max_articles: int = 15  # per segment (the HTML stays under the Gmail clip at 15)
+    approval_minutes: int = 0  # scheduled editions wait as drafts this long
+
+
+@dataclass(frozen=True)
+class SubscribeConfig:
+    """Signup limits and confirmation emails (``SYNDICATION_SUBSCRIBE_*``, ``CONFIRM_*``)."""
+
+    ip_limit: int = 20
+    ip_window_s: int = 3600
+    address_limit: int = 3
+    address_window_s: int = 3600
+    confirm_token_hours: int = 48
+    # The wait before each retry after a temporary SMTP failure (the last one repeats).
+    confirm_retry_seconds: tuple[float, ...] = DEFAULT_CONFIRM_RETRY
+    confirm_give_up_hours: float = 24.0
+    confirm_alert_minutes: float = 30.0
+
+
+@dataclass(frozen=True)
+class PartnersConfig:
+    """Partner feed pulls (``SYNDICATION_PARTNER_RATE_*``)."""
+
+    rate_limit: int = 120
+    rate_window_s: int = 60
+
+
+@dataclass(frozen=True)
+class AdminConfig:
+    """/admin sign-in (``SYNDICATION_ADMIN_*``): a plain password or a pbkdf2 hash line."""
+
+    password: str | None = None
+    password_hash: str | None = None
+    session_hours: float = 12.0
+
+
+# (group, attribute) of each setting that goes from the environment to its group unchanged.
+_NESTED: dict[str, tuple[str, str]] = {
+    "mail_from": ("mail", "from_address"),
+    "mail_envelope_from": ("mail", "envelope_from"),
+    "unsubscribe_mailto": ("mail", "unsubscribe_mailto"),
+    "smtp_timeout": ("mail", "smtp_timeout"),
+    **{
+        f"mail_{name}": ("mail", name)
+        for name in (
+            "connections", "batch", "fanout", "rate_per_second", "rate_per_hour",
+            "lease_seconds", "tx_budget_seconds", "retry_base_seconds", "retry_max_seconds",
+            "max_attempts", "uncertain_policy", "max_resume_age_hours", "max_task_seconds",
+            "durability", "durable_window", "durability_timeout_ms", "durability_replicas",
+            "heartbeat_seconds", "redis_patience_seconds", "recover_interval_seconds",
+        )
+    },
+    "dkim_selector": ("mail", "dkim_selector"),
+    "dkim_domain": ("mail", "dkim_domain"),
+    "dkim_key_file": ("mail", "dkim_key_file"),
+    "digest_send_time": ("digest", "send_time"),
+    "digest_weekly_day": ("digest", "weekly_day"),
+    "digest_max_articles": ("digest", "max_articles"),
+    "digest_approval_minutes": ("digest", "approval_minutes"),
+    "subscribe_ip_limit": ("subscribe", "ip_limit"),
+    "subscribe_ip_window_s": ("subscribe", "ip_window_s"),
+    "subscribe_address_limit": ("subscribe", "address_limit"),
+    "subscribe_address_window_s": ("subscribe", "address_window_s"),
+    "confirm_token_hours": ("subscribe", "confirm_token_hours"),
+    "confirm_give_up_hours": ("subscribe", "confirm_give_up_hours"),
+    "confirm_alert_minutes": ("subscribe", "confirm_alert_minutes"),
+    "partner_rate_limit": ("partners", "rate_limit"),
+    "partner_rate_window_s": ("partners", "rate_window_s"),
+    "admin_session_hours": ("admin", "session_hours"),
+}  # fmt: skip
+_M, _D, _S, _P, _A = MailConfig, DigestConfig, SubscribeConfig, PartnersConfig, AdminConfig
+
+
 class _Env(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
@@ -168,60 +291,60 @@ class _Env(BaseSettings):
     feed_items: int = Field(default=50, ge=1, le=1000)
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     # Mail: sender identity, delivery and the digest schedule (see README, Configuration).
-    mail_from: str | None = None
-    mail_envelope_from: str | None = None
-    unsubscribe_mailto: str | None = None
-    smtp_timeout: float = Field(default=30, gt=0, le=600)
-    mail_connections: int = Field(default=2, ge=1, le=64)
-    mail_batch: int = Field(default=50, ge=1, le=10_000)
-    mail_fanout: int = Field(default=2, ge=1, le=64)
-    mail_rate_per_second: float = Field(default=0, ge=0)
-    mail_rate_per_hour: float = Field(default=0, ge=0)
-    mail_lease_seconds: float = Field(default=300, ge=5)
-    mail_tx_budget_seconds: float = Field(default=120, ge=1)
-    mail_retry_base_seconds: float = Field(default=30, ge=0)
-    mail_retry_max_seconds: float = Field(default=3600, ge=0)
-    mail_max_attempts: int = Field(default=8, ge=1, le=100)
-    mail_uncertain_policy: str = "report"
-    mail_max_resume_age_hours: float = Field(default=48, gt=0)
-    mail_max_task_seconds: float = Field(default=600, ge=10)
+    mail_from: str | None = _M.from_address
+    mail_envelope_from: str | None = _M.envelope_from
+    unsubscribe_mailto: str | None = _M.unsubscribe_mailto
+    smtp_timeout: float = Field(default=_M.smtp_timeout, gt=0, le=600)
+    mail_connections: int = Field(default=_M.connections, ge=1, le=64)
+    mail_batch: int = Field(default=_M.batch, ge=1, le=10_000)
+    mail_fanout: int = Field(default=_M.fanout, ge=1, le=64)
+    mail_rate_per_second: float = Field(default=_M.rate_per_second, ge=0)
+    mail_rate_per_hour: float = Field(default=_M.rate_per_hour, ge=0)
+    mail_lease_seconds: float = Field(default=_M.lease_seconds, ge=5)
+    mail_tx_budget_seconds: float = Field(default=_M.tx_budget_seconds, ge=1)
+    mail_retry_base_seconds: float = Field(default=_M.retry_base_seconds, ge=0)
+    mail_retry_max_seconds: float = Field(default=_M.retry_max_seconds, ge=0)
+    mail_max_attempts: int = Field(default=_M.max_attempts, ge=1, le=100)
+    mail_uncertain_policy: str = _M.uncertain_policy
+    mail_max_resume_age_hours: float = Field(default=_M.max_resume_age_hours, gt=0)
+    mail_max_task_seconds: float = Field(default=_M.max_task_seconds, ge=10)
     # Durable claims before DATA (issue #12): auto | waitaof | always | wait | off.
-    mail_durability: str = "auto"
-    mail_durable_window: int = Field(default=20, ge=1, le=1000)
-    mail_durability_timeout_ms: int = Field(default=5000, ge=10, le=600_000)
-    mail_durability_replicas: int = Field(default=1, ge=1, le=16)
-    mail_heartbeat_seconds: float = Field(default=5, gt=0, le=60)
+    mail_durability: str = _M.durability
+    mail_durable_window: int = Field(default=_M.durable_window, ge=1, le=1000)
+    mail_durability_timeout_ms: int = Field(default=_M.durability_timeout_ms, ge=10, le=600_000)
+    mail_durability_replicas: int = Field(default=_M.durability_replicas, ge=1, le=16)
+    mail_heartbeat_seconds: float = Field(default=_M.heartbeat_seconds, gt=0, le=60)
     # How long a sender waits for Redis to come back before its task gives up (the worker's
     # recovery watchdog re-queues the edition when Redis is back).
-    mail_redis_patience_seconds: float = Field(default=120, gt=0, le=3600)
+    mail_redis_patience_seconds: float = Field(default=_M.redis_patience_seconds, gt=0, le=3600)
     # How often each worker runs the send recovery itself (0: only beat's mail.recover).
-    mail_recover_interval_seconds: float = Field(default=10, ge=0, le=3600)
-    digest_send_time: str = "07:00"
-    digest_weekly_day: str = "monday"
-    digest_max_articles: int = Field(default=15, ge=1, le=100)
-    dkim_selector: str | None = None
-    dkim_domain: str | None = None
-    dkim_key_file: Path | None = None
-    confirm_token_hours: int = Field(default=48, ge=1, le=24 * 14)
+    mail_recover_interval_seconds: float = Field(default=_M.recover_interval_seconds, ge=0, le=3600)
+    digest_send_time: str = _D.send_time
+    digest_weekly_day: str = _D.weekly_day
+    digest_max_articles: int = Field(default=_D.max_articles, ge=1, le=100)
+    dkim_selector: str | None = _M.dkim_selector
+    dkim_domain: str | None = _M.dkim_domain
+    dkim_key_file: Path | None = _M.dkim_key_file
+    confirm_token_hours: int = Field(default=_S.confirm_token_hours, ge=1, le=24 * 14)
     # Confirmation emails (services/confirmations.py): the wait before each retry after a
     # temporary SMTP failure, in seconds, comma-separated (the last one repeats); how long
     # after the signup to keep trying; when /healthz calls confirmations degraded.
-    confirm_retry_seconds: str = "60,120,300,600,1200,2400,3600,7200,14400"
-    confirm_give_up_hours: float = Field(default=24, gt=0, le=24 * 7)
-    confirm_alert_minutes: float = Field(default=30, gt=0)
-    subscribe_ip_limit: int = Field(default=20, ge=1)
-    subscribe_ip_window_s: int = Field(default=3600, ge=1)
-    subscribe_address_limit: int = Field(default=3, ge=1)
-    subscribe_address_window_s: int = Field(default=3600, ge=1)
-    partner_rate_limit: int = Field(default=120, ge=1)
-    partner_rate_window_s: int = Field(default=60, ge=1)
+    confirm_retry_seconds: str = ",".join(f"{s:g}" for s in DEFAULT_CONFIRM_RETRY)
+    confirm_give_up_hours: float = Field(default=_S.confirm_give_up_hours, gt=0, le=24 * 7)
+    confirm_alert_minutes: float = Field(default=_S.confirm_alert_minutes, gt=0)
+    subscribe_ip_limit: int = Field(default=_S.ip_limit, ge=1)
+    subscribe_ip_window_s: int = Field(default=_S.ip_window_s, ge=1)
+    subscribe_address_limit: int = Field(default=_S.address_limit, ge=1)
+    subscribe_address_window_s: int = Field(default=_S.address_window_s, ge=1)
+    partner_rate_limit: int = Field(default=_P.rate_limit, ge=1)
+    partner_rate_window_s: int = Field(default=_P.rate_window_s, ge=1)
     # /admin: the operators' password, given in plain (compared via a hash) or as a
     # pbkdf2_sha256$<iterations>$<salt>$<hash> line from `syndication admin hash-password`.
     admin_password: SecretStr | None = None
     admin_password_hash: SecretStr | None = None
-    admin_session_hours: float = Field(default=12, gt=0, le=24 * 30)
+    admin_session_hours: float = Field(default=_A.session_hours, gt=0, le=24 * 30)
     # Scheduled editions wait this long as drafts (editable in /admin) before they send.
-    digest_approval_minutes: int = Field(default=0, ge=0, le=7 * 24 * 60)
+    digest_approval_minutes: int = Field(default=_D.approval_minutes, ge=0, le=7 * 24 * 60)
 
     @field_validator("mail_from", "mail_envelope_from", "unsubscribe_mailto")
     @classmethod
@@ -378,55 +501,27 @@ class Settings:
     max_body_bytes: int
     publisher: Publisher
     config_path: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    mail_from: str | None = None
-    mail_envelope_from: str | None = None
-    unsubscribe_mailto: str | None = None
-    smtp_timeout: float = 30
-    mail_connections: int = 2
-    mail_batch: int = 50
-    mail_fanout: int = 2
-    mail_rate_per_second: float = 0
-    mail_rate_per_hour: float = 0
-    mail_lease_seconds: float = 300
-    mail_tx_budget_seconds: float = 120
-    mail_retry_base_seconds: float = 30
-    mail_retry_max_seconds: float = 3600
-    mail_max_attempts: int = 8
-    mail_uncertain_policy: str = "report"
-    mail_max_resume_age_hours: float = 48
-    mail_max_task_seconds: float = 600
-    mail_durability: str = "auto"
-    mail_durable_window: int = 20
-    mail_durability_timeout_ms: int = 5000
-    mail_durability_replicas: int = 1
-    mail_heartbeat_seconds: float = 5
-    mail_redis_patience_seconds: float = 120
-    mail_recover_interval_seconds: float = 10
-    digest_send_time: str = "07:00"
-    digest_weekly_day: str = "monday"
-    digest_max_articles: int = 15
-    dkim_selector: str | None = None
-    dkim_domain: str | None = None
-    dkim_key_file: Path | None = None
-    confirm_token_hours: int = 48
-    confirm_retry_seconds: tuple[float, ...] = (
-        60.0, 120.0, 300.0, 600.0, 1200.0, 2400.0, 3600.0, 7200.0, 14400.0,
-    )  # fmt: skip
-    confirm_give_up_hours: float = 24
-    confirm_alert_minutes: float = 30
-    subscribe_ip_limit: int = 20
-    subscribe_ip_window_s: int = 3600
-    subscribe_address_limit: int = 3
-    subscribe_address_window_s: int = 3600
-    partner_rate_limit: int = 120
-    partner_rate_window_s: int = 60
-    admin_password: str | None = None
-    admin_password_hash: str | None = None
-    admin_session_hours: float = 12
     previous_secret_keys: tuple[str, ...] = ()
-    digest_approval_minutes: int = 0
     metrics_token: str | None = None
+    mail: MailConfig = field(default_factory=MailConfig)
+    digest: DigestConfig = field(default_factory=DigestConfig)
+    subscribe: SubscribeConfig = field(default_factory=SubscribeConfig)
+    partners: PartnersConfig = field(default_factory=PartnersConfig)
+    admin: AdminConfig = field(default_factory=AdminConfig)
+
+    # Read by web/admin/auth.py, which another branch is moving (issue #13): it reads
+    # ``settings.admin`` after that, and these views go.
+    @property
+    def admin_password(self) -> str | None:
+        return self.admin.password
+
+    @property
+    def admin_password_hash(self) -> str | None:
+        return self.admin.password_hash
+
+    @property
+    def admin_session_hours(self) -> float:
+        return self.admin.session_hours
 
     def need_redis_url(self) -> str:
         if not self.redis_url:
@@ -506,44 +601,36 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             "(see examples/insightcrime.toml)"
         )
     publisher = load_publisher(path)
+    values = env.model_dump()
+    groups: dict[str, dict[str, Any]] = {}
+    for name, (group, attr) in _NESTED.items():
+        groups.setdefault(group, {})[attr] = values[name]
+    secret = SecretStr.get_secret_value
     return Settings(
         redis_url=env.redis_url,
         public_url=env.public_url,
-        secret_key=env.secret_key.get_secret_value() if env.secret_key else None,
-        api_token=env.api_token.get_secret_value() if env.api_token else None,
-        metrics_token=env.metrics_token.get_secret_value() if env.metrics_token else None,
+        secret_key=secret(env.secret_key) if env.secret_key else None,
+        api_token=secret(env.api_token) if env.api_token else None,
+        metrics_token=secret(env.metrics_token) if env.metrics_token else None,
         smtp_url=env.smtp_url,
         key_prefix=env.key_prefix,
         feed_items=env.feed_items,
         max_body_bytes=env.max_body_bytes,
         publisher=publisher,
         config_path=path,
-        admin_password=env.admin_password.get_secret_value() if env.admin_password else None,
         previous_secret_keys=tuple(
-            env.secret_key_previous.get_secret_value().split(",") if env.secret_key_previous else ()
+            secret(env.secret_key_previous).split(",") if env.secret_key_previous else ()
         ),
-        admin_password_hash=(
-            env.admin_password_hash.get_secret_value() if env.admin_password_hash else None
+        mail=MailConfig(**groups["mail"]),
+        digest=DigestConfig(**groups["digest"]),
+        subscribe=SubscribeConfig(
+            **groups["subscribe"],
+            confirm_retry_seconds=tuple(float(s) for s in env.confirm_retry_seconds.split(",")),
         ),
-        confirm_retry_seconds=tuple(float(s) for s in env.confirm_retry_seconds.split(",")),
-        **{name: getattr(env, name) for name in _PASSED_THROUGH},
+        partners=PartnersConfig(**groups["partners"]),
+        admin=AdminConfig(
+            **groups["admin"],
+            password=secret(env.admin_password) if env.admin_password else None,
+            password_hash=secret(env.admin_password_hash) if env.admin_password_hash else None,
+        ),
     )
-
-
-# Settings that go from the environment to Settings unchanged (validated by _Env).
-_PASSED_THROUGH = (
-    "mail_from", "mail_envelope_from", "unsubscribe_mailto", "smtp_timeout",
-    "mail_connections", "mail_batch", "mail_fanout", "mail_rate_per_second",
-    "mail_rate_per_hour", "mail_lease_seconds", "mail_tx_budget_seconds",
-    "mail_retry_base_seconds", "mail_retry_max_seconds", "mail_max_attempts",
-    "mail_uncertain_policy", "mail_max_resume_age_hours", "mail_max_task_seconds",
-    "mail_durability", "mail_durable_window", "mail_durability_timeout_ms",
-    "mail_durability_replicas", "mail_heartbeat_seconds", "mail_redis_patience_seconds",
-    "mail_recover_interval_seconds",
-    "digest_send_time", "digest_weekly_day", "digest_max_articles", "dkim_selector",
-    "dkim_domain", "dkim_key_file", "confirm_token_hours", "confirm_give_up_hours",
-    "confirm_alert_minutes", "subscribe_ip_limit",
-    "subscribe_ip_window_s", "subscribe_address_limit", "subscribe_address_window_s",
-    "partner_rate_limit", "partner_rate_window_s", "admin_session_hours",
-    "digest_approval_minutes",
-)  # fmt: skip

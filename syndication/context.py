@@ -1,7 +1,9 @@
-"""Wiring: one place that turns Settings into a Redis client, stores and services.
+"""The composition root: the one place that turns Settings into a Redis client, stores and
+services (articles, feeds, ingest, confirmations, subscriptions, digests, partners).
 
-The faces (web, CLI, workers) each build a Context and call services on it; they pass the
-``Events`` implementation in, so the use cases never import Celery.
+The faces (web, CLI, workers) each build a Context and take services from it, never wiring
+their own; they pass the ``Events`` implementation in, so the use cases never import Celery
+(workers/base.py holds the worker processes' one Context).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from syndication.services.subscriptions import (
 )
 from syndication.store.articles import ArticleStore
 from syndication.store.connection import connect
+from syndication.store.editions import EditionStore
 from syndication.store.feeds import FeedCache, RebuildQueued
 from syndication.store.metrics import Metrics
 from syndication.store.poll_state import PollStateStore
@@ -64,6 +67,12 @@ class Context:
     @cached_property
     def rebuild_queued(self) -> RebuildQueued:
         return RebuildQueued(self.client, self.settings.key_prefix)
+
+    @cached_property
+    def edition_store(self) -> EditionStore:
+        """The editions as the archive and the admin overview read them (no secret key
+        needed, unlike ``digests``)."""
+        return EditionStore(self.client, self.settings.key_prefix)
 
     @cached_property
     def metrics(self) -> Metrics:

@@ -1,8 +1,9 @@
 """How use cases announce background work without knowing about Celery.
 
-``workers.events.CeleryEvents`` implements this with Celery; ``RecordingEvents`` keeps the
+The one protocol for every use case (articles, feeds, digests, confirmations):
+``workers.events.CeleryEvents`` implements it with Celery; ``RecordingEvents`` keeps the
 calls in a list, for code that runs the use cases without a broker (the import benchmark's
-reference, and unit tests of the services).
+reference, the demo's inline runs, and unit tests of the services).
 """
 
 from __future__ import annotations
@@ -34,10 +35,13 @@ class Events(Protocol):
 
 
 class RecordingEvents:
-    """Keeps every event as ``(kind, article_id)``, in order."""
+    """Keeps every event as ``(kind, id)``, in order; ``editions`` keeps each
+    ``send_edition`` request whole, ``(edition_id, countdown, copies)``, for callers that
+    run ``send_batch`` themselves (tests, the CLI)."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
+        self.editions: list[tuple[str, float, int]] = []
 
     def published(self, article_id: str) -> None:
         self.calls.append(("published", article_id))
@@ -53,6 +57,7 @@ class RecordingEvents:
 
     def send_edition(self, edition_id: str, countdown: float = 0.0, copies: int = 1) -> None:
         self.calls.append(("send_edition", edition_id))
+        self.editions.append((edition_id, countdown, copies))
 
     def rebuild_feeds(self) -> None:
         self.calls.append(("rebuild_feeds", ""))

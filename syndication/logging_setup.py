@@ -40,6 +40,8 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 from urllib.parse import unquote, urlsplit
 
+from syndication.config import Settings
+
 REDACTED = "[redacted]"
 # Attributes every LogRecord has: anything else on a record came from ``extra=``.
 _STANDARD = frozenset(
@@ -89,22 +91,24 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 
-def secrets_of(settings: Any) -> list[str]:
+def secrets_of(settings: Settings) -> list[str]:
     """Values from ``settings`` that must never reach a log line."""
-    found: list[str] = []
-    for name in (
-        "api_token", "metrics_token", "secret_key", "admin_password", "admin_password_hash",
-    ):  # fmt: skip
-        value = getattr(settings, name, None)
-        if value:
-            found.append(str(value))
-    found += [str(key) for key in getattr(settings, "previous_secret_keys", ())]
-    for name in ("redis_url", "smtp_url"):
-        url = getattr(settings, name, None)
-        if url:
-            password = urlsplit(url).password
-            if password:
-                found += [password, unquote(password)]
+    found = [
+        value
+        for value in (
+            settings.api_token,
+            settings.metrics_token,
+            settings.secret_key,
+            settings.admin.password,
+            settings.admin.password_hash,
+            *settings.previous_secret_keys,
+        )
+        if value
+    ]
+    for url in (settings.redis_url, settings.smtp_url):
+        password = urlsplit(url).password if url else None
+        if password:
+            found += [password, unquote(password)]
     return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
 
 
@@ -178,9 +182,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
-def make_handler(settings: Any, stream: TextIO | None = None) -> logging.Handler:
+def make_handler(settings: Settings, stream: TextIO | None = None) -> logging.Handler:
     """A stream handler with the redacting filter and the JSON formatter."""
-    redactor = RedactingFilter(secrets_of(settings), getattr(settings, "secret_key", None) or "")
+    redactor = RedactingFilter(secrets_of(settings), settings.secret_key or "")
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(redactor)
     handler.setFormatter(JsonFormatter(redactor))
@@ -188,7 +192,7 @@ def make_handler(settings: Any, stream: TextIO | None = None) -> logging.Handler
 
 
 def configure_logging(
-    settings: Any, level: str | int = "INFO", stream: TextIO | None = None
+    settings: Settings, level: str | int = "INFO", stream: TextIO | None = None
 ) -> logging.Handler:
     """Route every logger to one JSON, redacting handler on the root (replacing others)."""
     handler = make_handler(settings, stream)
@@ -204,7 +208,7 @@ def configure_logging(
     return handler
 
 
-def install_for_celery(settings: Any, level: str = "INFO") -> None:
+def install_for_celery(settings: Settings, level: str = "INFO") -> None:
     """Celery configures logging itself unless someone answers ``setup_logging``; we do."""
     from celery.signals import setup_logging
 
@@ -214,7 +218,7 @@ def install_for_celery(settings: Any, level: str = "INFO") -> None:
     setup_logging.connect(setup, weak=False)
 
 
-def uvicorn_log_config(settings: Any, level: str = "INFO") -> dict[str, Any]:
+def uvicorn_log_config(settings: Settings, level: str = "INFO") -> dict[str, Any]:
     """``log_config`` for uvicorn: its loggers and ours through the same redacting JSON
     handler (dictConfig, so each uvicorn worker process builds it again)."""
     return {
@@ -224,14 +228,14 @@ def uvicorn_log_config(settings: Any, level: str = "INFO") -> dict[str, Any]:
             "redact": {
                 "()": RedactingFilter,
                 "secrets": secrets_of(settings),
-                "email_key": getattr(settings, "secret_key", None) or "",
+                "email_key": settings.secret_key or "",
             }
         },
         "formatters": {
             "json": {
                 "()": _formatter_from_config,
                 "secrets": secrets_of(settings),
-                "email_key": getattr(settings, "secret_key", None) or "",
+                "email_key": settings.secret_key or "",
             }
         },
         "handlers": {

@@ -453,4 +453,4 @@ def test_worker_grace_period_fits_the_message_in_flight(
     env["SYNDICATION_CONFIG"] = str(ROOT / "examples" / "insightcrime.toml")
     settings = load_settings(env)
     grace = _seconds(worker.get("stop_grace_period", "10s"))
-    assert grace >= settings.smtp_timeout + 10, (grace, settings.smtp_timeout)
+    assert grace >= settings.mail.smtp_timeout + 10, (grace, settings.mail.smtp_timeout)

@@ -34,10 +34,10 @@ def test_confirmation_retry_schedule_is_a_list_of_seconds():
     from syndication.services.confirmations import DEFAULT_SCHEDULE, ConfirmationPolicy
 
     default = load_settings(base())
-    assert default.confirm_retry_seconds == DEFAULT_SCHEDULE
+    assert default.subscribe.confirm_retry_seconds == DEFAULT_SCHEDULE
     assert ConfirmationPolicy.from_settings(default).retry_schedule == DEFAULT_SCHEDULE
     s = load_settings({**base(), "SYNDICATION_CONFIRM_RETRY_SECONDS": " 30, 90 ,600,"})
-    assert s.confirm_retry_seconds == (30.0, 90.0, 600.0)
+    assert s.subscribe.confirm_retry_seconds == (30.0, 90.0, 600.0)
     policy = ConfirmationPolicy.from_settings(s)
     assert [policy.delay(n) for n in (1, 2, 3, 9)] == [30.0, 90.0, 600.0, 600.0]
 

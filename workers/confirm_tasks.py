@@ -11,27 +11,16 @@ harmless: an attempt begins atomically in the ledger, once per request and due t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import Any
 
-from celery.signals import worker_ready
-
-from syndication.store.connection import ConnectionFailed
+from workers.base import TEMPORARY, context, on_worker_ready, task
 from workers.celery_app import app
-from workers.tasks import context
 
 log = logging.getLogger(__name__)
-TEMPORARY = (*ConnectionFailed, OSError)
-_F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def _task(**options: Any) -> Callable[[_F], _F]:
-    """``app.task`` with a type: Celery's decorator is untyped, the task bodies are not."""
-    return cast(Callable[[_F], _F], app.task(**options))
-
-
-@_task(
+@task(
     name="mail.send_confirmation",
     acks_late=True,
     autoretry_for=TEMPORARY,
@@ -44,18 +33,16 @@ def send_confirmation(request_id: str, kick: str = "") -> dict[str, Any]:
     return context().confirmations.deliver(request_id, kick, datetime.now(UTC)).to_json()
 
 
-@_task(name="mail.sweep_confirmations", acks_late=True, autoretry_for=TEMPORARY, retry_backoff=True)
+@task(name="mail.sweep_confirmations", acks_late=True, autoretry_for=TEMPORARY, retry_backoff=True)
 def sweep_confirmations() -> dict[str, Any]:
     """Queue due confirmations whose task was lost; expire attempts of dead workers."""
     return context().confirmations.sweep(datetime.now(UTC)).to_json()
 
 
+@on_worker_ready
 def _sweep_on_start(**_: Any) -> None:
     """A worker that starts after a crash or a Redis restart picks up what was waiting."""
     try:
         app.send_task("mail.sweep_confirmations")
     except Exception:  # the broker may still be coming up: beat sweeps every minute
         log.warning("could not queue the start-up confirmation sweep", exc_info=True)
-
-
-worker_ready.connect(_sweep_on_start, weak=False)

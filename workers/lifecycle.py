@@ -286,20 +286,16 @@ class RecoveryWatchdog:
 
 
 def _start_watchdog(**_: Any) -> None:
-    from syndication.services.digests import make_digest_service
-    from syndication.store.connection import connect
-    from workers.celery_app import app, current_settings
-    from workers.mail_tasks import CeleryDigestEvents
+    from workers.base import new_context
+    from workers.celery_app import current_settings
 
     settings = current_settings()
-    interval = float(settings.mail_recover_interval_seconds)
+    interval = settings.mail.recover_interval_seconds
     if interval <= 0 or _Main.watchdog is not None:
         return
-    # Its own service and client: pool processes forked later must not inherit one that
-    # this thread may be using (locks held mid-call).
-    client = connect(settings.need_redis_url(), check=False)
-    service = make_digest_service(settings, client, CeleryDigestEvents(app), with_sender=False)
-    _Main.watchdog = RecoveryWatchdog(service.recover, interval).start()
+    # Its own Context and client, not the per-process one (workers/base.py): pool processes
+    # forked later must not inherit one that this thread may be using (locks held mid-call).
+    _Main.watchdog = RecoveryWatchdog(new_context().digests.recover, interval).start()
 
 
 def _announce_main(**_: Any) -> None:

@@ -8,32 +8,19 @@ recipients are claimed atomically from the ledger, so an extra send task finds n
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from celery import Celery
-from celery.signals import worker_ready
 
-from syndication.services.digests import BatchReport, Digests, make_digest_service
+from syndication.services.digests import BatchReport, Digests
 from syndication.services.sending import RedisUnavailable
 from syndication.store.connection import ConnectionFailed
+from workers.base import TEMPORARY, context, on_worker_ready, task
 from workers.celery_app import app, current_settings
+from workers.events import CeleryEvents
 
 log = logging.getLogger(__name__)
-TEMPORARY = (*ConnectionFailed, OSError)
-_service: Digests | None = None
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _task(**options: Any) -> Callable[[_F], _F]:
-    """``app.task`` with a type: Celery's decorator is untyped, the task bodies are not."""
-    return cast(Callable[[_F], _F], app.task(**options))
-
-
-def _on_worker_ready(fn: _F) -> _F:
-    worker_ready.connect(fn, weak=False)
-    return fn
 
 
 # Longest wait before a recover task looks again at leases still running.
@@ -42,32 +29,19 @@ RECOVER_RECHECK_MAX = 300.0
 RECOVER_ACTIVE_RECHECK = 15.0
 
 
-class CeleryDigestEvents:
-    """``DigestEvents`` with Celery: each request is one or more ``mail.send_batch`` tasks."""
-
-    def __init__(self, celery: Celery) -> None:
-        self.app = celery
-
-    def send_edition(self, edition_id: str, countdown: float = 0.0, copies: int = 1) -> None:
-        for _ in range(max(1, copies)):
-            self.app.send_task(
-                "mail.send_batch", args=[edition_id], countdown=max(0.0, countdown) or None
-            )
+def CeleryDigestEvents(celery: Celery) -> CeleryEvents:
+    """The one ``CeleryEvents`` on ``celery`` and this process's settings. Kept for
+    syndication/cli_digest.py, which another branch is moving (issue #13); new code builds
+    ``CeleryEvents`` or takes ``Context.digests``."""
+    return CeleryEvents(celery, current_settings())
 
 
 def service() -> Digests:
-    """One service per worker process, made after the fork (threads share it)."""
-    global _service
-    if _service is None:
-        from syndication.store.connection import connect
-
-        settings = current_settings()
-        client = connect(settings.need_redis_url(), check=False)
-        _service = make_digest_service(settings, client, CeleryDigestEvents(app))
-    return _service
+    """The digest services of this worker process's Context (workers/base.py)."""
+    return context().digests
 
 
-@_task(
+@task(
     name="mail.create_edition",
     acks_late=True,
     autoretry_for=TEMPORARY,
@@ -87,7 +61,7 @@ def create_edition(frequency: str) -> dict[str, Any]:
     return {"edition": created.edition_id, "created": created.created, "reason": created.reason}
 
 
-@_task(name="mail.send_batch", acks_late=True)
+@task(name="mail.send_batch", acks_late=True)
 def send_batch(edition_id: str) -> dict[str, Any]:
     """Send part of an edition; queues its own continuation while work remains.
 
@@ -110,7 +84,7 @@ def send_batch(edition_id: str) -> dict[str, Any]:
     return report.to_json()
 
 
-@_task(name="mail.start_due_drafts", acks_late=True, autoretry_for=TEMPORARY, retry_backoff=True)
+@task(name="mail.start_due_drafts", acks_late=True, autoretry_for=TEMPORARY, retry_backoff=True)
 def start_due_drafts() -> list[str]:
     """Start scheduled drafts whose approval window has passed (beat, every minute).
     Idempotent: each start is one atomic draft → sending step."""
@@ -120,7 +94,7 @@ def start_due_drafts() -> list[str]:
     return started
 
 
-@_task(name="mail.recover", acks_late=True, autoretry_for=TEMPORARY, retry_backoff=True)
+@task(name="mail.recover", acks_late=True, autoretry_for=TEMPORARY, retry_backoff=True)
 def recover(recheck: bool = True) -> list[dict[str, Any]]:
     """Expire dead senders' leases and re-queue editions left without a sender.
 
@@ -140,7 +114,7 @@ def recover(recheck: bool = True) -> list[dict[str, Any]]:
     return out
 
 
-@_on_worker_ready
+@on_worker_ready
 def _recover_on_start(**_: Any) -> None:
     """A worker that starts after a crash picks up what the dead one left."""
     try:

@@ -19,19 +19,16 @@ Redirects are not followed: the operator registered that exact URL.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
 
 import httpx
 
-from syndication.services.partners import Partners, make_partners
+from syndication.services.partners import Partners
 from syndication.store.connection import ConnectionFailed
-from workers.celery_app import app, current_settings
+from workers.base import context, task
+from workers.celery_app import app
 
 log = logging.getLogger(__name__)
-_F = TypeVar("_F", bound=Callable[..., Any])
-_service: Partners | None = None
 WEBHOOK_TIMEOUT = 10.0
 USER_AGENT = "syndication-webhook/1"
 
@@ -43,20 +40,9 @@ class WebhookTemporaryError(Exception):
 TEMPORARY = (*ConnectionFailed, OSError, httpx.TransportError, WebhookTemporaryError)
 
 
-def _task(**options: Any) -> Callable[[_F], _F]:
-    """``app.task`` with a type: Celery's decorator is untyped, the task bodies are not."""
-    return cast(Callable[[_F], _F], app.task(**options))
-
-
 def service() -> Partners:
-    """The partner services, once per worker process, made after the fork."""
-    global _service
-    if _service is None:
-        from syndication.store.connection import connect
-
-        settings = current_settings()
-        _service = make_partners(settings, connect(settings.need_redis_url(), check=False))
-    return _service
+    """The partner services of this worker process's Context (workers/base.py)."""
+    return context().partners
 
 
 def _queue(pairs: list[tuple[str, str, str]]) -> int:
@@ -65,7 +51,7 @@ def _queue(pairs: list[tuple[str, str, str]]) -> int:
     return len(pairs)
 
 
-@_task(
+@task(
     name="partners.prepare_copies",
     acks_late=True,
     autoretry_for=(*ConnectionFailed, OSError),
@@ -77,7 +63,7 @@ def prepare_copies(article_id: str) -> int:
     return service().copies.prepare_copies(article_id)
 
 
-@_task(
+@task(
     name="partners.article_changed",
     acks_late=True,
     autoretry_for=(*ConnectionFailed, OSError),
@@ -90,12 +76,12 @@ def article_changed(article_id: str) -> int:
     return _queue([(p, article_id, c) for p, c in pairs])
 
 
-@_task(name="partners.sweep_changes", acks_late=True, autoretry_for=(*ConnectionFailed, OSError))
+@task(name="partners.sweep_changes", acks_late=True, autoretry_for=(*ConnectionFailed, OSError))
 def sweep_changes() -> int:
     return _queue(service().webhooks.sweep(datetime.now(UTC)))
 
 
-@_task(
+@task(
     name="partners.webhook",
     acks_late=True,
     autoretry_for=TEMPORARY,

@@ -54,11 +54,11 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
 def _digest_schedule(settings: Settings) -> dict[str, Any]:
     """Editions at the publisher's local time (the Celery app's timezone is the publisher's).
 
-    ``digest_send_time`` (HH:MM, default 07:00) and ``digest_weekly_day`` (default monday)
-    are read from Settings when config.py has them.
+    ``settings.digest``: ``send_time`` (HH:MM) and ``weekly_day``
+    (``SYNDICATION_DIGEST_SEND_TIME`` and ``_DIGEST_WEEKLY_DAY``).
     """
-    send_time = str(getattr(settings, "digest_send_time", None) or "07:00")
-    weekday = str(getattr(settings, "digest_weekly_day", None) or "monday")
+    send_time = settings.digest.send_time
+    weekday = settings.digest.weekly_day
     hour, _, minute = send_time.partition(":")
     return {
         "daily digest": {

@@ -10,29 +10,15 @@ import logging
 from typing import Any
 
 import httpx
-from celery.signals import worker_ready
 
-from syndication.context import Context
 from syndication.deliver.websub import HubRejected, HubTemporaryError, ping
-from syndication.store.connection import ConnectionFailed
-from workers.celery_app import app, current_settings
-from workers.events import CeleryEvents
+from workers.base import TEMPORARY, context, on_worker_ready, task
+from workers.celery_app import app
 
 log = logging.getLogger(__name__)
-TEMPORARY = (*ConnectionFailed, OSError)
-_context: Context | None = None
 
 
-def context() -> Context:
-    """One Context per worker process, made after the fork (redis-py reconnects per pid)."""
-    global _context
-    if _context is None:
-        settings = current_settings()
-        _context = Context(settings, CeleryEvents(app, settings))
-    return _context
-
-
-@app.task(
+@task(
     name="feeds.rebuild_dirty",
     acks_late=True,
     autoretry_for=TEMPORARY,
@@ -50,7 +36,7 @@ def rebuild_dirty() -> list[str]:
     return changed
 
 
-@app.task(
+@task(
     name="feeds.websub_ping",
     acks_late=True,
     autoretry_for=(HubTemporaryError,),
@@ -69,7 +55,7 @@ def websub_ping(hub: str, topic: str) -> int:
         return 0
 
 
-@app.task(
+@task(
     name="ingest.poll_source",
     acks_late=True,
     autoretry_for=TEMPORARY,
@@ -83,35 +69,35 @@ def poll_source(url: str, kind: str = "auto") -> dict[str, object]:
     return {"not_modified": report.not_modified, "errors": report.errors}
 
 
-@app.task(name="ingest.flush_pending_events", acks_late=True, autoretry_for=TEMPORARY)
+@task(name="ingest.flush_pending_events", acks_late=True, autoretry_for=TEMPORARY)
 def flush_pending_events() -> int:
     """Events whose hand-over to the broker failed after their write (see the outbox)."""
     return context().articles.flush_pending()
 
 
-@app.task(name="articles.index_legacy_urls", acks_late=True, autoretry_for=TEMPORARY)
+@task(name="articles.index_legacy_urls", acks_late=True, autoretry_for=TEMPORARY)
 def index_legacy_urls() -> int:
     """The one-off upgrade of article identities (store/articles.py); a no-op once done."""
     return context().article_store.index_legacy_urls()
 
 
-@worker_ready.connect
+@on_worker_ready
 def _index_legacy_urls_on_start(**_: Any) -> None:
     try:
-        index_legacy_urls.delay()
+        app.send_task("articles.index_legacy_urls")
     except Exception:  # the broker may still be coming up: the next start queues it again
         log.warning("could not queue the article identity upgrade", exc_info=True)
 
 
-@worker_ready.connect
+@on_worker_ready
 def _build_feeds_on_start(**_: Any) -> None:
     """After a deploy or a flush the feeds may be missing; a cheap rebuild makes them exist."""
     try:
-        rebuild_all.delay()
+        app.send_task("feeds.rebuild_all")
     except Exception:  # the broker may still be coming up: the next publish rebuilds anyway
         log.warning("could not queue the start-up feed rebuild", exc_info=True)
 
 
-@app.task(name="feeds.rebuild_all", acks_late=True, autoretry_for=TEMPORARY, retry_backoff=True)
+@task(name="feeds.rebuild_all", acks_late=True, autoretry_for=TEMPORARY, retry_backoff=True)
 def rebuild_all() -> list[str]:
     return context().feeds.rebuild_all()

@@ -45,7 +45,7 @@ from typing import Any, Protocol, TypeVar
 from syndication import tokens
 from syndication.build.headers import HeaderError
 from syndication.clock import Clock, system_clock
-from syndication.config import Publisher
+from syndication.config import DEFAULT_CONFIRM_RETRY, Publisher, Settings, SubscribeConfig
 from syndication.deliver.smtp import Outcome, Sender, SendResult
 from syndication.store.confirmations import (
     ConfirmationStore,
@@ -60,7 +60,8 @@ from syndication.store.subscribers import PENDING, SubscriberStore
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 REDIS_TRANSIENT = ConnectionFailed
-DEFAULT_SCHEDULE = (60.0, 120.0, 300.0, 600.0, 1200.0, 2400.0, 3600.0, 7200.0, 14400.0)
+_SUBSCRIBE = SubscribeConfig()
+DEFAULT_SCHEDULE = DEFAULT_CONFIRM_RETRY
 
 
 @dataclass(frozen=True)
@@ -77,16 +78,16 @@ class ConfirmationPolicy:
     """
 
     retry_schedule: tuple[float, ...] = DEFAULT_SCHEDULE
-    give_up_after: timedelta = timedelta(hours=24)
+    give_up_after: timedelta = timedelta(hours=_SUBSCRIBE.confirm_give_up_hours)
     double_submit: float = 120.0
     lease: float = 300.0
     tx_budget: float = 120.0
     lost_after: float = 120.0
     max_countdown: float = 600.0
-    alert_after: timedelta = timedelta(minutes=30)
+    alert_after: timedelta = timedelta(minutes=_SUBSCRIBE.confirm_alert_minutes)
     failing_streak: int = 3
     keep_finished: timedelta = timedelta(days=30)
-    confirm_ttl: timedelta = tokens.CONFIRM_TTL
+    confirm_ttl: timedelta = timedelta(hours=_SUBSCRIBE.confirm_token_hours)
 
     def __post_init__(self) -> None:
         if not self.retry_schedule or any(s <= 0 for s in self.retry_schedule):
@@ -97,24 +98,14 @@ class ConfirmationPolicy:
         return self.retry_schedule[min(max(attempts, 1), len(self.retry_schedule)) - 1]
 
     @classmethod
-    def from_settings(cls, settings: Any) -> ConfirmationPolicy:
-        d = cls()
+    def from_settings(cls, settings: Settings) -> ConfirmationPolicy:
+        sub = settings.subscribe
         return cls(
-            retry_schedule=tuple(getattr(settings, "confirm_retry_seconds", d.retry_schedule)),
-            give_up_after=timedelta(
-                hours=getattr(
-                    settings, "confirm_give_up_hours", d.give_up_after / timedelta(hours=1)
-                )
-            ),
-            alert_after=timedelta(
-                minutes=getattr(
-                    settings, "confirm_alert_minutes", d.alert_after / timedelta(minutes=1)
-                )
-            ),
-            tx_budget=min(float(getattr(settings, "smtp_timeout", 30)) * 4, d.tx_budget),
-            confirm_ttl=timedelta(
-                hours=getattr(settings, "confirm_token_hours", d.confirm_ttl / timedelta(hours=1))
-            ),
+            retry_schedule=sub.confirm_retry_seconds,
+            give_up_after=timedelta(hours=sub.confirm_give_up_hours),
+            alert_after=timedelta(minutes=sub.confirm_alert_minutes),
+            tx_budget=min(settings.mail.smtp_timeout * 4, cls.tx_budget),
+            confirm_ttl=timedelta(hours=sub.confirm_token_hours),
         )
 
 
@@ -450,7 +441,7 @@ class ConfirmationService:
 
 
 def make_confirmation_service(
-    settings: Any,
+    settings: Settings,
     client: Client,
     events: ConfirmationEvents,
     *,
@@ -465,7 +456,7 @@ def make_confirmation_service(
     policy = policy or ConfirmationPolicy.from_settings(settings)
     publisher: Publisher = settings.publisher
     public_url: str = settings.public_url
-    sender: Address = sender_address(publisher, public_url, getattr(settings, "mail_from", None))
+    sender: Address = sender_address(publisher, public_url, settings.mail.from_address)
     hours = int(policy.confirm_ttl / timedelta(hours=1))
 
     def build(subscriber: Any, url: str, now: datetime) -> bytes:
@@ -473,7 +464,7 @@ def make_confirmation_service(
 
     sender_factory: Callable[[], Sender] | None = None
     if settings.smtp_url:
-        url, timeout = settings.smtp_url, float(getattr(settings, "smtp_timeout", 30))
+        url, timeout = settings.smtp_url, settings.mail.smtp_timeout
 
         def sender_factory() -> Sender:
             return SmtpSender(url, timeout=timeout)
@@ -483,7 +474,7 @@ def make_confirmation_service(
         SubscriberStore(client, settings.key_prefix),
         events,
         build,
-        getattr(settings, "mail_envelope_from", None) or sender.addr_spec,
+        settings.mail.envelope_from or sender.addr_spec,
         settings.need_secret_key(),
         public_url,
         sender_factory,

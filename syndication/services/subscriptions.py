@@ -30,6 +30,7 @@ from typing import Any, Protocol, TextIO
 
 from syndication import tokens
 from syndication.clock import system_clock
+from syndication.config import Settings, SubscribeConfig
 from syndication.store.confirmations import Requested
 from syndication.store.ratelimit import RateLimiter
 from syndication.store.subscribers import (
@@ -93,27 +94,28 @@ class LinkInvalid(Exception):
         self.expired = expired
 
 
+_SUBSCRIBE = SubscribeConfig()
+
+
 @dataclass(frozen=True)
 class Policy:
-    confirm_ttl: timedelta = tokens.CONFIRM_TTL
-    ip_limit: int = 20
-    ip_window_s: int = 3600
-    address_limit: int = 3
-    address_window_s: int = 3600
+    confirm_ttl: timedelta = timedelta(hours=_SUBSCRIBE.confirm_token_hours)
+    ip_limit: int = _SUBSCRIBE.ip_limit
+    ip_window_s: int = _SUBSCRIBE.ip_window_s
+    address_limit: int = _SUBSCRIBE.address_limit
+    address_window_s: int = _SUBSCRIBE.address_window_s
     default_frequency: str = "weekly"
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Policy:
-        """Reads the ``subscribe_*`` settings when config.py has them, else the defaults."""
-        d = cls()
+    def from_settings(cls, settings: Settings) -> Policy:
+        """The ``settings.subscribe`` limits and the confirmation link's lifetime."""
+        sub = settings.subscribe
         return cls(
-            confirm_ttl=timedelta(
-                hours=getattr(settings, "confirm_token_hours", d.confirm_ttl / timedelta(hours=1))
-            ),
-            ip_limit=getattr(settings, "subscribe_ip_limit", d.ip_limit),
-            ip_window_s=getattr(settings, "subscribe_ip_window_s", d.ip_window_s),
-            address_limit=getattr(settings, "subscribe_address_limit", d.address_limit),
-            address_window_s=getattr(settings, "subscribe_address_window_s", d.address_window_s),
+            confirm_ttl=timedelta(hours=sub.confirm_token_hours),
+            ip_limit=sub.ip_limit,
+            ip_window_s=sub.ip_window_s,
+            address_limit=sub.address_limit,
+            address_window_s=sub.address_window_s,
         )
 
 
@@ -515,7 +517,7 @@ def _parse_time(text: str, name: str) -> datetime | None:
 
 
 def build_subscription_service(
-    settings: Any,
+    settings: Settings,
     client: Any,
     topics: Callable[[], dict[str, str]] | None = None,
     clock: Callable[[], datetime] = system_clock,

@@ -49,8 +49,8 @@ def create_app(ctx: Context) -> FastAPI:
     app.include_router(
         partners.make_router(
             ctx,
-            rate_limit=ctx.settings.partner_rate_limit,
-            rate_window_s=ctx.settings.partner_rate_window_s,
+            rate_limit=ctx.settings.partners.rate_limit,
+            rate_window_s=ctx.settings.partners.rate_window_s,
         )
     )
     app.include_router(ops.make_router(ctx))

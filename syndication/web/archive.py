@@ -35,7 +35,7 @@ from syndication.build import email as mail_build
 from syndication.models import Article
 from syndication.services.digests import arrange, segment_articles
 from syndication.store.articles import State
-from syndication.store.editions import Edition, EditionStatus, EditionStore
+from syndication.store.editions import Edition, EditionStatus
 from syndication.store.editorial import EditorialStore
 from syndication.store.subscribers import valid_topic
 from syndication.templating import environment
@@ -122,9 +122,9 @@ class Archive:
         self.publisher = self.settings.publisher
         self.base = self.settings.public_url.rstrip("/")
         self.tz = ZoneInfo(self.publisher.timezone)
-        self.editions = EditionStore(ctx.client, self.settings.key_prefix)
+        self.editions = ctx.edition_store
         self.editorials = EditorialStore(self.editions)
-        self.max_articles = int(getattr(self.settings, "digest_max_articles", 15))
+        self.max_articles = self.settings.digest.max_articles
         self.cache = _PageCache()
         self.default_locale = i18n.supported(self.publisher.language) or i18n.SOURCE
         self.locales = [(code, i18n.LANGUAGE_NAMES.get(code, code)) for code in i18n.LOCALES]

@@ -96,7 +96,7 @@ def make_router(ctx: Any) -> APIRouter:
     def scrape() -> str:
         return render(reader.read(), gauges())
 
-    token = getattr(settings, "metrics_token", None) or ""
+    token = settings.metrics_token or ""
 
     @router.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:

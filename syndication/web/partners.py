@@ -35,7 +35,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from syndication.context import Context
 from syndication.logging_setup import redact_partner_keys
-from syndication.services.partners import Partners, make_partners
+from syndication.services.partners import Partners
 from syndication.store.feeds import compress, variant_etag
 from syndication.store.partners import Partner
 from syndication.templating import environment
@@ -189,9 +189,7 @@ def make_router(
 ) -> APIRouter:
     install_log_filter()  # again: a logging.config call after import may have replaced loggers
     router = APIRouter()
-    partners: Partners = getattr(ctx, "partners", None) or make_partners(
-        ctx.settings, ctx.client, ctx.article_store
-    )
+    partners: Partners = ctx.partners
     _feed_routes(router, _FeedServer(ctx, partners, rate_limit, rate_window_s))
     _page_routes(router, ctx, partners)
     return router

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from syndication.context import Context
+from syndication.events import RecordingEvents
 from syndication.services.digests import (
     MailSettings,
-    RecordingDigestEvents,
     make_digest_service,
 )
 from syndication.store.editions import EditionStatus, EditionStore, Policy
@@ -46,7 +46,7 @@ def test_admin_pauses_and_resumes_an_edition(
     add_articles(ctx.client, prefix, [{"topics": ["Coca"]}, {"topics": ["Peru"]}], now=now)
     mail = MailSettings(connections=1, batch=20, policy=FAST)
     digests = make_digest_service(
-        ctx.settings, ctx.client, RecordingDigestEvents(), mail=mail, clock=ctx.clock
+        ctx.settings, ctx.client, RecordingEvents(), mail=mail, clock=ctx.clock
     )
     created = digests.create_edition("daily", ctx.clock())
     edition_id = created.edition_id

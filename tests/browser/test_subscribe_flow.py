@@ -13,7 +13,8 @@ from email.message import EmailMessage
 from typing import Any
 
 from syndication.context import Context
-from syndication.services.digests import MailSettings, RecordingDigestEvents, make_digest_service
+from syndication.events import RecordingEvents
+from syndication.services.digests import MailSettings, make_digest_service
 from syndication.store.editions import Policy
 from syndication.store.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED, Subscriber
 from tests.support import wait_for
@@ -78,7 +79,7 @@ def send_digest(ctx: Context) -> str:
     subscribed daily: the batch sender runs inline until the edition has left ``sending``."""
     mail = MailSettings(connections=1, batch=20, policy=FAST)
     digests = make_digest_service(
-        ctx.settings, ctx.client, RecordingDigestEvents(), mail=mail, clock=ctx.clock
+        ctx.settings, ctx.client, RecordingEvents(), mail=mail, clock=ctx.clock
     )
     created = digests.create_edition("daily", ctx.clock())
     assert created.edition_id

@@ -28,7 +28,8 @@ from syndication.deliver.confirmation import (
     sender_address,
 )
 from syndication.deliver.smtp import Outcome, SmtpSender
-from syndication.services.digests import MailSettings, RecordingDigestEvents, make_digest_service
+from syndication.events import RecordingEvents
+from syndication.services.digests import MailSettings, make_digest_service
 from syndication.store.editions import EditionStatus, Policy
 from syndication.store.subscribers import Subscriber
 from tests.support import EXAMPLE_CONFIG
@@ -207,7 +208,7 @@ def test_a_hostile_title_arrives_as_text_in_the_subject(
     service = make_digest_service(
         settings,
         redis_client,
-        RecordingDigestEvents(),
+        RecordingEvents(),
         mail=MailSettings(connections=1, batch=20, policy=FAST),
         clock=clock,
     )

@@ -35,9 +35,9 @@ def test_every_path_connects_to_the_same_port(
     settings = dataclasses.replace(settings, smtp_url=url)
     digests = make_digest_service(settings, redis_client, RecordingEvents())
     confirmations = make_confirmation_service(settings, redis_client, RecordingEvents())
-    assert digests.dispatch.sender_factory is not None
-    assert confirmations.sender_factory is not None
-    senders = [digests.dispatch.sender_factory(), confirmations.sender_factory()]
+    sender_factory = digests.dispatch.sender_factory
+    assert sender_factory is not None and confirmations.sender_factory is not None
+    senders = [sender_factory(), confirmations.sender_factory()]
     targets = {s.target for s in senders if isinstance(s, SmtpSender)}
     assert len(targets) == 1 and len(senders) == 2
     (target,) = targets

@@ -15,9 +15,9 @@ import pytest
 import redis
 
 from syndication.config import ConfigError, Settings
+from syndication.events import RecordingEvents
 from syndication.services.digests import (
     MailSettings,
-    RecordingDigestEvents,
     make_digest_service,
 )
 from syndication.store.editions import EditionStatus, Policy
@@ -56,16 +56,16 @@ def test_digests_verify_against_the_published_key(
     settings = dataclasses.replace(
         settings,
         smtp_url=smtp.url,
-        dkim_selector=SELECTOR,
-        dkim_domain=DOMAIN,
-        dkim_key_file=key_file,
+        mail=dataclasses.replace(
+            settings.mail, dkim_selector=SELECTOR, dkim_domain=DOMAIN, dkim_key_file=key_file
+        ),
     )
     add_subscribers(redis_client, prefix, 5, now=clock())
     add_articles(redis_client, prefix, [{"topics": ["Coca"]}, {"topics": ["Peru"]}], now=clock())
     service = make_digest_service(
         settings,
         redis_client,
-        RecordingDigestEvents(),
+        RecordingEvents(),
         mail=MailSettings(policy=FAST),
         clock=clock,
     )
@@ -107,10 +107,13 @@ def test_missing_or_unreadable_key_fails_at_start(
         cases.append(unreadable)
     for path in cases:
         broken = dataclasses.replace(
-            settings, dkim_selector=SELECTOR, dkim_domain=DOMAIN, dkim_key_file=path
+            settings,
+            mail=dataclasses.replace(
+                settings.mail, dkim_selector=SELECTOR, dkim_domain=DOMAIN, dkim_key_file=path
+            ),
         )
         with pytest.raises(ConfigError) as info:
-            make_digest_service(broken, redis_client, RecordingDigestEvents())
+            make_digest_service(broken, redis_client, RecordingEvents())
         message = str(info.value)
         assert "SYNDICATION_DKIM_KEY_FILE" in message and str(path) in message
         assert "\n" not in message

@@ -23,11 +23,11 @@ from fastapi.testclient import TestClient
 
 from syndication.cli_digest import register
 from syndication.config import Settings
+from syndication.events import RecordingEvents
 from syndication.services.digests import (
     Digests,
     EditionNotEditable,
     MailSettings,
-    RecordingDigestEvents,
     make_digest_service,
 )
 from syndication.store.editions import EditionStatus, Policy
@@ -60,7 +60,7 @@ def service_for(
         settings = dataclasses.replace(settings, smtp_url=smtp.url)
     options: dict[str, Any] = {"connections": 2, "batch": 20, "policy": FAST, **mail}
     return make_digest_service(
-        settings, client, RecordingDigestEvents(), mail=MailSettings(**options), clock=clock
+        settings, client, RecordingEvents(), mail=MailSettings(**options), clock=clock
     )
 
 
@@ -266,16 +266,20 @@ def test_approval_window_drafts_start_once_when_due(
     add_subscribers(redis_client, prefix, 4, now=now, frequency="daily")
     add_subscribers(redis_client, prefix, 2, now=now, frequency="weekly", domain="example.net")
     add_articles(redis_client, prefix, ARTICLES[:2], now=now)
-    mail = MailSettings.from_settings(dataclasses.replace(settings, digest_approval_minutes=30))
+    mail = MailSettings.from_settings(
+        dataclasses.replace(
+            settings, digest=dataclasses.replace(settings.digest, approval_minutes=30)
+        )
+    )
     assert mail.approval_window == timedelta(minutes=30)
     service = service_for(settings, redis_client, clock, approval_window=mail.approval_window)
     events = service.events
-    assert isinstance(events, RecordingDigestEvents)
+    assert isinstance(events, RecordingEvents)
 
     created = service.create_scheduled("daily", now)
     eid = created.edition_id
     assert eid and created.edition is not None
-    assert created.edition.status is EditionStatus.DRAFT and events.calls == []
+    assert created.edition.status is EditionStatus.DRAFT and events.editions == []
     assert service.editorial(eid).send_at == now + timedelta(minutes=30)
     # a second beat: the same draft, still scheduled
     assert service.create_scheduled("daily", now).created is False
@@ -297,7 +301,7 @@ def test_approval_window_drafts_start_once_when_due(
     for t in threads:
         t.join()
     assert sorted(map(len, results)) == [0, 0, 0, 1]
-    assert events.calls == [(eid, 0.0, service.mail.fanout)]
+    assert events.editions == [(eid, 0.0, service.mail.fanout)]
     edition = service.status(eid)
     assert edition is not None and edition.status is EditionStatus.SENDING
     assert service.editorial(eid).send_at is None
@@ -309,7 +313,7 @@ def test_approval_window_drafts_start_once_when_due(
     assert service.cancel(weekly, now) == ("draft", "cancelled")
     assert service.start_due_drafts(now + timedelta(days=1)) == []
     assert service.status(weekly).status is EditionStatus.CANCELLED  # type: ignore[union-attr]
-    assert len(events.calls) == 1
+    assert len(events.editions) == 1
 
     # by hand (create_edition, ``digest send``): starts at once, window or not
     later = now + timedelta(days=1)

@@ -11,10 +11,10 @@ import redis
 from syndication.config import Settings
 from syndication.deliver.smtp import Outcome, SmtpSender, dot_stuff
 from syndication.deliver.throttle import RateLimiter
+from syndication.events import RecordingEvents
 from syndication.services.digests import (
     Digests,
     MailSettings,
-    RecordingDigestEvents,
     make_digest_service,
     period_of,
 )
@@ -40,7 +40,7 @@ def service_for(
     return make_digest_service(
         settings,
         client,
-        RecordingDigestEvents(),
+        RecordingEvents(),
         mail=MailSettings(**options),  # type: ignore[arg-type]
         clock=clock,
     )
@@ -218,10 +218,10 @@ def test_recover_kicks_editions_without_senders_but_not_stale_ones(
     eid = service.create_edition("daily", now).edition_id
     assert eid
     events = service.events
-    assert isinstance(events, RecordingDigestEvents)
-    events.calls.clear()
+    assert isinstance(events, RecordingEvents)
+    events.editions.clear()
     [report] = service.recover(now)
-    assert report.kicked and events.calls == [(eid, 0.0, 2)]
+    assert report.kicked and events.editions == [(eid, 0.0, 2)]
     assert not service.recover(now)[0].kicked  # once per 30 s
     # much later: too old to resume on its own
     redis_client.delete(service.editions.kick_key(eid))

@@ -14,10 +14,10 @@ import redis
 from syndication import shutdown
 from syndication.config import Settings
 from syndication.embedded_redis import EmbeddedRedis
+from syndication.events import RecordingEvents
 from syndication.services.digests import (
     Digests,
     MailSettings,
-    RecordingDigestEvents,
     make_digest_service,
 )
 from syndication.services.sending import RedisUnavailable
@@ -40,8 +40,8 @@ def no_drain() -> Iterator[None]:
 
 def make_service(
     settings: Settings, client: redis.Redis, smtp: ScriptedSmtp, clock: ManualClock, **mail: Any
-) -> tuple[Digests, RecordingDigestEvents]:
-    events = RecordingDigestEvents()
+) -> tuple[Digests, RecordingEvents]:
+    events = RecordingEvents()
     options: dict[str, Any] = {"connections": 2, "batch": 10, "policy": FAST} | mail
     service = make_digest_service(
         dataclasses.replace(settings, smtp_url=smtp.url),
@@ -78,7 +78,7 @@ def test_a_drain_finishes_the_message_in_flight_and_hands_back_the_rest(
         assert counts["sending"] == 0
         assert counts["sent"] == smtp.count() >= 7
         assert counts["pending"] == 60 - counts["sent"]
-        assert events.calls[-1] == (eid, 0.0, 1)  # a continuation for whoever runs next
+        assert events.editions[-1] == (eid, 0.0, 1)  # a continuation for whoever runs next
         shutdown.reset()
         send_all(service, eid)
         assert smtp.count() == 60 and max(smtp.per_recipient().values()) == 1

@@ -78,12 +78,12 @@ def send_all(service: Any, edition_id: str, timeout: float = 60) -> Any:
 def smtp_digests(settings: Any, client: Any, smtp: Any, clock: Any) -> Any:
     """A Digests that sends through ``smtp`` (a ``ScriptedSmtp``) in this process, one
     connection at a time, with short leases and backoffs; its sending requests are kept
-    (``RecordingDigestEvents``), so only ``send_all`` sends."""
+    (``RecordingEvents``), so only ``send_all`` sends."""
     import dataclasses
 
+    from syndication.events import RecordingEvents
     from syndication.services.digests import (
         MailSettings,
-        RecordingDigestEvents,
         make_digest_service,
     )
     from syndication.store.editions import Policy
@@ -93,7 +93,7 @@ def smtp_digests(settings: Any, client: Any, smtp: Any, clock: Any) -> Any:
     return make_digest_service(
         dataclasses.replace(settings, smtp_url=smtp.url),
         client,
-        RecordingDigestEvents(),
+        RecordingEvents(),
         mail=mail,
         clock=clock,
     )
@@ -131,12 +131,12 @@ def worker_service(
 
     from syndication.services.digests import MailSettings, make_digest_service
     from workers.celery_app import celery_config
-    from workers.mail_tasks import CeleryDigestEvents
+    from workers.events import CeleryEvents
 
     if events is None:
         celery = Celery("digest-test", set_as_current=False)
         celery.conf.update(celery_config(settings))
-        events = CeleryDigestEvents(celery)
+        events = CeleryEvents(celery, settings)
     return make_digest_service(
         settings,
         client,

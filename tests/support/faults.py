@@ -144,7 +144,7 @@ class FaultRig:
         from celery import Celery
 
         from workers.celery_app import celery_config
-        from workers.mail_tasks import CeleryDigestEvents
+        from workers.events import CeleryEvents
 
         celery = Celery("fault-rig", set_as_current=False)
         celery.conf.update(celery_config(self.settings))
@@ -152,7 +152,7 @@ class FaultRig:
         return make_digest_service(
             self.settings,
             client,
-            CeleryDigestEvents(celery),
+            CeleryEvents(celery, self.settings),
             mail=MailSettings(policy=POLICY, fanout=self.fanout),
             with_sender=False,
         )

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from syndication.cli_admin import read_password
+from syndication.config import AdminConfig
 from syndication.context import Context
 from syndication.models import Article
 from syndication.store.metrics import metrics_key
@@ -42,7 +43,7 @@ def make_app(ctx: Context, **settings: object) -> FastAPI:
 
 @pytest.fixture
 def app(context: Context) -> FastAPI:
-    return make_app(context, admin_password=PASSWORD)
+    return make_app(context, admin=AdminConfig(password=PASSWORD))
 
 
 @pytest.fixture
@@ -167,14 +168,16 @@ def test_plain_password_login_sets_a_strict_httponly_session_cookie(client):
 
 def test_hashed_password_login(context):
     line = hash_password(PASSWORD, iterations=1000)
-    client = TestClient(make_app(context, admin_password_hash=line), follow_redirects=False)
+    client = TestClient(
+        make_app(context, admin=AdminConfig(password_hash=line)), follow_redirects=False
+    )
     assert login(client, PASSWORD + "x").status_code == 401
     assert login(client).status_code == 303
     assert client.get("/admin").status_code == 200
 
 
 def test_https_uses_a_host_prefixed_secure_cookie(context):
-    app = make_app(context, admin_password=PASSWORD, public_url="https://news.example")
+    app = make_app(context, admin=AdminConfig(password=PASSWORD), public_url="https://news.example")
     client = TestClient(app, base_url="https://testserver", follow_redirects=False)
     response = login(client)
     assert response.status_code == 303
@@ -226,7 +229,7 @@ def test_a_tampered_session_cookie_is_refused(client):
 def test_changing_the_password_ends_sessions(context, client):
     signed_in(client)
     other = TestClient(
-        make_app(context, admin_password="another long password"),
+        make_app(context, admin=AdminConfig(password="another long password")),
         follow_redirects=False,
         cookies=dict(client.cookies),
     )
@@ -533,7 +536,7 @@ def test_cli_hash_password_output_verifies(env):
     from syndication.config import load_settings
 
     assert (
-        load_settings({**env, "SYNDICATION_ADMIN_PASSWORD_HASH": line}).admin_password_hash == line
+        load_settings({**env, "SYNDICATION_ADMIN_PASSWORD_HASH": line}).admin.password_hash == line
     )
 
 

@@ -16,10 +16,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from syndication.config import Settings
+from syndication.events import RecordingEvents
 from syndication.services.digests import (
     Digests,
     MailSettings,
-    RecordingDigestEvents,
     make_digest_service,
 )
 from syndication.store.editions import EditionStatus, EditionStore, FrozenRecipient, Policy
@@ -46,7 +46,7 @@ def service_for(
 ) -> Digests:
     settings = dataclasses.replace(settings, smtp_url=smtp.url)
     mail = MailSettings(connections=2, batch=20, policy=FAST)
-    return make_digest_service(settings, client, RecordingDigestEvents(), mail=mail, clock=clock)
+    return make_digest_service(settings, client, RecordingEvents(), mail=mail, clock=clock)
 
 
 def view_in_browser(html: str) -> str:

@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from syndication.clock import system_clock
-from syndication.config import Settings
+from syndication.config import AdminConfig, Settings
 from syndication.context import Context
 from syndication.deliver.mail_catcher import MailCatcher
 from syndication.embedded_redis import free_port
@@ -305,7 +305,7 @@ def test_redacting_filter_covers_every_kind_of_secret(settings):
 
     settings = dataclasses.replace(
         settings,
-        admin_password="admin password 1234",
+        admin=AdminConfig(password="admin password 1234"),
         previous_secret_keys=("p" * 40,),
     )
     stream = io.StringIO()
@@ -322,7 +322,7 @@ def test_redacting_filter_covers_every_kind_of_secret(settings):
             raise ValueError(f"secret {settings.secret_key} in an exception")
         except ValueError:
             log.exception("boom", extra={"article_id": "abc"})
-        log.info("login with %s, old key %s", settings.admin_password, "p" * 40)
+        log.info("login with %s, old key %s", settings.admin.password, "p" * 40)
     finally:
         logging.getLogger().removeHandler(handler)
     text = stream.getvalue()

@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 
 from syndication.build.attribution import inspect_attribution
 from syndication.clock import system_clock
+from syndication.config import PartnersConfig
 from syndication.context import Context
 from syndication.embedded_redis import free_port
 from syndication.processes import die_with_parent
@@ -38,7 +39,9 @@ LIMIT = 5
 def make_app(ctx: Context, limit: int = LIMIT) -> FastAPI:
     """The real app with the partner rate limit set as an operator would (settings), on the
     test's clock (``ctx.clock``: pulls and views are counted on its day)."""
-    limited = dataclasses.replace(ctx.settings, partner_rate_limit=limit, partner_rate_window_s=60)
+    limited = dataclasses.replace(
+        ctx.settings, partners=PartnersConfig(rate_limit=limit, rate_window_s=60)
+    )
     return create_app(Context(limited, ctx.events, ctx.client, clock=ctx.clock))
 
 
@@ -235,6 +238,7 @@ def test_the_key_is_served_in_one_form_only(client, service):
 
 APP_MODULE = """
 from syndication.config import load_settings
+from syndication.config import PartnersConfig
 from syndication.context import Context
 from syndication.events import RecordingEvents
 from syndication.web.app import create_app

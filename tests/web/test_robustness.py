@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from syndication.config import AdminConfig
 from syndication.context import Context
 from syndication.logging_setup import RedactingFilter, redact_partner_keys
 from syndication.models import Article
@@ -263,7 +264,9 @@ def test_token_pages_send_no_referrer_whatever_the_answer(client: TestClient):
 
 
 def test_routes_keep_their_own_policies(context: Context):
-    client = TestClient(make_app(context, admin_password="correct horse battery staple"))
+    client = TestClient(
+        make_app(context, admin=AdminConfig(password="correct horse battery staple"))
+    )
     login = client.get("/admin/login")
     assert "script-src 'nonce-" in login.headers["content-security-policy"]
     assert login.headers["referrer-policy"] == "same-origin"

@@ -19,12 +19,12 @@ import redis
 
 from syndication.clock import system_clock
 from syndication.config import Settings
+from syndication.events import RecordingEvents
 from syndication.models import Article
 from syndication.services.articles import ArticleService
 from syndication.services.digests import (
     Digests,
     MailSettings,
-    RecordingDigestEvents,
     make_digest_service,
     period_of,
 )
@@ -76,7 +76,7 @@ def test_two_articles_in_one_bucket_make_one_email_each_once(
     service = make_digest_service(
         dataclasses.replace(settings, smtp_url=smtp.url),
         redis_client,
-        RecordingDigestEvents(),
+        RecordingEvents(),
         mail=MailSettings(policy=FAST),
         clock=clock,
     )
@@ -155,7 +155,7 @@ def test_publishing_queues_the_bucket_edition_and_a_worker_sends_it(
         )
 
     # what those tasks do when their time comes, run now by a real worker
-    service = make_digest_service(settings, redis_client, RecordingDigestEvents(), clock=clock)
+    service = make_digest_service(settings, redis_client, RecordingEvents(), clock=clock)
     worker = MailWorker({**env, "SYNDICATION_SMTP_URL": smtp.url}, tmp_path / "worker.log")
     try:
         worker.wait_ready()

@@ -31,7 +31,7 @@ import redis
 from syndication.clock import system_clock
 from syndication.config import Settings, load_settings
 from syndication.embedded_redis import EmbeddedRedis
-from syndication.services.digests import RecordingDigestEvents
+from syndication.events import RecordingEvents
 from syndication.store.connection import connect
 from syndication.store.editions import EntryState, Policy
 from tests.support import EXAMPLE_CONFIG, wait_for
@@ -228,7 +228,7 @@ def test_watchdog_resumes_an_edition_after_a_redis_outage_without_beat(
 
         client = connect(server.url)
         # Events that queue nothing: the edition has no sender until the watchdog kicks it.
-        svc = worker_service(load_settings(env), client, POLICY, events=RecordingDigestEvents())
+        svc = worker_service(load_settings(env), client, POLICY, events=RecordingEvents())
         eid = svc.create_edition("daily", now).edition_id
         assert eid
         wait_for(lambda: edition_done(svc, eid), timeout=120, interval=0.2)

@@ -7,10 +7,11 @@
 - control.py: ``EditionControl``, pause, resume, cancel, resend the uncertain, recover, report.
 - dispatch.py: ``Dispatcher``, ``send_batch`` over the send engine in services/sending.py.
 - facade.py: ``Digests``, all of them wired together under the faces' method names.
-- wiring.py: ``make_digest_service`` and ``load_dkim_key`` (until context.py carries them).
+- wiring.py: ``make_digest_service`` (called by ``Context.digests``) and ``load_dkim_key``.
 
 The pure selection (periods, segments, the editorial order) is in build/digest_selection.py.
-Nothing here imports Celery: ``DigestEvents`` is how sending work is queued.
+Nothing here imports Celery: ``Events.send_edition`` (syndication/events.py) is how
+sending work is queued.
 """
 
 from syndication.build.digest_selection import (
@@ -21,7 +22,6 @@ from syndication.build.digest_selection import (
     period_of,
     segment_articles,
 )
-from syndication.services.digests.events import DigestEvents, RecordingDigestEvents
 from syndication.services.digests.facade import Digests, DigestService
 from syndication.services.digests.results import (
     BatchReport,
@@ -41,14 +41,12 @@ __all__ = [
     "PERIOD_LENGTH",
     "BatchReport",
     "Created",
-    "DigestEvents",
     "DigestService",
     "Digests",
     "EditionNotEditable",
     "Editorial",
     "EditorialConflict",
     "MailSettings",
-    "RecordingDigestEvents",
     "RecoverReport",
     "ResendReport",
     "SegmentPreview",

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from syndication.services.digests.events import DigestEvents
+from syndication.events import Events
 from syndication.services.digests.results import RecoverReport, ResendReport, require_edition
 from syndication.services.digests.settings import MailSettings
 from syndication.store.editions import Edition, EditionStatus, EditionStore, EntryState
@@ -26,7 +26,7 @@ KICK_TTL = 30
 class EditionControl:
     """What an operator (or the recovery watchdog) does to an edition past its creation."""
 
-    def __init__(self, *, editions: EditionStore, events: DigestEvents, mail: MailSettings) -> None:
+    def __init__(self, *, editions: EditionStore, events: Events, mail: MailSettings) -> None:
         self.editions = editions
         self.events = events
         self.mail = mail

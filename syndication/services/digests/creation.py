@@ -23,8 +23,8 @@ from syndication.build.digest_selection import (
     period_of,
     segment_articles,
 )
+from syndication.events import Events
 from syndication.models import Article
-from syndication.services.digests.events import DigestEvents
 from syndication.services.digests.results import Created
 from syndication.services.digests.settings import MailSettings
 from syndication.services.digests.templates import SegmentTemplates
@@ -57,7 +57,7 @@ class EditionCreator:
         subscribers: SubscriberStore,
         editorials: EditorialStore,
         templates: SegmentTemplates,
-        events: DigestEvents,
+        events: Events,
         mail: MailSettings,
         tz: ZoneInfo,
         secret_key: str,

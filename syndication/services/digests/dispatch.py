@@ -19,7 +19,7 @@ from syndication.build import email as mail_build
 from syndication.clock import Clock, system_clock
 from syndication.deliver.smtp import Outcome, Sender, SendResult
 from syndication.deliver.throttle import RateLimiter
-from syndication.services.digests.events import DigestEvents
+from syndication.events import Events
 from syndication.services.digests.results import BatchReport
 from syndication.services.digests.settings import MAX_COUNTDOWN, MailSettings
 from syndication.services.digests.templates import SegmentTemplates
@@ -40,7 +40,7 @@ class Dispatcher:
         editions: EditionStore,
         subscribers: SubscriberStore,
         templates: SegmentTemplates,
-        events: DigestEvents,
+        events: Events,
         mail: MailSettings,
         envelope_from: str,
         sender_factory: Callable[[], Sender] | None = None,

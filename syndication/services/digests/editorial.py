@@ -19,7 +19,7 @@ from datetime import datetime
 from syndication.build import email as mail_build
 from syndication.build.digest_selection import SegmentSpec, check_order
 from syndication.config import Publisher
-from syndication.services.digests.events import DigestEvents
+from syndication.events import Events
 from syndication.services.digests.results import SegmentPreview, require_edition
 from syndication.services.digests.settings import MailSettings
 from syndication.services.digests.templates import Lru, SegmentTemplates
@@ -44,7 +44,7 @@ class EditorialDesk:
         editions: EditionStore,
         editorials: EditorialStore,
         templates: SegmentTemplates,
-        events: DigestEvents,
+        events: Events,
         mail: MailSettings,
         publisher: Publisher,
         public_url: str,

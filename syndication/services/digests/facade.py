@@ -3,7 +3,8 @@
 It builds the five services over shared stores and caches and hands out their methods
 under the names the faces have always used; new code may as well take the service it
 needs (``digests.creation``, ``.editing``, ``.control``, ``.dispatch``, ``.templates``).
-Nothing here imports Celery: ``DigestEvents`` is how sending work is queued.
+Nothing here imports Celery: ``Events.send_edition`` (syndication/events.py) is how
+sending work is queued.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from syndication.clock import Clock, system_clock
 from syndication.config import Publisher
 from syndication.deliver.smtp import Sender
 from syndication.deliver.throttle import RateLimiter
+from syndication.events import Events
 from syndication.services.digests.control import EditionControl
 from syndication.services.digests.creation import EditionCreator
 from syndication.services.digests.dispatch import Dispatcher
 from syndication.services.digests.editorial import EditorialDesk
-from syndication.services.digests.events import DigestEvents
 from syndication.services.digests.settings import MailSettings
 from syndication.services.digests.templates import SegmentTemplates
 from syndication.services.sending import Retrying
@@ -42,7 +43,7 @@ class Digests:
         public_url: str,
         secret_key: str,
         mail: MailSettings,
-        events: DigestEvents,
+        events: Events,
         sender_factory: Callable[[], Sender] | None = None,
         rate: RateLimiter | None = None,
         dkim: mail_build.DkimKey | None = None,

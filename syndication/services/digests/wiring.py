@@ -1,5 +1,5 @@
-"""Wiring the digest services from Settings (until context.py carries it; see the issue
-note), and reading the DKIM key file."""
+"""Wiring the digest services from Settings (what ``Context.digests`` calls: faces take the
+service from their Context), and reading the DKIM key file."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from syndication.clock import Clock, system_clock
 from syndication.config import ENV_PREFIX, ConfigError, Settings
 from syndication.deliver.smtp import Sender
 from syndication.deliver.throttle import RateLimiter
-from syndication.services.digests.events import DigestEvents
+from syndication.events import Events
 from syndication.services.digests.facade import Digests
 from syndication.services.digests.settings import MailSettings
 from syndication.store.articles import ArticleStore
@@ -28,10 +28,11 @@ def load_dkim_key(settings: Settings) -> mail_build.DkimKey | None:
     worker or ``digest send`` at start (one line naming the variable) instead of failing
     every message of an edition later.
     """
-    path = settings.dkim_key_file
+    mail = settings.mail
+    path = mail.dkim_key_file
     if path is None:
         return None
-    if not settings.dkim_selector or not settings.dkim_domain:
+    if not mail.dkim_selector or not mail.dkim_domain:
         raise ConfigError(
             f"{DKIM_KEY_VAR} needs {ENV_PREFIX}DKIM_SELECTOR and {ENV_PREFIX}DKIM_DOMAIN"
         )
@@ -49,19 +50,19 @@ def load_dkim_key(settings: Settings) -> mail_build.DkimKey | None:
         raise ConfigError(
             f"{DKIM_KEY_VAR}: {path} is not a PEM RSA private key (PKCS#1 or PKCS#8)"
         ) from None
-    return mail_build.DkimKey(settings.dkim_selector, settings.dkim_domain, pem)
+    return mail_build.DkimKey(mail.dkim_selector, mail.dkim_domain, pem)
 
 
 def make_digest_service(
     settings: Settings,
     client: Client,
-    events: DigestEvents,
+    events: Events,
     *,
     mail: MailSettings | None = None,
     with_sender: bool = True,
     clock: Clock = system_clock,
 ) -> Digests:
-    """Wire the services from Settings (until context.py carries it; see the issue note)."""
+    """Wire the services from Settings, for ``Context.digests`` (the composition root)."""
     from syndication.deliver.smtp import SmtpSender
 
     mail = mail or MailSettings.from_settings(settings)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from syndication.store.editions import Edition, EditionStore
+from syndication.store.editions import Edition
 from syndication.web.admin.kit import AdminKit
 
 EDITIONS_SCANNED = 500  # editions whose status is counted (newest first)
@@ -35,7 +35,7 @@ def article_counts(kit: AdminKit) -> dict[str, int]:
 
 def collect(kit: AdminKit) -> Overview:
     ctx = kit.ctx
-    editions = EditionStore(ctx.client, ctx.settings.key_prefix)
+    editions = ctx.edition_store
     partners = ctx.partners.store.all()
     latest_ids = editions.ids(1)
     return Overview(
