@@ -41,8 +41,8 @@ from starlette.responses import Response
 from syndication import tokens
 from syndication.config import ENV_PREFIX
 from syndication.store.admin_sessions import SessionRecord
-from syndication.web.api import ApiError
 from syndication.web.csrf import Csrf, CsrfFailure
+from syndication.web.errors import ApiError
 from syndication.web.forms import client_ip, read_form
 
 if TYPE_CHECKING:
