@@ -72,10 +72,6 @@ KNOWN_CYCLES: dict[frozenset[str], str] = {
         "the command modules import cli.py's helpers and exit codes and cli.py imports them "
         "to register: move the shared part into syndication/cli_common.py"
     ),
-    frozenset({"syndication.web.admin.auth", "syndication.web.admin.kit"}): (
-        "function-local imports both ways (AdminKit ↔ AdminAuth, Session, AdminError): the "
-        "shared types belong in a module both import"
-    ),
 }
 
 
