@@ -12,7 +12,7 @@ never change with the language, so clients branch on ``code``, never on the word
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -24,7 +24,8 @@ from syndication.context import Context
 from syndication.i18n import N_
 from syndication.identity import NotOwner, for_api
 from syndication.ingest.normalise import article_from_data
-from syndication.store.articles import Outcome
+from syndication.models import Article
+from syndication.store.articles import Outcome, Written
 from syndication.store.once import OnceStore
 from syndication.web import jsonbody, openapi
 from syndication.web.auth import (
@@ -176,8 +177,25 @@ async def require_signed(
         raise ApiError(401, REPLAYED, code="signature_replayed")
 
 
+Authorise = Callable[[Request, bytes | None], Awaitable[None]]
+
+
 def make_router(ctx: Context) -> APIRouter:
     router = APIRouter(prefix="/api")
+    authorise = _authoriser(ctx)
+
+    async def authorised(request: Request) -> None:
+        """:func:`authorise` as a dependency: FastAPI runs it before it reports invalid query
+        parameters, so a client without credentials gets 401, never a 422 that tells it
+        which parameters the endpoint takes."""
+        await authorise(request, None)
+
+    _add_collection_routes(router, ctx, authorise, authorised)
+    _add_item_routes(router, ctx, authorise)
+    return router
+
+
+def _authoriser(ctx: Context) -> Authorise:
     token = ctx.settings.api_token or ""
 
     async def authorise(request: Request, body: bytes | None = None) -> None:
@@ -205,11 +223,55 @@ def make_router(ctx: Context) -> APIRouter:
             body = await read_body(request, ctx.settings.max_body_bytes)
         await require_signed(request, body, (token,), ctx, "api")
 
-    async def authorised(request: Request) -> None:
-        """:func:`authorise` as a dependency: FastAPI runs it before it reports invalid query
-        parameters, so a client without credentials gets 401, never a 422 that tells it
-        which parameters the endpoint takes."""
-        await authorise(request)
+    return authorise
+
+
+def _article_from_body(ctx: Context, body: bytes) -> tuple[Article, str | None]:
+    """The article a POST body holds and the CMS's own id for it; else a 400 or 422."""
+    data = jsonbody.parse_json(body)  # UTF-8, JSON, bounded depth: a 400 naming what is wrong
+    if not isinstance(data, dict):
+        raise ApiError(
+            422,
+            N_("body must be a JSON object with the article's fields"),
+            code="body_not_object",
+        )
+    data, source_id = _source_id(data)
+    try:
+        article = article_from_data(data, ctx.settings.publisher, now=ctx.clock())
+    except ValidationError as exc:
+        fields = field_errors(exc)
+        names = ", ".join(f["field"] for f in fields)
+        raise ApiError(
+            422,
+            N_("invalid article: %(fields)s"),
+            code="invalid_article",
+            params={"fields": names},
+            fields=fields,
+        ) from None
+    return article, source_id
+
+
+async def _submit(ctx: Context, article: Article, source_id: str | None) -> Written:
+    """Store the article for this source; another source's article is a 409."""
+    try:
+        return await run_in_threadpool(
+            ctx.articles.submit, article, for_api(article.url, source_id)
+        )
+    except NotOwner as exc:
+        raise ApiError(
+            409,
+            N_("article %(id)s belongs to the source %(owner)s: this source may not change it"),
+            code="not_owner",
+            params={"id": repr(exc.article_id), "owner": repr(exc.owner)},
+            id=exc.article_id,
+            owner=exc.owner,
+        ) from None
+
+
+def _add_collection_routes(
+    router: APIRouter, ctx: Context, authorise: Authorise, authorised: Callable[..., Any]
+) -> None:
+    """``POST /api/articles`` and ``GET /api/articles``."""
 
     @router.post(
         "/articles",
@@ -223,39 +285,8 @@ def make_router(ctx: Context) -> APIRouter:
     async def post_article(request: Request) -> JSONResponse:
         body = await read_body(request, ctx.settings.max_body_bytes)
         await authorise(request, body)
-        data = jsonbody.parse_json(body)  # UTF-8, JSON, bounded depth: a 400 naming what is wrong
-        if not isinstance(data, dict):
-            raise ApiError(
-                422,
-                N_("body must be a JSON object with the article's fields"),
-                code="body_not_object",
-            )
-        data, source_id = _source_id(data)
-        try:
-            article = article_from_data(data, ctx.settings.publisher, now=ctx.clock())
-        except ValidationError as exc:
-            fields = field_errors(exc)
-            names = ", ".join(f["field"] for f in fields)
-            raise ApiError(
-                422,
-                N_("invalid article: %(fields)s"),
-                code="invalid_article",
-                params={"fields": names},
-                fields=fields,
-            ) from None
-        try:
-            written = await run_in_threadpool(
-                ctx.articles.submit, article, for_api(article.url, source_id)
-            )
-        except NotOwner as exc:
-            raise ApiError(
-                409,
-                N_("article %(id)s belongs to the source %(owner)s: this source may not change it"),
-                code="not_owner",
-                params={"id": repr(exc.article_id), "owner": repr(exc.owner)},
-                id=exc.article_id,
-                owner=exc.owner,
-            ) from None
+        article, source_id = _article_from_body(ctx, body)
+        written = await _submit(ctx, article, source_id)
         outcome, article = written.outcome, written.article
         payload: dict[str, Any] = {"id": article.id, "outcome": outcome.value}
         headers = {"Location": f"/api/articles/{article.id}"}
@@ -289,13 +320,17 @@ def make_router(ctx: Context) -> APIRouter:
             }
         )
 
+
+def _add_item_routes(router: APIRouter, ctx: Context, authorise: Authorise) -> None:
+    """``GET`` and ``DELETE /api/articles/{article_id}``."""
+
     @router.get(
         "/articles/{article_id}",
         responses=openapi.errors(401, 404, 503),
         openapi_extra={"security": openapi.API_SECURITY},
     )
     async def get_article(request: Request, article_id: str) -> JSONResponse:
-        await authorise(request)
+        await authorise(request, None)
         stored = await run_in_threadpool(ctx.article_store.get, article_id)
         if stored is None:
             raise _not_found(article_id)
@@ -307,10 +342,8 @@ def make_router(ctx: Context) -> APIRouter:
         openapi_extra={"security": openapi.API_SECURITY},
     )
     async def withdraw_article(request: Request, article_id: str) -> JSONResponse:
-        await authorise(request)
+        await authorise(request, None)
         outcome = await run_in_threadpool(ctx.articles.withdraw, article_id)
         if outcome is Outcome.NOT_FOUND:
             raise _not_found(article_id)
         return JSONResponse({"id": article_id, "outcome": outcome.value}, STATUS[outcome])
-
-    return router
