@@ -14,22 +14,15 @@ the values are ``%``-formatted into it, so under autoescape a translated message
 each render passes ``locale`` in its context, and the installed ``gettext`` reads it from
 there, so one cached environment serves every language.
 
-Updating the catalogs after changing a template or a marked string (``_()``/``N_()`` in
-Python, ``{% trans %}``/``_()`` in templates)::
-
-    python -m syndication.i18n extract   # re-extract with Babel, merge into both .po files
-    python -m syndication.i18n check     # exit 1 if a message is missing or untranslated
-
-then write the Spanish ``msgstr`` for anything new (``tests/test_i18n.py`` fails on any
-``msgid`` without one).
+Updating the catalogs (extraction, checks) is a developer's tool, ``syndication.catalogs``
+(``python -m syndication.catalogs extract|check``): it reads the templates, so it lives
+apart from this runtime module, which ``templating`` installs into every environment.
 """
 
 from __future__ import annotations
 
-import argparse
 import gettext as _gettext
-import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from functools import cache
 from io import BytesIO
@@ -39,10 +32,8 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 from babel.core import negotiate_locale
 from babel.dates import format_date as _babel_format_date
-from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po, write_po
+from babel.messages.pofile import read_po
 from babel.support import Translations
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
@@ -54,16 +45,6 @@ DOMAIN = "messages"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 #: The context variable a template's ``_()`` reads its locale from.
 CONTEXT_KEY = "locale"
-#: What templates and Python mark for translation (Babel's keyword specs).
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
-_JINJA = "jinja2.ext:babel_extract"
-#: Must match the runtime environments, or ``{% trans %}`` blocks extract other msgids.
-_JINJA_OPTIONS = {
-    "trimmed": "true",
-    "trim_blocks": "true",
-    "lstrip_blocks": "true",
-    "newstyle_gettext": "true",
-}
 _MAX_ACCEPT = 512
 
 
@@ -146,6 +127,11 @@ def _load(locale: str) -> _gettext.NullTranslations:
     return Translations(fp=buffer, domain=DOMAIN)
 
 
+def reload() -> None:
+    """Forget the catalogs read so far (``catalogs.update_catalogs`` rewrote them)."""
+    _load.cache_clear()
+
+
 def gettext(locale: str, message: str, **variables: Any) -> str:
     """``message`` in ``locale``, with ``%(name)s`` placeholders filled (plain text)."""
     text = translations(locale).gettext(message)
@@ -198,113 +184,3 @@ def install(env: Environment) -> Environment:
         _jinja_gettext, _jinja_ngettext, newstyle=True
     )
     return env
-
-
-# -- extraction (a developer's tool; needs the source checkout) ----------------------------
-
-
-def extract(package: Path | None = None, templates: Path | None = None) -> Catalog:
-    """Every marked message in the package's Python and in the templates, as a template
-    catalog (what ``pybabel extract`` would write to a ``.pot``)."""
-    from syndication.templating import templates_dir
-
-    package = package or Path(__file__).resolve().parent
-    templates = templates or templates_dir()
-    catalog = Catalog(project="syndication", domain=DOMAIN, charset="utf-8", fuzzy=False)
-    sources: list[tuple[Path, str, list[tuple[str, str]], dict[str, dict[str, str]]]] = [
-        (package, "syndication", [("**.py", "python")], {}),
-        (
-            templates,
-            "templates",
-            [("**.html", _JINJA), ("**.txt", _JINJA), ("**.mjml", _JINJA)],
-            {p: _JINJA_OPTIONS for p in ("**.html", "**.txt", "**.mjml")},
-        ),
-    ]
-    for root, label, method_map, options_map in sources:
-        found = extract_from_dir(
-            root,
-            method_map,
-            options_map,
-            keywords=KEYWORDS,
-            comment_tags=("Translators:",),
-            strip_comment_tags=True,
-        )
-        for filename, lineno, message, comments, context in found:
-            catalog.add(
-                message,
-                None,
-                [(f"{label}/{filename}", lineno)],
-                auto_comments=comments,
-                context=context,
-            )
-    return catalog
-
-
-def _read(locale: str) -> Catalog | None:
-    path = catalog_path(locale)
-    if not path.is_file():
-        return None
-    with path.open("rb") as fp:
-        return read_po(fp, locale=locale, domain=DOMAIN)
-
-
-def update_catalogs(locales: Iterable[str] = LOCALES) -> dict[str, int]:
-    """Merge a fresh extraction into each ``.po`` (new messages added untranslated,
-    vanished ones dropped); returns the number of messages per locale."""
-    template = extract()
-    counts: dict[str, int] = {}
-    for locale in locales:
-        catalog = _read(locale) or Catalog(locale=locale, domain=DOMAIN, project="syndication")
-        template.creation_date = catalog.creation_date  # no churn when nothing changed
-        catalog.update(template, no_fuzzy_matching=True, update_header_comment=False)
-        path = catalog_path(locale)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as fp:
-            write_po(fp, catalog, width=100, include_lineno=False, ignore_obsolete=True)
-        counts[locale] = len([m for m in catalog if m.id])
-    _load.cache_clear()
-    return counts
-
-
-def problems(locales: Iterable[str] = LOCALES) -> list[str]:
-    """What is wrong with the catalogs: messages missing from them, non-English messages
-    without a translation (or fuzzy), and placeholders that do not match (Babel's checks)."""
-    wanted = {m.id if isinstance(m.id, str) else m.id[0] for m in extract() if m.id}
-    found: list[str] = []
-    for locale in locales:
-        catalog = _read(locale)
-        if catalog is None:
-            found.append(f"{locale}: no catalog at {catalog_path(locale)}")
-            continue
-        have = {m.id if isinstance(m.id, str) else m.id[0] for m in catalog if m.id}
-        found += [f"{locale}: not in the catalog: {m!r}" for m in sorted(wanted - have)]
-        if locale == SOURCE:
-            continue
-        for message in catalog:
-            if not message.id:
-                continue
-            strings = message.string if isinstance(message.string, tuple) else (message.string,)
-            if message.fuzzy or not all(strings):
-                found.append(f"{locale}: untranslated: {message.id!r}")
-        for message, errors in catalog.check():
-            found += [f"{locale}: {message.id!r}: {error}" for error in errors]
-    return found
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m syndication.i18n", description=__doc__)
-    parser.add_argument("command", choices=("extract", "check"))
-    args = parser.parse_args(argv)
-    if args.command == "extract":
-        for locale, count in update_catalogs().items():
-            print(f"{catalog_path(locale)}: {count} messages")
-        return 0
-    found = problems()
-    for line in found:
-        print(line)
-    print("catalogs OK" if not found else f"{len(found)} problem(s)")
-    return 1 if found else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from syndication import i18n, tokens
+from syndication import catalogs, i18n, tokens
 from syndication.build.email import DigestSegment, render_digest
 from syndication.config import Settings, load_publisher
 from syndication.context import Context
@@ -57,9 +57,9 @@ def test_every_msgid_has_a_spanish_msgstr() -> None:
 
 def test_catalogs_hold_every_marked_string_with_matching_placeholders() -> None:
     """Extraction from the code and templates finds nothing the catalogs lack; Babel's
-    checks (python-format placeholders) pass. ``python -m syndication.i18n check``."""
-    assert i18n.problems() == []
-    assert i18n.main(["check"]) == 0
+    checks (python-format placeholders) pass. ``python -m syndication.catalogs check``."""
+    assert catalogs.problems() == []
+    assert catalogs.main(["check"]) == 0
 
 
 def test_no_mo_files_and_catalogs_load_from_po() -> None:

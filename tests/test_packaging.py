@@ -134,7 +134,7 @@ def test_wheel_ships_both_packages(names: set[str]) -> None:
         assert f"{package}/__init__.py" in expected
         missing = sorted(set(expected) - names)
         assert not missing, f"not in the wheel: {missing}"
-    for module in ("workers/celery_app.py", "workers/tasks.py", "syndication/cli.py"):
+    for module in ("workers/celery_app.py", "workers/tasks.py", "syndication/cli/__init__.py"):
         assert module in names
 
 

@@ -6,12 +6,13 @@ of bad input gets its own status and message and nothing is written until all ch
 Every error is ``{"error": <message for people>, "code": <stable id for programs>, …}``:
 ``error`` is in the client's ``Accept-Language`` (English when it names nothing we have;
 the messages are gettext msgids, ``syndication.i18n``), ``code`` and every other field
-never change with the language, so clients branch on ``code``, never on the words.
+never change with the language, so clients branch on ``code``, never on the words
+(``errors.py``: ``ApiError`` and the body).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -19,12 +20,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from syndication import i18n
 from syndication.context import Context
 from syndication.i18n import N_
 from syndication.identity import NotOwner, for_api
 from syndication.ingest.normalise import article_from_data
-from syndication.store.articles import Outcome
+from syndication.models import Article
+from syndication.store.articles import Outcome, Written
 from syndication.store.once import OnceStore
 from syndication.web import jsonbody, openapi
 from syndication.web.auth import (
@@ -35,6 +36,29 @@ from syndication.web.auth import (
     bearer_ok,
     verify_request,
 )
+from syndication.web.errors import (
+    ApiError,
+    error_body,
+    error_response,
+    request_locale,
+    status_code_name,
+)
+
+# The error answers live in errors.py (jsonbody and forms raise them too); web/app.py's
+# handlers still reach them as ``api.…``, hence their names here.
+__all__ = [
+    "MAX_OFFSET",
+    "STATUS",
+    "ApiError",
+    "error_body",
+    "error_response",
+    "field_errors",
+    "make_router",
+    "read_body",
+    "request_locale",
+    "require_signed",
+    "status_code_name",
+]
 
 #: Paging stays inside Redis's signed 64-bit ranges (an index past the end is an empty page).
 MAX_OFFSET = 1_000_000_000
@@ -49,82 +73,6 @@ STATUS = {
     Outcome.ALREADY_WITHDRAWN: 200,
     Outcome.NOT_FOUND: 404,
 }
-
-
-#: The ``code`` of an error raised without one, by status (stable: clients branch on it).
-STATUS_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "too_large",
-    415: "unsupported_media_type",
-    422: "invalid",
-    429: "rate_limited",
-    500: "internal_error",
-    503: "unavailable",
-}
-#: Starlette's own ``detail`` texts (HTTP reason phrases), marked so the catalogs hold them.
-REASON_PHRASES = (N_("Not Found"), N_("Method Not Allowed"), N_("Internal Server Error"))
-
-
-def status_code_name(status: int) -> str:
-    return STATUS_CODES.get(status, "error" if status >= 400 else "ok")
-
-
-class ApiError(Exception):
-    """An error answer. ``message`` is an English gettext msgid (mark it with ``N_``) with
-    ``%(name)s`` placeholders filled from ``params`` when the answer is rendered, in the
-    client's language; ``code`` is the language-independent id (default: by status);
-    ``extra`` fields are sent as they are."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        code: str | None = None,
-        params: Mapping[str, Any] | None = None,
-        **extra: Any,
-    ) -> None:
-        self.params = dict(params or {})
-        super().__init__(message % self.params if self.params else message)
-        self.status = status
-        self.message = message
-        self.code = code or status_code_name(status)
-        self.extra = extra
-
-    def text(self, locale: str) -> str:
-        """The message for people, in ``locale`` (English where the catalog lacks it)."""
-        return i18n.gettext(locale, self.message, **self.params)
-
-
-def request_locale(request: Request) -> str:
-    """The language of a JSON error: ``Accept-Language`` if it names one of ours, else
-    English (the API's clients are programs first; ``code`` is what they should read)."""
-    return i18n.negotiate(request.headers.get("accept-language")) or i18n.SOURCE
-
-
-def error_body(
-    locale: str,
-    message: str,
-    code: str,
-    params: Mapping[str, Any] | None = None,
-    **fields: Any,
-) -> dict[str, Any]:
-    """``{"error", "code", **fields}``: ``message`` (a msgid, placeholders filled from
-    ``params``) in ``locale``; ``code`` and ``fields`` as they are."""
-    return {"error": i18n.gettext(locale, message, **(params or {})), "code": code, **fields}
-
-
-def error_response(exc: ApiError, locale: str = i18n.SOURCE) -> JSONResponse:
-    headers = {"Content-Language": locale, "Vary": "Accept-Language"}
-    if exc.status == 401:
-        headers["WWW-Authenticate"] = 'Bearer realm="api"'
-    body = {"error": exc.text(locale), "code": exc.code, **exc.extra}
-    return JSONResponse(body, exc.status, headers=headers)
 
 
 def field_errors(exc: ValidationError) -> list[dict[str, str]]:
@@ -229,8 +177,25 @@ async def require_signed(
         raise ApiError(401, REPLAYED, code="signature_replayed")
 
 
+Authorise = Callable[[Request, bytes | None], Awaitable[None]]
+
+
 def make_router(ctx: Context) -> APIRouter:
     router = APIRouter(prefix="/api")
+    authorise = _authoriser(ctx)
+
+    async def authorised(request: Request) -> None:
+        """:func:`authorise` as a dependency: FastAPI runs it before it reports invalid query
+        parameters, so a client without credentials gets 401, never a 422 that tells it
+        which parameters the endpoint takes."""
+        await authorise(request, None)
+
+    _add_collection_routes(router, ctx, authorise, authorised)
+    _add_item_routes(router, ctx, authorise)
+    return router
+
+
+def _authoriser(ctx: Context) -> Authorise:
     token = ctx.settings.api_token or ""
 
     async def authorise(request: Request, body: bytes | None = None) -> None:
@@ -258,11 +223,55 @@ def make_router(ctx: Context) -> APIRouter:
             body = await read_body(request, ctx.settings.max_body_bytes)
         await require_signed(request, body, (token,), ctx, "api")
 
-    async def authorised(request: Request) -> None:
-        """:func:`authorise` as a dependency: FastAPI runs it before it reports invalid query
-        parameters, so a client without credentials gets 401, never a 422 that tells it
-        which parameters the endpoint takes."""
-        await authorise(request)
+    return authorise
+
+
+def _article_from_body(ctx: Context, body: bytes) -> tuple[Article, str | None]:
+    """The article a POST body holds and the CMS's own id for it; else a 400 or 422."""
+    data = jsonbody.parse_json(body)  # UTF-8, JSON, bounded depth: a 400 naming what is wrong
+    if not isinstance(data, dict):
+        raise ApiError(
+            422,
+            N_("body must be a JSON object with the article's fields"),
+            code="body_not_object",
+        )
+    data, source_id = _source_id(data)
+    try:
+        article = article_from_data(data, ctx.settings.publisher, now=ctx.clock())
+    except ValidationError as exc:
+        fields = field_errors(exc)
+        names = ", ".join(f["field"] for f in fields)
+        raise ApiError(
+            422,
+            N_("invalid article: %(fields)s"),
+            code="invalid_article",
+            params={"fields": names},
+            fields=fields,
+        ) from None
+    return article, source_id
+
+
+async def _submit(ctx: Context, article: Article, source_id: str | None) -> Written:
+    """Store the article for this source; another source's article is a 409."""
+    try:
+        return await run_in_threadpool(
+            ctx.articles.submit, article, for_api(article.url, source_id)
+        )
+    except NotOwner as exc:
+        raise ApiError(
+            409,
+            N_("article %(id)s belongs to the source %(owner)s: this source may not change it"),
+            code="not_owner",
+            params={"id": repr(exc.article_id), "owner": repr(exc.owner)},
+            id=exc.article_id,
+            owner=exc.owner,
+        ) from None
+
+
+def _add_collection_routes(
+    router: APIRouter, ctx: Context, authorise: Authorise, authorised: Callable[..., Any]
+) -> None:
+    """``POST /api/articles`` and ``GET /api/articles``."""
 
     @router.post(
         "/articles",
@@ -276,39 +285,8 @@ def make_router(ctx: Context) -> APIRouter:
     async def post_article(request: Request) -> JSONResponse:
         body = await read_body(request, ctx.settings.max_body_bytes)
         await authorise(request, body)
-        data = jsonbody.parse_json(body)  # UTF-8, JSON, bounded depth: a 400 naming what is wrong
-        if not isinstance(data, dict):
-            raise ApiError(
-                422,
-                N_("body must be a JSON object with the article's fields"),
-                code="body_not_object",
-            )
-        data, source_id = _source_id(data)
-        try:
-            article = article_from_data(data, ctx.settings.publisher, now=ctx.clock())
-        except ValidationError as exc:
-            fields = field_errors(exc)
-            names = ", ".join(f["field"] for f in fields)
-            raise ApiError(
-                422,
-                N_("invalid article: %(fields)s"),
-                code="invalid_article",
-                params={"fields": names},
-                fields=fields,
-            ) from None
-        try:
-            written = await run_in_threadpool(
-                ctx.articles.submit, article, for_api(article.url, source_id)
-            )
-        except NotOwner as exc:
-            raise ApiError(
-                409,
-                N_("article %(id)s belongs to the source %(owner)s: this source may not change it"),
-                code="not_owner",
-                params={"id": repr(exc.article_id), "owner": repr(exc.owner)},
-                id=exc.article_id,
-                owner=exc.owner,
-            ) from None
+        article, source_id = _article_from_body(ctx, body)
+        written = await _submit(ctx, article, source_id)
         outcome, article = written.outcome, written.article
         payload: dict[str, Any] = {"id": article.id, "outcome": outcome.value}
         headers = {"Location": f"/api/articles/{article.id}"}
@@ -342,13 +320,17 @@ def make_router(ctx: Context) -> APIRouter:
             }
         )
 
+
+def _add_item_routes(router: APIRouter, ctx: Context, authorise: Authorise) -> None:
+    """``GET`` and ``DELETE /api/articles/{article_id}``."""
+
     @router.get(
         "/articles/{article_id}",
         responses=openapi.errors(401, 404, 503),
         openapi_extra={"security": openapi.API_SECURITY},
     )
     async def get_article(request: Request, article_id: str) -> JSONResponse:
-        await authorise(request)
+        await authorise(request, None)
         stored = await run_in_threadpool(ctx.article_store.get, article_id)
         if stored is None:
             raise _not_found(article_id)
@@ -360,10 +342,8 @@ def make_router(ctx: Context) -> APIRouter:
         openapi_extra={"security": openapi.API_SECURITY},
     )
     async def withdraw_article(request: Request, article_id: str) -> JSONResponse:
-        await authorise(request)
+        await authorise(request, None)
         outcome = await run_in_threadpool(ctx.articles.withdraw, article_id)
         if outcome is Outcome.NOT_FOUND:
             raise _not_found(article_id)
         return JSONResponse({"id": article_id, "outcome": outcome.value}, STATUS[outcome])
-
-    return router

@@ -20,8 +20,8 @@ from syndication.store.feeds import CachedFeed, variant_etag
 from syndication.templating import environment
 from syndication.web import openapi
 from syndication.web import page_locale as pl
-from syndication.web.api import ApiError
 from syndication.web.conditional import choose_coding, http_date, not_modified
+from syndication.web.errors import ApiError
 
 CACHE_CONTROL = "public, max-age=60"
 ARCHIVE_CACHE_CONTROL = "public, max-age=3600"

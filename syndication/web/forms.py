@@ -13,7 +13,8 @@ from urllib.parse import parse_qs
 
 from fastapi import Request
 
-from syndication.web.api import ApiError, read_body
+from syndication.web.api import read_body
+from syndication.web.errors import ApiError
 
 FORM_LIMIT = 64 * 1024
 MAX_FIELDS = 200

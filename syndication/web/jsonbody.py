@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from syndication.i18n import N_
-from syndication.web import api  # a module reference: api.py imports this module too
+from syndication.web.errors import ApiError
 
 MAX_DEPTH = 32
 
@@ -36,8 +36,8 @@ def depth(value: Any) -> int:
     return deepest
 
 
-def _too_deep(limit: int) -> api.ApiError:
-    return api.ApiError(
+def _too_deep(limit: int) -> ApiError:
+    return ApiError(
         400,
         N_("body is nested deeper than %(limit)s levels"),
         code="body_too_deep",
@@ -50,7 +50,7 @@ def parse_json(body: bytes, max_depth: int = MAX_DEPTH) -> Any:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise api.ApiError(
+        raise ApiError(
             400,
             N_("body is not valid UTF-8 (byte %(byte)s)"),
             code="body_not_utf8",
@@ -59,7 +59,7 @@ def parse_json(body: bytes, max_depth: int = MAX_DEPTH) -> Any:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise api.ApiError(
+        raise ApiError(
             400,
             N_("body is not valid JSON: %(reason)s at line %(line)s"),
             code="body_not_json",

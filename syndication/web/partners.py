@@ -40,8 +40,8 @@ from syndication.store.feeds import compress, variant_etag
 from syndication.store.partners import Partner
 from syndication.templating import environment
 from syndication.web import openapi
-from syndication.web.api import ApiError
 from syndication.web.conditional import choose_coding, http_date, not_modified
+from syndication.web.errors import ApiError
 
 RATE_LIMIT = 120  # feed requests per partner per window: an importer polls every few minutes
 RATE_WINDOW_S = 60

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from syndication.cli_digest import register
+from syndication.cli.digest import register
 from syndication.clock import Clock
 from syndication.config import Settings
 from syndication.store.editions import EditionStatus, EditionStore, EntryState, Mark

@@ -12,7 +12,7 @@ import json
 import pytest
 import redis
 
-from syndication.cli_partners import register
+from syndication.cli.partners import register
 from syndication.clock import Clock
 from syndication.config import Settings
 from syndication.services.partners import make_partners

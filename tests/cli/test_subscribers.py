@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from syndication.cli_subscribers import register
+from syndication.cli.subscribers import register
 from syndication.clock import Clock
 from syndication.config import Settings
 from syndication.context import Context

@@ -21,7 +21,7 @@ import redis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from syndication.cli_digest import register
+from syndication.cli.digest import register
 from syndication.config import Settings
 from syndication.events import RecordingEvents
 from syndication.services.digests import (

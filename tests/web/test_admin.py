@@ -18,7 +18,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from syndication.cli_admin import read_password
+from syndication.cli.admin import read_password
 from syndication.config import AdminConfig
 from syndication.context import Context
 from syndication.models import Article

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from syndication import i18n
+from syndication import catalogs
 from syndication.context import Context
 from syndication.licences import (
     LICENCES,
@@ -259,4 +259,4 @@ def test_api_errors_default_to_english(client: TestClient) -> None:
 
 
 def test_catalogs_hold_the_public_pages() -> None:
-    assert i18n.problems() == []
+    assert catalogs.problems() == []

@@ -1,7 +1,8 @@
 """``/admin``: the newsroom operators' dashboard (server-rendered, works without JavaScript).
 
 ``make_router(ctx)`` wires one ``AdminKit`` (``kit.py``) into every page module: sign-in
-(``auth.py``), the overview, articles, feeds, partners, subscribers and editions pages.
+(``auth.py``; its pages in ``login.py``), the overview, articles, feeds, partners,
+subscribers and editions pages.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from starlette.responses import Response
 from syndication.store.admin_sessions import AdminSessionStore
 from syndication.web.admin import (
     articles,
-    auth,
     editions,
     feeds,
+    login,
     overview,
     partners,
     subscribers,
@@ -38,7 +39,7 @@ def make_kit(ctx: Context) -> AdminKit:
 def make_router(ctx: Context) -> APIRouter:
     kit = make_kit(ctx)
     router = kit.router(include_in_schema=False)
-    auth.add_routes(router, kit)
+    login.add_routes(router, kit)
     for module in (overview, articles, feeds, partners, subscribers, editions):
         router.include_router(module.make_router(kit))
 

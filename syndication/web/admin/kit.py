@@ -34,7 +34,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from syndication import tokens
 from syndication.templating import environment
-from syndication.web.api import ApiError
+from syndication.web.errors import ApiError
 from syndication.web.forms import read_form
 
 if TYPE_CHECKING:

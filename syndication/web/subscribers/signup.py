@@ -15,8 +15,9 @@ from starlette.background import BackgroundTask
 
 from syndication.services.subscriptions import InvalidInput, RateLimited, SignupResult
 from syndication.web import openapi
-from syndication.web.api import ApiError, read_body
+from syndication.web.api import read_body
 from syndication.web.csrf import FIELD
+from syndication.web.errors import ApiError
 from syndication.web.forms import FORM_LIMIT, client_ip, first, read_form
 from syndication.web.jsonbody import parse_json
 from syndication.web.subscribers.choices import choices

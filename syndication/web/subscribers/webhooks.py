@@ -11,7 +11,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from syndication.web import openapi
-from syndication.web.api import ApiError, read_body, require_signed
+from syndication.web.api import read_body, require_signed
+from syndication.web.errors import ApiError
 from syndication.web.jsonbody import parse_json
 from syndication.web.subscribers.face import SubscriberFace
 

@@ -18,20 +18,18 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from syndication.cli.common import EXIT_INPUT, EXIT_USAGE, add_json_flag, emit, error
 from syndication.clock import Clock, system_clock
 from syndication.config import Settings
 from syndication.services.digests import FREQUENCIES, Digests, EditionNotEditable
 from syndication.store.editions import Edition, EditionStatus, EntryState
 from syndication.store.editorial import Editorial
 
-EXIT_INPUT = 1
-EXIT_USAGE = 2  # edit / approve: bad input or an edition that cannot be changed
 FINAL = (EditionStatus.DONE, EditionStatus.CANCELLED)
 #: Editions whose uncertain entries an operator may send again (a done one reopens).
 RESENDABLE = (EditionStatus.SENDING, EditionStatus.PAUSED, EditionStatus.DONE)
@@ -57,14 +55,6 @@ def _service(settings: Settings, clock: Clock) -> Digests:
     return make_digest_service(settings, client, events, with_sender=False, clock=clock)
 
 
-def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
-    if getattr(args, "json", False):
-        json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=str)
-        sys.stdout.write("\n")
-    else:
-        print(text)
-
-
 def _line(edition: Edition) -> str:
     c = edition.counts
     return (
@@ -88,7 +78,7 @@ def cmd_preview(args: argparse.Namespace, settings: Settings, clock: Clock = sys
             f"{len(seg['articles'])} article(s), HTML {seg['html_size']:,} bytes — "
             f"{seg['subject']}"
         )
-    _emit(args, preview, "\n".join(lines))
+    emit(args, preview, "\n".join(lines))
     for warning in preview["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
     return 0
@@ -112,7 +102,7 @@ def cmd_send(args: argparse.Namespace, settings: Settings, clock: Clock = system
         )
     else:
         text = f"{created.edition_id} exists already (one per period)"
-    _emit(args, data, text)
+    emit(args, data, text)
     return 0
 
 
@@ -120,7 +110,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings, clock: Clock = syst
     service = _service(settings, clock)
     if not args.edition:
         editions = [e for e in map(service.status, service.editions.ids(args.limit)) if e]
-        _emit(
+        emit(
             args,
             [e.to_json() for e in editions],
             "\n".join(_line(e) for e in editions) or "no editions yet",
@@ -128,13 +118,12 @@ def cmd_status(args: argparse.Namespace, settings: Settings, clock: Clock = syst
         return 0
     edition = service.status(args.edition)
     if edition is None:
-        print(f"error: no edition {args.edition}", file=sys.stderr)
-        return EXIT_INPUT
+        return error(f"no edition {args.edition}")
     if args.watch and not args.json:
         edition = _watch(service, edition, args.interval)
     editorial = service.editorial(edition.id)
     if args.json:
-        _emit(args, service.report(edition.id) | {"editorial": editorial.to_json()}, "")
+        emit(args, service.report(edition.id) | {"editorial": editorial.to_json()}, "")
     else:
         report = service.report(edition.id)
         lines = [_line(edition), *_editorial_lines(editorial)]
@@ -151,7 +140,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings, clock: Clock = syst
                 f"  uncertain ones may have arrived; to send chosen ones again (a reader may "
                 f"get it twice): syndication digest resend {edition.id} ID… (or --all)"
             )
-        _emit(args, report, "\n".join(lines))
+        emit(args, report, "\n".join(lines))
     return 0
 
 
@@ -174,11 +163,6 @@ def _editorial_lines(editorial: Editorial) -> list[str]:
     return lines
 
 
-def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return EXIT_USAGE
-
-
 def _editor() -> str:
     try:
         return f"cli:{getpass.getuser()}"
@@ -191,7 +175,7 @@ def cmd_edit(args: argparse.Namespace, settings: Settings, clock: Clock = system
     service = _service(settings, clock)
     edition = service.status(args.edition)
     if edition is None:
-        return _fail(f"no edition {args.edition}")
+        return error(f"no edition {args.edition}", EXIT_USAGE)
     current = service.editorial(edition.id)
     intro = current.intro
     if args.intro is not None:
@@ -203,7 +187,7 @@ def cmd_edit(args: argparse.Namespace, settings: Settings, clock: Clock = system
             else:
                 intro = Path(args.intro_file).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            return _fail(f"cannot read the intro from {args.intro_file}: {exc}")
+            return error(f"cannot read the intro from {args.intro_file}: {exc}", EXIT_USAGE)
     featured = current.featured if args.featured is None else args.featured
     order: list[str] = list(current.order or edition.article_ids)
     if args.order is not None:
@@ -218,19 +202,21 @@ def cmd_edit(args: argparse.Namespace, settings: Settings, clock: Clock = system
             edited_by=_editor(),
         )
     except (ValueError, LookupError, EditionNotEditable) as exc:
-        return _fail(str(exc).strip("'\""))
+        return error(str(exc).strip("'\""), EXIT_USAGE)
     text = f"{edition.id}: editorial saved (revision {saved.revision})"
-    _emit(args, saved.to_json(), "\n".join([text, *_editorial_lines(saved)]))
+    emit(args, saved.to_json(), "\n".join([text, *_editorial_lines(saved)]))
     return 0
 
 
 def cmd_approve(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
     old, new = _service(settings, clock).approve(args.edition, clock())
     if not old:
-        return _fail(f"no edition {args.edition}")
+        return error(f"no edition {args.edition}", EXIT_USAGE)
     if not new:
-        return _fail(f"cannot approve an edition that is {old}: only a draft can be approved")
-    _emit(
+        return error(
+            f"cannot approve an edition that is {old}: only a draft can be approved", EXIT_USAGE
+        )
+    emit(
         args,
         {"edition": args.edition, "from": old, "to": new},
         f"{args.edition}: {old} → {new}",
@@ -263,18 +249,15 @@ def _confirmed(question: str) -> bool:
 def cmd_resend(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
     """Send chosen uncertain entries again, after showing the risk (``--yes``: no question)."""
     if args.all == bool(args.subscriber_ids):
-        return _fail("name the uncertain subscriber ids to resend, or pass --all (not both)")
+        return error(
+            "name the uncertain subscriber ids to resend, or pass --all (not both)", EXIT_USAGE
+        )
     service = _service(settings, clock)
     edition = service.status(args.edition)
     if edition is None:
-        print(f"error: no edition {args.edition}", file=sys.stderr)
-        return EXIT_INPUT
+        return error(f"no edition {args.edition}")
     if edition.status not in RESENDABLE:
-        print(
-            f"error: cannot resend entries of an edition that is {edition.status.value}",
-            file=sys.stderr,
-        )
-        return EXIT_INPUT
+        return error(f"cannot resend entries of an edition that is {edition.status.value}")
     uncertain = service.editions.members(edition.id, EntryState.UNCERTAIN)
     wanted = uncertain if args.all else list(dict.fromkeys(args.subscriber_ids))
     known = set(uncertain)
@@ -282,48 +265,62 @@ def cmd_resend(args: argparse.Namespace, settings: Settings, clock: Clock = syst
     skipped = _states(service, edition.id, [i for i in wanted if i not in known])
     if not chosen:
         if args.all:
-            _emit(
+            emit(
                 args,
                 {"edition": edition.id, "resent": 0, "skipped": [], "status": edition.status.value},
                 f"{edition.id}: nothing to resend, no entry is uncertain",
             )
             return 0
         why = ", ".join(f"{i} ({state})" for i, state in skipped.items())
-        print(f"error: nothing to resend, none of these is uncertain: {why}", file=sys.stderr)
-        return EXIT_INPUT
+        return error(f"nothing to resend, none of these is uncertain: {why}")
     if not args.yes:
-        out = sys.stderr if args.json else sys.stdout
-        print(f"{edition.id}: {len(chosen)} uncertain message(s) to send again.", file=out)
-        print(f"Risk: {RESEND_RISK}", file=out)
-        for row in _resend_rows(service, edition.id, chosen):
-            print(f"  {row['id']}  {row['email'] or '?'}  {row['detail']}", file=out)
-        for i, state in skipped.items():
-            print(f"  skipped: {i} ({state}, not uncertain)", file=out)
-        if not sys.stdin.isatty():
-            print("error: no terminal to ask on: pass --yes to resend these", file=sys.stderr)
-            return EXIT_USAGE
-        if not _confirmed(f"Resend {len(chosen)} message(s), at the risk of duplicates? [y/N] "):
-            print("nothing was resent", file=sys.stderr)
-            return EXIT_INPUT
-    try:
-        report = service.resend_uncertain(edition.id, [*chosen, *skipped], clock(), by=_editor())
-    except LookupError:
-        print(f"error: no edition {edition.id}", file=sys.stderr)
+        refused = _ask_to_resend(args, service, edition.id, chosen, skipped)
+        if refused is not None:
+            return refused
+    return _resend(args, service, edition.id, [*chosen, *skipped], clock)
+
+
+def _ask_to_resend(
+    args: argparse.Namespace,
+    service: Digests,
+    edition_id: str,
+    chosen: list[str],
+    skipped: dict[str, str],
+) -> int | None:
+    """Show the risk and the entries, then ask: None to go on, else the exit code."""
+    out = sys.stderr if args.json else sys.stdout
+    print(f"{edition_id}: {len(chosen)} uncertain message(s) to send again.", file=out)
+    print(f"Risk: {RESEND_RISK}", file=out)
+    for row in _resend_rows(service, edition_id, chosen):
+        print(f"  {row['id']}  {row['email'] or '?'}  {row['detail']}", file=out)
+    for i, state in skipped.items():
+        print(f"  skipped: {i} ({state}, not uncertain)", file=out)
+    if not sys.stdin.isatty():
+        return error("no terminal to ask on: pass --yes to resend these", EXIT_USAGE)
+    if not _confirmed(f"Resend {len(chosen)} message(s), at the risk of duplicates? [y/N] "):
+        print("nothing was resent", file=sys.stderr)
         return EXIT_INPUT
-    states = _states(service, edition.id, report.skipped)
+    return None
+
+
+def _resend(
+    args: argparse.Namespace, service: Digests, edition_id: str, ids: list[str], clock: Clock
+) -> int:
+    """Queue ``ids`` again (those no longer uncertain are skipped) and say what happened."""
+    try:
+        report = service.resend_uncertain(edition_id, ids, clock(), by=_editor())
+    except LookupError:
+        return error(f"no edition {edition_id}")
+    states = _states(service, edition_id, report.skipped)
     data = report.to_json() | {"skipped_states": states}
     if not report.resent and report.status not in RESENDABLE:
-        print(
-            f"error: cannot resend entries of an edition that is {report.status or 'gone'}",
-            file=sys.stderr,
-        )
-        return EXIT_INPUT
+        return error(f"cannot resend entries of an edition that is {report.status or 'gone'}")
     lines = [
-        f"{edition.id}: {report.resent} uncertain message(s) queued to be sent again "
+        f"{edition_id}: {report.resent} uncertain message(s) queued to be sent again "
         f"(edition {report.status})"
     ]
     lines += [f"  skipped: {i} ({state}, not uncertain)" for i, state in states.items()]
-    _emit(args, data, "\n".join(lines))
+    emit(args, data, "\n".join(lines))
     return 0 if report.resent else EXIT_INPUT  # all of them stopped being uncertain meanwhile
 
 
@@ -357,12 +354,10 @@ def _control(name: str) -> Any:
         service = _service(settings, clock)
         old, new = getattr(service, name)(args.edition, clock())
         if not old:
-            print(f"error: no edition {args.edition}", file=sys.stderr)
-            return EXIT_INPUT
+            return error(f"no edition {args.edition}")
         if not new:
-            print(f"error: cannot {name} an edition that is {old}", file=sys.stderr)
-            return EXIT_INPUT
-        _emit(
+            return error(f"cannot {name} an edition that is {old}")
+        emit(
             args,
             {"edition": args.edition, "from": old, "to": new},
             f"{args.edition}: {old} → {new}",
@@ -382,7 +377,7 @@ def register(subparsers: Any) -> None:
     def command(name: str, help_text: str, fn: Any) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(fn=fn)
-        p.add_argument("--json", action="store_true", help="print one JSON document")
+        add_json_flag(p)
         return p
 
     p = command("preview", "Show the next edition as it stands (warns about size)", cmd_preview)

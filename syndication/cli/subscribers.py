@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from syndication.cli.common import EXIT_INPUT, add_json_flag, context, emit
 from syndication.clock import Clock, system_clock
 from syndication.config import Settings
 
@@ -19,13 +20,12 @@ from syndication.config import Settings
 def _service(settings: Settings, clock: Clock) -> Any:
     """The context's SubscriptionService, on ``clock`` (the system clock when the CLI runs,
     a test's own in-process)."""
-    from syndication.cli import _context
     from syndication.services.subscriptions import (
         build_subscription_service,
         topics_from_catalog,
     )
 
-    ctx = _context(settings, clock)
+    ctx = context(settings, clock)
     existing = getattr(ctx, "subscriptions", None)
     if existing is not None:
         return existing
@@ -36,8 +36,6 @@ def _service(settings: Settings, clock: Clock) -> Any:
 
 def cmd_import(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
     from rich.progress import Progress
-
-    from syndication.cli import EXIT_INPUT, _emit
 
     path = Path(args.csv)
     try:
@@ -60,7 +58,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings, clock: Clock = syst
     summary = ", ".join(f"{n} {k}" for k, n in sorted(report.outcomes.items())) or "no rows"
     text = f"{report.rows} row(s): {summary}"
     text += "".join(f"\n  line {line}: {msg}" for line, msg in report.errors)
-    _emit(args, report.to_json(), text)
+    emit(args, report.to_json(), text)
     return EXIT_INPUT if report.errors else 0
 
 
@@ -100,7 +98,6 @@ def cmd_export(args: argparse.Namespace, settings: Settings, clock: Clock = syst
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
-    from syndication.cli import _emit
 
     counts = _service(settings, clock).store.counts()
     active = ", ".join(f"{n} {k}" for k, n in counts["active"].items())
@@ -109,7 +106,7 @@ def cmd_stats(args: argparse.Namespace, settings: Settings, clock: Clock = syste
         f"{counts['total']} subscriber(s): {by_status}\n"
         f"active: {active}\nsuppressed addresses: {counts['suppressed']}"
     )
-    _emit(args, counts, text)
+    emit(args, counts, text)
     return 0
 
 
@@ -127,14 +124,14 @@ def register(subparsers: Any) -> None:
     p = sub.add_parser("import", help="Import subscribers from CSV", description=desc)
     p.set_defaults(fn=cmd_import)
     p.add_argument("csv", metavar="CSV", help="UTF-8 CSV file with a header row")
-    p.add_argument("--json", action="store_true", help="print one JSON document")
+    add_json_flag(p)
 
     desc = "Export every subscriber and suppressed address (CSV on stdout by default)"
     p = sub.add_parser("export", help="Export subscribers", description=desc)
     p.set_defaults(fn=cmd_export)
     p.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
-    p.add_argument("--json", action="store_true", help="JSON instead of CSV")
+    add_json_flag(p, "JSON instead of CSV")
 
     p = sub.add_parser("stats", help="Counts by status, frequency and language")
     p.set_defaults(fn=cmd_stats)
-    p.add_argument("--json", action="store_true", help="print one JSON document")
+    add_json_flag(p)

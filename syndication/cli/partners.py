@@ -11,6 +11,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from syndication.cli.common import EXIT_INPUT, add_json_flag, context, emit
 from syndication.clock import Clock, system_clock
 from syndication.config import Settings
 
@@ -21,10 +22,9 @@ if TYPE_CHECKING:
 def _service(settings: Settings, clock: Clock) -> Partners:
     """The context's partner services; "now" for their calls is ``clock()`` (the system
     clock when the CLI runs, a test's own in-process)."""
-    from syndication.cli import _context
     from syndication.services.partners import make_partners
 
-    ctx = _context(settings, clock)
+    ctx = context(settings, clock)
     partners: Partners | None = getattr(ctx, "partners", None)
     return partners or make_partners(settings, ctx.client, ctx.article_store)
 
@@ -56,7 +56,6 @@ def _key_json(service: Partners, partner: Any, key: str) -> dict[str, Any]:
 
 
 def cmd_add(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
-    from syndication.cli import EXIT_INPUT, _emit
     from syndication.services.partners import InvalidPartner
 
     service = _service(settings, clock)
@@ -78,7 +77,7 @@ def cmd_add(args: argparse.Namespace, settings: Settings, clock: Clock = system_
     text = f"added partner {partner.id} ({partner.name}, {kind})\n" + _key_lines(
         service, partner, key
     )
-    _emit(args, _key_json(service, partner, key), text)
+    emit(args, _key_json(service, partner, key), text)
     return 0
 
 
@@ -92,8 +91,6 @@ def _filters(p: Any) -> str:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
-    from syndication.cli import _emit
-
     rows = _service(settings, clock).keys.summaries(clock().date())
     lines = []
     for row in rows:
@@ -105,12 +102,11 @@ def cmd_list(args: argparse.Namespace, settings: Settings, clock: Clock = system
             f"pulls today {row.pulls_today}, 30 days {row.pulls_30_days}"
             + (f"  webhook {p.webhook_url}" if p.webhook_url else "")
         )
-    _emit(args, {"partners": [r.to_json() for r in rows]}, "\n".join(lines) or "no partners")
+    emit(args, {"partners": [r.to_json() for r in rows]}, "\n".join(lines) or "no partners")
     return 0
 
 
 def cmd_revoke(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
-    from syndication.cli import EXIT_INPUT, _emit
     from syndication.store.partners import PartnerNotFound
 
     try:
@@ -118,12 +114,11 @@ def cmd_revoke(args: argparse.Namespace, settings: Settings, clock: Clock = syst
     except PartnerNotFound:
         print(f"error: no partner {args.id!r} (see 'syndication partners list')", file=sys.stderr)
         return EXIT_INPUT
-    _emit(args, {"partner": partner.to_json()}, f"revoked {partner.id}: its key no longer works")
+    emit(args, {"partner": partner.to_json()}, f"revoked {partner.id}: its key no longer works")
     return 0
 
 
 def cmd_rotate(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
-    from syndication.cli import EXIT_INPUT, _emit
     from syndication.store.partners import PartnerNotFound, PartnerRevoked
 
     service = _service(settings, clock)
@@ -138,7 +133,7 @@ def cmd_rotate(args: argparse.Namespace, settings: Settings, clock: Clock = syst
     text = f"new key for {partner.id}; the old one stopped working\n" + _key_lines(
         service, partner, key
     )
-    _emit(args, _key_json(service, partner, key), text)
+    emit(args, _key_json(service, partner, key), text)
     return 0
 
 
@@ -163,18 +158,18 @@ def register(subparsers: Any) -> None:
     p.add_argument("--languages", nargs="+", metavar="LANG", help="only these languages")
     p.add_argument("--webhook", metavar="URL", help="POST signed notices of corrections here")
     p.add_argument("--no-pixel", action="store_true", help="no view-counting pixel in items")
-    p.add_argument("--json", action="store_true", help="print one JSON document")
+    add_json_flag(p)
 
     p = sub.add_parser("list", help="Partners with their pull counts")
     p.set_defaults(fn=cmd_list)
-    p.add_argument("--json", action="store_true", help="print one JSON document")
+    add_json_flag(p)
 
     p = sub.add_parser("revoke", help="Stop a partner's key working")
     p.set_defaults(fn=cmd_revoke)
     p.add_argument("id", metavar="ID")
-    p.add_argument("--json", action="store_true", help="print one JSON document")
+    add_json_flag(p)
 
     p = sub.add_parser("rotate", help="Give a partner a new key (the old one stops working)")
     p.set_defaults(fn=cmd_rotate)
     p.add_argument("id", metavar="ID")
-    p.add_argument("--json", action="store_true", help="print one JSON document")
+    add_json_flag(p)

@@ -12,10 +12,10 @@ import getpass
 import sys
 from typing import Any
 
+from syndication.cli.common import EXIT_USAGE
 from syndication.web.admin.auth import ITERATIONS, hash_password
 
 MIN_LENGTH = 12
-EXIT_USAGE = 2
 
 
 def read_password(stdin: Any = None) -> str:
