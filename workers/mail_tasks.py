@@ -11,14 +11,11 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from celery import Celery
-
 from syndication.services.digests import BatchReport, Digests
 from syndication.services.sending import RedisUnavailable
 from syndication.store.connection import ConnectionFailed
 from workers.base import TEMPORARY, context, on_worker_ready, task
-from workers.celery_app import app, current_settings
-from workers.events import CeleryEvents
+from workers.celery_app import app
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +24,6 @@ log = logging.getLogger(__name__)
 RECOVER_RECHECK_MAX = 300.0
 # While an edition is sending, how often a recover chain looks for senders that died.
 RECOVER_ACTIVE_RECHECK = 15.0
-
-
-def CeleryDigestEvents(celery: Celery) -> CeleryEvents:
-    """The one ``CeleryEvents`` on ``celery`` and this process's settings. Kept for
-    syndication/cli_digest.py, which another branch is moving (issue #13); new code builds
-    ``CeleryEvents`` or takes ``Context.digests``."""
-    return CeleryEvents(celery, current_settings())
 
 
 def service() -> Digests:

@@ -48,10 +48,10 @@ def _service(settings: Settings, clock: Clock) -> Digests:
     from syndication.services.digests import make_digest_service
     from syndication.store.connection import connect
     from workers.celery_app import configure
-    from workers.mail_tasks import CeleryDigestEvents
+    from workers.events import CeleryEvents
 
     client = connect(settings.need_redis_url())
-    events = CeleryDigestEvents(configure(settings))
+    events = CeleryEvents(configure(settings), settings)
     return make_digest_service(settings, client, events, with_sender=False, clock=clock)
 
 

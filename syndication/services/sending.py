@@ -35,10 +35,10 @@ from typing import TypeVar
 
 from syndication import shutdown
 from syndication.deliver.smtp import Sender, SendResult
-from syndication.deliver.throttle import RateLimiter
 from syndication.store.connection import ConnectionFailed
 from syndication.store.durability import Durability
 from syndication.store.editions import Claim, Edition, EditionStore, FrozenRecipient, Mark
+from syndication.store.ratelimit import SendRateLimiter as RateLimiter
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")

@@ -10,7 +10,6 @@ import redis
 
 from syndication.config import Settings
 from syndication.deliver.smtp import Outcome, SmtpSender, dot_stuff
-from syndication.deliver.throttle import RateLimiter
 from syndication.events import RecordingEvents
 from syndication.services.digests import (
     Digests,
@@ -19,6 +18,7 @@ from syndication.services.digests import (
     period_of,
 )
 from syndication.store.editions import EditionStatus, EntryState, Policy
+from syndication.store.ratelimit import SendRateLimiter as RateLimiter
 from syndication.store.subscribers import SubscriberStore
 from tests.support.clock import ManualClock
 from tests.support.digests import add_articles, add_subscribers, send_all

@@ -18,7 +18,6 @@ from functools import partial
 from syndication.build import email as mail_build
 from syndication.clock import Clock, system_clock
 from syndication.deliver.smtp import Outcome, Sender, SendResult
-from syndication.deliver.throttle import RateLimiter
 from syndication.events import Events
 from syndication.services.digests.results import BatchReport
 from syndication.services.digests.settings import MAX_COUNTDOWN, MailSettings
@@ -26,6 +25,7 @@ from syndication.services.digests.templates import SegmentTemplates
 from syndication.services.sending import EditionRun, Retrying, RunPlan, Tally, Unbuildable
 from syndication.store.durability import Durability, resolve
 from syndication.store.editions import Edition, EditionStatus, EditionStore, FrozenRecipient, Mark
+from syndication.store.ratelimit import SendRateLimiter as RateLimiter
 from syndication.store.subscribers import SubscriberStore
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,6 @@ from syndication.build import email as mail_build
 from syndication.clock import Clock, system_clock
 from syndication.config import Publisher
 from syndication.deliver.smtp import Sender
-from syndication.deliver.throttle import RateLimiter
 from syndication.events import Events
 from syndication.services.digests.control import EditionControl
 from syndication.services.digests.creation import EditionCreator
@@ -28,6 +27,7 @@ from syndication.services.sending import Retrying
 from syndication.store.articles import ArticleStore
 from syndication.store.editions import EditionStore
 from syndication.store.editorial import EditorialStore
+from syndication.store.ratelimit import SendRateLimiter as RateLimiter
 from syndication.store.subscribers import SubscriberStore
 
 
@@ -135,5 +135,5 @@ class Digests:
         )
 
 
-#: The name the faces import (web/admin/editions.py, cli_digest.py, workers/mail_tasks.py).
+#: The name the faces import (web/admin/editions/, cli/digest.py, workers/mail_tasks.py).
 DigestService = Digests

@@ -9,13 +9,13 @@ from syndication.build import email as mail_build
 from syndication.clock import Clock, system_clock
 from syndication.config import ENV_PREFIX, ConfigError, Settings
 from syndication.deliver.smtp import Sender
-from syndication.deliver.throttle import RateLimiter
 from syndication.events import Events
 from syndication.services.digests.facade import Digests
 from syndication.services.digests.settings import MailSettings
 from syndication.store.articles import ArticleStore
 from syndication.store.connection import Client
 from syndication.store.editions import EditionStore
+from syndication.store.ratelimit import SendRateLimiter as RateLimiter
 from syndication.store.subscribers import SubscriberStore
 
 DKIM_KEY_VAR = f"{ENV_PREFIX}DKIM_KEY_FILE"
