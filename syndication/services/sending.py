@@ -226,6 +226,22 @@ class _Journal:
         return [(sid, mark, detail) for _, sid, mark, detail in self.entries]
 
 
+_Message = tuple[FrozenRecipient, bytes, bool]  # recipient, message, all line ends CRLF
+
+
+@dataclass
+class _Cursor:
+    """Where a session is in its claimed batch, and the outcome still to be recorded."""
+
+    batch: list[FrozenRecipient]
+    index: int = 0
+    prev: tuple[str, Mark, str] | None = None
+    tokens: int = 0  # rate-limit tokens taken and not yet spent
+
+    def rest(self) -> list[str]:
+        return [r.subscriber_id for r in self.batch[self.index :]]
+
+
 @dataclass(frozen=True)
 class RunPlan:
     """What one run needs from the digest service (built per task)."""
@@ -386,83 +402,92 @@ class _Session:
         return step.status
 
     def _send_claimed(self, batch: list[FrozenRecipient], sender: Sender) -> None:
-        plan = self.plan
-        store, eid = plan.store, plan.edition.id
-        prev: tuple[str, Mark, str] | None = None
-        tokens = 0
-        index = 0
-        while index < len(batch):
-            # Build the next window's messages (unbuildable ones fail without a transaction).
-            window: list[tuple[FrozenRecipient, bytes, bool]] = []
-            while index < len(batch) and len(window) < plan.window:
-                rcpt = batch[index]
-                index += 1
-                try:
-                    data, crlf = plan.build(plan.edition, rcpt)
-                except Unbuildable as exc:
-                    if prev is not None:
-                        self._mark(prev)
-                    prev = (rcpt.subscriber_id, Mark.FAILED, f"unbuildable: {exc}")
-                    self.tally.failed += 1
-                    continue
-                window.append((rcpt, data, crlf))
+        """Window by window: build, begin (durably), send, mark; stop on a drain, a pause
+        or cancel, or a claim that is no longer ours."""
+        cursor = _Cursor(batch)
+        while cursor.index < len(batch):
+            window = self._next_window(cursor)
             if not window:
                 continue
-            if shutdown.requested():
-                if prev is not None:
-                    self._mark(prev)
-                self.tally.drained = True
-                self._hand_back(
-                    (), [r.subscriber_id for r, _, _ in window] + self._ids(batch, index)
-                )
+            begun = self._begin_window(cursor, window)
+            if begun is None or not self._send_window(cursor, begun, sender):
                 return
-            ids = [r.subscriber_id for r, _, _ in window]
-            self._replay_if_restarted()
-            begin = partial(store.advance, eid, self.token, prev, ids, durability=plan.durability)
-            # A step that carries an outcome the server gave waits for Redis however long.
-            step = self.retry.forever(begin) if prev is not None else self.retry.patient(begin)
-            if prev is not None:
-                self.journal.add(*prev)
-            prev = None
-            begun = step.begun
-            if not step.durable:
-                log.error(
-                    "begin not confirmed durable (%s): not sending",
-                    plan.durability.mode.value,
-                    extra={"edition": eid},
-                )
-                self._hand_back(ids[:begun], ids[begun:] + self._ids(batch, index))
-                raise RedisUnavailable("durability not confirmed in time")
-            if begun < len(ids):
-                # Paused, cancelled, lost the claim, or the lease is too short: stop here.
-                rest = ids[begun:] + self._ids(batch, index)
-                if step.begin != "not-owner":
-                    self._hand_back((), rest)
-                window = window[:begun]
-                index = len(batch)
-            for position, (rcpt, data, crlf) in enumerate(window):
-                status_ok = True
-                if prev is not None:
-                    status_ok = self._mark(prev) == "sending"
-                    prev = None
-                if not status_ok or shutdown.requested():
-                    self.tally.drained = self.tally.drained or shutdown.requested()
-                    left = [r.subscriber_id for r, _, _ in window[position:]]
-                    self._hand_back(left, self._ids(batch, index))
-                    return
-                if plan.rate is not None and not plan.rate.unlimited and tokens == 0:
-                    tokens = plan.rate.chunk(len(window) - position)
-                    self.retry.patient(partial(plan.rate.take, tokens))
-                tokens = max(tokens - 1, 0)
-                result = sender.send(
-                    plan.envelope_from, rcpt.email, data, plan.edition.policy.tx_budget_s, crlf
-                )
-                mark, detail = plan.classify(result, rcpt, self.tally)
-                prev = (rcpt.subscriber_id, mark, detail)
-        if prev is not None:
-            self._mark(prev)
+        if cursor.prev is not None:
+            self._mark(cursor.prev)
         self.held = []
 
-    @staticmethod
-    def _ids(batch: list[FrozenRecipient], index: int) -> list[str]:
-        return [r.subscriber_id for r in batch[index:]]
+    def _next_window(self, cursor: _Cursor) -> list[_Message]:
+        """The next ``window`` messages; one that cannot be built fails without any
+        transaction (its mark rides with the next step)."""
+        plan = self.plan
+        window: list[_Message] = []
+        while cursor.index < len(cursor.batch) and len(window) < plan.window:
+            rcpt = cursor.batch[cursor.index]
+            cursor.index += 1
+            try:
+                data, crlf = plan.build(plan.edition, rcpt)
+            except Unbuildable as exc:
+                if cursor.prev is not None:
+                    self._mark(cursor.prev)
+                cursor.prev = (rcpt.subscriber_id, Mark.FAILED, f"unbuildable: {exc}")
+                self.tally.failed += 1
+                continue
+            window.append((rcpt, data, crlf))
+        return window
+
+    def _begin_window(self, cursor: _Cursor, window: list[_Message]) -> list[_Message] | None:
+        """Begin the window in one step with the previous outcome (durably, if the plan
+        says so); the messages that may go out, or None to stop (drain, not durable)."""
+        plan = self.plan
+        ids = [r.subscriber_id for r, _, _ in window]
+        if shutdown.requested():
+            if cursor.prev is not None:
+                self._mark(cursor.prev)
+            self.tally.drained = True
+            self._hand_back((), ids + cursor.rest())
+            return None
+        self._replay_if_restarted()
+        prev, cursor.prev = cursor.prev, None
+        begin = partial(
+            plan.store.advance, plan.edition.id, self.token, prev, ids, durability=plan.durability
+        )
+        # A step that carries an outcome the server gave waits for Redis however long.
+        step = self.retry.forever(begin) if prev is not None else self.retry.patient(begin)
+        if prev is not None:
+            self.journal.add(*prev)
+        if not step.durable:
+            mode = plan.durability.mode.value
+            log.error("begin not confirmed durable (%s): not sending", mode)
+            self._hand_back(ids[: step.begun], ids[step.begun :] + cursor.rest())
+            raise RedisUnavailable("durability not confirmed in time")
+        if step.begun < len(ids):
+            # Paused, cancelled, lost the claim, or the lease is too short: stop after these.
+            if step.begin != "not-owner":
+                self._hand_back((), ids[step.begun :] + cursor.rest())
+            cursor.index = len(cursor.batch)
+        return window[: step.begun]
+
+    def _send_window(self, cursor: _Cursor, window: list[_Message], sender: Sender) -> bool:
+        """Send the begun messages, marking each before the next; False to stop (a drain,
+        or the edition is no longer sending: what is left is handed back)."""
+        plan = self.plan
+        for position, (rcpt, data, crlf) in enumerate(window):
+            sending = True
+            if cursor.prev is not None:
+                sending = self._mark(cursor.prev) == "sending"
+                cursor.prev = None
+            if not sending or shutdown.requested():
+                self.tally.drained = self.tally.drained or shutdown.requested()
+                left = [r.subscriber_id for r, _, _ in window[position:]]
+                self._hand_back(left, cursor.rest())
+                return False
+            if plan.rate is not None and not plan.rate.unlimited and cursor.tokens == 0:
+                cursor.tokens = plan.rate.chunk(len(window) - position)
+                self.retry.patient(partial(plan.rate.take, cursor.tokens))
+            cursor.tokens = max(cursor.tokens - 1, 0)
+            result = sender.send(
+                plan.envelope_from, rcpt.email, data, plan.edition.policy.tx_budget_s, crlf
+            )
+            mark, detail = plan.classify(result, rcpt, self.tally)
+            cursor.prev = (rcpt.subscriber_id, mark, detail)
+        return True
