@@ -41,7 +41,7 @@ from typing import Any
 
 import redis
 
-from syndication.store.durability import Durability
+from syndication.store.durability import Durability, resolve
 
 
 class EditionStatus(StrEnum):
@@ -652,6 +652,15 @@ class EditionStore:
         if self.r.set(key, edition_id, nx=True):
             return edition_id
         return _s(self.r.get(key)) or edition_id
+
+    def release_period(self, frequency: str, period: str) -> None:
+        """Free the (frequency, period) slot again (nothing new to send: a later call in the
+        same period may still make the edition)."""
+        self.r.delete(self.period_key(frequency, period))
+
+    def durability(self, wanted: str, replicas: int, timeout_ms: int) -> Durability:
+        """How begins on this Redis are made durable (store/durability.py ``resolve``)."""
+        return resolve(self.r, wanted, replicas=replicas, timeout_ms=timeout_ms)
 
     def init(
         self,

@@ -127,7 +127,7 @@ class EditionCreator:
             articles = self.candidates(frequency, now, since)
             if not articles:
                 # Release the slot so a later call in the same period may still make one.
-                self.editions.r.delete(self.editions.period_key(frequency, period))
+                self.editions.release_period(frequency, period)
                 return Created(None, False, "no new articles")
             ids = [a.id for a in articles]
             self.editions.init(edition_id, frequency, period, ids, policy or self.mail.policy, now)

@@ -23,7 +23,7 @@ from syndication.services.digests.results import BatchReport
 from syndication.services.digests.settings import MAX_COUNTDOWN, MailSettings
 from syndication.services.digests.templates import SegmentTemplates
 from syndication.services.sending import EditionRun, Retrying, RunPlan, Tally, Unbuildable
-from syndication.store.durability import Durability, resolve
+from syndication.store.durability import Durability
 from syndication.store.editions import Edition, EditionStatus, EditionStore, FrozenRecipient, Mark
 from syndication.store.ratelimit import SendRateLimiter as RateLimiter
 from syndication.store.subscribers import SubscriberStore
@@ -62,11 +62,8 @@ class Dispatcher:
         """How this process makes begins durable, checked against the server now (an
         explicit ``mail_durability`` the server cannot give raises ValueError)."""
         mail = self.mail
-        return resolve(
-            self.editions.r,
-            mail.durability,
-            replicas=mail.durability_replicas,
-            timeout_ms=mail.durability_timeout_ms,
+        return self.editions.durability(
+            mail.durability, mail.durability_replicas, mail.durability_timeout_ms
         )
 
     def send_batch(self, edition_id: str, *, requeue: bool = True) -> BatchReport:
