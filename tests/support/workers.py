@@ -144,3 +144,17 @@ class MailWorker(WorkerProcess):
 
     def sent(self) -> int:
         return sum(int(n) for n in re.findall(r"batch: \{[^}]*'sent': (\d+)", self.text()))
+
+
+def start_mail_worker(
+    workers: list[MailWorker], env: dict[str, str], tmp_path: Path, smtp: Any, **settings: str
+) -> MailWorker:
+    """A mail worker sending through ``smtp`` (a ``ScriptedSmtp``), added to ``workers``
+    (the ``mail_workers`` fixture stops them); ``settings`` are extra SYNDICATION_*
+    variables, given by their lower-case names."""
+    extra = {f"SYNDICATION_{k.upper()}": v for k, v in settings.items()}
+    log = tmp_path / f"worker{len(workers)}.log"
+    w = MailWorker({**env, "SYNDICATION_SMTP_URL": smtp.url, **extra}, log)
+    workers.append(w)
+    w.wait_ready()
+    return w

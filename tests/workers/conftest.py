@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.workers import WorkerProcess
+from tests.support.workers import MailWorker, WorkerProcess
 
 
 @pytest.fixture
@@ -18,3 +18,12 @@ def worker(env: dict[str, str], tmp_path: Path) -> Iterator[WorkerProcess]:
         yield proc
     finally:
         proc.stop()
+
+
+@pytest.fixture
+def workers() -> Iterator[list[MailWorker]]:
+    """Mail workers a test starts (``start_mail_worker``); stopped at its end."""
+    started: list[MailWorker] = []
+    yield started
+    for w in started:
+        w.stop()

@@ -13,7 +13,6 @@ day the suite runs; the wall clock is what a deployment has.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,29 +33,13 @@ from tests.support.digests import (
 )
 from tests.support.smtp import ScriptedSmtp
 from tests.support.workers import MailWorker
+from tests.support.workers import start_mail_worker as start
 
 pytestmark = pytest.mark.slow
 
 # Short leases so a dead worker's entries come back within seconds in a test.
 POLICY = Policy(lease_s=6, tx_budget_s=2, retry_base_s=0.2, retry_max_s=1, max_attempts=5)
 CONNECTIONS = 2  # MailSettings default: SMTP sessions per send task
-
-
-@pytest.fixture
-def workers(tmp_path: Path) -> Iterator[list[MailWorker]]:
-    started: list[MailWorker] = []
-    yield started
-    for w in started:
-        w.stop()
-
-
-def start(
-    workers: list[MailWorker], env: dict[str, str], tmp_path: Path, smtp: ScriptedSmtp
-) -> MailWorker:
-    log = tmp_path / f"worker{len(workers)}.log"
-    w = MailWorker({**env, "SYNDICATION_SMTP_URL": smtp.url}, log)
-    workers.append(w)
-    return w.wait_ready()
 
 
 def service(settings: Settings, client: redis.Redis) -> Digests:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +43,7 @@ from tests.support.digests import (
 )
 from tests.support.smtp import ScriptedSmtp
 from tests.support.workers import MailWorker
+from tests.support.workers import start_mail_worker as start
 
 pytestmark = pytest.mark.slow
 
@@ -55,29 +55,6 @@ DOCKER_STOP_GRACE = 10  # seconds between docker stop's SIGTERM and its SIGKILL
 # slow answer from the in-process SMTP server under load timed out after DATA, and the
 # ledger honestly called it uncertain; this test is about the drain, not slow servers).
 PATIENT = Policy(lease_s=60, tx_budget_s=20, retry_base_s=0.2, retry_max_s=1, max_attempts=5)
-
-
-@pytest.fixture
-def workers() -> Iterator[list[MailWorker]]:
-    started: list[MailWorker] = []
-    yield started
-    for w in started:
-        w.stop()
-
-
-def start(
-    workers: list[MailWorker],
-    env: dict[str, str],
-    tmp_path: Path,
-    smtp: ScriptedSmtp,
-    **settings: str,
-) -> MailWorker:
-    """A mail worker; ``settings`` are extra SYNDICATION_* variables (lower-case names)."""
-    extra = {f"SYNDICATION_{k.upper()}": v for k, v in settings.items()}
-    log = tmp_path / f"worker{len(workers)}.log"
-    w = MailWorker({**env, "SYNDICATION_SMTP_URL": smtp.url, **extra}, log)
-    workers.append(w)
-    return w.wait_ready()
 
 
 def logged(w: MailWorker, start: str, **fields: Any) -> list[dict[str, Any]]:

@@ -6,11 +6,14 @@ Each takes the ``SubscriberFace`` and the page's language: expired or tampered l
 
 from __future__ import annotations
 
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from syndication import i18n
 from syndication.services.subscriptions import LinkInvalid
 from syndication.store.subscribers import Subscriber
+from syndication.web.forms import Fields
 from syndication.web.subscribers.face import SubscriberFace
 
 
@@ -124,3 +127,15 @@ def too_many(face: SubscriberFace, locale: str, retry_after: int) -> HTMLRespons
         429,
         headers={"Retry-After": str(retry_after)},
     )
+
+
+async def managed(
+    face: SubscriberFace, request: Request, token: str, fields: Fields | None = None
+) -> tuple[Subscriber, str] | HTMLResponse:
+    """The subscriber a manage link names and the page's language, or, for a link that is
+    not valid (any more), the page that says so: the start of every manage page."""
+    try:
+        sub = await run_in_threadpool(face.service.manage, token)
+    except LinkInvalid as exc:
+        return invalid_link(face, exc, face.locale(request, fields=fields), manage=True)
+    return sub, face.locale(request, sub, fields)

@@ -19,7 +19,7 @@ from syndication.web.csrf import FIELD
 from syndication.web.forms import Fields, first, read_form
 from syndication.web.subscribers.choices import choices
 from syndication.web.subscribers.face import SubscriberFace
-from syndication.web.subscribers.messages import ended_page, invalid_link
+from syndication.web.subscribers.messages import ended_page, invalid_link, managed
 
 
 def preferences_form(
@@ -55,11 +55,10 @@ class PreferencesPages:
 
     async def preferences(self, request: Request, token: str) -> HTMLResponse:
         face = self.face
-        try:
-            sub = await run_in_threadpool(face.service.manage, token)
-        except LinkInvalid as exc:
-            return invalid_link(face, exc, face.locale(request), manage=True)
-        locale = face.locale(request, sub)
+        found = await managed(face, request, token)
+        if isinstance(found, HTMLResponse):
+            return found
+        sub, locale = found
         if sub.status == UNSUBSCRIBED:
             return ended_page(face, locale)
         values = await choices(face, locale, sub)
@@ -68,11 +67,10 @@ class PreferencesPages:
     async def save_preferences(self, request: Request, token: str) -> HTMLResponse:
         face = self.face
         fields = await read_form(request)
-        try:
-            current = await run_in_threadpool(face.service.manage, token)
-        except LinkInvalid as exc:
-            return invalid_link(face, exc, face.locale(request, fields=fields), manage=True)
-        locale = face.locale(request, current, fields)
+        found = await managed(face, request, token, fields)
+        if isinstance(found, HTMLResponse):
+            return found
+        current, locale = found
         if current.status == UNSUBSCRIBED:
             return ended_page(face, locale)
         notice = face.refused(request, fields, f"preferences:{current.id}", locale)

@@ -18,7 +18,7 @@ from syndication.web import openapi
 from syndication.web.csrf import FIELD
 from syndication.web.forms import Fields, read_form
 from syndication.web.subscribers.face import SubscriberFace
-from syndication.web.subscribers.messages import invalid_link, unsubscribed_page
+from syndication.web.subscribers.messages import invalid_link, managed, unsubscribed_page
 
 ONE_CLICK_FIELD = "List-Unsubscribe"
 
@@ -58,11 +58,10 @@ class UnsubscribePages:
     async def unsubscribe_page(self, request: Request, token: str) -> HTMLResponse:
         """Shows the button only: a GET never unsubscribes (scanners follow every link)."""
         face = self.face
-        try:
-            sub = await run_in_threadpool(face.service.manage, token)
-        except LinkInvalid as exc:
-            return invalid_link(face, exc, face.locale(request), manage=True)
-        locale = face.locale(request, sub)
+        found = await managed(face, request, token)
+        if isinstance(found, HTMLResponse):
+            return found
+        sub, locale = found
         if sub.status == UNSUBSCRIBED:
             return unsubscribed_page(face, sub, locale, just_now=False)
         return unsubscribe_form(face, request, sub, token, locale)
@@ -73,11 +72,10 @@ class UnsubscribePages:
         face = self.face
         fields = await read_form(request)
         one_click = is_one_click(fields)
-        try:
-            sub = await run_in_threadpool(face.service.manage, token)
-        except LinkInvalid as exc:
-            return invalid_link(face, exc, face.locale(request, fields=fields), manage=True)
-        locale = face.locale(request, sub, fields)
+        found = await managed(face, request, token, fields)
+        if isinstance(found, HTMLResponse):
+            return found
+        sub, locale = found
         if not one_click and sub.status != UNSUBSCRIBED:
             notice = face.refused(request, fields, f"unsubscribe:{sub.id}", locale)
             if notice is not None:
