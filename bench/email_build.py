@@ -38,7 +38,9 @@ from bench.common import (
     progress,
 )
 from bench.common import summary_ms as ms
-from syndication.build.email import (
+from syndication.config import load_publisher
+from syndication.models import Article
+from syndication.render.digest_email import (
     SIZE_BUDGET,
     DigestSegment,
     DkimKey,
@@ -49,8 +51,6 @@ from syndication.build.email import (
     render_digest,
     render_digest_from_scratch,
 )
-from syndication.config import load_publisher
-from syndication.models import Article
 
 ITEMS = 10
 RUNS = 150

@@ -1,6 +1,6 @@
 """Feed build time: a 50-item feed in RSS, Atom and JSON Feed vs RSS written with lxml.
 
-In-process and pure (no stack needed): the builders from ``syndication.build.feeds`` on 50
+In-process and pure (no stack needed): the builders from ``syndication.render.feeds`` on 50
 realistic articles (5–8 KB bodies from ``bench.common``, each with a lead image carrying a
 caption, credit and licence), newest first, as the feed service passes them.
 
@@ -31,8 +31,8 @@ from lxml import etree
 
 from bench.common import Bench, Row, RowSpec, Stack, Target, article_data, percentile, progress
 from bench.common import summary_ms as ms
-from syndication.build.feeds import BUILDERS, FeedLinks, FeedSpec, feed_updated, item_id
 from syndication.models import Article
+from syndication.render.feeds import BUILDERS, FeedLinks, FeedSpec, feed_updated, item_id
 
 ITEMS = 50
 RUNS = 200

@@ -43,10 +43,10 @@ import redis
 from bench.common import CONFIG, Bench, Row, RowSpec, Stack, Target, percentile, progress
 from bench.common import summary_ms as ms
 from bench.feed_build import SPEC, articles
-from syndication.build.feeds import BUILDERS
-from syndication.build.partner_copy import PartnerItem, PartnerTerms, partner_copy
 from syndication.config import load_publisher
 from syndication.embedded_redis import EmbeddedRedis
+from syndication.render.feeds import BUILDERS
+from syndication.render.partner_copy import PartnerItem, PartnerTerms, partner_copy
 from syndication.services.partners import Partners, assemble_partners, pixel_img
 from syndication.store.articles import ArticleStore
 from syndication.store.partners import PartnerCopyStore, PartnerStore

@@ -271,9 +271,9 @@ def _templates(settings: Settings) -> str:
 def _render_emails(settings: Settings) -> int:
     from email.headerregistry import Address
 
-    from syndication.build.attribution import attribution_footer, attribution_header
-    from syndication.build.email import DigestSegment, render_digest
     from syndication.deliver.confirmation import build_confirmation
+    from syndication.render.attribution import attribution_footer, attribution_header
+    from syndication.render.digest_email import DigestSegment, render_digest
     from syndication.store.subscribers import Subscriber
 
     publisher, base = settings.publisher, settings.public_url

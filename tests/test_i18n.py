@@ -18,11 +18,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from syndication import catalogs, i18n, tokens
-from syndication.build.email import DigestSegment, render_digest
 from syndication.config import Settings, load_publisher
 from syndication.context import Context
 from syndication.deliver.mail_catcher import MailCatcher
 from syndication.models import Article
+from syndication.render.digest_email import DigestSegment, render_digest
 from syndication.services.subscriptions import SubscriptionService
 from syndication.store.subscribers import Subscriber
 from syndication.templating import environment, templates_dir

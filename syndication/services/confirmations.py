@@ -43,10 +43,10 @@ from email.headerregistry import Address
 from typing import Any, Protocol, TypeVar
 
 from syndication import tokens
-from syndication.build.headers import HeaderError
 from syndication.clock import Clock, system_clock
 from syndication.config import DEFAULT_CONFIRM_RETRY, Publisher, Settings, SubscribeConfig
 from syndication.deliver.smtp import Outcome, Sender, SendResult
+from syndication.render.headers import HeaderError
 from syndication.store.confirmations import (
     ConfirmationStore,
     ConfirmRecord,

@@ -19,12 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from syndication.build.feeds import BUILDERS, FeedLinks, FeedSpec, feed_updated
 from syndication.clock import Clock, system_clock
 from syndication.config import Publisher
 from syndication.events import Events
 from syndication.feed_catalog import ALL, is_feed_name
 from syndication.models import Article
+from syndication.render.feeds import BUILDERS, FeedLinks, FeedSpec, feed_updated
 from syndication.slugs import slug_in_url
 from syndication.store.articles import ArticleStore
 from syndication.store.connection import RedisError

@@ -31,8 +31,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from syndication import i18n
-from syndication.build import email as mail_build
 from syndication.models import Article
+from syndication.render import digest_email
 from syndication.services.digests import arrange, segment_articles
 from syndication.store.articles import State
 from syndication.store.editions import Edition, EditionStatus
@@ -183,7 +183,7 @@ class Archive:
 
     def row(self, edition: Edition, locale: str) -> dict[str, Any]:
         tz, local = self.tz, edition.created_at.astimezone(self.tz)
-        label = mail_build.FREQUENCY_LABELS.get(edition.frequency, i18n.N_("Digest"))
+        label = digest_email.FREQUENCY_LABELS.get(edition.frequency, i18n.N_("Digest"))
         when = f"{i18n.format_date(local, locale, tz)}, {local:%H:%M} ({self.publisher.timezone})"
         return {
             "url": f"{self.base}/archive/{quote(edition.id, safe='')}",
@@ -219,7 +219,7 @@ class Archive:
         shown, featured_id = arrange(
             [by_id[i] for i in ids], editorial, language, featured, max(limit, len(ids))
         )
-        segment = mail_build.DigestSegment(
+        segment = digest_email.DigestSegment(
             edition_id=edition.id,
             frequency=edition.frequency,
             language=language,
@@ -231,14 +231,14 @@ class Archive:
         return self.render_cached(segment, edition, editorial.revision)
 
     def render_cached(
-        self, segment: mail_build.DigestSegment, edition: Edition, revision: int
+        self, segment: digest_email.DigestSegment, edition: Edition, revision: int
     ) -> str:
         """The segment's web page, from the cache when its articles and editorial match."""
         ids = tuple(a.id for a in segment.articles)
         key = (edition.id, segment.language, segment.topics, ids, revision)
         html = self.cache.get(key)
         if html is None:
-            html = mail_build.render_web_html(
+            html = digest_email.render_web_html(
                 segment, self.publisher, self.settings.public_url, edition.created_at
             )
             self.cache.put(key, html)

@@ -18,8 +18,6 @@ import redis
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from syndication.build import headers
-from syndication.build.headers import HeaderError, check_header_block
 from syndication.config import Publisher, Settings, load_publisher
 from syndication.deliver.confirmation import (
     POLICY,
@@ -29,6 +27,8 @@ from syndication.deliver.confirmation import (
 )
 from syndication.deliver.smtp import Outcome, SmtpSender
 from syndication.events import RecordingEvents
+from syndication.render import headers
+from syndication.render.headers import HeaderError, check_header_block
 from syndication.services.digests import MailSettings, make_digest_service
 from syndication.store.editions import EditionStatus, Policy
 from syndication.store.subscribers import Subscriber

@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 from lxml import etree
 from pydantic import ValidationError
 
-from syndication.build.feeds import BUILDERS, FeedLinks, FeedSpec
 from syndication.config import Publisher, load_publisher
 from syndication.ingest.files import load_path
 from syndication.ingest.normalise import IngestError, article_from_data
@@ -33,6 +32,7 @@ from syndication.models import (
     MAX_URL,
     Article,
 )
+from syndication.render.feeds import BUILDERS, FeedLinks, FeedSpec
 from tests.support import EXAMPLE_CONFIG, article_data
 from tests.support.clock import START
 

@@ -13,7 +13,6 @@ import redis
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from syndication.build.feed_common import item_id
 from syndication.identity import (
     PUBLISHER,
     NotOwner,
@@ -24,6 +23,7 @@ from syndication.identity import (
     for_url,
 )
 from syndication.models import Article
+from syndication.render.feed_common import item_id
 from syndication.store.articles import ArticleStore, Outcome, State
 from tests.support import article_data
 from tests.support.legacy import legacy_write

@@ -1,5 +1,5 @@
 """What the header tests expect of a message we send, written here once and not taken from
-the code under test (``syndication.build.email.DIGEST_HEADERS`` must agree with it)."""
+the code under test (``syndication.render.digest_email.DIGEST_HEADERS`` must agree with it)."""
 
 from __future__ import annotations
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from syndication.build.attribution import inspect_attribution
 from syndication.context import Context
 from syndication.licences import LICENCES
 from syndication.models import Article
+from syndication.render.attribution import inspect_attribution
 from tests.support import article_data
 from tests.support.clock import START
 

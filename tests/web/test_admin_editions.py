@@ -10,10 +10,10 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from syndication.build import email as mail_build
 from syndication.config import Settings, load_settings
 from syndication.context import Context
 from syndication.events import RecordingEvents
+from syndication.render import digest_email
 from syndication.store.editions import EditionStatus, Mark
 from syndication.web.app import create_app
 from tests.support.clock import ManualClock
@@ -318,8 +318,8 @@ def test_size_meter_numbers() -> None:
     meter = SizeMeter(48_210)
     assert meter.label == "48,210 of 102,000 bytes (47 %)"
     assert not meter.over_budget and not meter.clipped
-    assert SizeMeter(mail_build.SIZE_BUDGET + 1).over_budget
-    assert not SizeMeter(mail_build.SIZE_BUDGET + 1).clipped
+    assert SizeMeter(digest_email.SIZE_BUDGET + 1).over_budget
+    assert not SizeMeter(digest_email.SIZE_BUDGET + 1).clipped
     assert SizeMeter(102_001).clipped and SizeMeter(102_000).label.endswith("(100 %)")
 
 
@@ -384,7 +384,7 @@ def test_preview_is_sandboxed_with_sizes(
         page = signed_in.get(f"/admin/editions/{draft}/preview", params={"segment": segment_id})
         assert page.status_code == 200
         size = expected.html_size
-        percent = round(size * 100 / mail_build.GMAIL_CLIP_BYTES)
+        percent = round(size * 100 / digest_email.GMAIL_CLIP_BYTES)
         assert f"{size:,} of 102,000 bytes ({percent} %)" in page.text
         assert f'<iframe class="ed-preview" sandbox src="/admin/editions/{draft}/message.html' in (
             page.text

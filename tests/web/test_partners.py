@@ -20,12 +20,12 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from syndication.build.attribution import inspect_attribution
 from syndication.clock import system_clock
 from syndication.config import PartnersConfig
 from syndication.context import Context
 from syndication.embedded_redis import free_port
 from syndication.processes import die_with_parent
+from syndication.render.attribution import inspect_attribution
 from syndication.services.partners import REPUBLISH_PARTNER, make_partners
 from syndication.web.app import create_app
 from syndication.web.partners import GIF, redact

@@ -13,8 +13,11 @@ from datetime import timedelta
 import pytest
 import redis
 
-from syndication.build.attribution import inspect_attribution
-from syndication.build.partner_copy import (
+from syndication.config import Publisher, Settings, load_publisher
+from syndication.context import Context
+from syndication.models import Article
+from syndication.render.attribution import inspect_attribution
+from syndication.render.partner_copy import (
     Excluded,
     PartnerItem,
     PartnerTerms,
@@ -22,9 +25,6 @@ from syndication.build.partner_copy import (
     _may_have_chrome,
     partner_copy,
 )
-from syndication.config import Publisher, Settings, load_publisher
-from syndication.context import Context
-from syndication.models import Article
 from syndication.services.partners import Partners, assemble_partners, make_partners
 from syndication.store.partners import PartnerCopyStore, StoredCopy, copy_version
 from tests.support import EXAMPLE_CONFIG, article_data, wait_for

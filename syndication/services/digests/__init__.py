@@ -9,12 +9,12 @@
 - facade.py: ``Digests``, all of them wired together under the faces' method names.
 - wiring.py: ``make_digest_service`` (called by ``Context.digests``) and ``load_dkim_key``.
 
-The pure selection (periods, segments, the editorial order) is in build/digest_selection.py.
+The pure selection (periods, segments, the editorial order) is in render/digest_selection.py.
 Nothing here imports Celery: ``Events.send_edition`` (syndication/events.py) is how
 sending work is queued.
 """
 
-from syndication.build.digest_selection import (
+from syndication.render.digest_selection import (
     FREQUENCIES,
     PERIOD_LENGTH,
     SegmentSpec,

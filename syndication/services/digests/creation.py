@@ -14,8 +14,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from syndication.build import email as mail_build
-from syndication.build.digest_selection import (
+from syndication.events import Events
+from syndication.models import Article
+from syndication.render import digest_email
+from syndication.render.digest_selection import (
     FREQUENCIES,
     PERIOD_LENGTH,
     SegmentSpec,
@@ -23,8 +25,6 @@ from syndication.build.digest_selection import (
     period_of,
     segment_articles,
 )
-from syndication.events import Events
-from syndication.models import Article
 from syndication.services.digests.results import Created
 from syndication.services.digests.settings import MailSettings
 from syndication.services.digests.templates import SegmentTemplates
@@ -214,11 +214,11 @@ class EditionCreator:
                     "message_size": int(template.size),
                 }
             )
-            if size > mail_build.SIZE_BUDGET:
-                clip = " (Gmail will clip it)" if size > mail_build.GMAIL_CLIP_BYTES else ""
+            if size > digest_email.SIZE_BUDGET:
+                clip = " (Gmail will clip it)" if size > digest_email.GMAIL_CLIP_BYTES else ""
                 warnings.append(
                     f"segment {language}/{','.join(topics) or 'all'}: HTML is {size:,} bytes, "
-                    f"over the {mail_build.SIZE_BUDGET:,} budget{clip}"
+                    f"over the {digest_email.SIZE_BUDGET:,} budget{clip}"
                 )
         return {
             "frequency": frequency,

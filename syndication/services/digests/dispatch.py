@@ -15,10 +15,10 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 
-from syndication.build import email as mail_build
 from syndication.clock import Clock, system_clock
 from syndication.deliver.smtp import Outcome, Sender, SendResult
 from syndication.events import Events
+from syndication.render import digest_email
 from syndication.services.digests.results import BatchReport
 from syndication.services.digests.settings import MAX_COUNTDOWN, MailSettings
 from syndication.services.digests.templates import SegmentTemplates
@@ -134,7 +134,7 @@ class Dispatcher:
         try:
             _, built = self.templates.segment(edition, rcpt.segment)
             return self.templates.personalise(edition, rcpt, built.template), built.canonical
-        except (mail_build.RecipientError, LookupError) as exc:
+        except (digest_email.RecipientError, LookupError) as exc:
             raise Unbuildable(str(exc)) from exc
 
     def _classify(

@@ -16,10 +16,10 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from syndication.build import email as mail_build
-from syndication.build.digest_selection import SegmentSpec, check_order
 from syndication.config import Publisher
 from syndication.events import Events
+from syndication.render import digest_email
+from syndication.render.digest_selection import SegmentSpec, check_order
 from syndication.services.digests.results import SegmentPreview, require_edition
 from syndication.services.digests.settings import MailSettings
 from syndication.services.digests.templates import Lru, SegmentTemplates
@@ -164,11 +164,11 @@ class EditorialDesk:
         raw = self.editions.segment(edition_id, segment_id)
         assert raw is not None
         spec = SegmentSpec.from_json(raw)
-        recipient = mail_build.make_recipient(
+        recipient = digest_email.make_recipient(
             "subscriber@example.org", "preview", "preview", edition_id, self.public_url
         )
         msg = email.message_from_bytes(
-            mail_build.personalise(built.template, recipient), policy=email.policy.default
+            digest_email.personalise(built.template, recipient), policy=email.policy.default
         )
         assert isinstance(msg, email.message.EmailMessage)
         html, text = msg.get_body(("html",)), msg.get_body(("plain",))
@@ -183,8 +183,8 @@ class EditorialDesk:
             html=html.get_content() if html is not None else "",
             text=text.get_content() if text is not None else "",
             html_size=size,
-            clipped=size > mail_build.GMAIL_CLIP_BYTES,
-            over_budget=size > mail_build.SIZE_BUDGET,
+            clipped=size > digest_email.GMAIL_CLIP_BYTES,
+            over_budget=size > digest_email.SIZE_BUDGET,
             article_ids=built.shown,
             revision=key[2],
         )

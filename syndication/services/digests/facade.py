@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from syndication.build import email as mail_build
 from syndication.clock import Clock, system_clock
 from syndication.config import Publisher
 from syndication.deliver.smtp import Sender
 from syndication.events import Events
+from syndication.render import digest_email
 from syndication.services.digests.control import EditionControl
 from syndication.services.digests.creation import EditionCreator
 from syndication.services.digests.dispatch import Dispatcher
@@ -46,7 +46,7 @@ class Digests:
         events: Events,
         sender_factory: Callable[[], Sender] | None = None,
         rate: RateLimiter | None = None,
-        dkim: mail_build.DkimKey | None = None,
+        dkim: digest_email.DkimKey | None = None,
         clock: Clock = system_clock,
     ) -> None:
         self.editions = editions
@@ -64,7 +64,7 @@ class Digests:
             editorials=self.editorials,
             publisher=publisher,
             public_url=public_url,
-            sender=mail.mail_from or mail_build.default_sender(publisher, public_url),
+            sender=mail.mail_from or digest_email.default_sender(publisher, public_url),
             max_articles=mail.max_articles,
             retrying=Retrying(mail.redis_patience),
             dkim=dkim,
@@ -128,7 +128,7 @@ class Digests:
             events=self.events,
             mail=self.mail,
             envelope_from=self.mail.envelope_from
-            or f"newsletter@{mail_build.host_of(self.public_url)}",
+            or f"newsletter@{digest_email.host_of(self.public_url)}",
             sender_factory=sender_factory,
             rate=rate,
             clock=clock,

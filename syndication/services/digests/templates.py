@@ -1,6 +1,6 @@
 """Each segment's message template, built once per process and editorial revision.
 
-A send builds one ``MessageTemplate`` (build/email.py) per segment and personalises it per
+A send builds one ``MessageTemplate`` (render/digest_email.py) per segment and personalises it per
 recipient, so the templates, the article ids each shows and whether its line ends are all
 CRLF live together in one small LRU (``SegmentCache``), keyed on (edition, segment,
 editorial revision): a preview after an edit is fresh, and senders (past the draft) never
@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from syndication.build import email as mail_build
-from syndication.build.digest_selection import SegmentSpec, arrange
 from syndication.config import Publisher
 from syndication.deliver.smtp import canonical_eols
 from syndication.models import Article
+from syndication.render import digest_email
+from syndication.render.digest_selection import SegmentSpec, arrange
 from syndication.services.sending import Retrying
 from syndication.store.articles import ArticleStore, State
 from syndication.store.editions import Edition, EditionStatus, EditionStore, FrozenRecipient
@@ -65,13 +65,13 @@ class Lru(Generic[K, V]):
 class SegmentTemplate:
     """A segment's template with what the senders and the preview need to know of it."""
 
-    template: mail_build.MessageTemplate
+    template: digest_email.MessageTemplate
     shown: tuple[str, ...]  # article ids, in the order the message shows them
     canonical: bool  # every line end is CRLF (the recipient values never hold CR or LF)
 
     @classmethod
     def of(
-        cls, template: mail_build.MessageTemplate, articles: Sequence[Article]
+        cls, template: digest_email.MessageTemplate, articles: Sequence[Article]
     ) -> SegmentTemplate:
         canonical = all(canonical_eols(c) for c in template.chunks)
         return cls(template, tuple(a.id for a in articles), canonical)
@@ -91,7 +91,7 @@ class SegmentTemplates:
         sender: str,
         max_articles: int,
         retrying: Retrying,
-        dkim: mail_build.DkimKey | None = None,
+        dkim: digest_email.DkimKey | None = None,
     ) -> None:
         self.editions = editions
         self.articles = articles
@@ -115,9 +115,9 @@ class SegmentTemplates:
         now: datetime,
         intro: str = "",
         featured: str | None = None,
-    ) -> mail_build.MessageTemplate:
+    ) -> digest_email.MessageTemplate:
         """A template from scratch (no cache): render the digest, then split the message."""
-        segment = mail_build.DigestSegment(
+        segment = digest_email.DigestSegment(
             edition_id=edition_id,
             frequency=frequency,
             language=language,
@@ -126,8 +126,8 @@ class SegmentTemplates:
             intro=intro,
             featured=featured,
         )
-        rendered = mail_build.render_digest(segment, self.publisher, self.public_url, now)
-        return mail_build.build_message_template(
+        rendered = digest_email.render_digest(segment, self.publisher, self.public_url, now)
+        return digest_email.build_message_template(
             rendered, segment, self.publisher, self.public_url, self.sender, now
         )
 
@@ -172,7 +172,7 @@ class SegmentTemplates:
         self.cache.put(key, built)  # have landed since the revision was read)
         return key, built
 
-    def template(self, edition: Edition, segment_id: str) -> mail_build.MessageTemplate:
+    def template(self, edition: Edition, segment_id: str) -> digest_email.MessageTemplate:
         """The segment's message template with the editorial applied (see ``segment``)."""
         return self.segment(edition, segment_id)[1].template
 
@@ -185,12 +185,12 @@ class SegmentTemplates:
         return self.personalise(edition, rcpt, self.template(edition, rcpt.segment))
 
     def personalise(
-        self, edition: Edition, rcpt: FrozenRecipient, template: mail_build.MessageTemplate
+        self, edition: Edition, rcpt: FrozenRecipient, template: digest_email.MessageTemplate
     ) -> bytes:
-        recipient = mail_build.make_recipient(
+        recipient = digest_email.make_recipient(
             rcpt.email, rcpt.subscriber_id, rcpt.token, edition.id, self.public_url
         )
-        return bytes(mail_build.personalise(template, recipient, dkim=self.dkim))
+        return bytes(digest_email.personalise(template, recipient, dkim=self.dkim))
 
     def _arranged(
         self, edition: Edition, spec: SegmentSpec, editorial: Editorial

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from syndication.build import email as mail_build
 from syndication.clock import Clock, system_clock
 from syndication.config import ENV_PREFIX, ConfigError, Settings
 from syndication.deliver.smtp import Sender
 from syndication.events import Events
+from syndication.render import digest_email
 from syndication.services.digests.facade import Digests
 from syndication.services.digests.settings import MailSettings
 from syndication.store.articles import ArticleStore
@@ -21,7 +21,7 @@ from syndication.store.subscribers import SubscriberStore
 DKIM_KEY_VAR = f"{ENV_PREFIX}DKIM_KEY_FILE"
 
 
-def load_dkim_key(settings: Settings) -> mail_build.DkimKey | None:
+def load_dkim_key(settings: Settings) -> digest_email.DkimKey | None:
     """The DKIM key (RFC 6376) from ``SYNDICATION_DKIM_*``, or None when signing is off.
 
     Read and parsed when the service is made, so a missing or unreadable key stops a
@@ -50,7 +50,7 @@ def load_dkim_key(settings: Settings) -> mail_build.DkimKey | None:
         raise ConfigError(
             f"{DKIM_KEY_VAR}: {path} is not a PEM RSA private key (PKCS#1 or PKCS#8)"
         ) from None
-    return mail_build.DkimKey(mail.dkim_selector, mail.dkim_domain, pem)
+    return digest_email.DkimKey(mail.dkim_selector, mail.dkim_domain, pem)
 
 
 def make_digest_service(

@@ -26,10 +26,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from syndication import i18n
-from syndication.build.partner_copy import Excluded, PartnerItem, PartnerTerms, partner_copy
 from syndication.config import Publisher
 from syndication.licences import LICENCES, may_republish
 from syndication.models import Article
+from syndication.render.partner_copy import Excluded, PartnerItem, PartnerTerms, partner_copy
 from syndication.store.articles import ArticleStore, State, StoredArticle
 from syndication.store.partners import Partner, PartnerCopyStore, StoredCopy, copy_version
 from syndication.templating import environment

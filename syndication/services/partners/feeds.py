@@ -14,12 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from syndication.build.feeds import BUILDERS, FeedLinks, FeedSpec, feed_updated
-from syndication.build.ninjs import NINJS, NINJS_TYPE, build_ninjs
-from syndication.build.partner_copy import Excluded
 from syndication.config import Publisher
 from syndication.feed_catalog import ALL, LANGUAGE_NAMES, feed_titles, is_feed_name
 from syndication.models import Article
+from syndication.render.feeds import BUILDERS, FeedLinks, FeedSpec, feed_updated
+from syndication.render.ninjs import NINJS, NINJS_TYPE, build_ninjs
+from syndication.render.partner_copy import Excluded
 from syndication.services.partners.copies import PartnerCopies, allowed, terms_of
 from syndication.services.partners.corrections import correction_note, withdrawn_notice
 from syndication.services.partners.pixel import PartnerPixel, pixel_img

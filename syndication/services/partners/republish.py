@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from syndication.build.partner_copy import Excluded
 from syndication.licences import LICENCES
 from syndication.models import Article
+from syndication.render.partner_copy import Excluded
 from syndication.services.partners.copies import PartnerCopies, allowed
 from syndication.services.partners.pixel import PartnerPixel, pixel_img
 from syndication.store.articles import ArticleStore, State

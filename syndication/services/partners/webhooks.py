@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from syndication.build.feeds import item_id
 from syndication.config import Publisher
 from syndication.feed_catalog import ALL
+from syndication.render.feeds import item_id
 from syndication.services.partners.feeds import feed_url
 from syndication.services.partners.keys import PartnerKeys
 from syndication.signing import SIGNATURE_HEADER

@@ -12,8 +12,8 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
-from syndication.build import email as mail_build
 from syndication.models import Article
+from syndication.render import digest_email
 from syndication.services.digests import FREQUENCIES, DigestService
 from syndication.store.editions import Edition, EditionStatus
 from syndication.web.admin.kit import AdminError, AdminKit
@@ -75,8 +75,8 @@ class SizeMeter:
     """An HTML part's size against Gmail's clip limit, for the bar under the preview."""
 
     size: int
-    limit: int = mail_build.GMAIL_CLIP_BYTES
-    budget: int = mail_build.SIZE_BUDGET
+    limit: int = digest_email.GMAIL_CLIP_BYTES
+    budget: int = digest_email.SIZE_BUDGET
 
     @property
     def percent(self) -> int:

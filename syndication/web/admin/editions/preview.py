@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from syndication.build import email as mail_build
+from syndication.render import digest_email
 from syndication.services.digests import DigestService, SegmentPreview, SegmentSpec
 from syndication.store.editions import Edition
 from syndication.web.admin.editions.common import (
@@ -56,14 +56,14 @@ def render_next(
     service: DigestService, frequency: str, now: datetime, chosen: SegmentSpec, recipients: int
 ) -> SegmentPreview:
     """One segment of the next edition, its links pointing at placeholder pages."""
-    segment = mail_build.DigestSegment(
+    segment = digest_email.DigestSegment(
         edition_id=f"preview-{frequency}",
         frequency=frequency,
         language=chosen.language,
         topics=chosen.topics,
         articles=tuple(ordered_articles(service, chosen.article_ids)),
     )
-    rendered = mail_build.render_digest(segment, service.publisher, service.public_url, now)
+    rendered = digest_email.render_digest(segment, service.publisher, service.public_url, now)
     base = service.public_url.rstrip("/")
     html, text = rendered.fill(f"{base}/unsubscribe/preview", f"{base}/preferences/preview")
     return SegmentPreview(

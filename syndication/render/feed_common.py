@@ -85,7 +85,7 @@ class FeedSpec:
 
     ``archive`` marks an RFC 5005 archive document (a page that will not change).
     ``attributed``: the items' bodies already carry the full attribution header and footer
-    (partner copies, build/partner_copy.py), so the short feed footer is not added again.
+    (partner copies, render/partner_copy.py), so the short feed footer is not added again.
     ``as_of``: when the caller builds (its clock, passed in); it bounds the feed-level date
     (:func:`feed_updated`). None: no bound.
     """

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from lxml import etree
 
-from syndication.build.feed_common import LeadImage, media_url_ok
+from syndication.render.feed_common import LeadImage, media_url_ok
 
 MEDIA_NS = "http://search.yahoo.com/mrss/"
 FH_NS = "http://purl.org/syndication/history/1.0"

@@ -15,13 +15,17 @@ from typing import Any
 import lxml.html
 import pytest
 
-from syndication.build.attribution import (
+from syndication.config import Publisher
+from syndication.ingest.files import load_path, source_urls
+from syndication.licences import LICENCES, display_name, may_republish, normalise_licence
+from syndication.models import Article
+from syndication.render.attribution import (
     attribution_footer,
     attribution_header,
     byline_text,
     inspect_attribution,
 )
-from syndication.build.partner_copy import (
+from syndication.render.partner_copy import (
     FILTERED,
     NO_DERIVATIVES,
     NON_COMMERCIAL,
@@ -32,10 +36,6 @@ from syndication.build.partner_copy import (
     html_to_text,
     partner_copy,
 )
-from syndication.config import Publisher
-from syndication.ingest.files import load_path, source_urls
-from syndication.licences import LICENCES, display_name, may_republish, normalise_licence
-from syndication.models import Article
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "partner"
@@ -637,7 +637,7 @@ def test_spanish_wording_for_cc0_3_0_and_a_publishers_own_byline(publisher: Publ
 
 def test_fast_gettext_reads_as_the_environments(publisher: Publisher) -> None:
     """The templates rendered with the environment's own gettext read the same."""
-    from syndication.build.attribution import _context, _render, _template
+    from syndication.render.attribution import _context, _render, _template
 
     for article in (spanish(), make(image=spanish().image)):
         context = _context(article, publisher, "Cambios.", article.image)

@@ -15,12 +15,12 @@ Why the bytes look the way they do:
   serialisation verbatim. RFC 5322 §2.1.1 caps a line at 998 octets, so long HTML lines
   (MRML and css-inline write almost everything on one line) are wrapped at spaces, which
   HTML treats as equivalent to a newline; a placeholder counts at its longest value.
-- Header fields are written by ``syndication.build.headers``, never by the ``email``
+- Header fields are written by ``syndication.render.headers``, never by the ``email``
   package: it decodes RFC 2047 encoded words in the values it is given (a title holding
   ``=?utf-8?q?=0D=0ABcc:…?=`` became a real ``Bcc:``) and folds long ``List-Unsubscribe``
   URLs into encoded words. Text (Subject, display names) goes out literally when it is
   printable ASCII without ``=?``, else as encoded words of ours; the library serialises
-  only the MIME body. :func:`~syndication.build.headers.check_header_block` refuses any
+  only the MIME body. :func:`~syndication.render.headers.check_header_block` refuses any
   header block with a field we did not write or a bare CR/LF, once per segment and again
   for every personalised message.
 - ``List-Unsubscribe`` (RFC 2369) carries an https URL and a mailto; with
@@ -52,11 +52,11 @@ from markupsafe import escape
 from mjml import mjml2html
 
 from syndication import i18n
-from syndication.build import headers
 from syndication.config import Publisher
 from syndication.i18n import N_
 from syndication.licences import LICENCES, deed_url, display_name
 from syndication.models import Article
+from syndication.render import headers
 from syndication.templating import templates_dir
 
 #: Gmail clips a message whose HTML part is larger than this ("[Message clipped]").

@@ -15,11 +15,11 @@ from datetime import UTC
 from typing import Any
 from urllib.parse import urlsplit
 
-from syndication.build.feed_common import SkipHandler, log_skip
-from syndication.build.feeds import FeedSpec, feed_updated, item_id
 from syndication.config import Publisher
 from syndication.licences import LICENCES
 from syndication.models import Article
+from syndication.render.feed_common import SkipHandler, log_skip
+from syndication.render.feeds import FeedSpec, feed_updated, item_id
 
 NINJS = "ninjs"
 NINJS_TYPE = "application/ninjs+json; charset=utf-8"

@@ -22,8 +22,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syndication.build import headers
-from syndication.build.email import (
+from syndication.config import Publisher, load_publisher
+from syndication.models import Article
+from syndication.render import headers
+from syndication.render.digest_email import (
     DigestSegment,
     MessageTemplate,
     RecipientError,
@@ -34,9 +36,7 @@ from syndication.build.email import (
     personalise,
     render_digest,
 )
-from syndication.build.headers import HeaderError, check_header_block
-from syndication.config import Publisher, load_publisher
-from syndication.models import Article
+from syndication.render.headers import HeaderError, check_header_block
 from tests.support import article_data
 from tests.support.mail import CONTROL, DIGEST_FIELDS, ENCODED_WORD
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from syndication.build.feeds import FeedLinks, FeedSpec, feed_updated, item_id
-from syndication.build.ninjs import NINJS_VERSION, build_ninjs
 from syndication.config import load_publisher
 from syndication.models import Article
+from syndication.render.feeds import FeedLinks, FeedSpec, feed_updated, item_id
+from syndication.render.ninjs import NINJS_VERSION, build_ninjs
 from tests.support import EXAMPLE_CONFIG, article_data
 
 SPEC = FeedSpec(

@@ -20,7 +20,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from syndication.build.feed_common import (
+from syndication.models import Article
+from syndication.render.feed_common import (
     FeedSpec,
     Item,
     ItemFailed,
@@ -31,7 +32,6 @@ from syndication.build.feed_common import (
     terms,
     xml_safe,
 )
-from syndication.models import Article
 
 VERSION = "https://jsonfeed.org/version/1.1"
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)

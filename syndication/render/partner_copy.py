@@ -26,16 +26,16 @@ from urllib.parse import unquote, urlsplit
 
 import lxml.html
 
-from syndication.build.attribution import (
+from syndication.config import Publisher
+from syndication.i18n import N_, SOURCE, gettext
+from syndication.licences import LICENCES, Licence, may_republish
+from syndication.models import Article, Image
+from syndication.render.attribution import (
     attribution_html,
     attribution_text,
     block_locale,
     join_names,
 )
-from syndication.config import Publisher
-from syndication.i18n import N_, SOURCE, gettext
-from syndication.licences import LICENCES, Licence, may_republish
-from syndication.models import Article, Image
 from syndication.slugs import slugify
 
 # --- results ----------------------------------------------------------------------------

@@ -49,7 +49,8 @@ from typing import Any
 from lxml import etree
 from lxml.etree import CDATA
 
-from syndication.build.feed_common import (
+from syndication.models import Article
+from syndication.render.feed_common import (
     MEDIA_TYPES,
     FeedSpec,
     Item,
@@ -66,7 +67,6 @@ from syndication.build.feed_common import (
     terms,
     xml_safe,
 )
-from syndication.models import Article
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"

@@ -2,7 +2,7 @@
 
 feedgen 1.0 workarounds (FIELD-NOTES): entries are appended (``add_entry`` prepends by
 default); every ``updated`` is set from the items (feedgen defaults to now); entry links go
-through :class:`~syndication.build.feed_ext.EntryExtension` because feedgen drops their
+through :class:`~syndication.render.feed_ext.EntryExtension` because feedgen drops their
 ``rel``/``type`` (#135). Atom never touches feedgen's locale-based RFC 822 formatter: its
 dates are ISO 8601 (RFC 3339).
 
@@ -19,7 +19,8 @@ from typing import Any
 from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 
-from syndication.build.feed_common import (
+from syndication.models import Article
+from syndication.render.feed_common import (
     MEDIA_TYPES,
     FeedSpec,
     Item,
@@ -35,8 +36,7 @@ from syndication.build.feed_common import (
     terms,
     xml_safe,
 )
-from syndication.build.feed_ext import NAMESPACE, EntryExtension, FeedExtension
-from syndication.models import Article
+from syndication.render.feed_ext import NAMESPACE, EntryExtension, FeedExtension
 
 ATOM = MEDIA_TYPES["atom"]
 

@@ -19,13 +19,14 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from lxml import etree
 
-from syndication.build.feed_common import (
+from syndication.models import Article
+from syndication.render.feed_common import (
     FUTURE_SLACK,
     ItemFailed,
     build_skipping,
     find_failing,
 )
-from syndication.build.feeds import (
+from syndication.render.feeds import (
     BUILDERS,
     EPOCH,
     FeedLinks,
@@ -36,7 +37,6 @@ from syndication.build.feeds import (
     build_rss,
     feed_updated,
 )
-from syndication.models import Article
 from tests.support import article_data
 
 AS_OF = datetime(2026, 12, 1, 12, tzinfo=UTC)
@@ -103,7 +103,7 @@ def test_an_item_that_cannot_be_built_is_left_out_and_reported(fmt: str):
 
 
 def test_without_a_handler_the_skip_is_logged(caplog: pytest.LogCaptureFixture):
-    with caplog.at_level(logging.WARNING, logger="syndication.build.feed_common"):
+    with caplog.at_level(logging.WARNING, logger="syndication.render.feed_common"):
         build_rss(SPEC, [YEAR_1, good(1)])
     (record,) = caplog.records
     assert "'year-one'" in record.getMessage() and "no UTC equivalent" in record.getMessage()

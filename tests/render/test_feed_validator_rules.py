@@ -32,11 +32,11 @@ from hypothesis import strategies as st
 from lxml import etree
 from pydantic import ValidationError
 
-from syndication.build.feeds import FeedLinks, FeedSpec, build_atom, build_rss
 from syndication.config import Publisher, load_publisher
 from syndication.ingest.normalise import article_from_data
 from syndication.licences import LICENCES
 from syndication.models import Article
+from syndication.render.feeds import FeedLinks, FeedSpec, build_atom, build_rss
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)

@@ -22,8 +22,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from syndication.build.atom import build_atom
-from syndication.build.feed_common import (
+from syndication.models import Article
+from syndication.render.atom import build_atom
+from syndication.render.feed_common import (
     EPOCH,
     MEDIA_TYPES,
     FeedLinks,
@@ -37,9 +38,8 @@ from syndication.build.feed_common import (
     plain_excerpt,
     xml_safe,
 )
-from syndication.build.jsonfeed import build_json
-from syndication.build.rss import build_rss
-from syndication.models import Article
+from syndication.render.jsonfeed import build_json
+from syndication.render.rss import build_rss
 
 
 class Builder(Protocol):

@@ -18,8 +18,10 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from lxml import etree
 
-from syndication.build.feed_common import media_url_ok
-from syndication.build.feeds import (
+from syndication.licences import LICENCES
+from syndication.models import Article
+from syndication.render.feed_common import media_url_ok
+from syndication.render.feeds import (
     BUILDERS,
     EPOCH,
     FeedLinks,
@@ -33,8 +35,6 @@ from syndication.build.feeds import (
     item_id,
     xml_safe,
 )
-from syndication.licences import LICENCES
-from syndication.models import Article
 from tests.support import article_data
 
 BASE = "http://testserver/feeds"

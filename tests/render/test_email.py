@@ -1,4 +1,4 @@
-"""Digest rendering and per-recipient personalisation (syndication.build.email).
+"""Digest rendering and per-recipient personalisation (syndication.render.digest_email).
 
 Pure functions, plain values: no Redis, no SMTP. Every message is parsed back with the
 standard library's ``email`` package (policy.default), the way a receiving client would.
@@ -19,7 +19,9 @@ from typing import Any
 import pytest
 
 from bench.common import article_data as bench_article
-from syndication.build.email import (
+from syndication.config import Publisher, load_publisher
+from syndication.models import Article
+from syndication.render.digest_email import (
     EMAIL_POLICY,
     GMAIL_CLIP_BYTES,
     MAX_LINE,
@@ -39,8 +41,6 @@ from syndication.build.email import (
     render_digest_from_scratch,
     wrap_lines,
 )
-from syndication.config import Publisher, load_publisher
-from syndication.models import Article
 from syndication.templating import templates_dir
 from tests.support.mail import DIGEST_FIELDS
 

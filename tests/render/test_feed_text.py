@@ -25,7 +25,8 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from lxml import etree
 
-from syndication.build.feeds import (
+from syndication.models import Article
+from syndication.render.feeds import (
     FeedLinks,
     FeedSpec,
     build_atom,
@@ -34,7 +35,6 @@ from syndication.build.feeds import (
     plain_excerpt,
     xml_safe,
 )
-from syndication.models import Article
 from tests.support import article_data
 
 BASE = "https://feeds.example/feeds"
