@@ -574,16 +574,20 @@ def _first_error(exc: ValidationError, prefix: str = "") -> str:
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Build Settings from the environment (or ``environ`` in tests)."""
+    env = _read_env(environ)
+    path = _config_path(env)
+    return _settings(env, path, load_publisher(path))
+
+
+def _read_env(environ: dict[str, str] | None) -> _Env:
+    """The ``SYNDICATION_*`` variables, validated; a bad one is a ConfigError naming it."""
     try:
         if environ is None:
-            env = _Env()
-        else:
-            values = {
-                k[len(ENV_PREFIX) :].lower(): v
-                for k, v in environ.items()
-                if k.startswith(ENV_PREFIX)
-            }
-            env = _Env.model_validate(values)
+            return _Env()
+        values = {
+            k[len(ENV_PREFIX) :].lower(): v for k, v in environ.items() if k.startswith(ENV_PREFIX)
+        }
+        return _Env.model_validate(values)
     except ValidationError as exc:
         err = exc.errors()[0]
         message = err["msg"].removeprefix("Value error, ")
@@ -592,6 +596,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         name = ENV_PREFIX + str(err["loc"][0]).upper()
         raise ConfigError(f"{name}: {message}") from None
 
+
+def _config_path(env: _Env) -> Path:
+    """``SYNDICATION_CONFIG``, else ``syndication.toml`` in the working directory."""
     path = env.config
     if path is None and Path("syndication.toml").is_file():
         path = Path("syndication.toml")
@@ -600,7 +607,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             f"{ENV_PREFIX}CONFIG is not set and there is no syndication.toml here "
             "(see examples/insightcrime.toml)"
         )
-    publisher = load_publisher(path)
+    return path
+
+
+def _settings(env: _Env, path: Path, publisher: Publisher) -> Settings:
+    """Settings from validated variables: secrets unwrapped, groups from ``_NESTED``."""
     values = env.model_dump()
     groups: dict[str, dict[str, Any]] = {}
     for name, (group, attr) in _NESTED.items():
