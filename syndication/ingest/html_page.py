@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 import lxml.html
@@ -78,8 +78,36 @@ def parse_html_page(
     doc = _parse(page)
     ld = _JsonLd(doc)
     meta = _meta_tags(doc)
-    tz = publisher_tz(publisher)
+    page_url = _page_url(doc, ld, meta, url)
+    title = _title(doc, ld, meta, publisher)
+    published, updated = _dates(doc, ld, meta, publisher_tz(publisher))
+    body_html = _body(doc) or paragraphs_html(
+        [squash(p) for p in (ld.text("articleBody") or "").split("\n") if p.strip()]
+    )
+    if not body_html:
+        raise IngestError("no article body found (articleBody, <article> or main content)")
+    data: dict[str, Any] = {
+        "url": page_url,
+        "title": title,
+        "body_html": body_html,
+        "published_at": published,
+        "updated_at": updated,
+        **_classification(doc, ld, meta, publisher),
+    }
+    summary = ld.text("description") or _first(meta, "og:description", "description")
+    if summary:
+        data["summary"] = summary
+    image = ld.image() or _og_image(meta)
+    if image:
+        data["image"] = image
+    return article_from_data(data, publisher, now)
 
+
+# -- metadata, most deliberate source first ----------------------------------------------
+
+
+def _page_url(doc: Element, ld: _JsonLd, meta: dict[str, list[str]], url: str | None) -> str:
+    """``url`` if given, else the page's canonical URL (JSON-LD, og:url, rel=canonical)."""
     page_url = (
         url
         or ld.url()
@@ -88,8 +116,11 @@ def parse_html_page(
     )
     if not page_url:
         raise IngestError("the page names no canonical URL (JSON-LD, og:url): --url is needed")
-    page_url = absolute_url(page_url, page_url) or page_url
+    return absolute_url(page_url, page_url) or page_url
 
+
+def _title(doc: Element, ld: _JsonLd, meta: dict[str, list[str]], publisher: Publisher) -> str:
+    """The headline, without the " | Site name" that og:title and <title> often carry."""
     site_names = {publisher.name.lower(), publisher.attribution_name.lower()}
     site_names |= {s.lower() for s in meta.get("og:site_name", [])}
     title = (
@@ -100,7 +131,14 @@ def parse_html_page(
     )
     if not title:
         raise IngestError("the page has no title (JSON-LD headline, og:title, <h1>, <title>)")
+    return title
 
+
+def _dates(
+    doc: Element, ld: _JsonLd, meta: dict[str, list[str]], tz: tzinfo
+) -> tuple[datetime, datetime | None]:
+    """(published, updated); dates without an offset are in the publisher's time zone, and
+    an update before the publication is dropped."""
     published = parse_datetime(
         ld.text("datePublished", "dateCreated")
         or _first(meta, "article:published_time", "datepublished", "date", "dc.date", "pubdate")
@@ -117,19 +155,15 @@ def parse_html_page(
     )
     if updated is not None and updated < published:
         updated = None
+    return published, updated
 
-    body_html = _body(doc) or paragraphs_html(
-        [squash(p) for p in (ld.text("articleBody") or "").split("\n") if p.strip()]
-    )
-    if not body_html:
-        raise IngestError("no article body found (articleBody, <article> or main content)")
 
-    data: dict[str, Any] = {
-        "url": page_url,
-        "title": title,
-        "body_html": body_html,
-        "published_at": published,
-        "updated_at": updated,
+def _classification(
+    doc: Element, ld: _JsonLd, meta: dict[str, list[str]], publisher: Publisher
+) -> dict[str, Any]:
+    """Authors, language, section, topics and licence, each with the publisher's default
+    where the page has none."""
+    return {
         "authors": ld.authors() or _meta_authors(meta),
         "language": language_code(ld.text("inLanguage"))
         or language_code(_first(meta, "og:locale"))
@@ -141,13 +175,6 @@ def parse_html_page(
         or licence_from_url(_attr(doc, "//*[@rel='license']", "href"))
         or publisher.licence,
     }
-    summary = ld.text("description") or _first(meta, "og:description", "description")
-    if summary:
-        data["summary"] = summary
-    image = ld.image() or _og_image(meta)
-    if image:
-        data["image"] = image
-    return article_from_data(data, publisher, now)
 
 
 # -- parsing ---------------------------------------------------------------------------

@@ -283,41 +283,9 @@ def _feed_entry(
     feed_language: str | None,
     feed_licence: str | None,
 ) -> dict[str, Any]:
-    link = entry.get("link") or ""
-    if not link and str(entry.get("id", "")).startswith(("http://", "https://")):
-        link = entry["id"]
-    if not link:
-        raise IngestError("the item has no link")
-    link = absolute_url(link, feed_url) or link
-
-    contents = [c for c in entry.get("content", []) if c.get("value")]
-    html_contents = [c for c in contents if "html" in str(c.get("type", ""))]
-    content = (html_contents or contents or [None])[0]
-    summary_html = entry.get("summary") or ""
-    if content is not None:
-        body = content["value"]
-        if "html" not in str(content.get("type", "html")):
-            body = paragraphs_html([squash(p) for p in body.split("\n\n")])
-        summary = text_from_html(summary_html) if summary_html else None
-    else:
-        body = summary_html
-        summary = None
-
-    # dict.get: feedparser's own get() maps a missing updated_parsed to published_parsed
-    # (with a DeprecationWarning); we want to know which one the item really has.
-    updated = utc_from_struct(dict.get(entry, "updated_parsed"))
-    published = utc_from_struct(dict.get(entry, "published_parsed")) or updated
-    if published is None:
-        raise IngestError("the item has no published or updated date")
-    if updated is not None and updated < published:
-        updated = None
-
-    authors = [squash(a["name"]) for a in entry.get("authors", []) if a.get("name")]
-    topics = [
-        squash(t.get("label") or t.get("term") or "")
-        for t in entry.get("tags", [])
-        if not str(t.get("term") or "").startswith(("http://", "https://"))
-    ]
+    link = _entry_link(entry, feed_url)
+    content, body, summary = _entry_body(entry)
+    published, updated = _entry_dates(entry)
     language = (
         language_code((content or {}).get("language"))
         or language_code(entry.get("language"))
@@ -328,8 +296,8 @@ def _feed_entry(
         "url": link,
         "title": _detail_text(entry, "title"),
         "body_html": body,
-        "authors": authors,
-        "topics": [t for t in topics if t],
+        "authors": [squash(a["name"]) for a in entry.get("authors", []) if a.get("name")],
+        "topics": _entry_topics(entry),
         "published_at": published,
         "updated_at": updated,
         "language": language,
@@ -341,6 +309,54 @@ def _feed_entry(
     if image:
         data["image"] = image
     return data
+
+
+def _entry_link(entry: Any, feed_url: str) -> str:
+    """The item's link, else an Atom ``id`` that is a URL, made absolute against the feed."""
+    link = entry.get("link") or ""
+    if not link and str(entry.get("id", "")).startswith(("http://", "https://")):
+        link = entry["id"]
+    if not link:
+        raise IngestError("the item has no link")
+    return absolute_url(link, feed_url) or link
+
+
+def _entry_body(entry: Any) -> tuple[Any, str, str | None]:
+    """(the content element used, body HTML, summary text): the full content when the item
+    has one (HTML preferred), its summary becoming the summary; else the summary is the body."""
+    contents = [c for c in entry.get("content", []) if c.get("value")]
+    html_contents = [c for c in contents if "html" in str(c.get("type", ""))]
+    content = (html_contents or contents or [None])[0]
+    summary_html = entry.get("summary") or ""
+    if content is None:
+        return None, summary_html, None
+    body = content["value"]
+    if "html" not in str(content.get("type", "html")):
+        body = paragraphs_html([squash(p) for p in body.split("\n\n")])
+    return content, body, text_from_html(summary_html) if summary_html else None
+
+
+def _entry_dates(entry: Any) -> tuple[datetime, datetime | None]:
+    """(published, updated); an update before the publication is dropped."""
+    # dict.get: feedparser's own get() maps a missing updated_parsed to published_parsed
+    # (with a DeprecationWarning); we want to know which one the item really has.
+    updated = utc_from_struct(dict.get(entry, "updated_parsed"))
+    published = utc_from_struct(dict.get(entry, "published_parsed")) or updated
+    if published is None:
+        raise IngestError("the item has no published or updated date")
+    if updated is not None and updated < published:
+        updated = None
+    return published, updated
+
+
+def _entry_topics(entry: Any) -> list[str]:
+    """Category labels (else terms); a term that is a URL is a scheme, not a topic."""
+    topics = [
+        squash(t.get("label") or t.get("term") or "")
+        for t in entry.get("tags", [])
+        if not str(t.get("term") or "").startswith(("http://", "https://"))
+    ]
+    return [t for t in topics if t]
 
 
 def _feed_image(entry: Any) -> dict[str, str] | None:
