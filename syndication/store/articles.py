@@ -130,6 +130,17 @@ class PendingEvent:
     token: str
 
 
+@dataclass
+class _UrlPlan:
+    """What one write does to the URL indexes, decided under WATCH, written in its MULTI."""
+
+    old_canon: str | None  # the stored article's canonical URL (None: a new article)
+    claim_url: bool = False  # take the new URL's index entry
+    drop_url: str | None = None  # remove this URL's index entry (nobody has it any more)
+    sharers: dict[str, list[str]] = field(default_factory=dict)  # URL → its new sharers list
+    heirs: dict[str, str] = field(default_factory=dict)  # URL → the article taking its entry
+
+
 class ArticleStore:
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.r = client
@@ -294,49 +305,12 @@ class ArticleStore:
         identity: Identity,
         canon: str,
     ) -> Written:
+        """One attempt at ``put``: every read under WATCH, then one MULTI (or none for a
+        repeat that records nothing); a WatchError sends the caller round again."""
         k = self.keys
         pipe.watch(k.identities, k.article_urls, k.article_url_sharers)
-        found = pipe.hget(k.identities, identity.field)
-        if found is not None:
-            article_id = found.decode()
-            old = self._read(pipe, article_id)
-        else:
-            article_id, old = self._resolve(pipe, article, identity, canon)
-        if old is not None and old.owned_by != identity.owner:
-            raise NotOwner(article_id, old.owned_by, identity.owner)
-
-        # Who holds the URL: a new URL of this article may not be another source's.
-        holder_raw = pipe.hget(k.article_urls, canon)
-        holder = None if holder_raw is None else holder_raw.decode()
-        sharers: dict[str, list[str]] = {}  # URL → its sharers list as it must be written
-        heirs: dict[str, str] = {}  # URL → the article that takes over its index entry
-        if holder is not None and holder != article_id:
-            other = self._holding(pipe, holder, canon)
-            if other is None:
-                holder = None  # a stale entry: claim the URL
-            elif other.owned_by != identity.owner:
-                raise NotOwner(holder, other.owned_by, identity.owner)
-            else:  # the same source's other article with this URL: share it
-                now_sharing = self._sharers(pipe, canon)
-                if article_id not in now_sharing:
-                    sharers[canon] = [*now_sharing, article_id]
-        claim_url = holder is None
-        drop_url: str | None = None
-        old_canon = None if old is None else canonical_url(old.article.url)
-        moved = old_canon is not None and old_canon != canon
-        if moved:
-            assert old_canon is not None
-            left = [i for i in self._sharers(pipe, old_canon) if i != article_id]
-            if pipe.hget(k.article_urls, old_canon) == article_id.encode():
-                # The URL stays with its owner through another article that still has it.
-                heir = next((i for i in left if self._holding(pipe, i, old_canon)), None)
-                if heir is None:
-                    drop_url, left = old_canon, []
-                else:
-                    heirs[old_canon] = heir
-                    left = [i for i in left if i != heir]
-            sharers[old_canon] = left
-
+        article_id, old, found = self._find(pipe, article, identity, canon)
+        urls = self._plan_urls(pipe, article_id, identity, canon, old)
         feed_date: date = (
             old.article.feed_date or old.article.published_at.date()
             if old is not None
@@ -348,35 +322,14 @@ class ArticleStore:
             keys = (*keys, identity.key)
         digest = content_hash(new)
         outcome = _classify(old, new, digest)
-
         if outcome in (Outcome.UNCHANGED, Outcome.STALE):
-            assert old is not None and old_canon is not None
-            # Nothing changes and nothing is announced; the stored URL stays (a stale
-            # write's URL is not the article's). What the identity needs is recorded: the
-            # lazy upgrade of an old record, or its first write by another of its names.
-            claim_old = pipe.hget(k.article_urls, old_canon) is None
-            if not (
-                found is None
-                or claim_old
-                or old.owner != identity.owner
-                or old.keys != keys
-                or old.article.feed_date is None
-            ):
-                pipe.unwatch()
-                return Written(outcome, old.article)
-            kept = old.article.model_copy(update={"feed_date": feed_date})
-            pipe.multi()
-            self._book(pipe, article_id, identity, old_canon, found, claim_old, None)
-            record = _encode(
-                kept, old.state, old.content_hash, old.changed_at, identity.owner, keys
-            )
-            pipe.set(k.article(article_id), record)
-            pipe.execute()
+            assert old is not None
+            kept = self._keep(pipe, article_id, old, identity, found, keys, feed_date)
             return Written(outcome, kept)
 
         pipe.multi()
-        self._book(pipe, article_id, identity, canon, found, claim_url, drop_url)
-        self._book_sharers(pipe, sharers, heirs)
+        self._book(pipe, article_id, identity, canon, found, urls.claim_url, urls.drop_url)
+        self._book_sharers(pipe, urls.sharers, urls.heirs)
         if old is not None:
             for index in _index_keys(k, old.article):
                 pipe.zrem(index, article_id)
@@ -392,6 +345,113 @@ class ArticleStore:
         pipe.hset(k.pending_events, article_id, f"{kind}:{digest}")
         pipe.execute()
         return Written(outcome, new)
+
+    def _find(
+        self, pipe: redis.client.Pipeline, article: Article, identity: Identity, canon: str
+    ) -> tuple[str, StoredArticle | None, bytes | None]:
+        """(article id, its stored record, the identity index entry if there was one), read
+        under WATCH; ``NotOwner`` when the record is another source's."""
+        found = pipe.hget(self.keys.identities, identity.field)
+        if found is not None:
+            article_id = found.decode()
+            old = self._read(pipe, article_id)
+        else:
+            article_id, old = self._resolve(pipe, article, identity, canon)
+        if old is not None and old.owned_by != identity.owner:
+            raise NotOwner(article_id, old.owned_by, identity.owner)
+        return article_id, old, found
+
+    def _plan_urls(
+        self,
+        pipe: redis.client.Pipeline,
+        article_id: str,
+        identity: Identity,
+        canon: str,
+        old: StoredArticle | None,
+    ) -> _UrlPlan:
+        """What a change does to the URL indexes, read under WATCH: the new URL is claimed
+        or shared (never another source's), and the old one, if the article moved, is
+        handed on to a sharer or dropped."""
+        plan = _UrlPlan(old_canon=None if old is None else canonical_url(old.article.url))
+        plan.claim_url = self._join_url(pipe, article_id, identity, canon, plan.sharers)
+        if plan.old_canon is not None and plan.old_canon != canon:
+            self._leave_url(pipe, article_id, plan.old_canon, plan)
+        return plan
+
+    def _join_url(
+        self,
+        pipe: redis.client.Pipeline,
+        article_id: str,
+        identity: Identity,
+        canon: str,
+        sharers: dict[str, list[str]],
+    ) -> bool:
+        """Whether the write claims ``canon``'s index entry; adds the article to the URL's
+        sharers when the same source's other article holds it."""
+        holder_raw = pipe.hget(self.keys.article_urls, canon)
+        if holder_raw is None:
+            return True
+        holder = holder_raw.decode()
+        if holder == article_id:
+            return False
+        other = self._holding(pipe, holder, canon)
+        if other is None:
+            return True  # a stale entry: claim the URL
+        if other.owned_by != identity.owner:
+            raise NotOwner(holder, other.owned_by, identity.owner)
+        now_sharing = self._sharers(pipe, canon)  # the same source's other article: share it
+        if article_id not in now_sharing:
+            sharers[canon] = [*now_sharing, article_id]
+        return False
+
+    def _leave_url(
+        self, pipe: redis.client.Pipeline, article_id: str, old_canon: str, plan: _UrlPlan
+    ) -> None:
+        """The article moved away from ``old_canon``: leave its sharers, and if it held the
+        index entry, hand it to a sharer that still has the URL, else drop it."""
+        left = [i for i in self._sharers(pipe, old_canon) if i != article_id]
+        if pipe.hget(self.keys.article_urls, old_canon) == article_id.encode():
+            # The URL stays with its owner through another article that still has it.
+            heir = next((i for i in left if self._holding(pipe, i, old_canon)), None)
+            if heir is None:
+                plan.drop_url, left = old_canon, []
+            else:
+                plan.heirs[old_canon] = heir
+                left = [i for i in left if i != heir]
+        plan.sharers[old_canon] = left
+
+    def _keep(
+        self,
+        pipe: redis.client.Pipeline,
+        article_id: str,
+        old: StoredArticle,
+        identity: Identity,
+        found: bytes | None,
+        keys: tuple[str, ...],
+        feed_date: date,
+    ) -> Article:
+        """A repeat or stale write: nothing changes and nothing is announced; the stored URL
+        stays (a stale write's URL is not the article's). What the identity needs is
+        recorded: the lazy upgrade of an old record, or its first write by another of its
+        names. Returns the article as stored."""
+        old_canon = canonical_url(old.article.url)
+        claim_old = pipe.hget(self.keys.article_urls, old_canon) is None
+        if not (
+            found is None
+            or claim_old
+            or old.owner != identity.owner
+            or old.keys != keys
+            or old.article.feed_date is None
+        ):
+            pipe.unwatch()
+            return old.article
+        kept = old.article.model_copy(update={"feed_date": feed_date})
+        pipe.multi()
+        self._book(pipe, article_id, identity, old_canon, found, claim_old, None)
+        record = _encode(kept, old.state, old.content_hash, old.changed_at, identity.owner, keys)
+        pipe.set(self.keys.article(article_id), record)
+        pipe.execute()
+        return kept
 
     def _book(
         self,
