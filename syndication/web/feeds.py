@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import re
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -45,21 +46,19 @@ def _headers(
     }
 
 
-def make_router(ctx: Context) -> APIRouter:
-    router = APIRouter(prefix="/feeds")
-    hubs = ctx.settings.publisher.websub_hubs
+class FeedRoutes:
+    """The catalog page and the feed documents, over ``ctx.feeds`` and ``ctx.feed_cache``."""
 
-    def link_header(self_url: str) -> str:
-        """WebSub discovery by header, for clients that never parse the body."""
-        return ", ".join([*(f'<{hub}>; rel="hub"' for hub in hubs), f'<{self_url}>; rel="self"'])
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.hubs = ctx.settings.publisher.websub_hubs
+        self.default_locale = pl.default_locale(ctx.settings.publisher.language)
 
-    default_locale = pl.default_locale(ctx.settings.publisher.language)
-
-    @router.get("", response_class=HTMLResponse)
-    async def catalog(request: Request) -> HTMLResponse:
+    async def catalog(self, request: Request) -> HTMLResponse:
         """The list of feeds, in the reader's language (``?lang=``, ``Accept-Language``)."""
+        ctx = self.ctx
         feeds = await run_in_threadpool(ctx.feeds.catalog)
-        locale = pl.page_locale(request, default_locale)
+        locale = pl.page_locale(request, self.default_locale)
         html = (
             environment()
             .get_template("web/feeds.html")
@@ -75,57 +74,93 @@ def make_router(ctx: Context) -> APIRouter:
         headers = {"Cache-Control": CACHE_CONTROL, **pl.headers(locale)}
         return HTMLResponse(html, headers=headers)
 
-    feed_responses = {**openapi.FEED_OK, **openapi.errors(404, 503)}
-
-    @router.get("/{path:path}", response_class=Response, responses=feed_responses)
-    @router.head(
-        "/{path:path}", response_class=Response, responses=feed_responses
-    )  # its own route: its own operationId
-    async def feed(request: Request, path: str) -> Response:
+    # No docstring on the route: it would become the operation's description in /api/docs.
+    async def feed(self, request: Request, path: str) -> Response:
         match = _PATH.match(path)
         if match is None:
             raise ApiError(404, f"no feed at /feeds/{path} (see /feeds for the list)")
         name, fmt, page = match["name"], match["fmt"], match["page"]
-        self_url = ctx.feeds.url(name, fmt, int(page) if page else None)
-        inm = request.headers.get("if-none-match")
-        ims = request.headers.get("if-modified-since")
-        coding = choose_coding(request.headers.get("accept-encoding"))
-
         if page is not None:
-            doc = await run_in_threadpool(ctx.feeds.archive, name, int(page), fmt)
-            if doc is None:
-                raise ApiError(404, f"no archive page {page} of feed {name}")
-            headers = _headers(
-                doc.etag, doc.last_modified, link_header(self_url), ARCHIVE_CACHE_CONTROL
-            )
-            if not_modified(inm, ims, doc.etag, doc.last_modified):
-                return Response(status_code=304, headers=headers)
-            if coding != "identity":
-                coding = "gzip"
-                doc = CachedFeed(
-                    gzip.compress(doc.body, mtime=0),
-                    doc.etag,
-                    doc.last_modified,
-                    doc.content_type,
-                    "gzip",
-                )
-            return _send(request, doc, headers)
+            return await self._archive_page(request, name, fmt, int(page))
+        return await self._current(request, name, fmt)
 
+    async def _archive_page(self, request: Request, name: str, fmt: str, page: int) -> Response:
+        """An RFC 5005 archive page, built on request (readers fetch it once, for backfill):
+        gzipped on the fly when the client takes any compression."""
+        self_url = self.ctx.feeds.url(name, fmt, page)
+        doc = await run_in_threadpool(self.ctx.feeds.archive, name, page, fmt)
+        if doc is None:
+            raise ApiError(404, f"no archive page {page} of feed {name}")
+        headers = _headers(
+            doc.etag, doc.last_modified, self._link_header(self_url), ARCHIVE_CACHE_CONTROL
+        )
+        if _not_modified(request, doc.etag, doc.last_modified):
+            return Response(status_code=304, headers=headers)
+        if choose_coding(request.headers.get("accept-encoding")) != "identity":
+            doc = CachedFeed(
+                gzip.compress(doc.body, mtime=0),
+                doc.etag,
+                doc.last_modified,
+                doc.content_type,
+                "gzip",
+            )
+        return _send(request, doc, headers)
+
+    async def _current(self, request: Request, name: str, fmt: str) -> Response:
+        """The current document from pre-built bytes: a 304 reads only the validators, a
+        200 only the body in the coding the client takes."""
+        ctx = self.ctx
+        self_url = ctx.feeds.url(name, fmt, None)
+        coding = choose_coding(request.headers.get("accept-encoding"))
         validators = await run_in_threadpool(ctx.feed_cache.validators, name, fmt)
         if validators is None:
             if await run_in_threadpool(ctx.feeds.title, name) is None:
                 raise ApiError(404, f"no feed {name}.{fmt} (see /feeds for the list)")
             raise ApiError(503, "this feed is being built; try again in a moment", retry_after=5)
         etag, last_modified = validators
-        if not_modified(inm, ims, etag, last_modified):
-            headers = _headers(variant_etag(etag, coding), last_modified, link_header(self_url))
-            return Response(status_code=304, headers=headers)
+        if _not_modified(request, etag, last_modified):
+            links = self._link_header(self_url)
+            return Response(
+                status_code=304, headers=_headers(variant_etag(etag, coding), last_modified, links)
+            )
         doc = await run_in_threadpool(ctx.feed_cache.get, name, fmt, coding)
         if doc is None:  # removed between the two reads
             raise ApiError(503, "this feed is being rebuilt; try again in a moment", retry_after=5)
-        return _send(request, doc, _headers(doc.etag, doc.last_modified, link_header(self_url)))
+        links = self._link_header(self_url)
+        return _send(request, doc, _headers(doc.etag, doc.last_modified, links))
 
+    def _link_header(self, self_url: str) -> str:
+        """WebSub discovery by header, for clients that never parse the body."""
+        hubs = (f'<{hub}>; rel="hub"' for hub in self.hubs)
+        return ", ".join([*hubs, f'<{self_url}>; rel="self"'])
+
+
+def make_router(ctx: Context) -> APIRouter:
+    router = APIRouter(prefix="/feeds")
+    routes = FeedRoutes(ctx)
+    router.add_api_route("", routes.catalog, methods=["GET"], response_class=HTMLResponse)
+    feed_responses: dict[int | str, dict[str, Any]] = {
+        **openapi.FEED_OK,
+        **openapi.errors(404, 503),
+    }
+    # HEAD is its own route (its own operationId), registered first as it always was.
+    for method in ("HEAD", "GET"):
+        router.add_api_route(
+            "/{path:path}",
+            routes.feed,
+            methods=[method],
+            response_class=Response,
+            responses=feed_responses,
+        )
     return router
+
+
+def _not_modified(request: Request, etag: str, last_modified: datetime) -> bool:
+    """The request's If-None-Match / If-Modified-Since against a document's validators."""
+    headers = request.headers
+    return not_modified(
+        headers.get("if-none-match"), headers.get("if-modified-since"), etag, last_modified
+    )
 
 
 def _send(request: Request, doc: CachedFeed, headers: dict[str, str]) -> Response:
