@@ -50,22 +50,73 @@ _PARTNER_PATH = re.compile(r"^/partners/[^/]+/feeds/")
 _UNSEEN: tuple[str, str | None] = ("", None)
 
 
+Gauges = list[tuple[str, str, dict[tuple[tuple[str, str], ...], float]]]
+
+HEALTH_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Healthy"},
+    503: {
+        "description": "Down or degraded: `status` says which, `reason` why",
+        "content": {"application/json": {}},
+    },
+}
+
+
 def make_router(ctx: Any) -> APIRouter:
     """``/metrics``, ``/healthz`` and ``/healthz/web`` over ``ctx.client`` and its prefix."""
     router = APIRouter()
-    settings = ctx.settings
-    prefix = settings.key_prefix
-    reader = Metrics(ctx.client, prefix)
-    redis_where = redacted(settings.redis_url or "redis://localhost:6379")
+    scrape = MetricsRoute(ctx)
+    router.add_api_route("/metrics", scrape.metrics, methods=["GET"], include_in_schema=False)
+    health = HealthRoutes(ctx)
+    router.add_api_route("/healthz", health.healthz, methods=["GET"], responses=HEALTH_ANSWERS)
+    router.add_api_route(
+        "/healthz/web", health.healthz_web, methods=["GET"], responses=HEALTH_ANSWERS
+    )
+    return router
 
-    def gauges() -> list[tuple[str, str, dict[tuple[tuple[str, str], ...], float]]]:
+
+def _confirmations(ctx: Any) -> Any:
+    """The confirmation service, if this context has one (a test's may not)."""
+    return getattr(ctx, "confirmations", None)
+
+
+class MetricsRoute:
+    """``/metrics``: the counters in Redis plus gauges read at scrape time."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+        self.reader = Metrics(ctx.client, ctx.settings.key_prefix)
+        self.token = ctx.settings.metrics_token or ""
+
+    async def metrics(self, request: Request) -> Response:
+        # Optional: the gauges name partner ids, so an operator may keep them from strangers.
+        if self.token and not bearer_ok(request.headers.get("authorization"), self.token):
+            return JSONResponse(
+                {
+                    "error": "send 'Authorization: Bearer <SYNDICATION_METRICS_TOKEN>'",
+                    "code": "unauthorized",
+                },
+                401,
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"', "Cache-Control": "no-store"},
+            )
+        try:
+            text = await run_in_threadpool(self._scrape)
+        except RedisError as exc:
+            return JSONResponse({"error": f"cannot read metrics from Redis: {exc}"}, 503)
+        return Response(text, media_type=CONTENT_TYPE, headers={"Cache-Control": "no-store"})
+
+    def _scrape(self) -> str:
+        return render(self.reader.read(), self._gauges())
+
+    def _gauges(self) -> Gauges:
+        """Partner pulls today, live workers and waiting confirmation emails."""
+        ctx = self.ctx
         today = ctx.clock().date()
         pulls: dict[str, int] = {}
         partners = getattr(ctx, "partners", None)
         if partners is not None:
             pulls = partners.store.pulls(today)
-        beats = Heartbeats(ctx.client, prefix).read()
-        confirm = confirmations()
+        beats = Heartbeats(ctx.client, ctx.settings.key_prefix).read()
+        confirm = _confirmations(ctx)
         waiting = confirm.health(ctx.clock()) if confirm is not None else None
         return [
             (
@@ -90,68 +141,34 @@ def make_router(ctx: Any) -> APIRouter:
             ),
         ]
 
-    def confirmations() -> Any:
-        return getattr(ctx, "confirmations", None)
 
-    def scrape() -> str:
-        return render(reader.read(), gauges())
+class HealthRoutes:
+    """``/healthz`` (the whole service: Redis, workers, confirmation emails) and
+    ``/healthz/web`` (this web process and its Redis only)."""
 
-    token = settings.metrics_token or ""
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+        self.redis_where = redacted(ctx.settings.redis_url or "redis://localhost:6379")
 
-    @router.get("/metrics", include_in_schema=False)
-    async def metrics(request: Request) -> Response:
-        # Optional: the gauges name partner ids, so an operator may keep them from strangers.
-        if token and not bearer_ok(request.headers.get("authorization"), token):
-            return JSONResponse(
-                {
-                    "error": "send 'Authorization: Bearer <SYNDICATION_METRICS_TOKEN>'",
-                    "code": "unauthorized",
-                },
-                401,
-                headers={"WWW-Authenticate": 'Bearer realm="metrics"', "Cache-Control": "no-store"},
-            )
-        try:
-            text = await run_in_threadpool(scrape)
-        except RedisError as exc:
-            return JSONResponse({"error": f"cannot read metrics from Redis: {exc}"}, 503)
-        return Response(text, media_type=CONTENT_TYPE, headers={"Cache-Control": "no-store"})
+    async def healthz(self) -> JSONResponse:
+        status, body = await run_in_threadpool(self.health, True)
+        return JSONResponse(body, status, headers={"Cache-Control": "no-store"})
 
-    def redis_ok() -> tuple[bool, float, str]:
-        started = time.perf_counter()
-        try:
-            ctx.client.ping()
-        except RedisError as exc:
-            return False, 0.0, f"cannot reach Redis at {redis_where}: {type(exc).__name__}"
-        return True, round((time.perf_counter() - started) * 1000, 2), ""
+    async def healthz_web(self) -> JSONResponse:
+        status, body = await run_in_threadpool(self.health, False)
+        return JSONResponse(body, status, headers={"Cache-Control": "no-store"})
 
-    def health(with_workers: bool) -> tuple[int, dict[str, Any]]:
-        ok, ms, why = redis_ok()
+    def health(self, with_workers: bool) -> tuple[int, dict[str, Any]]:
+        """(HTTP status, body): "down" with reasons, "degraded" when only confirmation
+        emails are stuck (the web still serves), else "ok"."""
+        ok, ms, why = self._redis_ok()
         body: dict[str, Any] = {"version": __version__, "redis": {"ok": ok, "ms": ms}}
         reasons = [why] if why else []
-        if with_workers and ok:
-            try:
-                beats = Heartbeats(ctx.client, prefix).read()
-            except RedisError as exc:
-                beats, ok = {}, False
-                reasons.append(f"cannot read worker heartbeats: {type(exc).__name__}")
-            fresh = sorted(node for node, b in beats.items() if b["fresh"])
-            body["workers"] = {"fresh": fresh, "nodes": beats}
-            if not fresh:
-                reasons.append(
-                    f"no worker heartbeat in the last {HEARTBEAT_TTL} s "
-                    "(start one: syndication worker)"
-                )
         degraded: list[str] = []
-        confirm = confirmations()
-        if with_workers and ok and confirm is not None:
-            try:
-                waiting = confirm.health(ctx.clock())
-            except RedisError as exc:
-                reasons.append(f"cannot read the confirmation ledger: {type(exc).__name__}")
-            else:
-                body["confirmations"] = waiting.to_json()
-                if not waiting.ok:
-                    degraded.append(f"confirmation emails: {waiting.reason}")
+        if with_workers and ok:
+            ok = self._check_workers(body, reasons)
+        if with_workers and ok:
+            self._check_confirmations(body, reasons, degraded)
         healthy = not reasons and not degraded
         status = "ok" if healthy else "down" if reasons else "degraded"
         body = {"status": status, **body}
@@ -159,25 +176,45 @@ def make_router(ctx: Any) -> APIRouter:
             body["reason"] = "; ".join(reasons + degraded)
         return (200 if healthy else 503), body
 
-    health_answers: dict[int | str, dict[str, Any]] = {
-        200: {"description": "Healthy"},
-        503: {
-            "description": "Down or degraded: `status` says which, `reason` why",
-            "content": {"application/json": {}},
-        },
-    }
+    def _redis_ok(self) -> tuple[bool, float, str]:
+        started = time.perf_counter()
+        try:
+            self.ctx.client.ping()
+        except RedisError as exc:
+            return False, 0.0, f"cannot reach Redis at {self.redis_where}: {type(exc).__name__}"
+        return True, round((time.perf_counter() - started) * 1000, 2), ""
 
-    @router.get("/healthz", responses=health_answers)
-    async def healthz() -> JSONResponse:
-        status, body = await run_in_threadpool(health, True)
-        return JSONResponse(body, status, headers={"Cache-Control": "no-store"})
+    def _check_workers(self, body: dict[str, Any], reasons: list[str]) -> bool:
+        """Adds the worker heartbeats to ``body``; False when Redis failed to give them."""
+        ok = True
+        try:
+            beats = Heartbeats(self.ctx.client, self.ctx.settings.key_prefix).read()
+        except RedisError as exc:
+            beats, ok = {}, False
+            reasons.append(f"cannot read worker heartbeats: {type(exc).__name__}")
+        fresh = sorted(node for node, b in beats.items() if b["fresh"])
+        body["workers"] = {"fresh": fresh, "nodes": beats}
+        if not fresh:
+            reasons.append(
+                f"no worker heartbeat in the last {HEARTBEAT_TTL} s (start one: syndication worker)"
+            )
+        return ok
 
-    @router.get("/healthz/web", responses=health_answers)
-    async def healthz_web() -> JSONResponse:
-        status, body = await run_in_threadpool(health, False)
-        return JSONResponse(body, status, headers={"Cache-Control": "no-store"})
-
-    return router
+    def _check_confirmations(
+        self, body: dict[str, Any], reasons: list[str], degraded: list[str]
+    ) -> None:
+        """Adds the confirmation ledger's health to ``body``; stuck emails degrade."""
+        confirm = _confirmations(self.ctx)
+        if confirm is None:
+            return
+        try:
+            waiting = confirm.health(self.ctx.clock())
+        except RedisError as exc:
+            reasons.append(f"cannot read the confirmation ledger: {type(exc).__name__}")
+        else:
+            body["confirmations"] = waiting.to_json()
+            if not waiting.ok:
+                degraded.append(f"confirmation emails: {waiting.reason}")
 
 
 class MeteredRequests:
