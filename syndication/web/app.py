@@ -41,6 +41,14 @@ def create_app(ctx: Context) -> FastAPI:
     )
     # Before docs takes app.openapi: the document adds the error schema and auth schemes.
     openapi.install(app)
+    _include_routers(app, ctx)
+    ErrorAnswers(app, redacted(ctx.settings.redis_url or "redis://localhost:6379")).install()
+    app.add_api_route("/", HomePage(ctx).index, methods=["GET"], response_class=HTMLResponse)
+    return app
+
+
+def _include_routers(app: FastAPI, ctx: Context) -> None:
+    """Every face's routes, each from its own module."""
     app.include_router(docs.make_router(app.openapi, "/api/openapi.json"))
     app.include_router(api.make_router(ctx))
     app.include_router(feeds.make_router(ctx))
@@ -55,30 +63,40 @@ def create_app(ctx: Context) -> FastAPI:
     )
     app.include_router(ops.make_router(ctx))
     app.include_router(admin.make_router(ctx))
-    redis_where = redacted(ctx.settings.redis_url or "redis://localhost:6379")
 
-    @app.exception_handler(api.ApiError)
-    async def _api_error(request: Request, exc: api.ApiError) -> JSONResponse:
+
+class ErrorAnswers:
+    """The app's error answers: ``{"error": …, "code": …}``, ``error`` in the client's
+    language, whichever layer failed (a route, Redis, request validation, routing)."""
+
+    def __init__(self, app: FastAPI, redis_where: str) -> None:
+        self.app = app
+        self.redis_where = redis_where
+
+    def install(self) -> None:
+        self.app.exception_handler(api.ApiError)(self.api_error)
+        for failure in ConnectionFailed:
+            self.app.exception_handler(failure)(self.redis_down)
+        self.app.exception_handler(RequestValidationError)(self.invalid)
+        self.app.exception_handler(StarletteHTTPException)(self.http_error)
+
+    async def api_error(self, request: Request, exc: api.ApiError) -> JSONResponse:
         response = api.error_response(exc, api.request_locale(request))
         if "retry_after" in exc.extra:
             response.headers["Retry-After"] = str(exc.extra["retry_after"])
         return response
 
-    for failure in ConnectionFailed:
+    async def redis_down(self, request: Request, exc: Exception) -> JSONResponse:
+        locale = api.request_locale(request)
+        body = api.error_body(
+            locale,
+            N_("cannot reach Redis at %(where)s"),
+            "redis_unavailable",
+            {"where": self.redis_where},
+        )
+        return JSONResponse(body, 503, headers={"Retry-After": "5", **pl.headers(locale)})
 
-        @app.exception_handler(failure)
-        async def _redis_down(request: Request, exc: Exception) -> JSONResponse:
-            locale = api.request_locale(request)
-            body = api.error_body(
-                locale,
-                N_("cannot reach Redis at %(where)s"),
-                "redis_unavailable",
-                {"where": redis_where},
-            )
-            return JSONResponse(body, 503, headers={"Retry-After": "5", **pl.headers(locale)})
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(self, request: Request, exc: RequestValidationError) -> JSONResponse:
         fields = [
             {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
         ]
@@ -86,24 +104,29 @@ def create_app(ctx: Context) -> FastAPI:
         body = api.error_body(locale, N_("invalid request"), "invalid_request", fields=fields)
         return JSONResponse(body, 422, headers=pl.headers(locale))
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(self, request: Request, exc: StarletteHTTPException) -> JSONResponse:
         locale = api.request_locale(request)
         body = api.error_body(locale, str(exc.detail), api.status_code_name(exc.status_code))
         headers = {**pl.headers(locale), **(exc.headers or {})}
         if exc.status_code == 405:
-            headers["Allow"] = ", ".join(openapi.allowed_methods(app, request.scope))
+            headers["Allow"] = ", ".join(openapi.allowed_methods(self.app, request.scope))
         return JSONResponse(body, exc.status_code, headers=headers)
 
-    publisher = ctx.settings.publisher
-    home_default = pl.default_locale(publisher.language)
-    tz = ZoneInfo(publisher.timezone)
 
-    @app.get("/", response_class=HTMLResponse)
-    async def index(request: Request) -> HTMLResponse:
+class HomePage:
+    """``/``: the latest articles and where to follow them."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.publisher = ctx.settings.publisher
+        self.default_locale = pl.default_locale(self.publisher.language)
+        self.tz = ZoneInfo(self.publisher.timezone)
+
+    async def index(self, request: Request) -> HTMLResponse:
         """The home page in the reader's language (``?lang=``, ``Accept-Language``)."""
-        articles = await run_in_threadpool(ctx.article_store.latest, 10)
-        locale = pl.page_locale(request, home_default)
+        publisher = self.publisher
+        articles = await run_in_threadpool(self.ctx.article_store.latest, 10)
+        locale = pl.page_locale(request, self.default_locale)
         licence = LICENCES[publisher.licence]
         html = (
             environment()
@@ -112,9 +135,9 @@ def create_app(ctx: Context) -> FastAPI:
                 publisher=publisher,
                 locale=locale,
                 locales=pl.switch_links(locale),
-                public_url=ctx.settings.public_url,
+                public_url=self.ctx.settings.public_url,
                 articles=articles,
-                published=[i18n.format_date(a.published_at, locale, tz) for a in articles],
+                published=[i18n.format_date(a.published_at, locale, self.tz) for a in articles],
                 licence=licence,
                 licence_name=display_name(licence, locale),
                 licence_deed=deed_url(licence, locale),
@@ -125,5 +148,3 @@ def create_app(ctx: Context) -> FastAPI:
             )
         )
         return HTMLResponse(html, headers=pl.headers(locale))
-
-    return app
