@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import httpx
 
@@ -155,7 +155,12 @@ def run_demo(
     if not _port_free(host, port):
         print(f"error: port {port} on {host} is in use; try --port {port + 1}", file=sys.stderr)
         return 2
+    return Demo(data_dir, host, port, stopped_early).run()
 
+
+def _demo_env(data_dir: Path, host: str, port: int) -> dict[str, str]:
+    """The children's environment: the caller's, with what the demo needs filled in (the
+    secrets kept in ``data_dir`` so links, tokens and the password survive a restart)."""
     env = dict(os.environ)
     env.setdefault("SYNDICATION_CONFIG", str((EXAMPLES / "insightcrime.toml").resolve()))
     env.setdefault("SYNDICATION_SECRET_KEY", _persistent_secret(data_dir / "secret_key", 32))
@@ -166,83 +171,115 @@ def run_demo(
         )
     env["SYNDICATION_PUBLIC_URL"] = f"http://{host}:{port}"
     env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
 
-    redis_server: EmbeddedRedis | None = None
-    catcher: MailCatcher | None = None
-    children: list[subprocess.Popen[bytes]] = []
-    stopping = bool(stopped_early)
 
-    def stop(signum: int, frame: FrameType | None) -> None:
+class Demo:
+    """One run of the demo: what it started (so the clean-up stops exactly that) and the
+    flag its signal handler sets."""
+
+    def __init__(
+        self, data_dir: Path, host: str, port: int, stopped_early: list[int] | None = None
+    ) -> None:
+        self.data_dir = data_dir
+        self.host = host
+        self.port = port
+        self.stopped_early = stopped_early
+        self.stopping = bool(stopped_early)
+        self.env = _demo_env(data_dir, host, port)
+        self.logs = data_dir / "logs"
+        self.redis_server: EmbeddedRedis | None = None
+        self.catcher: MailCatcher | None = None
+        self.children: list[subprocess.Popen[bytes]] = []
+
+    def stop(self, signum: int, frame: FrameType | None) -> None:
         """Ctrl-C or SIGTERM, at any point of start-up or while running: stop everything.
 
         Only a flag: raising from a signal handler can leave a lock (logging's, say) held
         by code it interrupted, and the clean-up then hangs on it. Start-up checks the flag
         between its steps (``checkpoint``), the main loop on every turn."""
-        nonlocal stopping
-        stopping = True
+        self.stopping = True
 
-    def checkpoint() -> None:
-        if stopping or stopped_early:
+    def checkpoint(self) -> None:
+        if self.stopping or self.stopped_early:
             raise DemoStopped
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    try:
-        checkpoint()
-        if not env.get("SYNDICATION_REDIS_URL"):
-            print("starting embedded Redis …", flush=True)
-            redis_server = EmbeddedRedis(data_dir / "redis")
-            redis_server.start()
-            env["SYNDICATION_REDIS_URL"] = redis_server.url
-        checkpoint()
-        catcher = MailCatcher(data_dir / "mail").start()
-        env.setdefault("SYNDICATION_SMTP_URL", catcher.url)
-        settings = load_settings(env)
+    def run(self) -> int:
+        """Start everything, seed the samples, print where to look, and wait for a signal
+        (0) or a child's death (1); whatever happens, stop every child on the way out."""
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        try:
+            self.checkpoint()
+            settings = self._start_services()
+            self.checkpoint()
+            self._start_processes(settings)
+            ctx = _context(settings)
+            imported = import_samples(settings, EXAMPLES, ctx)
+            self.checkpoint()
+            edition_id = send_demo_digest(ctx, datetime.now(UTC))
+            self.checkpoint()
+            draft_id = make_demo_draft(ctx, datetime.now(UTC))
+            self.checkpoint()
+            print(self._welcome(settings.public_url, imported, edition_id, draft_id), flush=True)
+            return self._watch()
+        except (DemoStopped, KeyboardInterrupt):
+            return 0
+        except (ConfigError, StoreUnavailable, RuntimeError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            self._shut_down()
 
-        logs = data_dir / "logs"
-        logs.mkdir(exist_ok=True)
+    def _start_services(self) -> Settings:
+        """Redis (embedded, unless the environment names one) and the mail catcher."""
+        if not self.env.get("SYNDICATION_REDIS_URL"):
+            print("starting embedded Redis …", flush=True)
+            self.redis_server = EmbeddedRedis(self.data_dir / "redis")
+            self.redis_server.start()
+            self.env["SYNDICATION_REDIS_URL"] = self.redis_server.url
+        self.checkpoint()
+        self.catcher = MailCatcher(self.data_dir / "mail").start()
+        self.env.setdefault("SYNDICATION_SMTP_URL", self.catcher.url)
+        return load_settings(self.env)
+
+    def _start_processes(self, settings: Settings) -> None:
+        """The worker, beat and the web app, each in its own session; returns once the web
+        app answers."""
+        self.logs.mkdir(exist_ok=True)
         cli = [sys.executable, "-m", "syndication.cli"]
-        worker_log = (logs / "worker.log").open("ab")
-        web_log = (logs / "web.log").open("ab")
-        checkpoint()
+        worker_log = (self.logs / "worker.log").open("ab")
+        web_log = (self.logs / "web.log").open("ab")
+        self.checkpoint()
         print("starting worker and web app …", flush=True)
         # Beat runs as our own child rather than inside the worker (--beat): a forked beat
         # does not die with the demo if the demo is killed, ours does (PDEATHSIG).
-        for argv in (
-            [*cli, "worker", "--concurrency", "2"],
-            [*cli, "beat", "--schedule", str(data_dir / "celerybeat-schedule")],
-        ):
-            children.append(
-                subprocess.Popen(
-                    argv,
-                    env=env,
-                    stdout=worker_log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    preexec_fn=die_with_parent,
-                )
-            )
-        children.append(
-            subprocess.Popen(
-                [*cli, "serve", "--host", host, "--port", str(port)],
-                env=env,
-                stdout=web_log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=die_with_parent,
-            )
+        self._spawn([*cli, "worker", "--concurrency", "2"], worker_log)
+        self._spawn(
+            [*cli, "beat", "--schedule", str(self.data_dir / "celerybeat-schedule")], worker_log
         )
-        _wait_http(f"{settings.public_url}/healthz/web", children[-1], checkpoint)
+        web = self._spawn([*cli, "serve", "--host", self.host, "--port", str(self.port)], web_log)
+        _wait_http(f"{settings.public_url}/healthz/web", web, self.checkpoint)
 
-        ctx = _context(settings)
-        imported = import_samples(settings, EXAMPLES, ctx)
-        checkpoint()
-        edition_id = send_demo_digest(ctx, datetime.now(UTC))
-        checkpoint()
-        draft_id = make_demo_draft(ctx, datetime.now(UTC))
-        checkpoint()
+    def _spawn(self, argv: list[str], log: IO[bytes]) -> subprocess.Popen[bytes]:
+        """A child that dies with the demo (PDEATHSIG) and that the clean-up stops with its
+        whole process group."""
+        child = subprocess.Popen(
+            argv,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
+        self.children.append(child)
+        return child
 
-        base = settings.public_url
+    def _welcome(
+        self, base: str, imported: int, edition_id: str | None, draft_id: str | None
+    ) -> str:
+        """Where to look, what to try, and how to stop."""
+        env, data_dir = self.env, self.data_dir
         generated = not any(
             name in os.environ
             for name in ("SYNDICATION_ADMIN_PASSWORD", "SYNDICATION_ADMIN_PASSWORD_HASH")
@@ -256,8 +293,7 @@ def run_demo(
             )
         else:
             digest = "none today (no new articles or no demo reader)"
-        print(
-            f"""
+        return f"""
 The demo is running ({imported} sample articles imported). Open:
 
   Home            {base}/
@@ -272,48 +308,47 @@ The demo is running ({imported} sample articles imported). Open:
 
   Redis           {env["SYNDICATION_REDIS_URL"]}
   Mail (Maildir)  {data_dir / "mail"}   (SMTP {env["SYNDICATION_SMTP_URL"]})
-  Logs            {logs}
+  Logs            {self.logs}
 
 Publish an article through the API:
   curl -H "Authorization: Bearer $(cat {data_dir / "api_token"})" \\
        -H 'Content-Type: application/json' -d @examples/articles/<file>.json \\
        {base}/api/articles
 
-Press Ctrl-C to stop.""",
-            flush=True,
-        )
-        while not (stopping or stopped_early):
-            for child in children:
+Press Ctrl-C to stop."""
+
+    def _watch(self) -> int:
+        """Until a signal (0) or until a child dies (1)."""
+        while not (self.stopping or self.stopped_early):
+            for child in self.children:
                 if child.poll() is not None:
                     print(
-                        f"error: a child process exited (code {child.returncode}); see {logs}",
+                        f"error: a child process exited (code {child.returncode}); see {self.logs}",
                         file=sys.stderr,
                     )
                     return 1
             time.sleep(0.5)
         return 0
-    except (DemoStopped, KeyboardInterrupt):
-        return 0
-    except (ConfigError, StoreUnavailable, RuntimeError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
+
+    def _shut_down(self) -> None:
+        """Stop the children (SIGTERM to each group, SIGKILL after 15 s), then the mail
+        catcher, then Redis, so it writes its AOF cleanly."""
         # A second Ctrl-C must not cut the clean-up short (children would still die with
         # us, but Redis would not get to write its AOF cleanly).
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print("\nstopping …", flush=True)
-        for child in children:
+        for child in self.children:
             if child.poll() is None:
                 os.killpg(child.pid, signal.SIGTERM)
-        for child in children:
+        for child in self.children:
             try:
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(child.pid, signal.SIGKILL)
                 child.wait()
-        if catcher is not None:
-            catcher.stop()
-        if redis_server is not None:
-            redis_server.stop(cleanup=False)
+        if self.catcher is not None:
+            self.catcher.stop()
+        if self.redis_server is not None:
+            self.redis_server.stop(cleanup=False)
         print("stopped.", flush=True)
