@@ -84,15 +84,12 @@ def _wait_http(
 
 
 def _context(settings: Settings) -> Context:
-    """The Context the CLI uses: its events go to the worker through Celery."""
-    from syndication.context import Context
-    from syndication.store.connection import connect
-    from workers.celery_app import configure
-    from workers.events import CeleryEvents
+    """The CLI's own Context (the demo is a CLI command): its events go to the worker
+    through Celery, which is imported only when a command needs it."""
+    from syndication.cli.common import context
 
-    return Context(
-        settings, CeleryEvents(configure(settings), settings), connect(settings.need_redis_url())
-    )
+    ctx: Context = context(settings)
+    return ctx
 
 
 def import_samples(settings: Settings, examples: Path, ctx: Context | None = None) -> int:
