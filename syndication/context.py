@@ -28,8 +28,10 @@ from syndication.services.feeds import FeedService
 from syndication.services.ingest import IngestService
 from syndication.services.partners import Partners, make_partners
 from syndication.services.subscriptions import (
+    Policy,
+    SubscriberTransfer,
     SubscriptionService,
-    build_subscription_service,
+    SuppressionService,
     topics_from_catalog,
 )
 from syndication.store.articles import ArticleStore
@@ -145,12 +147,36 @@ class Context:
 
     @cached_property
     def subscriptions(self) -> SubscriptionService:
-        return build_subscription_service(
-            self.settings,
-            self.client,
-            topics_from_catalog(self.article_store.feed_catalog),
+        """Signup, links, confirm, preferences, unsubscribe; confirmations go to the ledger."""
+        return SubscriptionService(
+            self.subscriber_store,
+            self.rate_limiter,
+            self.confirmations,
+            self.settings.need_secret_key(),
+            self.settings.public_url,
+            self._newsletter_languages,
+            topics=topics_from_catalog(self.article_store.feed_catalog),
+            policy=Policy.from_settings(self.settings),
+            previous_secrets=self.settings.previous_secret_keys,
             clock=self.clock,
-            confirmations=self.confirmations,
+        )
+
+    @property
+    def _newsletter_languages(self) -> list[str]:
+        publisher = self.settings.publisher
+        return publisher.languages or [publisher.language]
+
+    @cached_property
+    def suppressions(self) -> SuppressionService:
+        return SuppressionService(self.subscriber_store, clock=self.clock)
+
+    @cached_property
+    def subscriber_transfer(self) -> SubscriberTransfer:
+        return SubscriberTransfer(
+            self.subscriber_store,
+            self._newsletter_languages,
+            Policy.from_settings(self.settings).default_frequency,
+            clock=self.clock,
         )
 
     @cached_property

@@ -17,23 +17,6 @@ from syndication.clock import Clock, system_clock
 from syndication.config import Settings
 
 
-def _service(settings: Settings, clock: Clock) -> Any:
-    """The context's SubscriptionService, on ``clock`` (the system clock when the CLI runs,
-    a test's own in-process)."""
-    from syndication.services.subscriptions import (
-        build_subscription_service,
-        topics_from_catalog,
-    )
-
-    ctx = context(settings, clock)
-    existing = getattr(ctx, "subscriptions", None)
-    if existing is not None:
-        return existing
-    return build_subscription_service(
-        settings, ctx.client, topics_from_catalog(ctx.article_store.feed_catalog), clock=ctx.clock
-    )
-
-
 def cmd_import(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
     from rich.progress import Progress
 
@@ -47,7 +30,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings, clock: Clock = syst
     except UnicodeDecodeError:
         print(f"error: {path} is not UTF-8 text", file=sys.stderr)
         return EXIT_INPUT
-    service = _service(settings, clock)
+    service = context(settings, clock).subscriber_transfer
     show = not args.json and sys.stderr.isatty()
     with (
         Progress(disable=not show, transient=True) as bar,
@@ -65,7 +48,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings, clock: Clock = syst
 def cmd_export(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
     from rich.progress import Progress
 
-    service = _service(settings, clock)
+    service = context(settings, clock).subscriber_transfer
     to_file = args.output not in (None, "-")
     show = to_file and sys.stderr.isatty()
     with Progress(disable=not show, transient=True) as bar:
@@ -98,8 +81,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings, clock: Clock = syst
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
-
-    counts = _service(settings, clock).store.counts()
+    counts = context(settings, clock).subscriber_store.counts()
     active = ", ".join(f"{n} {k}" for k, n in counts["active"].items())
     by_status = ", ".join(f"{n} {k}" for k, n in counts["by_status"].items())
     text = (

@@ -319,36 +319,9 @@ class SubscriberStore:
             if old is not None and old.status == CONFIRMED:
                 pipe.unwatch()
                 return SignupOutcome.ALREADY_CONFIRMED, old
-            if old is None:
-                new = Subscriber(
-                    id=new_id(),
-                    email=email,
-                    status=PENDING,
-                    frequency=frequency,
-                    topics=topics,
-                    language=language,
-                    created_at=now,
-                    confirmed_at=None,
-                    token_version=1,
-                    consent_ip=consent_ip,
-                    consent_source=consent_source,
-                    updated_at=now,
-                )
-                outcome = SignupOutcome.CREATED
-            else:  # pending, or unsubscribed and no longer suppressed (lifted by hand)
-                new = replace(
-                    old,
-                    email=email,
-                    status=PENDING,
-                    frequency=frequency,
-                    topics=topics,
-                    language=language,
-                    consent_ip=consent_ip,
-                    consent_source=consent_source,
-                    unsubscribed_at=None,
-                    updated_at=now,
-                )
-                outcome = SignupOutcome.REFRESHED
+            choices = _Choices(email, frequency, topics, language, consent_ip, consent_source)
+            outcome = SignupOutcome.CREATED if old is None else SignupOutcome.REFRESHED
+            new = _pending(old, choices, now)
             pipe.multi()
             self._write(pipe, old, new)
             pipe.execute()
@@ -574,6 +547,50 @@ class SubscriberStore:
             return [(s, False) for s in subs]
         flags = self.r.hmget(self.keys.suppressed, [email_key(s.email) for s in subs])
         return [(s, flag is not None) for s, flag in zip(subs, flags, strict=True)]
+
+
+@dataclass(frozen=True)
+class _Choices:
+    """What one signup asked for, and where the consent came from."""
+
+    email: str
+    frequency: str
+    topics: tuple[str, ...]
+    language: str
+    consent_ip: str
+    consent_source: str
+
+
+def _pending(old: Subscriber | None, c: _Choices, now: datetime) -> Subscriber:
+    """The pending record a signup writes: a new one, or ``old`` (pending, or unsubscribed
+    and no longer suppressed) with the new choices."""
+    if old is None:
+        return Subscriber(
+            id=new_id(),
+            email=c.email,
+            status=PENDING,
+            frequency=c.frequency,
+            topics=c.topics,
+            language=c.language,
+            created_at=now,
+            confirmed_at=None,
+            token_version=1,
+            consent_ip=c.consent_ip,
+            consent_source=c.consent_source,
+            updated_at=now,
+        )
+    return replace(
+        old,
+        email=c.email,
+        status=PENDING,
+        frequency=c.frequency,
+        topics=c.topics,
+        language=c.language,
+        consent_ip=c.consent_ip,
+        consent_source=c.consent_source,
+        unsubscribed_at=None,
+        updated_at=now,
+    )
 
 
 def _check(frequency: str, topics: tuple[str, ...], language: str) -> None:

@@ -144,10 +144,12 @@ def test_double_opt_in_through_the_confirmation_email(client, catcher, service):
     assert again.status_code == 200 and "already subscribed" in again.text
 
 
-def test_the_answer_never_tells_whether_an_address_is_known(client, catcher, service, clock):
+def test_the_answer_never_tells_whether_an_address_is_known(
+    client, catcher, service, clock, mail_context
+):
     confirmed(client, catcher, "known@example.org")
     subscribe(client, "pending@example.org")
-    service.suppress("gone@example.org", "complaint")
+    mail_context.suppressions.suppress("gone@example.org", "complaint")
     # A signup within two minutes of the last is a double submit, answered by the same
     # confirmation (tests/services/test_confirmations.py); this one is a new request.
     clock.advance(minutes=3)
