@@ -8,7 +8,9 @@ their own; they pass the ``Events`` implementation in, so the use cases never im
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 
 import redis
@@ -34,6 +36,7 @@ from syndication.services.subscriptions import (
     SuppressionService,
     topics_from_catalog,
 )
+from syndication.services.subscriptions.manage_link import ManageLinkService
 from syndication.store.articles import ArticleStore
 from syndication.store.connection import connect
 from syndication.store.editions import EditionStore
@@ -41,7 +44,7 @@ from syndication.store.feeds import FeedCache, RebuildQueued
 from syndication.store.metrics import Metrics
 from syndication.store.poll_state import PollStateStore
 from syndication.store.ratelimit import RateLimiter
-from syndication.store.subscribers import SubscriberStore
+from syndication.store.subscribers import Subscriber, SubscriberStore
 
 
 @dataclass
@@ -165,6 +168,38 @@ class Context:
     def _newsletter_languages(self) -> list[str]:
         publisher = self.settings.publisher
         return publisher.languages or [publisher.language]
+
+    @cached_property
+    def manage_links(self) -> ManageLinkService:
+        """``/manage``: the preferences link by mail, sent by the web process after its
+        answer (``services/subscriptions/manage_link.py``)."""
+        from syndication.deliver.confirmation import manage_link_bytes, sender_address
+        from syndication.deliver.smtp import Sender, SmtpSender
+
+        settings = self.settings
+        publisher = settings.publisher
+        sender = sender_address(publisher, settings.public_url, settings.mail.from_address)
+
+        def build(sub: Subscriber, url: str, now: datetime) -> bytes:
+            return manage_link_bytes(sub, url, publisher, sender, now)
+
+        factory: Callable[[], Sender] | None = None
+        if settings.smtp_url:
+            url, timeout = settings.smtp_url, settings.mail.smtp_timeout
+
+            def factory() -> Sender:
+                return SmtpSender(url, timeout=timeout)
+
+        return ManageLinkService(
+            self.subscriber_store,
+            self.rate_limiter,
+            self.subscriptions.preferences_url,
+            build,
+            settings.mail.envelope_from or sender.addr_spec,
+            factory,
+            policy=Policy.from_settings(settings),
+            clock=self.clock,
+        )
 
     @cached_property
     def suppressions(self) -> SuppressionService:

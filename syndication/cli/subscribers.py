@@ -1,4 +1,5 @@
-"""``syndication subscribers import|export|stats``: moving lists in and out, keeping consent.
+"""``syndication subscribers import|export|stats|unsuppress``: moving lists in and out,
+keeping consent, and the operator's lift of a suppression.
 
 ``register(subparsers)`` is called by ``cli.build_parser``; commands use the CLI's own
 context, output and exit-code conventions (``--json`` prints one JSON document).
@@ -92,6 +93,25 @@ def cmd_stats(args: argparse.Namespace, settings: Settings, clock: Clock = syste
     return 0
 
 
+def cmd_unsuppress(
+    args: argparse.Namespace, settings: Settings, clock: Clock = system_clock
+) -> int:
+    """Lift one address's suppression (bounces and complaints are only ever lifted here or
+    in ``/admin/subscribers``); says what it was, or exits 1 when it was not suppressed."""
+    lifted = context(settings, clock).suppressions.lift(args.address)
+    if lifted is None:
+        emit(args, {"lifted": False}, f"{args.address} is not on the suppression list")
+        return 1
+    data = {"lifted": True, "email": lifted.email, "reason": lifted.reason, "since": lifted.at}
+    text = (
+        f"lifted the suppression of {lifted.email} ({lifted.reason}, since "
+        f"{lifted.at:%Y-%m-%d %H:%M %Z}); it receives nothing until its owner signs up "
+        "and confirms again"
+    )
+    emit(args, data, text)
+    return 0
+
+
 def register(subparsers: Any) -> None:
     """Add ``subscribers …`` to the CLI (``subparsers`` from ``add_subparsers``)."""
     top = subparsers.add_parser(
@@ -113,6 +133,15 @@ def register(subparsers: Any) -> None:
     p.set_defaults(fn=cmd_export)
     p.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     add_json_flag(p, "JSON instead of CSV")
+
+    desc = (
+        "Lift the suppression of ADDRESS (after a hard bounce or a complaint that was "
+        "resolved); its owner must still sign up and confirm again"
+    )
+    p = sub.add_parser("unsuppress", help="Lift one address's suppression", description=desc)
+    p.set_defaults(fn=cmd_unsuppress)
+    p.add_argument("address", metavar="ADDRESS")
+    add_json_flag(p)
 
     p = sub.add_parser("stats", help="Counts by status, frequency and language")
     p.set_defaults(fn=cmd_stats)

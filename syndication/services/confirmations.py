@@ -242,7 +242,7 @@ class ConfirmationService:
         if rec.due_at > at:
             return self._wait(rec, kick, at)
         sub = self.subscribers.get(rec.subscriber_id)
-        if sub is None or sub.status != PENDING or self.subscribers.is_suppressed(sub.email):
+        if sub is None or sub.status != PENDING or self.subscribers.is_blocked(sub.email):
             why = "no longer pending" if sub is not None else "gone"
             return self._finish_pending(rec, ConfirmState.CANCELLED, f"subscriber {why}", at)
         token = tokens.confirm_token(self.secret, sub.id, current, self.policy.confirm_ttl)

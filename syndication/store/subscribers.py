@@ -14,8 +14,9 @@ newsroom's list fits one slot many times over):
 Every write is one MULTI/EXEC under WATCH of the record, the email index and the
 suppression list, so the indexes always agree with the records and a suppression that
 lands between a read and a write makes the write retry and see it. The suppression list is
-checked by every path that could make an address confirmed (signup, confirm, import), so a
-suppressed address can never receive mail again unless an operator lifts it by hand.
+checked by every path that could make an address confirmed (signup, confirm, import): an
+address suppressed by a bounce or a complaint never receives mail again unless an operator
+lifts it by hand; a reader's own unsubscribe is lifted only by their next confirmation.
 
 Lexicographic sets instead of ``SSCAN``: iterating by ``ZRANGEBYLEX`` from the last id seen
 never yields an id twice and never skips one that stays in the set, whatever else changes
@@ -142,6 +143,16 @@ class Suppression:
     email: str
     reason: str
     at: datetime
+
+    @property
+    def by_reader(self) -> bool:
+        """The reader left on their own (unsubscribe, an unsubscribed import row): their own
+        next confirmed signup lifts it. Bounces and complaints wait for an operator."""
+        return by_reader(self.reason)
+
+
+def by_reader(reason: str) -> bool:
+    return reason.strip().lower().startswith("unsubscribe")
 
 
 class SignupOutcome(StrEnum):
@@ -303,16 +314,18 @@ class SubscriberStore:
         consent_ip: str = "",
         consent_source: str = "",
     ) -> tuple[SignupOutcome, Subscriber | None]:
-        """Create a pending subscriber, or refresh a pending one; never touch a confirmed one.
+        """Create a pending subscriber, or refresh a pending or unsubscribed one; never touch
+        a confirmed one, nor an address suppressed by a bounce or a complaint.
 
         A confirmed subscriber's preferences change only through their own manage link, so
-        a stranger who knows an address cannot alter (or learn anything about) it.
+        a stranger who knows an address cannot alter (or learn anything about) it. A reader
+        who unsubscribed stays suppressed until they confirm again (``confirm`` lifts it).
         """
         _check(frequency, topics, language)
         key = email_key(email)
 
         def body(pipe: Any) -> tuple[SignupOutcome, Subscriber | None]:
-            if pipe.hexists(self.keys.suppressed, key):
+            if self._blocked(pipe, key):
                 pipe.unwatch()
                 return SignupOutcome.SUPPRESSED, None
             old = self._watch_by_email(pipe, key)
@@ -332,12 +345,16 @@ class SubscriberStore:
     def confirm(
         self, subscriber_id: str, now: datetime
     ) -> tuple[ConfirmOutcome, Subscriber | None]:
+        """Confirm a pending subscriber; this lifts the reader's own earlier unsubscribe
+        (a bounce or a complaint refuses: ``SUPPRESSED``)."""
+
         def body(pipe: Any) -> tuple[ConfirmOutcome, Subscriber | None]:
             old = self._watch_record(pipe, subscriber_id)
             if old is None:
                 pipe.unwatch()
                 return ConfirmOutcome.NOT_FOUND, None
-            if pipe.hexists(self.keys.suppressed, email_key(old.email)):
+            key = email_key(old.email)
+            if self._blocked(pipe, key):
                 pipe.unwatch()
                 return ConfirmOutcome.SUPPRESSED, old
             if old.status == CONFIRMED:
@@ -348,6 +365,7 @@ class SubscriberStore:
                 return ConfirmOutcome.SUPPRESSED, old
             new = replace(old, status=CONFIRMED, confirmed_at=now, updated_at=now)
             pipe.multi()
+            pipe.hdel(self.keys.suppressed, key)  # their own unsubscribe, lifted by them
             self._write(pipe, old, new)
             pipe.execute()
             return ConfirmOutcome.CONFIRMED, new
@@ -407,21 +425,30 @@ class SubscriberStore:
     def suppress(self, email: str, reason: str, now: datetime) -> None:
         """Never mail ``email`` again (hard bounce, complaint, unsubscribe); also unsubscribes.
 
-        The first reason is kept: a later bounce does not hide that the person unsubscribed.
+        The first reason is kept, except that a bounce or a complaint after the reader's own
+        unsubscribe takes its place (noting it), so a signup cannot lift it.
         """
         key = email_key(email)
 
         def body(pipe: Any) -> None:
-            existing = pipe.hexists(self.keys.suppressed, key)
+            raw = pipe.hget(self.keys.suppressed, key)
+            existing = None if raw is None else _decode_suppression(raw)
             old = self._watch_by_email(pipe, key)
             pipe.multi()
             if old is not None:
                 self._leave(pipe, old, now)
-            if not existing:
+            if existing is None:
                 _add_suppression(pipe, self.keys, old.email if old else email, reason, now)
+            elif existing.by_reader and not by_reader(reason):
+                note = f"{reason} (after: {existing.reason}, {existing.at.date().isoformat()})"
+                _add_suppression(pipe, self.keys, existing.email, note, now)
             pipe.execute()
 
         self._transact(body)
+
+    def is_blocked(self, email: str) -> bool:
+        """Suppressed for a reason only an operator lifts (a bounce, a complaint)."""
+        return self._blocked(self.r, email_key(email))
 
     def unsuppress(self, email: str) -> bool:
         """Operator only: lift a suppression (the person must then sign up and confirm again)."""
@@ -491,6 +518,10 @@ class SubscriberStore:
                     return body(pipe)
                 except redis.WatchError:
                     continue
+
+    def _blocked(self, client: Any, key: str) -> bool:
+        raw = client.hget(self.keys.suppressed, key)
+        return raw is not None and not _decode_suppression(raw).by_reader
 
     def _watch_by_email(self, pipe: Any, key: str) -> Subscriber | None:
         sid = pipe.hget(self.keys.by_email, key)

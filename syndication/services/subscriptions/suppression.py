@@ -33,6 +33,21 @@ class SuppressionService:
     def suppress(self, email: str, reason: str) -> None:
         self.store.suppress(email, reason, self.clock())
 
+    def lookup(self, email: str) -> Suppression | None:
+        """The suppression of ``email`` (its reason and date), if any; None for no address."""
+        try:
+            return self.store.suppression(normalise_email(email))
+        except InvalidEmail:
+            return None
+
+    def lift(self, email: str) -> Suppression | None:
+        """Operator only: lift a suppression (a bounce, a complaint, an unsubscribe) and say
+        what it was. The address gets nothing until its owner signs up and confirms again."""
+        found = self.lookup(email)
+        if found is None or not self.store.unsuppress(found.email):
+            return None
+        return found
+
     def record_events(self, events: list[Any]) -> dict[str, int]:
         """Bounce/complaint events from a mail provider (generic JSON) into suppression.
 
