@@ -158,6 +158,7 @@ def by_reader(reason: str) -> bool:
 class SignupOutcome(StrEnum):
     CREATED = "created"
     REFRESHED = "refreshed"  # still pending: preferences replaced, a new confirmation is due
+    RETURNED = "returned"  # had left: pending again, a new confirmation is due at once
     ALREADY_CONFIRMED = "already_confirmed"
     SUPPRESSED = "suppressed"
 
@@ -333,7 +334,13 @@ class SubscriberStore:
                 pipe.unwatch()
                 return SignupOutcome.ALREADY_CONFIRMED, old
             choices = _Choices(email, frequency, topics, language, consent_ip, consent_source)
-            outcome = SignupOutcome.CREATED if old is None else SignupOutcome.REFRESHED
+            outcome = (
+                SignupOutcome.CREATED
+                if old is None
+                else SignupOutcome.RETURNED
+                if old.status == UNSUBSCRIBED
+                else SignupOutcome.REFRESHED
+            )
             new = _pending(old, choices, now)
             pipe.multi()
             self._write(pipe, old, new)

@@ -19,7 +19,9 @@ from syndication.store.subscribers import SignupOutcome, Subscriber
 class ConfirmationRequests(Protocol):
     """The confirmation ledger as the signup sees it (``ConfirmationService``)."""
 
-    def request(self, subscriber_id: str, now: datetime | None = None) -> Requested: ...
+    def request(
+        self, subscriber_id: str, now: datetime | None = None, fresh: bool = False
+    ) -> Requested: ...
 
     def enqueue(self, requested: Requested) -> None: ...
 

@@ -29,6 +29,8 @@ from syndication.store.subscribers import (
     valid_topic,
 )
 
+OWES_CONFIRMATION = (SignupOutcome.CREATED, SignupOutcome.REFRESHED, SignupOutcome.RETURNED)
+
 
 class SubscriptionService:
     def __init__(
@@ -115,9 +117,11 @@ class SubscriptionService:
         outcome, sub = self.store.signup(
             address, freq, chosen, lang, now, consent_ip=ip, consent_source=source
         )
-        if outcome in (SignupOutcome.CREATED, SignupOutcome.REFRESHED) and sub is not None:
+        if outcome in OWES_CONFIRMATION and sub is not None:
             token = tokens.confirm_token(self.secret, sub.id, now, p.confirm_ttl)
-            requested = self.confirmations.request(sub.id, now)
+            # A reader coming back is a new signup, never a double submit of the last one.
+            fresh = outcome is SignupOutcome.RETURNED
+            requested = self.confirmations.request(sub.id, now, fresh=fresh)
             url = f"{self.public_url}/confirm/{token}"
             return SignupResult(outcome, Confirmation(sub, url, requested))
         return SignupResult(outcome, None)
