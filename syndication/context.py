@@ -8,7 +8,9 @@ their own; they pass the ``Events`` implementation in, so the use cases never im
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 
 import redis
@@ -28,10 +30,13 @@ from syndication.services.feeds import FeedService
 from syndication.services.ingest import IngestService
 from syndication.services.partners import Partners, make_partners
 from syndication.services.subscriptions import (
+    Policy,
+    SubscriberTransfer,
     SubscriptionService,
-    build_subscription_service,
+    SuppressionService,
     topics_from_catalog,
 )
+from syndication.services.subscriptions.manage_link import ManageLinkService
 from syndication.store.articles import ArticleStore
 from syndication.store.connection import connect
 from syndication.store.editions import EditionStore
@@ -39,7 +44,7 @@ from syndication.store.feeds import FeedCache, RebuildQueued
 from syndication.store.metrics import Metrics
 from syndication.store.poll_state import PollStateStore
 from syndication.store.ratelimit import RateLimiter
-from syndication.store.subscribers import SubscriberStore
+from syndication.store.subscribers import Subscriber, SubscriberStore
 
 
 @dataclass
@@ -145,12 +150,68 @@ class Context:
 
     @cached_property
     def subscriptions(self) -> SubscriptionService:
-        return build_subscription_service(
-            self.settings,
-            self.client,
-            topics_from_catalog(self.article_store.feed_catalog),
+        """Signup, links, confirm, preferences, unsubscribe; confirmations go to the ledger."""
+        return SubscriptionService(
+            self.subscriber_store,
+            self.rate_limiter,
+            self.confirmations,
+            self.settings.need_secret_key(),
+            self.settings.public_url,
+            self._newsletter_languages,
+            topics=topics_from_catalog(self.article_store.feed_catalog),
+            policy=Policy.from_settings(self.settings),
+            previous_secrets=self.settings.previous_secret_keys,
             clock=self.clock,
-            confirmations=self.confirmations,
+        )
+
+    @property
+    def _newsletter_languages(self) -> list[str]:
+        publisher = self.settings.publisher
+        return publisher.languages or [publisher.language]
+
+    @cached_property
+    def manage_links(self) -> ManageLinkService:
+        """``/manage``: the preferences link by mail, sent by the web process after its
+        answer (``services/subscriptions/manage_link.py``)."""
+        from syndication.deliver.confirmation import manage_link_bytes, sender_address
+        from syndication.deliver.smtp import Sender, SmtpSender
+
+        settings = self.settings
+        publisher = settings.publisher
+        sender = sender_address(publisher, settings.public_url, settings.mail.from_address)
+
+        def build(sub: Subscriber, url: str, now: datetime) -> bytes:
+            return manage_link_bytes(sub, url, publisher, sender, now)
+
+        factory: Callable[[], Sender] | None = None
+        if settings.smtp_url:
+            url, timeout = settings.smtp_url, settings.mail.smtp_timeout
+
+            def factory() -> Sender:
+                return SmtpSender(url, timeout=timeout)
+
+        return ManageLinkService(
+            self.subscriber_store,
+            self.rate_limiter,
+            self.subscriptions.preferences_url,
+            build,
+            settings.mail.envelope_from or sender.addr_spec,
+            factory,
+            policy=Policy.from_settings(settings),
+            clock=self.clock,
+        )
+
+    @cached_property
+    def suppressions(self) -> SuppressionService:
+        return SuppressionService(self.subscriber_store, clock=self.clock)
+
+    @cached_property
+    def subscriber_transfer(self) -> SubscriberTransfer:
+        return SubscriberTransfer(
+            self.subscriber_store,
+            self._newsletter_languages,
+            Policy.from_settings(self.settings).default_frequency,
+            clock=self.clock,
         )
 
     @cached_property

@@ -1,4 +1,5 @@
-"""``syndication subscribers import|export|stats``: moving lists in and out, keeping consent.
+"""``syndication subscribers import|export|stats|unsuppress``: moving lists in and out,
+keeping consent, and the operator's lift of a suppression.
 
 ``register(subparsers)`` is called by ``cli.build_parser``; commands use the CLI's own
 context, output and exit-code conventions (``--json`` prints one JSON document).
@@ -17,23 +18,6 @@ from syndication.clock import Clock, system_clock
 from syndication.config import Settings
 
 
-def _service(settings: Settings, clock: Clock) -> Any:
-    """The context's SubscriptionService, on ``clock`` (the system clock when the CLI runs,
-    a test's own in-process)."""
-    from syndication.services.subscriptions import (
-        build_subscription_service,
-        topics_from_catalog,
-    )
-
-    ctx = context(settings, clock)
-    existing = getattr(ctx, "subscriptions", None)
-    if existing is not None:
-        return existing
-    return build_subscription_service(
-        settings, ctx.client, topics_from_catalog(ctx.article_store.feed_catalog), clock=ctx.clock
-    )
-
-
 def cmd_import(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
     from rich.progress import Progress
 
@@ -47,7 +31,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings, clock: Clock = syst
     except UnicodeDecodeError:
         print(f"error: {path} is not UTF-8 text", file=sys.stderr)
         return EXIT_INPUT
-    service = _service(settings, clock)
+    service = context(settings, clock).subscriber_transfer
     show = not args.json and sys.stderr.isatty()
     with (
         Progress(disable=not show, transient=True) as bar,
@@ -65,7 +49,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings, clock: Clock = syst
 def cmd_export(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
     from rich.progress import Progress
 
-    service = _service(settings, clock)
+    service = context(settings, clock).subscriber_transfer
     to_file = args.output not in (None, "-")
     show = to_file and sys.stderr.isatty()
     with Progress(disable=not show, transient=True) as bar:
@@ -98,8 +82,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings, clock: Clock = syst
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
-
-    counts = _service(settings, clock).store.counts()
+    counts = context(settings, clock).subscriber_store.counts()
     active = ", ".join(f"{n} {k}" for k, n in counts["active"].items())
     by_status = ", ".join(f"{n} {k}" for k, n in counts["by_status"].items())
     text = (
@@ -107,6 +90,25 @@ def cmd_stats(args: argparse.Namespace, settings: Settings, clock: Clock = syste
         f"active: {active}\nsuppressed addresses: {counts['suppressed']}"
     )
     emit(args, counts, text)
+    return 0
+
+
+def cmd_unsuppress(
+    args: argparse.Namespace, settings: Settings, clock: Clock = system_clock
+) -> int:
+    """Lift one address's suppression (bounces and complaints are only ever lifted here or
+    in ``/admin/subscribers``); says what it was, or exits 1 when it was not suppressed."""
+    lifted = context(settings, clock).suppressions.lift(args.address)
+    if lifted is None:
+        emit(args, {"lifted": False}, f"{args.address} is not on the suppression list")
+        return 1
+    data = {"lifted": True, "email": lifted.email, "reason": lifted.reason, "since": lifted.at}
+    text = (
+        f"lifted the suppression of {lifted.email} ({lifted.reason}, since "
+        f"{lifted.at:%Y-%m-%d %H:%M %Z}); it receives nothing until its owner signs up "
+        "and confirms again"
+    )
+    emit(args, data, text)
     return 0
 
 
@@ -131,6 +133,15 @@ def register(subparsers: Any) -> None:
     p.set_defaults(fn=cmd_export)
     p.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     add_json_flag(p, "JSON instead of CSV")
+
+    desc = (
+        "Lift the suppression of ADDRESS (after a hard bounce or a complaint that was "
+        "resolved); its owner must still sign up and confirm again"
+    )
+    p = sub.add_parser("unsuppress", help="Lift one address's suppression", description=desc)
+    p.set_defaults(fn=cmd_unsuppress)
+    p.add_argument("address", metavar="ADDRESS")
+    add_json_flag(p)
 
     p = sub.add_parser("stats", help="Counts by status, frequency and language")
     p.set_defaults(fn=cmd_stats)

@@ -1,4 +1,5 @@
-"""The double opt-in mail: rendered from ``templates/email/confirm/``.
+"""The double opt-in mail (``templates/email/confirm/``) and the manage-link mail a reader
+asks for on ``/manage`` (``templates/email/manage/``): one builder for both.
 
 It is sent by a worker through the confirmation ledger (``services/confirmations.py``: one
 SMTP session per attempt through ``deliver/smtp.py``'s ``SmtpSender``, retries over hours,
@@ -59,6 +60,31 @@ def confirmation_bytes(
 ) -> bytes:
     """The confirmation as sent: header fields written by us, the body by the library.
     ``date``: when it is sent (the ``Date`` field), else when the subscriber signed up."""
+    values = {"confirm_url": confirm_url, "public_url": public_url, "hours": hours}
+    return reader_mail_bytes("confirm", subscriber, publisher, sender, values, date)
+
+
+def manage_link_bytes(
+    subscriber: Subscriber,
+    manage_url: str,
+    publisher: Publisher,
+    sender: Address,
+    date: datetime,
+) -> bytes:
+    """The mail a reader asks for on ``/manage``: their preferences link, in their language."""
+    values: dict[str, object] = {"manage_url": manage_url}
+    return reader_mail_bytes("manage", subscriber, publisher, sender, values, date)
+
+
+def reader_mail_bytes(
+    kind: str,
+    subscriber: Subscriber,
+    publisher: Publisher,
+    sender: Address,
+    values: dict[str, object],
+    date: datetime | None = None,
+) -> bytes:
+    """One mail to one reader from ``templates/email/<kind>/`` (subject, text and HTML)."""
     env = environment()
     locale = i18n.supported(subscriber.language) or i18n.SOURCE
     context = {
@@ -66,16 +92,14 @@ def confirmation_bytes(
         "frequency_name": i18n.frequency_name(locale, subscriber.frequency),
         "publisher": publisher,
         "subscriber": subscriber,
-        "confirm_url": confirm_url,
-        "public_url": public_url,
-        "hours": hours,
+        **values,
     }
-    subject = one_line(env.get_template("email/confirm/subject.txt").render(context))
+    subject = one_line(env.get_template(f"email/{kind}/subject.txt").render(context))
     sent_or_signed_up = subscriber.updated_at or subscriber.created_at
     body = EmailMessage(policy=POLICY)
-    body.set_content(env.get_template("email/confirm/body.txt").render(context), cte="8bit")
+    body.set_content(env.get_template(f"email/{kind}/body.txt").render(context), cte="8bit")
     body.add_alternative(
-        env.get_template("email/confirm/body.html").render(context), subtype="html", cte="8bit"
+        env.get_template(f"email/{kind}/body.html").render(context), subtype="html", cte="8bit"
     )
     content_type, data = headers.mime_body(body, POLICY)
     sender_addr = headers.check_addr_spec(sender.addr_spec)
@@ -84,7 +108,7 @@ def confirmation_bytes(
         headers.mailbox("From", sender.display_name, sender_addr),
         headers.structured("To", headers.check_addr_spec(subscriber.email)),
         headers.structured("Date", format_datetime(date or sent_or_signed_up)),
-        headers.structured("Message-ID", make_msgid("confirm", domain=sender_addr.split("@")[1])),
+        headers.structured("Message-ID", make_msgid(kind, domain=sender_addr.split("@")[1])),
         headers.structured("Auto-Submitted", "auto-generated"),  # RFC 3834: no vacation replies
         headers.structured("MIME-Version", "1.0"),
         content_type,

@@ -23,7 +23,8 @@ Why the bytes look the way they do:
   only the MIME body. :func:`~syndication.render.headers.check_header_block` refuses any
   header block with a field we did not write or a bare CR/LF, once per segment and again
   for every personalised message.
-- ``List-Unsubscribe`` (RFC 2369) carries an https URL and a mailto; with
+- ``List-Unsubscribe`` (RFC 2369) carries an https URL (and a mailto when one is
+  configured); with
   ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` the https URL is the RFC 8058
   one-click endpoint. RFC 8058 §4 wants both headers covered by a DKIM signature
   (RFC 6376), which :func:`dkim_sign` does after personalisation.
@@ -679,9 +680,10 @@ def _message(
 
 
 def _mailto(address: str | None, host: str, token: str) -> str | None:
-    if address == "":
+    """The mailto of ``List-Unsubscribe`` only when a mailbox that reads it is configured:
+    a default address nothing reads would swallow the unsubscribes sent to it."""
+    if not address:
         return None
-    address = address or f"unsubscribe@{host}"
     _check_email(address)
     if len(address) > 100:
         raise ValueError("unsubscribe mailto address longer than 100 octets")
@@ -708,8 +710,8 @@ def build_message_template(
 
     ``sender``: ``Name <addr>``, ``"Name" <addr>`` or ``addr`` (the name is text: an
     ``=?…?=`` in it is shown as typed). ``unsubscribe_mailto``: the mailbox in
-    ``List-Unsubscribe``'s mailto (default ``unsubscribe@<host of public_url>``; ``""``
-    leaves the mailto out). Its subject carries the recipient's signed token.
+    ``List-Unsubscribe``'s mailto (default none: only the https one-click URL). Its
+    subject carries the recipient's signed token.
     """
     marker = rendered.marker
     host = host_of(public_url)

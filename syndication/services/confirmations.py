@@ -213,11 +213,15 @@ class ConfirmationService:
 
     # --- the web side ------------------------------------------------------------------------
 
-    def request(self, subscriber_id: str, now: datetime | None = None) -> Requested:
+    def request(
+        self, subscriber_id: str, now: datetime | None = None, fresh: bool = False
+    ) -> Requested:
         """Record that ``subscriber_id`` is owed a confirmation (durable before the page says
-        "on its way"); a repeat within the double-submit window returns the same request."""
+        "on its way"); a repeat within the double-submit window returns the same request,
+        unless ``fresh`` (a reader who had left signs up again: a new request at once)."""
         at = (now or self.clock()).timestamp()
-        return self.store.request(subscriber_id, at, self.policy.double_submit)
+        window = 0.0 if fresh else self.policy.double_submit
+        return self.store.request(subscriber_id, at, window)
 
     def enqueue(self, requested: Requested) -> None:
         """Queue the first attempt of a new request (a repeated signup queues nothing)."""
@@ -242,7 +246,7 @@ class ConfirmationService:
         if rec.due_at > at:
             return self._wait(rec, kick, at)
         sub = self.subscribers.get(rec.subscriber_id)
-        if sub is None or sub.status != PENDING or self.subscribers.is_suppressed(sub.email):
+        if sub is None or sub.status != PENDING or self.subscribers.is_blocked(sub.email):
             why = "no longer pending" if sub is not None else "gone"
             return self._finish_pending(rec, ConfirmState.CANCELLED, f"subscriber {why}", at)
         token = tokens.confirm_token(self.secret, sub.id, current, self.policy.confirm_ttl)

@@ -14,8 +14,9 @@ newsroom's list fits one slot many times over):
 Every write is one MULTI/EXEC under WATCH of the record, the email index and the
 suppression list, so the indexes always agree with the records and a suppression that
 lands between a read and a write makes the write retry and see it. The suppression list is
-checked by every path that could make an address confirmed (signup, confirm, import), so a
-suppressed address can never receive mail again unless an operator lifts it by hand.
+checked by every path that could make an address confirmed (signup, confirm, import): an
+address suppressed by a bounce or a complaint never receives mail again unless an operator
+lifts it by hand; a reader's own unsubscribe is lifted only by their next confirmation.
 
 Lexicographic sets instead of ``SSCAN``: iterating by ``ZRANGEBYLEX`` from the last id seen
 never yields an id twice and never skips one that stays in the set, whatever else changes
@@ -143,10 +144,21 @@ class Suppression:
     reason: str
     at: datetime
 
+    @property
+    def by_reader(self) -> bool:
+        """The reader left on their own (unsubscribe, an unsubscribed import row): their own
+        next confirmed signup lifts it. Bounces and complaints wait for an operator."""
+        return by_reader(self.reason)
+
+
+def by_reader(reason: str) -> bool:
+    return reason.strip().lower().startswith("unsubscribe")
+
 
 class SignupOutcome(StrEnum):
     CREATED = "created"
     REFRESHED = "refreshed"  # still pending: preferences replaced, a new confirmation is due
+    RETURNED = "returned"  # had left: pending again, a new confirmation is due at once
     ALREADY_CONFIRMED = "already_confirmed"
     SUPPRESSED = "suppressed"
 
@@ -303,52 +315,33 @@ class SubscriberStore:
         consent_ip: str = "",
         consent_source: str = "",
     ) -> tuple[SignupOutcome, Subscriber | None]:
-        """Create a pending subscriber, or refresh a pending one; never touch a confirmed one.
+        """Create a pending subscriber, or refresh a pending or unsubscribed one; never touch
+        a confirmed one, nor an address suppressed by a bounce or a complaint.
 
         A confirmed subscriber's preferences change only through their own manage link, so
-        a stranger who knows an address cannot alter (or learn anything about) it.
+        a stranger who knows an address cannot alter (or learn anything about) it. A reader
+        who unsubscribed stays suppressed until they confirm again (``confirm`` lifts it).
         """
         _check(frequency, topics, language)
         key = email_key(email)
 
         def body(pipe: Any) -> tuple[SignupOutcome, Subscriber | None]:
-            if pipe.hexists(self.keys.suppressed, key):
+            if self._blocked(pipe, key):
                 pipe.unwatch()
                 return SignupOutcome.SUPPRESSED, None
             old = self._watch_by_email(pipe, key)
             if old is not None and old.status == CONFIRMED:
                 pipe.unwatch()
                 return SignupOutcome.ALREADY_CONFIRMED, old
-            if old is None:
-                new = Subscriber(
-                    id=new_id(),
-                    email=email,
-                    status=PENDING,
-                    frequency=frequency,
-                    topics=topics,
-                    language=language,
-                    created_at=now,
-                    confirmed_at=None,
-                    token_version=1,
-                    consent_ip=consent_ip,
-                    consent_source=consent_source,
-                    updated_at=now,
-                )
-                outcome = SignupOutcome.CREATED
-            else:  # pending, or unsubscribed and no longer suppressed (lifted by hand)
-                new = replace(
-                    old,
-                    email=email,
-                    status=PENDING,
-                    frequency=frequency,
-                    topics=topics,
-                    language=language,
-                    consent_ip=consent_ip,
-                    consent_source=consent_source,
-                    unsubscribed_at=None,
-                    updated_at=now,
-                )
-                outcome = SignupOutcome.REFRESHED
+            choices = _Choices(email, frequency, topics, language, consent_ip, consent_source)
+            outcome = (
+                SignupOutcome.CREATED
+                if old is None
+                else SignupOutcome.RETURNED
+                if old.status == UNSUBSCRIBED
+                else SignupOutcome.REFRESHED
+            )
+            new = _pending(old, choices, now)
             pipe.multi()
             self._write(pipe, old, new)
             pipe.execute()
@@ -359,12 +352,16 @@ class SubscriberStore:
     def confirm(
         self, subscriber_id: str, now: datetime
     ) -> tuple[ConfirmOutcome, Subscriber | None]:
+        """Confirm a pending subscriber; this lifts the reader's own earlier unsubscribe
+        (a bounce or a complaint refuses: ``SUPPRESSED``)."""
+
         def body(pipe: Any) -> tuple[ConfirmOutcome, Subscriber | None]:
             old = self._watch_record(pipe, subscriber_id)
             if old is None:
                 pipe.unwatch()
                 return ConfirmOutcome.NOT_FOUND, None
-            if pipe.hexists(self.keys.suppressed, email_key(old.email)):
+            key = email_key(old.email)
+            if self._blocked(pipe, key):
                 pipe.unwatch()
                 return ConfirmOutcome.SUPPRESSED, old
             if old.status == CONFIRMED:
@@ -375,6 +372,7 @@ class SubscriberStore:
                 return ConfirmOutcome.SUPPRESSED, old
             new = replace(old, status=CONFIRMED, confirmed_at=now, updated_at=now)
             pipe.multi()
+            pipe.hdel(self.keys.suppressed, key)  # their own unsubscribe, lifted by them
             self._write(pipe, old, new)
             pipe.execute()
             return ConfirmOutcome.CONFIRMED, new
@@ -434,21 +432,30 @@ class SubscriberStore:
     def suppress(self, email: str, reason: str, now: datetime) -> None:
         """Never mail ``email`` again (hard bounce, complaint, unsubscribe); also unsubscribes.
 
-        The first reason is kept: a later bounce does not hide that the person unsubscribed.
+        The first reason is kept, except that a bounce or a complaint after the reader's own
+        unsubscribe takes its place (noting it), so a signup cannot lift it.
         """
         key = email_key(email)
 
         def body(pipe: Any) -> None:
-            existing = pipe.hexists(self.keys.suppressed, key)
+            raw = pipe.hget(self.keys.suppressed, key)
+            existing = None if raw is None else _decode_suppression(raw)
             old = self._watch_by_email(pipe, key)
             pipe.multi()
             if old is not None:
                 self._leave(pipe, old, now)
-            if not existing:
+            if existing is None:
                 _add_suppression(pipe, self.keys, old.email if old else email, reason, now)
+            elif existing.by_reader and not by_reader(reason):
+                note = f"{reason} (after: {existing.reason}, {existing.at.date().isoformat()})"
+                _add_suppression(pipe, self.keys, existing.email, note, now)
             pipe.execute()
 
         self._transact(body)
+
+    def is_blocked(self, email: str) -> bool:
+        """Suppressed for a reason only an operator lifts (a bounce, a complaint)."""
+        return self._blocked(self.r, email_key(email))
 
     def unsuppress(self, email: str) -> bool:
         """Operator only: lift a suppression (the person must then sign up and confirm again)."""
@@ -519,6 +526,10 @@ class SubscriberStore:
                 except redis.WatchError:
                     continue
 
+    def _blocked(self, client: Any, key: str) -> bool:
+        raw = client.hget(self.keys.suppressed, key)
+        return raw is not None and not _decode_suppression(raw).by_reader
+
     def _watch_by_email(self, pipe: Any, key: str) -> Subscriber | None:
         sid = pipe.hget(self.keys.by_email, key)
         return None if sid is None else self._watch_record(pipe, sid.decode())
@@ -574,6 +585,50 @@ class SubscriberStore:
             return [(s, False) for s in subs]
         flags = self.r.hmget(self.keys.suppressed, [email_key(s.email) for s in subs])
         return [(s, flag is not None) for s, flag in zip(subs, flags, strict=True)]
+
+
+@dataclass(frozen=True)
+class _Choices:
+    """What one signup asked for, and where the consent came from."""
+
+    email: str
+    frequency: str
+    topics: tuple[str, ...]
+    language: str
+    consent_ip: str
+    consent_source: str
+
+
+def _pending(old: Subscriber | None, c: _Choices, now: datetime) -> Subscriber:
+    """The pending record a signup writes: a new one, or ``old`` (pending, or unsubscribed
+    and no longer suppressed) with the new choices."""
+    if old is None:
+        return Subscriber(
+            id=new_id(),
+            email=c.email,
+            status=PENDING,
+            frequency=c.frequency,
+            topics=c.topics,
+            language=c.language,
+            created_at=now,
+            confirmed_at=None,
+            token_version=1,
+            consent_ip=c.consent_ip,
+            consent_source=c.consent_source,
+            updated_at=now,
+        )
+    return replace(
+        old,
+        email=c.email,
+        status=PENDING,
+        frequency=c.frequency,
+        topics=c.topics,
+        language=c.language,
+        consent_ip=c.consent_ip,
+        consent_source=c.consent_source,
+        unsubscribed_at=None,
+        updated_at=now,
+    )
 
 
 def _check(frequency: str, topics: tuple[str, ...], language: str) -> None:

@@ -165,10 +165,8 @@ def test_headers_are_exact(publisher: Publisher) -> None:
     assert msg["Message-ID"] == "<daily-2026-11-03.sub7@news.example.org>"
     assert msg["MIME-Version"] == "1.0"
     assert msg["List-Id"] == '"InSight Crime Daily digest" <daily.newsletter.news.example.org>'
-    assert msg["List-Unsubscribe"] == (
-        "<https://news.example.org/unsubscribe/tok7.sig7>, "
-        "<mailto:unsubscribe@news.example.org?subject=unsubscribe%20tok7.sig7>"
-    )
+    # Only the https one-click URL: no mailto unless a mailbox that reads it is configured.
+    assert msg["List-Unsubscribe"] == "<https://news.example.org/unsubscribe/tok7.sig7>"
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"  # RFC 8058 §3.1
     assert msg["Precedence"] == "bulk"
     assert msg["Content-Language"] == "en"
@@ -189,16 +187,17 @@ def test_long_list_unsubscribe_is_not_folded_into_encoded_words(publisher: Publi
     assert_lines_ok(data)
 
 
-def test_mailto_can_be_configured_or_left_out(publisher: Publisher) -> None:
+def test_mailto_only_when_configured(publisher: Publisher) -> None:
     seg = segment(1)
     rendered = render_digest(seg, publisher, PUBLIC, NOW)
     sender = default_sender(publisher, PUBLIC)
-    none = build_message_template(
-        rendered, seg, publisher, PUBLIC, sender, NOW, unsubscribe_mailto=""
-    )
-    assert parse(personalise(none, recipient(1)))["List-Unsubscribe"] == (
-        "<https://news.example.org/unsubscribe/tok1.sig1>"
-    )
+    for unset in ("", None):
+        none = build_message_template(
+            rendered, seg, publisher, PUBLIC, sender, NOW, unsubscribe_mailto=unset
+        )
+        assert parse(personalise(none, recipient(1)))["List-Unsubscribe"] == (
+            "<https://news.example.org/unsubscribe/tok1.sig1>"
+        )
     other = build_message_template(
         rendered, seg, publisher, PUBLIC, sender, NOW, unsubscribe_mailto="list@example.net"
     )
@@ -305,7 +304,7 @@ def test_unsafe_url_characters_are_percent_encoded(publisher: Publisher) -> None
     assert "<script>" not in html and "<script>" not in text
     unsub = "https://news.example.org/unsubscribe/a%22%3E%3Cscript%3Ex%3C/script%3E%20b%2Cc"
     assert f'href="{unsub}"' in html
-    assert str(msg["List-Unsubscribe"]).startswith(f"<{unsub}>, <mailto:")
+    assert str(msg["List-Unsubscribe"]) == f"<{unsub}>"
     assert 'href="https://news.example.org/preferences/%C3%A9?a=1&amp;b=2"' in html
     assert "https://news.example.org/preferences/%C3%A9?a=1&b=2" in text
 

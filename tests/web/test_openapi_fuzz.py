@@ -45,6 +45,7 @@ EXCLUDED: dict[str, list[str]] = {
         for method in ("GET", "POST")
     },
     "POST /subscribe": ["positive_data_acceptance"],
+    "POST /manage": ["positive_data_acceptance"],
     "POST /api/subscribers": ["positive_data_acceptance"],
     "POST /api/articles": ["positive_data_acceptance"],
 }

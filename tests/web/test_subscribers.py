@@ -144,10 +144,12 @@ def test_double_opt_in_through_the_confirmation_email(client, catcher, service):
     assert again.status_code == 200 and "already subscribed" in again.text
 
 
-def test_the_answer_never_tells_whether_an_address_is_known(client, catcher, service, clock):
+def test_the_answer_never_tells_whether_an_address_is_known(
+    client, catcher, service, clock, mail_context
+):
     confirmed(client, catcher, "known@example.org")
     subscribe(client, "pending@example.org")
-    service.suppress("gone@example.org", "complaint")
+    mail_context.suppressions.suppress("gone@example.org", "complaint")
     # A signup within two minutes of the last is a double submit, answered by the same
     # confirmation (tests/services/test_confirmations.py); this one is a new request.
     clock.advance(minutes=3)
@@ -234,9 +236,19 @@ def test_rfc8058_one_click_post_unsubscribes(client, catcher, service, encoding)
         == 200
     )
     assert "You are unsubscribed" in fresh.get(f"/unsubscribe/{token}").text
-    # Signing up again does not bring the address back.
+    # Signing up again alone does not bring the address back: it stays suppressed and gets
+    # no digest until its owner confirms from the new confirmation email.
     subscribe(client, "leave@example.org")
-    assert service.store.get_by_email("leave@example.org").status == "unsubscribed"  # type: ignore[union-attr]
+    assert service.store.get_by_email("leave@example.org").status == "pending"  # type: ignore[union-attr]
+    assert service.store.is_suppressed("leave@example.org")
+    assert [s.email for s in service.store.iter_active("daily")] == ["stay@example.org"]
+    *_, again = mail_to(catcher, "leave@example.org")
+    assert post_form(client, f"/confirm/{confirm_link(again)}").status_code == 200
+    assert not service.store.is_suppressed("leave@example.org")
+    assert sorted(s.email for s in service.store.iter_active("daily")) == [
+        "leave@example.org",
+        "stay@example.org",
+    ]
 
 
 def test_preferences_change_and_revoked_links(client, catcher, service):

@@ -5,7 +5,9 @@ No page lists every address: the counts come from the store's index sizes, the s
 kept for SEGMENT_CACHE_S so reloading the page does not repeat it; addresses appear only
 as results of a search. The suppression list is stored in clear (keyed by the lower-cased
 address), so an exact address is one lookup and a partial one a scan of the list
-(``SubscriberStore.search_suppressed``), stopped after SEARCH_LIMIT hits.
+(``SubscriberStore.search_suppressed``), stopped after SEARCH_LIMIT hits. A found
+suppression shows its reason and date and a button that lifts it (the operator's call:
+bounces and complaints are never lifted otherwise).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -131,6 +134,22 @@ def make_router(kit: AdminKit) -> APIRouter:
             min_partial=MIN_PARTIAL,
             search_limit=SEARCH_LIMIT,
             **data,
+        )
+
+    @router.post("/admin/subscribers/unsuppress")
+    async def unsuppress(request: Request) -> Response:
+        """Lift one address's suppression (the operator's decision, e.g. a fixed mailbox)."""
+        form = await kit.form(request)
+        address = str(form.get("email", ""))[:MAX_QUERY]
+        lifted = await run_in_threadpool(kit.ctx.suppressions.lift, address)
+        back = "/admin/subscribers?" + urlencode({"q": address})
+        if lifted is None:
+            return kit.redirect(back, "That address is not on the suppression list.")
+        since = lifted.at.strftime("%Y-%m-%d")
+        return kit.redirect(
+            back,
+            f"Suppression lifted ({lifted.reason}, since {since}): the address receives "
+            "nothing until its owner signs up and confirms again.",
         )
 
     return router

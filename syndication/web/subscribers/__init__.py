@@ -22,7 +22,8 @@ multipart/form-data, bounded in size) so no extra dependency is needed.
 - Expired and tampered links get a page in the reader's language that says which it is
   and where to go next (sign up again; the link in the latest newsletter).
 
-The pages, one module each: ``signup`` (the form and the JSON API), ``confirm``,
+The pages, one module each: ``signup`` (the form and the JSON API), ``manage`` (the
+preferences link by mail, for a reader without an old newsletter), ``confirm``,
 ``preferences``, ``unsubscribe`` (with RFC 8058 one-click) and ``webhooks`` (the mail
 provider's bounces and complaints). Each has a small class whose methods are the routes
 and an ``add_routes(router, face)``; what they share is ``face.SubscriberFace`` (the
@@ -37,7 +38,14 @@ from typing import Any
 from fastapi import APIRouter
 
 from syndication.services.subscriptions import SubscriptionService
-from syndication.web.subscribers import confirm, preferences, signup, unsubscribe, webhooks
+from syndication.web.subscribers import (
+    confirm,
+    manage,
+    preferences,
+    signup,
+    unsubscribe,
+    webhooks,
+)
 from syndication.web.subscribers.face import SubscriberFace
 
 __all__ = ["SubscriberFace", "make_router"]
@@ -47,6 +55,6 @@ def make_router(ctx: Any, service: SubscriptionService | None = None) -> APIRout
     """Routes over ``service`` (default ``ctx.subscriptions``); ``ctx`` gives the settings."""
     router = APIRouter()
     face = SubscriberFace(ctx, service)
-    for module in (signup, confirm, preferences, unsubscribe, webhooks):
+    for module in (signup, manage, confirm, preferences, unsubscribe, webhooks):
         module.add_routes(router, face)
     return router

@@ -29,6 +29,9 @@ log = logging.getLogger("syndication.web.subscribers")
 #: The language switcher: every locale with a catalog, each by its own name.
 LOCALE_CHOICES = [(code, i18n.LANGUAGE_NAMES.get(code, code)) for code in i18n.LOCALES]
 SIGNUP_FORM = "subscribe"
+MANAGE_FORM = "manage"
+#: Forms with no token in their URL: their CSRF field is bound to the browser's nonce cookie.
+NONCE_FORMS = (SIGNUP_FORM, MANAGE_FORM)
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
@@ -122,10 +125,10 @@ class SubscriberFace:
     def form_page(
         self, request: Request, name: str, locale: str, form: str, status: int = 200, **values: Any
     ) -> HTMLResponse:
-        """A page with a form and its CSRF field. The signup form's field is bound to the
-        browser's nonce cookie (set here if new); a token page's form to its link only."""
+        """A page with a form and its CSRF field. The signup and manage forms' field is bound
+        to the browser's nonce cookie (set here if new); a token page's form to its link only."""
         guard = self.csrf()
-        if form != SIGNUP_FORM:
+        if form not in NONCE_FORMS:
             token = guard.token(form, self.now())
             return self.page(name, locale, status, csrf_token=token, **values)
         nonce, fresh = guard.nonce(request)
@@ -140,7 +143,7 @@ class SubscriberFace:
         """The 400 notice for a form whose CSRF field does not check out, else None."""
         submitted = first(fields, FIELD)
         failure = self.csrf().check(
-            request, submitted, form, self.now(), with_cookie=form == SIGNUP_FORM
+            request, submitted, form, self.now(), with_cookie=form in NONCE_FORMS
         )
         if failure is None:
             return None

@@ -107,13 +107,21 @@ def ended_page(face: SubscriberFace, locale: str) -> HTMLResponse:
 def unsubscribed_page(
     face: SubscriberFace, sub: Subscriber, locale: str, just_now: bool
 ) -> HTMLResponse:
+    """Says it is done, and where to come back (the preferences link offers a new signup)."""
     _ = i18n.translations(locale).gettext
     text = (
         _("We will not send newsletters to %(email)s again. Sorry to see you go.")
         if just_now
         else _("We will not send newsletters to %(email)s again.")
     )
-    return message(face, locale, _("You are unsubscribed"), text % {"email": sub.email})
+    return message(
+        face,
+        locale,
+        _("You are unsubscribed"),
+        text % {"email": sub.email},
+        link=f"{face.service.preferences_url(sub)}?lang={locale}",
+        link_text=_("Changed your mind? Subscribe again"),
+    )
 
 
 def too_many(face: SubscriberFace, locale: str, retry_after: int) -> HTMLResponse:

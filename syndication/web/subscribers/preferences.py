@@ -1,5 +1,8 @@
 """Changing what one receives: ``GET/POST /preferences/{token}`` (the manage link).
 
+For a reader who unsubscribed, the page offers to subscribe again: the signup form with
+their address and last choices, posted to ``/subscribe`` (double opt-in, rate limited).
+
 The form carries a CSRF field bound to this subscriber's preferences form; a refused or
 invalid form is shown again with what was posted.
 """
@@ -18,7 +21,7 @@ from syndication.web import openapi
 from syndication.web.csrf import FIELD
 from syndication.web.forms import Fields, first, read_form
 from syndication.web.subscribers.choices import choices
-from syndication.web.subscribers.face import SubscriberFace
+from syndication.web.subscribers.face import SIGNUP_FORM, SubscriberFace
 from syndication.web.subscribers.messages import ended_page, invalid_link, managed
 
 
@@ -59,9 +62,11 @@ class PreferencesPages:
         if isinstance(found, HTMLResponse):
             return found
         sub, locale = found
-        if sub.status == UNSUBSCRIBED:
-            return ended_page(face, locale)
         values = await choices(face, locale, sub)
+        if sub.status == UNSUBSCRIBED:  # no dead end: offer to come back, confirmed by mail
+            return face.form_page(
+                request, "resubscribe", locale, SIGNUP_FORM, subscriber=sub, **values
+            )
         return preferences_form(face, request, sub, token, locale, **values)
 
     async def save_preferences(self, request: Request, token: str) -> HTMLResponse:

@@ -38,7 +38,7 @@ class EmailEventsHook:
         events = data.get("events", [data]) if isinstance(data, dict) else data
         if not isinstance(events, list):
             raise ApiError(422, 'expected an event, a list of events, or {"events": [...]}')
-        report = await run_in_threadpool(self.face.service.record_events, events)
+        report = await run_in_threadpool(self.face.ctx.suppressions.record_events, events)
         return JSONResponse(report)
 
 
