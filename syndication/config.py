@@ -150,6 +150,15 @@ class Publisher(_Toml):
     def attribution_name(self) -> str:
         return self.attribution.name or self.name
 
+    @property
+    def address_line(self) -> str:
+        """Name and postal address on one line for page and email footers, the name once:
+        an address that starts with the name ("InSight Crime, Medellín") is the whole line."""
+        name, postal = " ".join(self.name.split()), " ".join(self.postal_address.split())
+        if not postal:
+            return name
+        return postal if postal.startswith(name) else f"{name}, {postal}"
+
 
 # -- Typed, nested settings ------------------------------------------------------------------
 # Each group's defaults are written here once: the environment model below takes its defaults

@@ -43,6 +43,8 @@ MAX_TOPICS = 30
 MAX_RELATED = 50
 MAX_CAPTION = 1000
 MAX_URL = 2048
+MAX_CHANGES = 20
+"""Entries of ``Article.changes``: a note of changes, not an edit history."""
 
 # Dates: a fixed window that every feed format and RFC 822 can write (year 1 with a +14:00
 # offset overflows datetime when converted to UTC) …
@@ -219,6 +221,12 @@ class Article(Strict):
     licence: str = "CC-BY-NC-4.0"
     republishable: bool = True
     related: list[RelatedLink] = Field(default_factory=list, max_length=MAX_RELATED)
+    # Who to credit when it is not the configured publisher (a guest piece, or a sample
+    # written for this project): attribution names this party instead (CC 4.0 §3(a)(1)(A)).
+    publisher: Name | None = None
+    # What the importer removed or restructured from the source, as syndication.changes
+    # words it ("removed page navigation"): every outbound copy says so (CC 4.0 §3(a)(1)(B)).
+    changes: list[Name] = Field(default_factory=list, max_length=MAX_CHANGES)
     # The date in the feed item id (syndication.identity.feed_item_id), fixed by the store
     # when the article is first stored and never taken from input: ids never change.
     feed_date: date | None = Field(default=None, json_schema_extra={"readOnly": True})

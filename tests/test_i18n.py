@@ -536,7 +536,9 @@ def test_spanish_digest_strings_dates_and_attribution() -> None:
         "2 de noviembre de 2026",
         "por Sergio Saffón",
         "Publicado por InSight Crime bajo la licencia",
-        "Puede republicarlo citando la fuente y con un enlace al original.",
+        "Puede republicarlo solo con fines no comerciales, si menciona a InSight Crime en la "
+        "firma, enlaza al original al principio y al final e indica qué cambió.",
+        "Cómo republicarlo",
         "Ver en el navegador",
         "Darse de baja",
         "Recibe este correo porque se suscribió al boletín «resumen diario» de InSight Crime "

@@ -6,7 +6,9 @@ CMSs and SEO plugins emit for search engines, ``@graph`` included), then OpenGra
 ``<link rel=canonical>``, ``<html lang>``). The body is the ``itemprop=articleBody``
 element, else the largest ``<article>``, else the main content block, with the page
 chrome (navigation, share/donate/newsletter boxes, forms, related posts) cut out before
-the sanitiser sees it — the sanitiser keeps text, so chrome must go here.
+the sanitiser sees it — the sanitiser keeps text, so chrome must go here. What was cut
+that a reader would have seen (a block with text) is recorded in ``changes``
+(``syndication.changes``), so every copy notes that it differs from the page.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import lxml.html
 from lxml import etree
 from lxml.html import HtmlElement as Element
 
+from syndication import changes as note
 from syndication.config import Publisher
 from syndication.ingest.common import (
     language_code,
@@ -49,6 +52,24 @@ _CHROME_WORDS = frozenset(
     }
 )  # fmt: skip
 _CHROME_TOKENS = frozenset({"sharedaddy", "addtoany", "jp-relatedposts", "yarpp-related"})
+# Chrome a reader never sees: cutting it changes nothing worth a note.
+_UNSEEN_TAGS = frozenset(
+    {"script", "style", "noscript", "template", "link", "meta", "input", "svg", "h1"}
+)
+# How the note names what was cut, by the words of its tag, class or id; page navigation
+# for everything else.
+_CHANGE_WORDS = {
+    **dict.fromkeys(("share", "sharing", "social", "sharedaddy", "addtoany"), note.SHARE),
+    **dict.fromkeys(("donate", "donation"), note.DONATION),
+    **dict.fromkeys(("newsletter", "subscribe", "subscription", "signup", "form"), note.NEWSLETTER),
+    **dict.fromkeys(("related", "jp-relatedposts", "yarpp-related"), note.RELATED),
+    **dict.fromkeys(("comments", "comment"), note.COMMENTS),
+    **dict.fromkeys(("advert", "advertisement", "ad", "ads", "sponsor", "promo"), note.ADVERTS),
+}
+_CHANGE_ORDER = (
+    note.NAVIGATION, note.SHARE, note.DONATION, note.NEWSLETTER, note.RELATED, note.COMMENTS,
+    note.ADVERTS,
+)  # fmt: skip
 _CHROME_ROLES = frozenset({"navigation", "complementary", "banner", "contentinfo", "search"})
 _CONTENT_TOKENS = frozenset(
     {
@@ -81,7 +102,8 @@ def parse_html_page(
     page_url = _page_url(doc, ld, meta, url)
     title = _title(doc, ld, meta, publisher)
     published, updated = _dates(doc, ld, meta, publisher_tz(publisher))
-    body_html = _body(doc) or paragraphs_html(
+    body_html, changes = _body(doc)
+    body_html = body_html or paragraphs_html(
         [squash(p) for p in (ld.text("articleBody") or "").split("\n") if p.strip()]
     )
     if not body_html:
@@ -93,6 +115,7 @@ def parse_html_page(
         "published_at": published,
         "updated_at": updated,
         **_classification(doc, ld, meta, publisher),
+        "changes": changes,
     }
     summary = ld.text("description") or _first(meta, "og:description", "description")
     if summary:
@@ -415,18 +438,37 @@ def _body_root(doc: Element) -> Element | None:
     return best
 
 
-def _body(doc: Element) -> str:
+def _change_of(el: Element) -> str | None:
+    """How the note of changes names cutting ``el``; None for what no reader saw."""
+    if el.tag in _UNSEEN_TAGS or not _text_length(el):
+        return None
+    style = (el.get("style") or "").replace(" ", "").lower()
+    if "display:none" in style or el.get("hidden") is not None:
+        return None
+    words = {el.tag, *_tokens(el)}
+    words |= {part for token in _tokens(el) for part in _SPLIT.split(token) if part}
+    found = [_CHANGE_WORDS[w] for w in sorted(words) if w in _CHANGE_WORDS]
+    return found[0] if found else note.NAVIGATION
+
+
+def _body(doc: Element) -> tuple[str, list[str]]:
+    """The body's HTML and the note-of-changes phrases for the chrome cut out of it."""
     root = _body_root(doc)
     if root is None:
-        return ""
+        return "", []
+    cut: set[str] = set()
     for el in list(root.iterdescendants()):
         if el.getparent() is not None and _is_chrome(el):
+            change = _change_of(el)
+            if change:
+                cut.add(change)
             el.drop_tree()
     for img in root.iter("img"):
         lazy = img.get("data-src") or img.get("data-lazy-src") or img.get("data-original")
         if lazy and (not img.get("src") or img.get("src", "").startswith("data:")):
             img.set("src", lazy)
-    return _inner_html(root) if _text_length(root) else ""
+    changes = [c for c in _CHANGE_ORDER if c in cut]
+    return (_inner_html(root), changes) if _text_length(root) else ("", [])
 
 
 def _inner_html(el: Element) -> str:

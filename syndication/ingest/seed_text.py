@@ -15,6 +15,11 @@ the "SEE ALSO" lines become related links to a search on the publisher's site fo
 title (WordPress ``/?s=``), the one target that is sure to exist and find the piece.
 The end of the body is found by the first page-chrome line (share, donate, "Was this
 content helpful?", the CC terms, Related Content, About …): nothing after it is article.
+
+What is cut or reshaped is recorded in ``changes`` (``syndication.changes``): the page's
+navigation (breadcrumb and what follows the body), the "See also" lines (kept as related
+links, out of the text) and the lines made into headings. The dump is the source, so the
+text we send out differs from it and must say so (CC 4.0 §3(a)(1)(B)).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote_plus
 
+from syndication import changes as note
 from syndication.config import Publisher
 from syndication.ingest.common import publisher_tz, squash, truncate
 from syndication.ingest.normalise import IngestError, article_from_data
@@ -94,7 +100,8 @@ def parse_page_dump(
     crumbs = breadcrumb[: -len(title)] if breadcrumb else ""
     section_line = header[-2] if len(header) >= 2 and header[-2] != breadcrumb else None
 
-    body_lines = _body_lines([line for i, line in nonempty if i > meta_at], publisher)
+    after_meta = [line for i, line in nonempty if i > meta_at]
+    body_lines = _body_lines(after_meta, publisher)
     related: list[dict[str, str]] = []
     paragraphs: list[tuple[str, str]] = []  # (tag, text)
     for line in body_lines:
@@ -110,6 +117,10 @@ def parse_page_dump(
     if not any(tag == "p" for tag, _ in paragraphs):
         raise IngestError("no article text after the 'TOPIC / DATE BY NAME' line")
     body_text = " ".join(text for _, text in paragraphs)
+    headings = sum(1 for tag, _ in paragraphs if tag == "h2")
+    changes = [note.NAVIGATION] if breadcrumb or len(body_lines) < len(after_meta) else []
+    changes += [note.see_also_removed(len(related))] if related else []
+    changes += [note.headings_made(headings)] if headings else []
 
     language, names = _split_rest(meta.group("rest"), publisher)
     authors = [proper_name(n, body_text) for n in _NAME_SEPARATORS.split(names) if n.strip()]
@@ -124,6 +135,7 @@ def parse_page_dump(
         "section": _section(section_line, crumbs, body_text) if section_line else None,
         "topics": [title_case(meta.group("topic"), body_text)],
         "related": related,
+        "changes": changes,
     }
     return article_from_data(data, publisher, now)
 

@@ -9,6 +9,12 @@ dates are ISO 8601 (RFC 3339).
 Text stays text: titles, subtitle, summary and rights are Atom text constructs without a
 ``type`` or with ``type="text"`` (RFC 4287 §3.1.1.1), which readers never render as HTML;
 only ``content`` is ``type="html"``, the sanitised body and our escaped footer.
+
+Licences per entry (RFC 4946): an entry without a ``license`` link inherits the feed's
+(§2.4), so an all-rights-reserved entry in a CC feed would read as CC-licensed. Such an
+entry carries the "unspecified" licence link (§2.1, ``UNSPECIFIED``), which stops the
+inheritance, and its ``rights`` says "All rights reserved" (RFC 4287 §4.2.10, the human
+reading, which RFC 4946 §2.5 keeps separate from the links).
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ from syndication.render.feed_common import (
 from syndication.render.feed_ext import NAMESPACE, EntryExtension, FeedExtension
 
 ATOM = MEDIA_TYPES["atom"]
+#: RFC 4946 §2.1: "the license is unspecified", so not inherited from the feed.
+UNSPECIFIED = "http://purl.org/atompub/license#unspecified"
 
 
 def build_atom(
@@ -88,7 +96,7 @@ def _build_atom(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
         fe = fg.add_entry(order="append")
         entries.append(fe)
         try:
-            _entry(fe, it)
+            _entry(fe, it, inherits=channel_terms.url is not None)
         except Exception as exc:
             raise ItemFailed(index, exc) from exc
     try:
@@ -98,7 +106,8 @@ def _build_atom(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
         raise
 
 
-def _entry(fe: FeedEntry, it: Item) -> None:
+def _entry(fe: FeedEntry, it: Item, inherits: bool) -> None:
+    """``inherits``: the feed has a licence link, which an entry without one would take."""
     fe.id(it.id)
     fe.title(it.title)
     fe.updated(it.modified)
@@ -112,8 +121,8 @@ def _entry(fe: FeedEntry, it: Item) -> None:
     fe.rights(it.terms.rights)
     ext: EntryExtension = fe.syn
     ext.link(it.url, "alternate", "text/html")
-    if it.terms.url:
-        ext.link(it.terms.url, "license")
+    if it.terms.url or inherits:
+        ext.link(it.terms.url or UNSPECIFIED, "license")
     if it.image is not None:
         ext.link(it.image.url, "enclosure", it.image.media_type)
         ext.image(it.image)

@@ -41,6 +41,7 @@ import lxml.html
 from jinja2 import Template
 from markupsafe import Markup, escape
 
+from syndication.changes import note_of_changes
 from syndication.config import Publisher
 from syndication.i18n import N_, SOURCE, format_date, supported, translations
 from syndication.licences import LICENCES, Licence, deed_url, display_name, legal_code_url
@@ -162,6 +163,12 @@ def _separators(names: Sequence[str], locale: str = SOURCE) -> list[str]:
     return [", "] * (count - 2) + last + [", "]
 
 
+def credited_name(article: Article, publisher: Publisher) -> str:
+    """Who the attribution names: the article's own publisher where it has one (a guest
+    piece, a sample written for this project), else the configured one's attribution name."""
+    return article.publisher or publisher.attribution_name
+
+
 def byline(article: Article, publisher: Publisher) -> list[tuple[str, str]]:
     """The byline as (kind, text) segments, kind one of "text", "author", "publisher".
 
@@ -170,7 +177,7 @@ def byline(article: Article, publisher: Publisher) -> list[tuple[str, str]]:
     In the article's language where the words are ours (see :func:`byline_format`).
     """
     locale = block_locale(article.language)
-    return _byline(article, _pieces(publisher, locale), locale)
+    return _byline(article, _pieces(publisher, locale, article.publisher), locale)
 
 
 def _byline(article: Article, pieces: _Pieces, locale: str) -> list[tuple[str, str]]:
@@ -255,11 +262,17 @@ def _pieces_of(name: str, byline_fmt: str, note: str, contact: str) -> _Pieces:
     return _Pieces(name, parts, note.strip(), tuple(_contact(contact.strip())))
 
 
-def _pieces(publisher: Publisher, locale: str = SOURCE) -> _Pieces:
-    """Keyed on the values themselves (a ``Publisher`` is mutable), so never stale."""
+def _pieces(publisher: Publisher, locale: str = SOURCE, name: str | None = None) -> _Pieces:
+    """Keyed on the values themselves (a ``Publisher`` is mutable), so never stale.
+    ``name``: the article's own publisher, credited instead (:func:`credited_name`); the
+    configured publisher's note and contact line are not that party's, so they are left out."""
     terms = publisher.attribution
+    own = not name or name == publisher.attribution_name
     return _pieces_of(
-        publisher.attribution_name, byline_format(publisher, locale), terms.note, terms.contact
+        publisher.attribution_name if own or name is None else name,
+        byline_format(publisher, locale),
+        terms.note if own else "",
+        terms.contact if own else "",
     )
 
 
@@ -287,7 +300,7 @@ def _context(
     image: Image | None = None,
 ) -> dict[str, Any]:
     locale = block_locale(article.language)
-    pieces = _pieces(publisher, locale)
+    pieces = _pieces(publisher, locale, article.publisher)
     published = article.published_at
     updated = article.modified
     changed = updated.date() != published.date()
@@ -316,7 +329,7 @@ def _context(
             if credit is not None and credit.licence is not None
             else None
         ),
-        "changes_note": changes_note or "",
+        "changes_note": changes_note or note_of_changes(article.changes, article.language) or "",
         "note": pieces.note,
         "contact": list(pieces.contact),
     }
@@ -510,6 +523,7 @@ __all__ = [
     "byline",
     "byline_format",
     "byline_text",
+    "credited_name",
     "date_label",
     "inspect_attribution",
     "join_names",

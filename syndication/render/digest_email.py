@@ -58,6 +58,7 @@ from syndication.i18n import N_
 from syndication.licences import LICENCES, deed_url, display_name
 from syndication.models import Article
 from syndication.render import headers
+from syndication.render.licence_terms import licence_terms
 from syndication.templating import templates_dir
 
 #: Gmail clips a message whose HTML part is larger than this ("[Message clipped]").
@@ -431,12 +432,27 @@ def _ordered(segment: DigestSegment) -> list[Article]:
 
 
 def _item(
-    article: Article, tz: ZoneInfo, language: str, archive_url: str, featured: bool = False
+    article: Article,
+    tz: ZoneInfo,
+    language: str,
+    archive_url: str,
+    featured: bool = False,
+    publisher: Publisher | None = None,
+    base: str = "",
 ) -> dict[str, Any]:
     licence = LICENCES.get(article.licence)
     url = article.url
     if len(str(escape(url))) > MAX_ARTICLE_URL or _CONTROL.search(url) or " " in url:
         url = archive_url
+    name = article.publisher or (publisher.attribution_name if publisher else "")
+    # The licence sentence every face shares (render/licence_terms.py), in the email's
+    # language; republishable stories link the republish page, where the full terms are.
+    terms = licence_terms(article.licence, _text(name, 200), language) if licence else None
+    republish = (
+        f"{base}/republish/{quote(article.id, safe='')}"
+        if base and terms is not None and terms.republishable and article.republishable
+        else None
+    )
     return {
         "title": _text(article.title, TITLE_CHARS),
         "url": url,
@@ -450,15 +466,10 @@ def _item(
         "licence_name": display_name(licence, language) if licence else article.licence,
         "licence_url": deed_url(licence, language) if licence else None,
         "creative_commons": article.licence.startswith("CC"),
+        "publisher": _text(name, 200),
+        "terms": terms,
+        "republish_url": republish,
     }
-
-
-def _address_line(publisher: Publisher) -> str:
-    """Name and postal address for the footer (CAN-SPAM wants the postal address)."""
-    name, postal = _one_line(publisher.name), _one_line(publisher.postal_address)
-    if not postal:
-        return name
-    return postal if postal.startswith(name) else f"{name}, {postal}"
 
 
 def _choose_marker(segment: DigestSegment, publisher: Publisher, public_url: str) -> str:
@@ -503,7 +514,7 @@ def _context(
             "name": _text(publisher.name, 200),
             "site_url": publisher.site_url,
             "postal_address": _one_line(publisher.postal_address),
-            "address_line": _address_line(publisher),
+            "address_line": _one_line(publisher.address_line),
             "description": _one_line(publisher.description),
             "logo_url": publisher.logo_url,
             "contact_email": publisher.contact_email,
@@ -518,7 +529,7 @@ def _context(
         },
         "intro": intro_paragraphs(segment.intro),
         "items": [
-            _item(a, tz, locale, archive_url, featured=a.id == segment.featured)
+            _item(a, tz, locale, archive_url, a.id == segment.featured, publisher, base)
             for a in _ordered(segment)
         ],
         "links": {

@@ -23,9 +23,14 @@ from urllib.parse import urlsplit
 import lxml.etree
 import lxml.html
 
+from syndication.changes import note_locale, note_of_changes
+from syndication.i18n import N_, SOURCE, translations
 from syndication.identity import feed_item_id
-from syndication.licences import LICENCES, Licence
+from syndication.licences import LICENCES, Licence, display_name
 from syndication.models import Article
+
+#: The class of the note of changes, as in partner copies (render/attribution.py).
+CHANGES_CLASS = "syndication-changes"
 
 log = logging.getLogger(__name__)
 
@@ -287,6 +292,45 @@ def terms(spdx: str) -> Terms:
 
 # --- attribution ------------------------------------------------------------------------
 
+# Translators: %(title)s is the quoted title linked to the original, %(credits)s the authors
+# and the publisher, %(url)s the original's address, linked.
+_CREDIT_HTML = N_("%(title)s by %(credits)s was first published at %(url)s.")
+# Translators: the plain-text twin of the feed footer's first sentence.
+_CREDIT_PLAIN = N_("%(title)s by %(credits)s, first published at %(url)s.")
+# Translators: %(licence)s is the licence's exact name (linked in HTML).
+_REPUBLISHED = N_("Republished under %(licence)s.")
+_REPUBLISHED_PLAIN = N_("Republished under %(licence)s (%(url)s).")
+_LICENCE_ONLY = N_("Licence: %(licence)s.")
+
+
+@dataclass(frozen=True)
+class _FooterWords:
+    """The footer's sentences for one licence in one language, made once per pair."""
+
+    credit_html: str
+    credit_plain: str
+    licence_html: str
+    licence_plain: str
+
+
+@cache
+def _footer_words(spdx: str, locale: str) -> _FooterWords:
+    """The feed footer is worded in the article's language; the licence keeps its exact
+    name and canonical URI (what identifies it, in every language), as ``rel="license"``."""
+    gettext = translations(locale).gettext
+    lic = LICENCES[spdx]
+    if spdx.startswith("CC") and lic.url:
+        link = f'<a rel="license" href="{escape(lic.url, quote=True)}">{escape(lic.name)}</a>'
+        html = gettext(_REPUBLISHED) % {"licence": link}
+        plain = gettext(_REPUBLISHED_PLAIN) % {"licence": lic.name, "url": lic.url}
+    elif not lic.republishable:
+        plain = display_name(lic, locale) + "."
+        html = escape(plain)
+    else:
+        plain = gettext(_LICENCE_ONLY) % {"licence": lic.name}
+        html = escape(plain)
+    return _FooterWords(gettext(_CREDIT_HTML), gettext(_CREDIT_PLAIN), html, plain)
+
 
 def _credit(authors: Sequence[str], publisher: str) -> str:
     return f"{', '.join(authors)}, {publisher}" if authors else publisher
@@ -297,29 +341,59 @@ def _text(value: str) -> str:
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _footer(title: str, url: str, authors: Sequence[str], publisher: str, t: Terms) -> str:
+def _footer(
+    title: str,
+    url: str,
+    authors: Sequence[str],
+    publisher: str,
+    t: Terms,
+    locale: str = SOURCE,
+    note: str | None = None,
+) -> str:
     href = escape(url, quote=True)
-    return (
-        f'<hr/><p class="attribution">&#8220;<a href="{href}">{_text(title)}</a>&#8221; by '
-        f"{_text(_credit(authors, publisher))} was first published at "
-        f'<a href="{href}">{_text(url)}</a>. {t.html}</p>'
-    )
+    words = _footer_words(t.licence.spdx, locale)
+    credit = words.credit_html % {
+        "title": f'&#8220;<a href="{href}">{_text(title)}</a>&#8221;',
+        "credits": _text(_credit(authors, publisher)),
+        "url": f'<a href="{href}">{_text(url)}</a>',
+    }
+    lang = "" if locale == SOURCE else f' lang="{locale}"'
+    changes = f'<p class="attribution {CHANGES_CLASS}">{_text(note)}</p>' if note else ""
+    return f'<hr/><p class="attribution"{lang}>{credit} {words.licence_html}</p>{changes}'
 
 
-def _credit_line(title: str, url: str, authors: Sequence[str], publisher: str, t: Terms) -> str:
-    return f"“{title}” by {_credit(authors, publisher)}, first published at {url}. {t.plain}"
+def _credit_line(
+    title: str,
+    url: str,
+    authors: Sequence[str],
+    publisher: str,
+    t: Terms,
+    locale: str = SOURCE,
+    note: str | None = None,
+) -> str:
+    words = _footer_words(t.licence.spdx, locale)
+    credit = words.credit_plain % {
+        "title": f"“{title}”",
+        "credits": _credit(authors, publisher),
+        "url": url,
+    }
+    return f"{credit} {words.licence_plain}" + (f" {note}" if note else "")
 
 
 def attribution_footer(article: Article, publisher: str) -> str:
-    """A first attribution footer: title and URL linked to the original, authors,
-    publisher, and the licence named (linked to its legal code when it has one). "Republished
-    under" only for CC licences. The partners work refines it in templates."""
+    """The public feeds' attribution footer: title and URL linked to the original, authors,
+    publisher (the article's own where it names one), the licence named and linked, and the
+    note of changes when the text differs from the source; worded in the article's language.
+    "Republished under" only for CC licences. Partner copies have fuller blocks
+    (render/attribution.py)."""
     return _footer(
         xml_safe(article.title),
         xml_safe(article.url),
         [xml_safe(a) for a in article.authors],
-        xml_safe(publisher),
+        xml_safe(article.publisher or publisher),
         terms(article.licence),
+        note_locale(article.language),
+        _note(article),
     )
 
 
@@ -329,9 +403,16 @@ def attribution_text(article: Article, publisher: str) -> str:
         xml_safe(article.title),
         xml_safe(article.url),
         [xml_safe(a) for a in article.authors],
-        xml_safe(publisher),
+        xml_safe(article.publisher or publisher),
         terms(article.licence),
+        note_locale(article.language),
+        _note(article),
     )
+
+
+def _note(article: Article) -> str | None:
+    note = note_of_changes(article.changes, article.language) if article.changes else None
+    return xml_safe(note) if note else None
 
 
 # --- items, prepared once per build -----------------------------------------------------
@@ -367,15 +448,20 @@ class Item:
     modified: datetime
     terms: Terms
     image: LeadImage | None
+    publisher: str  # who the item credits: the article's own publisher, else the feed's
+    locale: str  # the catalog the footer is worded from
+    note: str | None  # the note of changes, when the text differs from the source
 
     @property
     def content_html(self) -> str:
         """The full text: body + attribution footer (RSS writes the two without joining)."""
         return self.body_html + self.footer_html
 
-    def attribution(self, publisher: str) -> str:
+    def attribution(self) -> str:
         """The plain-text credit line (only JSON Feed needs it: not computed for the rest)."""
-        return _credit_line(self.title, self.url, self.authors, publisher, self.terms)
+        return _credit_line(
+            self.title, self.url, self.authors, self.publisher, self.terms, self.locale, self.note
+        )
 
 
 def _lxml_checked_body(text: str) -> str:
@@ -394,6 +480,10 @@ def _prepare(
     title = xml_safe(article.title).strip() or url
     authors = [xml_safe(a) for a in article.authors]
     t = terms(article.licence)
+    if article.publisher:
+        publisher = xml_safe(article.publisher)
+    locale = note_locale(article.language)
+    note = _note(article)
     image = None
     img = article.image
     if img is not None:
@@ -411,7 +501,7 @@ def _prepare(
         title,
         xml_safe(article.summary) or plain_excerpt(article.body_html),
         (_lxml_checked_body if lxml_checks else xml_safe)(article.body_html),
-        "" if attributed else _footer(title, url, authors, publisher, t),
+        "" if attributed else _footer(title, url, authors, publisher, t, locale, note),
         authors,
         [xml_safe(topic) for topic in article.topics],
         article.language,
@@ -419,6 +509,9 @@ def _prepare(
         utc(article.modified),
         t,
         image,
+        publisher,
+        locale,
+        note,
     )
 
 

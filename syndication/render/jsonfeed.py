@@ -6,7 +6,10 @@ cleaned like the XML formats (a lone surrogate could not even be encoded), so a 
 that turns items into XML never meets what the Atom and RSS documents would not carry.
 
 Licence and attribution travel in the ``_syndication`` extension object (JSON Feed 1.1
-"Extensions": keys starting with an underscore), at the top level and per item. RFC 5005's
+"Extensions": keys starting with an underscore), at the top level and per item. Every item
+states its own licence (``{"id": "all-rights-reserved", "url": null}`` included), so no
+reader has to apply the feed's to an item that is not under it; the top-level one is the
+feed's default and describes the document, not each item. RFC 5005's
 ``prev-archive`` (the older page) is JSON Feed's ``next_url``; WebSub hubs are ``hubs``.
 
 Text stays text: ``title``, ``summary``, ``description`` and names are plain strings (the
@@ -37,11 +40,13 @@ VERSION = "https://jsonfeed.org/version/1.1"
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 
 
-def _item(it: Item, publisher: str) -> dict[str, Any]:
+def _item(it: Item) -> dict[str, Any]:
     syndication: dict[str, Any] = {
         "licence": it.terms.json(),
-        "attribution": it.attribution(publisher),
+        "attribution": it.attribution(),
     }
+    if it.note:
+        syndication["changes"] = it.note
     item: dict[str, Any] = {
         "id": it.id,
         "url": it.url,
@@ -103,7 +108,7 @@ def _build_json(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
     items = []
     for index, it in enumerate(prepare(spec, articles)):
         try:
-            items.append(_item(it, publisher))
+            items.append(_item(it))
         except Exception as exc:
             raise ItemFailed(index, exc) from exc
     feed["items"] = items

@@ -10,16 +10,18 @@ dates and licence come from the same helpers as RSS, Atom and JSON Feed
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC
 from typing import Any
 from urllib.parse import urlsplit
 
+from syndication.changes import note_of_changes
 from syndication.config import Publisher
 from syndication.licences import LICENCES
 from syndication.models import Article
 from syndication.render.feed_common import SkipHandler, log_skip
 from syndication.render.feeds import FeedSpec, feed_updated, item_id
+from syndication.render.licence_terms import licence_terms
 
 NINJS = "ninjs"
 NINJS_TYPE = "application/ninjs+json; charset=utf-8"
@@ -28,12 +30,21 @@ NINJS_SCHEMA = "http://www.iptc.org/std/ninjs/ninjs-schema_2.1.json"
 
 
 def _ninjs_item(
-    article: Article, spec: FeedSpec, publisher: Publisher, withdrawn: bool
+    article: Article,
+    spec: FeedSpec,
+    publisher: Publisher,
+    withdrawn: bool,
+    text: str | None = None,
 ) -> dict[str, Any]:
     """One news item in ninjs 2.1 (IPTC): ``uri`` is the same tag URI as the feeds' ids;
     ``pubstatus`` is ``canceled`` for a withdrawn notice; rights in ``copyrightholder``,
-    ``usageterms`` and ``rightsinfo.linkedrights`` (the licence URI)."""
+    ``usageterms`` (the sentence the digest and the republish page use, with the note of
+    changes when the text differs from the source) and ``rightsinfo.linkedrights`` (the
+    licence URI). ``text``: the copy as plain text, in ``body_text``."""
     lic = LICENCES[article.licence]
+    holder = article.publisher or publisher.attribution_name
+    usage = licence_terms(article.licence, holder, article.language).text
+    note = note_of_changes(article.changes, article.language)
     item: dict[str, Any] = {
         "uri": item_id(article, spec.site_url),
         "type": "text",
@@ -45,12 +56,8 @@ def _ninjs_item(
         "language": article.language,
         "headlines": [{"role": "main", "value": article.title}],
         "bodies": [{"role": "main", "contenttype": "text/html", "value": article.body_html}],
-        "copyrightholder": publisher.attribution_name,
-        "usageterms": (
-            f"Republish under {lic.name}"
-            + (f" ({lic.url})" if lic.url else "")
-            + f" with attribution to {publisher.attribution_name} and links to the original."
-        ),
+        "copyrightholder": holder,
+        "usageterms": f"{usage} {note}" if note else usage,
         "altids": [{"role": "canonical-url", "value": article.url}],
     }
     if article.summary:
@@ -64,6 +71,9 @@ def _ninjs_item(
         item["subjects"] = [{"name": t} for t in article.topics]
     if lic.url:
         item["rightsinfo"] = {"linkedrights": lic.url}
+    if text is not None:
+        item["body_text"] = text
+        item["bodies"].append({"role": "main", "contenttype": "text/plain", "value": text})
     return item
 
 
@@ -73,15 +83,17 @@ def build_ninjs(
     publisher: Publisher,
     withdrawn: frozenset[str] = frozenset(),
     on_skip: SkipHandler | None = None,
+    texts: Mapping[str, str] | None = None,
 ) -> bytes:
     """A ninjs 2.1 ``composite`` whose ``associations`` are the items (ninjs has no feed
     envelope; a package of associated items is its way to carry several). An item that
     cannot be built is reported to ``on_skip`` (default: logged) and left out, as in the
-    other formats."""
+    other formats. ``texts``: each item's copy as plain text, by article id."""
     associations: list[dict[str, Any]] = []
     for article in articles:
         try:  # one item that cannot be built (a stored date with no UTC form) is left out
-            item = _ninjs_item(article, spec, publisher, article.id in withdrawn)
+            text = (texts or {}).get(article.id) if article.id not in withdrawn else None
+            item = _ninjs_item(article, spec, publisher, article.id in withdrawn, text)
         except Exception as exc:
             (on_skip or log_skip)(article, exc)
             continue

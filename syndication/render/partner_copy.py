@@ -26,6 +26,7 @@ from urllib.parse import unquote, urlsplit
 
 import lxml.html
 
+from syndication.changes import note_of_changes
 from syndication.config import Publisher
 from syndication.i18n import N_, SOURCE, gettext
 from syndication.licences import LICENCES, Licence, may_republish
@@ -129,7 +130,7 @@ class PartnerItem:
 
     @property
     def changes_note(self) -> str | None:
-        return changes_note(self.changes, self.article.language)
+        return changes_note(self.changes, self.article.language, self.article.changes)
 
     @cached_property
     def _text_blocks(self) -> tuple[str, str]:
@@ -164,6 +165,9 @@ _KIND_ORDER = (DONATION, NEWSLETTER, SHARE, NAVIGATION)
 
 _IMAGES_REMOVED = re.compile(r"images removed \((?P<names>.*)\)")
 _KINDS_REMOVED = re.compile(r"(?P<kinds>.+) removed")
+# Marked here: ``gettext(locale, …)`` takes the locale first, which extraction cannot read.
+_IMAGES_REMOVED_WORDS = N_("images removed (%(names)s)")
+_KINDS_REMOVED_WORDS = N_("%(kinds)s removed")
 _KIND_NAMES = {
     DONATION: N_("donation prompt"),
     NEWSLETTER: N_("newsletter sign-up"),
@@ -186,25 +190,24 @@ def _localised_change(change: str, locale: str) -> str:
         return change
     images = _IMAGES_REMOVED.fullmatch(change)
     if images:
-        return gettext(locale, "images removed (%(names)s)", names=images["names"])
+        return gettext(locale, _IMAGES_REMOVED_WORDS, names=images["names"])
     removed = _KINDS_REMOVED.fullmatch(change)
     kinds = _split_kinds(removed["kinds"]) if removed else None
     if kinds is None:
         return change
     names = [gettext(locale, _KIND_NAMES[k]) for k in kinds]
-    return gettext(locale, "%(kinds)s removed", kinds=join_names(names, locale))
+    return gettext(locale, _KINDS_REMOVED_WORDS, kinds=join_names(names, locale))
 
 
-def changes_note(changes: Sequence[str], language: str = SOURCE) -> str | None:
-    """ "Changes from the original: images removed (map.png); share buttons removed.", in
-    the article's language (the attribution blocks' language: ``block_locale``)."""
-    if not changes:
-        return None
+def changes_note(
+    changes: Sequence[str], language: str = SOURCE, imported: Sequence[str] = ()
+) -> str | None:
+    """ "This article was modified: removed page navigation; images removed (map.png).", in
+    the article's language (the attribution blocks' language: ``block_locale``).
+    ``imported``: what the importer changed (``Article.changes``), listed first; ``changes``:
+    what this copy changed on top."""
     locale = block_locale(language)
-    listed = "; ".join(_localised_change(c, locale) for c in changes)
-    if locale == SOURCE:
-        return f"Changes from the original: {listed}."
-    return gettext(locale, "Changes from the original: %(changes)s.", changes=listed)
+    return note_of_changes(imported, language, [_localised_change(c, locale) for c in changes])
 
 
 _CLASS_WORDS: dict[str, str] = {
@@ -520,7 +523,7 @@ def partner_copy(
     header_html, footer_html = attribution_html(
         article,
         publisher,
-        changes_note=changes_note(edit.changes, article.language),
+        changes_note=changes_note(edit.changes, article.language, article.changes),
         image=image,
     )
     copy = article.model_copy(

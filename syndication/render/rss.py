@@ -30,6 +30,15 @@ atom (``rel=self``/``hub`` per WebSub §4, RFC 5005 archive links), creativeComm
 (licence per channel and item), Media RSS (the lead image with credit and caption), and
 fh (RFC 5005 ``<fh:archive/>``) on archive pages only.
 
+Licences per item: the creativeCommons module lets an item's ``license`` override the
+channel's, but has no way to say "no licence" — an item without one inherits the channel's.
+So an all-rights-reserved item in a CC feed would read as CC-licensed. Where any item has no
+licence URI, the channel declares none (``<copyright>`` says the items differ) and every item
+states its terms itself: a ``creativeCommons:license`` where it has one and always
+``dc:rights`` in words ("All rights reserved"). Where every item has a licence URI (the
+usual feed, or a feed of CC licences that differ), the channel keeps its licence and an item
+whose licence differs overrides it with its own, as the module intends.
+
 Only elements the W3C feed validator knows (issue 11): the image's licence is
 ``media:copyright url="…"`` (Media RSS 1.0), not ``media:license``, which the validator
 predates and reports as an undefined element. An image URL the validator refuses as an
@@ -85,6 +94,7 @@ _NSMAP = {
 _ATOM_LINK = f"{{{ATOM_NS}}}link"
 _ENCODED = f"{{{CONTENT_NS}}}encoded"
 _CREATOR = f"{{{DC_NS}}}creator"
+_RIGHTS = f"{{{DC_NS}}}rights"
 _CC_LICENSE = f"{{{CC_NS}}}license"
 _FH_ARCHIVE = f"{{{FH_NS}}}archive"
 _M_CONTENT = f"{{{MEDIA_NS}}}content"
@@ -92,6 +102,8 @@ _M_CREDIT = f"{{{MEDIA_NS}}}credit"
 _M_DESCRIPTION = f"{{{MEDIA_NS}}}description"  # type="plain" is the default
 _M_COPYRIGHT = f"{{{MEDIA_NS}}}copyright"
 _NOT_PERMALINK = {"isPermaLink": "false"}
+#: The channel's ``<copyright>`` when its items' licences cannot be inherited from it.
+MIXED_RIGHTS = "Each item states its own licence or rights."
 _RSS = MEDIA_TYPES["rss"]
 Writer = Any  # lxml's incremental writer (``etree.xmlfile``) has no type stubs
 
@@ -136,7 +148,7 @@ def _plain(xf: Writer, text: str) -> None:
         xf.write(text[start:])
 
 
-def _item(xf: Writer, it: Item) -> None:
+def _item(xf: Writer, it: Item, rights: bool = False) -> None:
     el, w = xf.element, xf.write
     with el("item"):
         with el("title"):
@@ -164,6 +176,9 @@ def _item(xf: Writer, it: Item) -> None:
         if it.terms.url:
             with el(_CC_LICENSE):
                 w(it.terms.url)
+        if rights:
+            with el(_RIGHTS):
+                _plain(xf, it.terms.rights)
         image = it.image
         if image is not None and media_url_ok(image.url):
             if image.media_type and enclosure_url_ok(image.url):
@@ -215,6 +230,9 @@ def _build_rss(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
     nsmap = {**_NSMAP, "fh": FH_NS} if spec.archive else _NSMAP
     links = spec.links
     channel_terms = terms(spec.licence)
+    items = prepare(spec, articles, lxml_checks=True)
+    # An item without a licence URI would inherit the channel's: then no channel licence.
+    per_item = channel_terms.url is not None and any(it.terms.url is None for it in items)
     out = BytesIO()
     with etree.xmlfile(out, encoding="utf-8") as xf:
         xf.write_declaration()
@@ -236,14 +254,14 @@ def _build_rss(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
                     _leaf(xf, _FH_ARCHIVE)
                 if spec.language:
                     _leaf(xf, "language", xml_safe(spec.language))
-                _plain_leaf(xf, "copyright", channel_terms.rights)
-                if channel_terms.url:
+                _plain_leaf(xf, "copyright", MIXED_RIGHTS if per_item else channel_terms.rights)
+                if channel_terms.url and not per_item:
                     _leaf(xf, _CC_LICENSE, channel_terms.url)
                 _leaf(xf, "generator", "syndication")
                 _leaf(xf, "lastBuildDate", rfc822(feed_updated(articles, spec.as_of)))
-                for index, it in enumerate(prepare(spec, articles, lxml_checks=True)):
+                for index, it in enumerate(items):
                     try:
-                        _item(xf, it)
+                        _item(xf, it, per_item)
                     except Exception as exc:
                         raise ItemFailed(index, exc) from exc
             xf.write("\n")

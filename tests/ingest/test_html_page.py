@@ -51,6 +51,15 @@ def test_wordpress_page_with_json_ld_graph(publisher: Publisher) -> None:
         "© Example Newsroom",
     ):  # fmt: skip
         assert chrome not in body, chrome
+    # What was cut that a reader saw is recorded, for the note of changes (CC 4.0
+    # §3(a)(1)(B)); scripts and the <h1> (the title, kept) are not changes to note.
+    assert a.changes == [
+        "removed page navigation",
+        "removed share buttons",
+        "removed donation prompts",
+        "removed newsletter sign-up forms",
+        "removed related-article links",
+    ]
 
 
 def test_og_only_page(publisher: Publisher) -> None:
@@ -76,6 +85,14 @@ def test_og_only_page(publisher: Publisher) -> None:
     for chrome in ("Publicidad", "Suscríbase", "Lo más leído", "Otra nota", "Compartir",
                    "Inicio", "Diario Ejemplo ©", "Por María López"):  # fmt: skip
         assert chrome not in body, chrome
+
+
+def test_a_page_with_nothing_cut_records_no_changes(publisher: Publisher) -> None:
+    page = """<html lang="en"><head><title>Plain</title>
+    <link rel="canonical" href="https://insightcrime.org/news/plain/"></head><body>
+    <article><time datetime="2026-02-10T08:00:00Z">10 Feb</time>
+    <p>Only the story.</p><script>track()</script></article></body></html>"""
+    assert parse_html_page(page, publisher).changes == []
 
 
 def test_url_argument_overrides_the_page(publisher: Publisher) -> None:

@@ -89,6 +89,15 @@ def test_seed_related_links(seed: Article) -> None:
     ]
 
 
+def test_seed_records_what_the_importer_changed(seed: Article) -> None:
+    """The dump is the source: what the importer cut or reshaped is noted on every copy."""
+    assert seed.changes == [
+        "removed page navigation",
+        "removed 2 'See also' links",
+        "turned 1 line into a heading",
+    ]
+
+
 def test_seed_is_deterministic(publisher: Publisher, seed: Article) -> None:
     assert parse_page_dump(SEED.read_text(encoding="utf-8"), publisher, URL) == seed
 

@@ -129,12 +129,18 @@ def test_seed_golden_is_attributed(seed: Article, publisher: Publisher) -> None:
     assert_attributed(html, seed, publisher)
     found = inspect_attribution(html)
     assert found.byline == "by Sergio Saffón, InSight Crime · 4 September 2020"
-    assert found.changes is None  # the seed's chrome was cut at import: nothing to note
+    # The importer cut the page's chrome and "See also" lines and made a heading: the copy
+    # differs from the source, so it says so (CC BY-NC 4.0 §3(a)(1)(B)).
+    assert found.changes == (
+        "This article was modified: removed page navigation; removed 2 'See also' links;"
+        " turned 1 line into a heading."
+    )
     text = (GOLDEN / "seed.txt").read_text("utf-8")
     lines = text.splitlines()
     assert lines[0].endswith(seed.url)
     assert "https://creativecommons.org/licenses/by-nc/4.0/" in text
     assert "<" not in text
+    assert "This article was modified: removed page navigation;" in text
 
 
 # --- licences ---------------------------------------------------------------------------
@@ -252,7 +258,7 @@ def test_images_without_a_republishable_licence_are_removed_and_noted(publisher:
     assert "Jane Doe" in credit[0].text_content()
     changes = inspect_attribution(item.html).changes
     assert (
-        changes == "Changes from the original: images removed (agency-photo.jpg, Chart of prices)."
+        changes == "This article was modified: images removed (agency-photo.jpg, Chart of prices)."
     )
     assert [p.text_content() for p in parse(item.body_html).iter("p")] == ["Story.", "End."]
 
@@ -293,7 +299,7 @@ def test_page_chrome_is_stripped_and_noted(publisher: Publisher) -> None:
         "We share what we learn, and the story is related to the one before.",
     ]
     assert inspect_attribution(item.html).changes == (
-        "Changes from the original: donation prompt, newsletter sign-up, share buttons and"
+        "This article was modified: donation prompt, newsletter sign-up, share buttons and"
         " site navigation removed."
     )
 
@@ -309,14 +315,14 @@ def test_note_of_changes_follows_the_article_language(publisher: Publisher) -> N
     spanish = copy_of(make(body_html=body, language="es"), publisher)
     assert english.changes == spanish.changes == ("donation prompt and share buttons removed",)
     note = (
-        "Cambios respecto al original: se quitaron elementos de la página original"
+        "Este artículo fue modificado: se quitaron elementos de la página original"
         " (invitación a donar y botones para compartir)."
     )
     assert inspect_attribution(spanish.html).changes == note
     assert note in " ".join(spanish.footer_text.split())
     assert "removed" not in spanish.html and "removed" not in spanish.footer_text
     assert inspect_attribution(english.html).changes == (
-        "Changes from the original: donation prompt and share buttons removed."
+        "This article was modified: donation prompt and share buttons removed."
     )
 
 

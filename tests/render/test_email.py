@@ -414,8 +414,8 @@ def test_footer_and_attribution(publisher: Publisher) -> None:
         assert "InSight Crime, Medellín, Colombia" in body
         assert "you subscribed to the daily digest" in squash(body)
         assert f"{PUBLIC}/archive/{seg.edition_id}" in body
-        assert "Creative Commons Attribution-NonCommercial 4.0 International" in body
-        assert "© InSight Crime. All rights reserved." in body
+        assert "Creative Commons Attribution-NonCommercial 4.0 International" in squash(body)
+        assert "© InSight Crime. All rights reserved: it may not be republished." in squash(body)
     assert 'href="https://creativecommons.org/licenses/by-nc/4.0/"' in html
     assert "coca, peru" in squash(text)
     assert "View in browser" in html

@@ -36,6 +36,7 @@ from syndication.config import Publisher, load_publisher
 from syndication.ingest.normalise import article_from_data
 from syndication.licences import LICENCES
 from syndication.models import Article
+from syndication.render.atom import UNSPECIFIED
 from syndication.render.feeds import FeedLinks, FeedSpec, build_atom, build_rss
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +62,7 @@ RSS_ALLOWED = {
     },
     "item": {
         "title", "link", "description", "content_encoded", "dc_creator", "guid", "pubDate",
-        "category", "creativeCommons_license", "enclosure", "media_content",
+        "category", "creativeCommons_license", "dc_rights", "enclosure", "media_content",
     },
     "media_content": {"media_credit", "media_description", "media_copyright"},
 }  # fmt: skip
@@ -195,7 +196,9 @@ def check_atom(document: bytes, articles: list[Article]) -> None:
     assert len(entries) == len(articles)
     for entry, article in zip(entries, articles, strict=True):
         rels = {link.get("rel"): link.get("href") for link in entry.findall("atom:link", NS)}
-        assert rels.get("license") == LICENCES[article.licence].url
+        # RFC 4946 §2.1: an entry without a licence of its own says "unspecified", so it
+        # does not inherit the feed's.
+        assert rels.get("license") == LICENCES[article.licence].url or UNSPECIFIED
         media = entry.find("media:content", NS)
         if media is not None:
             check_media(media, article)

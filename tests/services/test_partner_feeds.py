@@ -18,11 +18,15 @@ import lxml.html
 import pytest
 from lxml import etree
 
+from syndication.config import Publisher
 from syndication.context import Context
 from syndication.licences import LICENCES
 from syndication.models import Article
 from syndication.services.partners import Partners, make_partners
+from syndication.services.partners.corrections import correction_note, withdrawn_notice
+from syndication.store.articles import State, StoredArticle
 from syndication.store.partners import Partner
+from tests.support import article_data
 from tests.support.partners import NOW, PUBLISHER, add_articles, assert_attributed
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -264,3 +268,17 @@ def test_one_attribution_footer_per_item(service, articles, fmt):
     for item in parsed_items(service, partner, "all", fmt):
         root = lxml.html.fragment_fromstring(item["html"], create_parent="div")
         assert len(root.xpath("//a[@rel='license']")) == 1
+
+
+def test_spanish_copies_get_spanish_update_and_withdrawal_notes() -> None:
+    """Issue #15: the notes are worded in the article's language, like its footer."""
+    publisher = Publisher(name="InSight Crime", site_url="https://insightcrime.org")
+    article = Article.model_validate(article_data(5, language="es", title="Minería"))
+    note = correction_note(article, publisher)
+    assert "Actualizado el" in note and "InSight Crime cambió este artículo" in note
+    assert "Updated" not in note
+    stored = StoredArticle(article, State.WITHDRAWN, "hash", changed_at=NOW)
+    notice = withdrawn_notice(stored, publisher)
+    assert notice.title == "Retirado: Minería"
+    assert "<strong>Retirado:</strong> InSight Crime retiró" in notice.body_html
+    assert "Withdrawn" not in notice.body_html + notice.summary

@@ -160,11 +160,14 @@ def test_republish_page(client, service, context, clock: ManualClock):
     assert r.status_code == 200
     page = lxml.html.fromstring(r.text)
     assert page.xpath("//meta[@name='robots']/@content") == ["noindex"]
-    (textarea,) = page.xpath("//textarea")
+    textarea, plain = page.xpath("//textarea")  # the HTML to paste, then its plain text
     pasted = textarea.text_content()
     article = context.article_store.get("sample-story-1").article
     assert_attributed({"html": pasted, "title": article.title}, article)
     assert "/pixel/" in pasted
+    # The plain-text copy: the same attribution with every link spelled out, no pixel.
+    assert plain.text_content().splitlines()[0].endswith(article.url)
+    assert "/pixel/" not in plain.text_content() and "<" not in plain.text_content()
     # The preview shows the copy but counts nothing: no pixel in it.
     (preview,) = page.xpath("//div[@class='preview']")
     assert not preview.xpath(".//img[contains(@src, '/pixel/')]")

@@ -37,7 +37,7 @@ from syndication.templating import environment
 _COPY_CACHE = 4_096
 # Bump when what a stored copy holds, or how it is made, changes in a way the templates'
 # and terms' fingerprint does not show (a rule in partner_copy, say).
-COPY_FORMAT = "1"
+COPY_FORMAT = "2"  # 2: notes of changes include the importer's (Article.changes)
 _COPY_TEMPLATES = ("header.html", "footer.html")
 
 # Terms without filters, per kind of partner: what a memoised copy is made with.

@@ -5,7 +5,9 @@ changes, its entry keeps its id (so importers update in place), gets a new ``upd
 date (Atom ``updated``, RSS/JSON ``date_modified``) and the visible note
 ``correction_note`` at the top of the content. A withdrawn article becomes the short
 ``withdrawn_notice`` for ``withdrawn_days`` days, for partners that received it. Both are
-plain functions of the article, the publisher and the article's own dates.
+plain functions of the article, the publisher and the article's own dates, worded in the
+article's language (the catalogs, as the attribution blocks are): a Spanish copy gets a
+Spanish note.
 """
 
 from __future__ import annotations
@@ -14,34 +16,53 @@ from datetime import UTC
 from html import escape
 
 from syndication.config import Publisher
+from syndication.i18n import N_, SOURCE, supported, translations
 from syndication.models import Article
 from syndication.store.articles import StoredArticle
+
+# Translators: %(date)s is a date and time in UTC; %(publisher)s the publisher's name.
+_UPDATED = N_(
+    "<strong>Updated %(date)s:</strong> %(publisher)s changed this article after it was "
+    "first sent to you. Please replace your copy with this version."
+)
+_WITHDRAWN = N_(
+    "<strong>Withdrawn:</strong> %(publisher)s withdrew %(title)s on %(date)s. Please take "
+    "it down from your site."
+)
+# Translators: the title of a withdrawn article's notice in a partner feed.
+_WITHDRAWN_TITLE = N_("Withdrawn: %(title)s")
+_WITHDRAWN_SUMMARY = N_("%(publisher)s withdrew this article.")
+
+
+def _name(article: Article, publisher: Publisher) -> str:
+    return article.publisher or publisher.attribution_name
 
 
 def correction_note(article: Article, publisher: Publisher) -> str:
     when = article.modified.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return (
-        '<p class="syndication-correction"><strong>Updated '
-        f"{escape(when)}:</strong> {escape(publisher.attribution_name)} changed this "
-        "article after it was first sent to you. Please replace your copy with this "
-        "version.</p>"
-    )
+    gettext = translations(supported(article.language) or SOURCE).gettext
+    text = gettext(_UPDATED) % {
+        "date": escape(when),
+        "publisher": escape(_name(article, publisher)),
+    }
+    return f'<p class="syndication-correction">{text}</p>'
 
 
 def withdrawn_notice(stored: StoredArticle, publisher: Publisher) -> Article:
     article = stored.article
     when = stored.changed_at.astimezone(UTC)
-    name = escape(publisher.attribution_name)
-    body = (
-        f'<p class="syndication-withdrawn"><strong>Withdrawn:</strong> {name} withdrew '
-        f"&#8220;{escape(article.title)}&#8221; on {when:%Y-%m-%d}. Please take it down "
-        "from your site.</p>"
-    )
+    gettext = translations(supported(article.language) or SOURCE).gettext
+    name = _name(article, publisher)
+    text = gettext(_WITHDRAWN) % {
+        "publisher": escape(name),
+        "title": f"&#8220;{escape(article.title)}&#8221;",
+        "date": f"{when:%Y-%m-%d}",
+    }
     return article.model_copy(
         update={
-            "title": f"Withdrawn: {article.title}",
-            "summary": f"{publisher.attribution_name} withdrew this article.",
-            "body_html": body,
+            "title": gettext(_WITHDRAWN_TITLE) % {"title": article.title},
+            "summary": gettext(_WITHDRAWN_SUMMARY) % {"publisher": name},
+            "body_html": f'<p class="syndication-withdrawn">{text}</p>',
             "updated_at": max(when, article.modified),
             "image": None,
         }

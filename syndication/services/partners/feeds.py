@@ -19,7 +19,7 @@ from syndication.feed_catalog import ALL, LANGUAGE_NAMES, feed_titles, is_feed_n
 from syndication.models import Article
 from syndication.render.feeds import BUILDERS, FeedLinks, FeedSpec, feed_updated
 from syndication.render.ninjs import NINJS, NINJS_TYPE, build_ninjs
-from syndication.render.partner_copy import Excluded
+from syndication.render.partner_copy import Excluded, PartnerItem
 from syndication.services.partners.copies import PartnerCopies, allowed, terms_of
 from syndication.services.partners.corrections import correction_note, withdrawn_notice
 from syndication.services.partners.pixel import PartnerPixel, pixel_img
@@ -47,6 +47,7 @@ class _Items:
     articles: list[Article]
     versions: dict[str, str]
     withdrawn: frozenset[str]
+    texts: dict[str, str]  # article id → the copy as plain text (ninjs ``body_text``)
 
 
 def feed_url(public_url: str, name: str, fmt: str) -> str:
@@ -125,7 +126,7 @@ class PartnerFeeds:
         articles = found.articles
         if fmt == NINJS:
             spec = self._spec(name, title, NINJS)
-            body = build_ninjs(spec, articles, self.publisher, found.withdrawn)
+            body = build_ninjs(spec, articles, self.publisher, found.withdrawn, texts=found.texts)
             content_type = NINJS_TYPE
         else:
             content_type, build = BUILDERS[fmt]
@@ -141,10 +142,10 @@ class PartnerFeeds:
             self.store.record_pulled(partner.id, doc.versions, now)
 
     # -- items --------------------------------------------------------------------------
-    def _selected(self, partner: Partner, name: str) -> list[tuple[StoredArticle, Article]]:
+    def _selected(self, partner: Partner, name: str) -> list[tuple[StoredArticle, PartnerItem]]:
         """Up to ``items`` partner copies for feed ``name``, newest first."""
         terms = terms_of(partner)
-        out: list[tuple[StoredArticle, Article]] = []
+        out: list[tuple[StoredArticle, PartnerItem]] = []
         start = 0
         while len(out) < self.items and start < _SCAN_LIMIT:
             ids = self.articles.feed_ids(name, start, start + _SCAN_BATCH - 1, newest_first=True)
@@ -167,7 +168,7 @@ class PartnerFeeds:
                 for s, copy in zip(chunk, made, strict=True):
                     if isinstance(copy, Excluded) or not allowed(copy.article, partner.commercial):
                         continue
-                    out.append((s, copy.article))
+                    out.append((s, copy))
         return out
 
     def _withdrawn(self, partner: Partner, name: str, now: datetime) -> list[StoredArticle]:
@@ -189,7 +190,10 @@ class PartnerFeeds:
         received = self.store.pulled(partner.id, [s.article.id for s, _ in selected])
         items: list[tuple[datetime, Article]] = []
         versions: dict[str, str] = {}
-        for stored, copy in selected:
+        texts: dict[str, str] = {}
+        for stored, made in selected:
+            copy = made.article
+            texts[copy.id] = made.text
             first = received.get(stored.article.id)
             body = copy.body_html
             if first is not None and first != stored.content_hash:
@@ -201,4 +205,6 @@ class PartnerFeeds:
         for stored in withdrawn:
             items.append((stored.changed_at, withdrawn_notice(stored, self.publisher)))
         items.sort(key=lambda pair: pair[0], reverse=True)
-        return _Items([a for _, a in items], versions, frozenset(s.article.id for s in withdrawn))
+        return _Items(
+            [a for _, a in items], versions, frozenset(s.article.id for s in withdrawn), texts
+        )

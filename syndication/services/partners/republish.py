@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from syndication.licences import LICENCES
 from syndication.models import Article
+from syndication.render.attribution import credited_name
+from syndication.render.licence_terms import LicenceTerms, licence_terms
 from syndication.render.partner_copy import Excluded
 from syndication.services.partners.copies import PartnerCopies, allowed
 from syndication.services.partners.pixel import PartnerPixel, pixel_img
@@ -24,12 +26,15 @@ class Republish:
 
     article: Article
     html: str  # ready to paste: header, body, footer, pixel
+    text: str  # the same copy as plain text (for a CMS without an HTML view)
     preview_html: str  # the same without the pixel (showing the page counts no view)
     pixel_url: str | None
     licence_name: str
     licence_url: str | None
     commercial_allowed: bool
     changes_allowed: bool
+    publisher_name: str  # who is credited: the article's own publisher, else ours
+    terms: LicenceTerms  # the licence sentence the digest and ninjs use too
 
 
 class RepublishPages:
@@ -52,13 +57,17 @@ class RepublishPages:
         pixel = self.pixel.url(REPUBLISH_PARTNER, article.id) if self.pixel.enabled else None
         html = made.article.body_html + (pixel_img(pixel) if pixel else "")
         lic = LICENCES[article.licence]
+        name = credited_name(article, self.copies.publisher)
         return Republish(
             article=article,
             html=html,
+            text=made.text,
             preview_html=made.article.body_html,
             pixel_url=pixel,
             licence_name=lic.name,
             licence_url=lic.url,
             commercial_allowed=lic.commercial,
             changes_allowed=lic.derivatives,
+            publisher_name=name,
+            terms=licence_terms(article.licence, name),  # the page is in English
         )
