@@ -76,6 +76,8 @@ class Mark(StrEnum):
 
 
 STATES = tuple(s.value for s in EntryState)
+#: How long an article id stays listed as given to an edition of a frequency.
+INCLUDED_S = 90 * 86400
 #: Recipients one freezing script takes (each is two ``unpack``ed values, three times over).
 ADD_SLICE = 1000
 FINAL_STATES = ("sent", "failed", "uncertain", "cancelled")
@@ -717,6 +719,10 @@ class EditionStore:
             pipe.zadd(self.index_key, {edition_id: now.timestamp()}, nx=True)
             if article_ids:
                 pipe.zadd(self.included_key(frequency), dict.fromkeys(article_ids, now.timestamp()))
+            # Only the last periods are read (``EditionCreator.candidates``): keep 90 days.
+            pipe.zremrangebyscore(
+                self.included_key(frequency), "-inf", now.timestamp() - INCLUDED_S
+            )
             pipe.execute()
         return True
 
