@@ -25,6 +25,7 @@ if str(ROOT) not in sys.path:
 
 from bench import (  # noqa: E402
     digest_send,
+    edition_retention,
     email_build,
     feed_build,
     feed_serving,
@@ -44,6 +45,7 @@ BENCHES: list[Bench] = [
     email_build.BENCH,
     digest_send.BENCH,
     ledger_durability.BENCH,
+    edition_retention.BENCH,
 ]
 RESULTS = ROOT / "bench" / "results.json"
 

@@ -212,6 +212,10 @@ class DigestConfig:
     weekly_day: str = "monday"
     max_articles: int = 15  # per segment (the HTML stays under the Gmail clip at 15)
     approval_minutes: int = 0  # scheduled editions wait as drafts this long
+    # Finished editions are compacted this long after they finish (0: never): their sent
+    # entries and frozen recipient list leave Redis, counts and failed/uncertain stay.
+    retention_days: float = 7.0
+    archive_dir: Path | None = None  # where compaction first writes the dropped entries
 
 
 @dataclass(frozen=True)
@@ -269,6 +273,8 @@ _NESTED: dict[str, tuple[str, str]] = {
     "digest_weekly_day": ("digest", "weekly_day"),
     "digest_max_articles": ("digest", "max_articles"),
     "digest_approval_minutes": ("digest", "approval_minutes"),
+    "edition_retention": ("digest", "retention_days"),
+    "edition_archive_dir": ("digest", "archive_dir"),
     "subscribe_ip_limit": ("subscribe", "ip_limit"),
     "subscribe_ip_window_s": ("subscribe", "ip_window_s"),
     "subscribe_address_limit": ("subscribe", "address_limit"),
@@ -354,6 +360,14 @@ class _Env(BaseSettings):
     admin_session_hours: float = Field(default=_A.session_hours, gt=0, le=24 * 30)
     # Scheduled editions wait this long as drafts (editable in /admin) before they send.
     digest_approval_minutes: int = Field(default=_D.approval_minutes, ge=0, le=7 * 24 * 60)
+    # Compaction of finished editions: "7d", "36h", "30" (days), "0" or "never" (off).
+    edition_retention: float = _D.retention_days
+    edition_archive_dir: Path | None = _D.archive_dir
+
+    @field_validator("edition_retention", mode="before")
+    @classmethod
+    def _retention(cls, value: object) -> float:
+        return parse_days(str(value))
 
     @field_validator("mail_from", "mail_envelope_from", "unsubscribe_mailto")
     @classmethod
@@ -579,6 +593,23 @@ def _first_error(exc: ValidationError, prefix: str = "") -> str:
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"])
     return f"{prefix}{loc}: {err['msg']}"
+
+
+def parse_days(text: str) -> float:
+    """Days from ``7d``, ``36h``, ``90m``, a plain number of days, or ``never``/``0`` (0)."""
+    value = text.strip().lower()
+    if value in ("never", "off", ""):
+        return 0.0
+    units = {"d": 1.0, "h": 1 / 24, "m": 1 / 1440}
+    scale = units.get(value[-1], 0.0)
+    number = value[:-1] if scale else value
+    try:
+        days = float(number) * (scale or 1.0)
+    except ValueError:
+        raise ValueError("must be a duration like 7d, 36h or 90m, or never") from None
+    if not 0 <= days <= 3650 or days != days:
+        raise ValueError("must be between 0 (never) and 3650 days")
+    return days
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:

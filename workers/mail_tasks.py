@@ -104,6 +104,22 @@ def recover(recheck: bool = True) -> list[dict[str, Any]]:
     return out
 
 
+@task(name="mail.compact_editions", acks_late=True, autoretry_for=TEMPORARY, retry_backoff=True)
+def compact_editions() -> list[dict[str, Any]]:
+    """Compact editions finished longer ago than the retention (beat, daily). Safe to run
+    twice or next to a resend: each edition is compacted by one atomic script that refuses
+    an edition sending again (store/edition_compaction.py)."""
+    reports = service().compact_scheduled(datetime.now(UTC))
+    compacted = [r for r in reports if r.result == "compacted"]
+    if reports:
+        log.info(
+            "compacted %d edition(s), %d entries dropped",
+            len(compacted),
+            sum(r.dropped for r in compacted),
+        )
+    return [r.to_json() for r in reports]
+
+
 @on_worker_ready
 def _recover_on_start(**_: Any) -> None:
     """A worker that starts after a crash picks up what the dead one left."""

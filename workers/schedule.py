@@ -80,4 +80,18 @@ def _digest_schedule(settings: Settings) -> dict[str, Any]:
             "schedule": 60.0,
             "kwargs": {"recheck": False},
         },
+    } | _retention_schedule(settings)
+
+
+def _retention_schedule(settings: Settings) -> dict[str, Any]:
+    """Daily compaction of finished editions (``SYNDICATION_EDITION_RETENTION``; none when
+    it is ``never``), at a quiet local hour away from the digests' send time."""
+    if settings.digest.retention_days <= 0:
+        return {}
+    hour = (int(settings.digest.send_time.partition(":")[0]) + 12) % 24
+    return {
+        "compact finished editions": {
+            "task": "mail.compact_editions",
+            "schedule": crontab(hour=hour, minute=23),
+        },
     }

@@ -1,5 +1,8 @@
-"""``syndication digest preview|send|status|pause|resume|cancel|edit|approve|resend``: the
-operator's controls.
+"""``syndication digest preview|send|status|pause|resume|cancel|edit|approve|resend|compact``:
+the operator's controls.
+
+``compact`` drops the sent entries of finished editions past the retention (optionally
+archiving them first); ``status`` still shows such an edition's counts, marked compacted.
 
 ``edit`` sets a draft's editorial (intro, featured story, order; store/editorial.py) and
 ``approve`` sends a draft now; their errors exit 2 with one line saying what is wrong.
@@ -20,12 +23,13 @@ import argparse
 import getpass
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from syndication.cli.common import EXIT_INPUT, EXIT_USAGE, add_json_flag, emit, error
 from syndication.clock import Clock, system_clock
-from syndication.config import Settings
+from syndication.config import Settings, parse_days
 from syndication.services.digests import FREQUENCIES, Digests, EditionNotEditable
 from syndication.store.editions import Edition, EditionStatus, EntryState
 from syndication.store.editorial import Editorial
@@ -62,6 +66,7 @@ def _line(edition: Edition) -> str:
         f"{c.get('pending', 0)} pending, {c.get('sending', 0)} sending, "
         f"{c.get('failed', 0)} failed, {c.get('uncertain', 0)} uncertain, "
         f"{c.get('cancelled', 0)} cancelled"
+        + (f", compacted on {edition.compacted_at:%Y-%m-%d}" if edition.compacted_at else "")
     )
 
 
@@ -232,8 +237,17 @@ def _resend_rows(service: Digests, edition_id: str, ids: list[str]) -> list[dict
 
 
 def _states(service: Digests, edition_id: str, ids: list[str]) -> dict[str, str]:
-    """Each id's entry state ('not in this edition' when it has none): why it was skipped."""
-    return {i: service.editions.entry(edition_id, i)["state"] or "not in this edition" for i in ids}
+    """Each id's entry state ('not in this edition' when it has none): why it was skipped.
+    A compacted edition kept only failed and uncertain entries: a missing one was sent or
+    cancelled (or never in it), and sending it again is refused."""
+    edition = service.status(edition_id)
+    gone = "not in this edition"
+    if edition is not None and edition.compacted_at is not None:
+        gone = (
+            f"no entry: the edition was compacted on {edition.compacted_at:%Y-%m-%d} and "
+            "keeps only failed and uncertain entries; sent ones are not resent"
+        )
+    return {i: service.editions.entry(edition_id, i)["state"] or gone for i in ids}
 
 
 def _confirmed(question: str) -> bool:
@@ -322,6 +336,37 @@ def _resend(
     lines += [f"  skipped: {i} ({state}, not uncertain)" for i, state in states.items()]
     emit(args, data, "\n".join(lines))
     return 0 if report.resent else EXIT_INPUT  # all of them stopped being uncertain meanwhile
+
+
+def cmd_compact(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
+    """Compact finished editions past ``--older-than`` (default: the retention setting)."""
+    if args.older_than is not None:
+        if args.older_than.strip().lower() in ("never", "off", ""):
+            return error("--older-than needs an age: 7d, 36h, 0 for any", EXIT_USAGE)
+        try:
+            older_than = timedelta(days=parse_days(args.older_than))
+        except ValueError as exc:
+            return error(f"--older-than {exc}", EXIT_USAGE)
+    elif settings.digest.retention_days > 0:
+        older_than = timedelta(days=settings.digest.retention_days)
+    else:
+        return error(
+            "retention is off (SYNDICATION_EDITION_RETENTION=never): pass --older-than", EXIT_USAGE
+        )
+    archive = Path(args.archive) if args.archive else None
+    reports = _service(settings, clock).compact(
+        clock(), older_than=older_than, archive_dir=archive, edition_ids=args.editions or None
+    )
+    lines = []
+    for r in reports:
+        if r.result == "compacted":
+            kept = f" (archive: {r.archive})" if r.archive else ""
+            lines.append(f"{r.edition_id}: compacted, {r.dropped:,} entries dropped{kept}")
+        else:
+            lines.append(f"{r.edition_id}: not compacted ({r.result})")
+    text = "\n".join(lines) or f"no finished edition older than {args.older_than or older_than}"
+    emit(args, [r.to_json() for r in reports], text)
+    return 0
 
 
 def _watch(service: Digests, edition: Edition, interval: float) -> Edition:
@@ -415,6 +460,22 @@ def register(subparsers: Any) -> None:
     p.add_argument("subscriber_ids", nargs="*", metavar="SUBSCRIBER_ID")
     p.add_argument("--all", action="store_true", help="every uncertain entry of the edition")
     p.add_argument("--yes", action="store_true", help="do not ask (needed without a terminal)")
+
+    p = command(
+        "compact",
+        "Drop sent entries of finished editions past the retention (counts, failed and "
+        "uncertain entries stay)",
+        cmd_compact,
+    )
+    p.add_argument("editions", nargs="*", metavar="EDITION", help="only these (default: all due)")
+    p.add_argument(
+        "--older-than",
+        metavar="AGE",
+        help="finished at least this long ago: 7d, 36h, 0 (default: SYNDICATION_EDITION_RETENTION)",
+    )
+    p.add_argument(
+        "--archive", metavar="DIR", help="first write the dropped entries to DIR (.jsonl.gz)"
+    )
 
     for name, help_text in (
         ("pause", "Stop sending before the next message; resume continues"),

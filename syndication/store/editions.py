@@ -76,6 +76,10 @@ class Mark(StrEnum):
 
 
 STATES = tuple(s.value for s in EntryState)
+#: How long an article id stays listed as given to an edition of a frequency.
+INCLUDED_S = 90 * 86400
+#: Recipients one freezing script takes (each is two ``unpack``ed values, three times over).
+ADD_SLICE = 1000
 FINAL_STATES = ("sent", "failed", "uncertain", "cancelled")
 
 
@@ -116,6 +120,9 @@ class Edition:
     finished_at: datetime | None
     policy: Policy
     counts: dict[str, int] = field(default_factory=dict)
+    # When retention dropped its sent and cancelled entries and frozen list (the counts,
+    # failed and uncertain entries stay): store/edition_compaction.py.
+    compacted_at: datetime | None = None
 
     @property
     def total(self) -> int:
@@ -136,6 +143,7 @@ class Edition:
             "created_at": self.created_at.isoformat(),
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "counts": dict(self.counts),
+            "compacted_at": self.compacted_at.isoformat() if self.compacted_at else None,
             "policy": {
                 "lease_s": self.policy.lease_s,
                 "tx_budget_s": self.policy.tx_budget_s,
@@ -552,21 +560,29 @@ return {status, n}
 
 _ADD_RECIPIENTS = """
 -- KEYS: meta, rcpt, state, pending, segments; ARGV: n_segments, (segid, json)*, (id, json)*
+-- A chunk in a few variadic commands instead of three per recipient: HSET tells how many
+-- ids are new, so a repeated chunk (a retried creator) adds and counts nobody twice.
 if redis.call('HGET', KEYS[1], 'status') ~= 'creating' then return -1 end
 local nseg = tonumber(ARGV[1])
 for i = 2, 1 + 2 * nseg, 2 do
   redis.call('HSETNX', KEYS[5], ARGV[i], ARGV[i + 1])
 end
-local added = 0
-for i = 2 + 2 * nseg, #ARGV, 2 do
-  if redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1]) == 1 then
-    redis.call('HSET', KEYS[3], ARGV[i], 'pending')
-    redis.call('ZADD', KEYS[4], 0, ARGV[i])
-    added = added + 1
-  end
+local first = 2 + 2 * nseg
+if first > #ARGV then return 0 end
+local added = redis.call('HSET', KEYS[2], unpack(ARGV, first, #ARGV))
+local states, scores = {}, {}
+for i = first, #ARGV, 2 do
+  states[#states + 1] = ARGV[i]
+  states[#states + 1] = 'pending'
+  scores[#scores + 1] = 0
+  scores[#scores + 1] = ARGV[i]
 end
-redis.call('HINCRBY', KEYS[1], 'n_pending', added)
-redis.call('HINCRBY', KEYS[1], 'n_total', added)
+redis.call('HSET', KEYS[3], unpack(states))
+redis.call('ZADD', KEYS[4], unpack(scores))
+if added > 0 then
+  redis.call('HINCRBY', KEYS[1], 'n_pending', added)
+  redis.call('HINCRBY', KEYS[1], 'n_total', added)
+end
 return added
 """
 
@@ -590,6 +606,10 @@ for from in string.gmatch(ARGV[2], '%S+') do
 end
 return {status, ''}
 """
+
+
+def _when(stamp: str | None) -> datetime | None:
+    return datetime.fromtimestamp(float(stamp), UTC) if stamp else None
 
 
 def _s(value: bytes | str | None) -> str:
@@ -699,6 +719,10 @@ class EditionStore:
             pipe.zadd(self.index_key, {edition_id: now.timestamp()}, nx=True)
             if article_ids:
                 pipe.zadd(self.included_key(frequency), dict.fromkeys(article_ids, now.timestamp()))
+            # Only the last periods are read (``EditionCreator.candidates``): keep 90 days.
+            pipe.zremrangebyscore(
+                self.included_key(frequency), "-inf", now.timestamp() - INCLUDED_S
+            )
             pipe.execute()
         return True
 
@@ -709,14 +733,22 @@ class EditionStore:
         segments: dict[str, str],
     ) -> int:
         """Freeze a chunk of recipients (idempotent: a subscriber is added once); -1 if the
-        edition is no longer being created."""
-        args: list[str] = [str(len(segments))]
+        edition is no longer being created. One round trip whatever the chunk's size: the
+        script runs per ``ADD_SLICE`` recipients (Lua's ``unpack`` takes at most 8,000
+        values), all of them in one pipeline."""
+        seg_args: list[str] = [str(len(segments))]
         for seg_id, seg_json in segments.items():
-            args += [seg_id, seg_json]
-        for rcpt in recipients:
-            args += [rcpt.subscriber_id, rcpt.encode()]
+            seg_args += [seg_id, seg_json]
         keys = [self.key(edition_id, p) for p in ("meta", "rcpt", "state", "pending", "segments")]
-        return int(self._add(keys=keys, args=args))
+        slices = [recipients[i : i + ADD_SLICE] for i in range(0, len(recipients), ADD_SLICE)]
+        with self.r.pipeline(transaction=False) as pipe:
+            for n, part in enumerate(slices or [()]):
+                args = list(seg_args) if n == 0 else ["0"]
+                for rcpt in part:
+                    args += (rcpt.subscriber_id, rcpt.encode())
+                self._add(keys=keys, args=args, client=pipe)
+            added = [int(n) for n in pipe.execute()]
+        return -1 if -1 in added else sum(added)
 
     def finish_creation(self, edition_id: str, start: bool, now: datetime) -> EditionStatus:
         """``creating`` → ``sending`` (or ``draft``); an empty edition goes straight to done."""
@@ -732,7 +764,6 @@ class EditionStore:
         if not raw or b"id" not in raw:
             return None
         meta = {k.decode(): v.decode() for k, v in raw.items()}
-        finished = meta.get("finished_at")
         counts = {state: int(meta.get(f"n_{state}", 0)) for state in STATES}
         counts["total"] = int(meta.get("n_total", 0))
         return Edition(
@@ -742,7 +773,7 @@ class EditionStore:
             status=EditionStatus(meta["status"]),
             article_ids=tuple(json.loads(meta["article_ids"])),
             created_at=datetime.fromtimestamp(float(meta["created_at"]), UTC),
-            finished_at=datetime.fromtimestamp(float(finished), UTC) if finished else None,
+            finished_at=_when(meta.get("finished_at")),
             policy=Policy(
                 lease_s=float(meta["lease_s"]),
                 tx_budget_s=float(meta["tx_budget_s"]),
@@ -752,6 +783,7 @@ class EditionStore:
                 uncertain=meta["uncertain"],
             ),
             counts=counts,
+            compacted_at=_when(meta.get("compacted_at")),
         )
 
     def ids(self, limit: int = 50, newest_first: bool = True, offset: int = 0) -> list[str]:

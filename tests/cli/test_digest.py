@@ -8,6 +8,7 @@ import io
 import json
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -202,3 +203,55 @@ def test_cancelled_and_repeated_entries_in_status(
     # a cancelled edition takes no resends
     assert run(settings, clock, "digest", "resend", edition, "--all", "--yes") == 1
     assert "cannot resend entries of an edition that is cancelled" in capsys.readouterr().err
+
+
+def test_compact_archives_and_keeps_what_operators_read(
+    settings: Settings,
+    redis_client: redis.Redis,
+    smtp: ScriptedSmtp,
+    clock: ManualClock,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """``digest compact --archive``: the sent entries go to a gzipped JSON-lines file and
+    leave Redis; ``status`` still shows the numbers, marked compacted; resend refuses a sent
+    reader and still takes an uncertain one. The ledger finished on Redis time, so the
+    compaction's clock starts there (ManualClock) and moves eight days on."""
+    import gzip
+
+    sender, edition, subs = uncertain_edition(
+        settings, redis_client, smtp, clock, readers=6, uncertain=(2,)
+    )
+    store = sender.editions
+    before = store.get(edition)
+    assert before is not None and before.finished_at is not None
+    later = ManualClock(before.finished_at)
+
+    assert run(settings, later, "digest", "compact") == 0  # finished just now: not due
+    assert "no finished edition older than" in capsys.readouterr().out
+    assert run(settings, later, "digest", "compact", "--older-than", "never") == 2
+    capsys.readouterr()
+
+    later.advance(days=8)
+    assert run(settings, later, "digest", "compact", "--archive", str(tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert f"{edition}: compacted, 5 entries dropped (archive: {tmp_path}" in out
+    (archive,) = tmp_path.glob(f"{edition}-*.jsonl.gz")
+    with gzip.open(archive) as raw:
+        lines = [json.loads(line) for line in raw.read().splitlines()]
+    assert sorted(row["subscriber_id"] for row in lines) == sorted(
+        s.id for i, s in enumerate(subs) if i != 2
+    )
+    assert {row["state"] for row in lines} == {"sent"} and "token" not in lines[0]
+
+    after = store.get(edition)
+    assert after is not None and after.counts == before.counts
+    assert run(settings, later, "digest", "status", edition) == 0
+    out = capsys.readouterr().out
+    assert "5/6 sent" in out and f"compacted on {later():%Y-%m-%d}" in out
+    assert f"uncertain: {subs[2].id}" in out
+
+    assert run(settings, later, "digest", "resend", edition, subs[0].id, "--yes") == 1
+    assert "compacted on" in capsys.readouterr().err
+    assert run(settings, later, "digest", "resend", edition, subs[2].id, "--yes") == 0
+    assert "1 uncertain message(s) queued" in capsys.readouterr().out

@@ -577,3 +577,29 @@ def test_resend_refused_for_cancelled_edition(
     )
     assert refused.status_code == 409  # type: ignore[attr-defined]
     assert "cancelled" in refused.text  # type: ignore[attr-defined]
+
+
+def test_a_compacted_edition_still_shows_its_numbers(
+    signed_in: TestClient,
+    admin_context: Context,
+    redis_client: redis.Redis,
+    smtp: ScriptedSmtp,
+    clock: ManualClock,
+) -> None:
+    _, edition, subs = uncertain_edition(
+        admin_context.settings, redis_client, smtp, clock, readers=4, uncertain=(1,)
+    )
+    finished = admin_context.digests.status(edition)
+    assert finished is not None and finished.finished_at is not None
+    later = ManualClock(finished.finished_at)  # the ledger finished on Redis time
+    later.advance(days=8)
+    (report,) = admin_context.digests.compact(later())
+    assert report.result == "compacted" and report.dropped == 3
+
+    page = signed_in.get(f"/admin/editions/{edition}").text
+    assert "data-compacted" in page and "Compacted on" in page
+    assert re.search(r'data-count="sent">3<', page) and re.search(r'data-count="total">4<', page)
+    table = page.split("data-uncertain")[1].split("</table>")[0]
+    assert subs[1].id in table and subs[1].email in table
+    listing = signed_in.get("/admin/editions").text
+    assert f"compacted on {later():%Y-%m-%d}" in listing

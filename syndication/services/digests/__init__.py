@@ -5,6 +5,7 @@
 - templates.py: ``SegmentTemplates``, each segment's message template in one typed LRU.
 - editorial.py: ``EditorialDesk``, editing, previewing and approving draft editions.
 - control.py: ``EditionControl``, pause, resume, cancel, resend the uncertain, recover, report.
+- retention.py: ``EditionRetention``, compacting finished editions (and their archive).
 - dispatch.py: ``Dispatcher``, ``send_batch`` over the send engine in services/sending.py.
 - facade.py: ``Digests``, all of them wired together under the faces' method names.
 - wiring.py: ``make_digest_service`` (called by ``Context.digests``) and ``load_dkim_key``.

@@ -42,8 +42,8 @@ from syndication.tokens import manage_token
 
 log = logging.getLogger(__name__)
 
-#: Recipients frozen per script call: memory stays flat whatever the list size.
-FREEZE_CHUNK = 500
+#: Recipients frozen per round trip (store: a few scripts of ADD_SLICE each): memory stays flat.
+FREEZE_CHUNK = 5000
 
 
 class EditionCreator:

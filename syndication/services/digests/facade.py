@@ -21,6 +21,7 @@ from syndication.services.digests.control import EditionControl
 from syndication.services.digests.creation import EditionCreator
 from syndication.services.digests.dispatch import Dispatcher
 from syndication.services.digests.editorial import EditorialDesk
+from syndication.services.digests.retention import EditionRetention
 from syndication.services.digests.settings import MailSettings
 from syndication.services.digests.templates import SegmentTemplates
 from syndication.services.sending import Retrying
@@ -90,6 +91,9 @@ class Digests:
             public_url=public_url,
         )
         self.control = EditionControl(editions=editions, events=events, mail=mail)
+        self.retention = EditionRetention(
+            editions=editions, retention=mail.retention, archive_dir=mail.archive_dir
+        )
         self.dispatch = self._dispatcher(sender_factory, rate, clock)
         self._expose_use_cases()
 
@@ -112,6 +116,8 @@ class Digests:
         self.resend_uncertain = self.control.resend_uncertain
         self.status = self.control.status
         self.report = self.control.report
+        self.compact = self.retention.compact
+        self.compact_scheduled = self.retention.scheduled
         self.send_batch = self.dispatch.send_batch
         self.message = self.templates.message
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 from syndication.config import DigestConfig, MailConfig, Settings
 from syndication.store.editions import Policy
@@ -40,6 +41,8 @@ class MailSettings:
     mail_from: str | None = None  # header From (default: "Publisher" <newsletter@host>)
     envelope_from: str | None = None  # MAIL FROM / bounce address
     approval_window: timedelta = timedelta(minutes=_DIGEST.approval_minutes)
+    retention: timedelta = timedelta(days=_DIGEST.retention_days)  # 0: never compacted
+    archive_dir: Path | None = _DIGEST.archive_dir  # compaction archives dropped entries
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MailSettings:
@@ -64,6 +67,8 @@ class MailSettings:
             mail_from=mail.from_address,
             envelope_from=mail.envelope_from,
             approval_window=timedelta(minutes=digest.approval_minutes),
+            retention=timedelta(days=digest.retention_days),
+            archive_dir=digest.archive_dir,
         )
 
 
