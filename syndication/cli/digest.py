@@ -438,15 +438,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--interval", type=float, default=1.0)
     p.add_argument("--limit", type=int, default=20)
 
-    p = command("edit", "Set a draft's intro, featured story and order", cmd_edit)
-    p.add_argument("edition", metavar="EDITION")
-    intro = p.add_mutually_exclusive_group()
-    intro.add_argument("--intro", metavar="TEXT", help="the editors' note (plain text)")
-    intro.add_argument(
-        "--intro-file", metavar="FILE", help="read the intro from FILE (UTF-8; - for stdin)"
-    )
-    p.add_argument("--featured", metavar="ID", help="article shown first and larger ('' for none)")
-    p.add_argument("--order", metavar="ID,ID,...", help="every article id of the edition, in order")
+    _edit_arguments(command("edit", "Set a draft's intro, featured story and order", cmd_edit))
 
     p = command("approve", "Send a draft now (clears its scheduled time)", cmd_approve)
     p.add_argument("edition", metavar="EDITION")
@@ -461,20 +453,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--all", action="store_true", help="every uncertain entry of the edition")
     p.add_argument("--yes", action="store_true", help="do not ask (needed without a terminal)")
 
-    p = command(
-        "compact",
-        "Drop sent entries of finished editions past the retention (counts, failed and "
-        "uncertain entries stay)",
-        cmd_compact,
-    )
-    p.add_argument("editions", nargs="*", metavar="EDITION", help="only these (default: all due)")
-    p.add_argument(
-        "--older-than",
-        metavar="AGE",
-        help="finished at least this long ago: 7d, 36h, 0 (default: SYNDICATION_EDITION_RETENTION)",
-    )
-    p.add_argument(
-        "--archive", metavar="DIR", help="first write the dropped entries to DIR (.jsonl.gz)"
+    _compact_arguments(
+        command(
+            "compact",
+            "Drop sent entries of finished editions past the retention (counts, failed and "
+            "uncertain entries stay)",
+            cmd_compact,
+        )
     )
 
     for name, help_text in (
@@ -484,3 +469,28 @@ def register(subparsers: Any) -> None:
     ):
         p = command(name, help_text, _control(name))
         p.add_argument("edition", metavar="EDITION")
+
+
+def _edit_arguments(p: argparse.ArgumentParser) -> None:
+    """``digest edit``'s options: the intro (inline or from a file), featured story, order."""
+    p.add_argument("edition", metavar="EDITION")
+    intro = p.add_mutually_exclusive_group()
+    intro.add_argument("--intro", metavar="TEXT", help="the editors' note (plain text)")
+    intro.add_argument(
+        "--intro-file", metavar="FILE", help="read the intro from FILE (UTF-8; - for stdin)"
+    )
+    p.add_argument("--featured", metavar="ID", help="article shown first and larger ('' for none)")
+    p.add_argument("--order", metavar="ID,ID,...", help="every article id of the edition, in order")
+
+
+def _compact_arguments(p: argparse.ArgumentParser) -> None:
+    """``digest compact``'s options: which editions, how old, where the archive goes."""
+    p.add_argument("editions", nargs="*", metavar="EDITION", help="only these (default: all due)")
+    p.add_argument(
+        "--older-than",
+        metavar="AGE",
+        help="finished at least this long ago: 7d, 36h, 0 (default: SYNDICATION_EDITION_RETENTION)",
+    )
+    p.add_argument(
+        "--archive", metavar="DIR", help="first write the dropped entries to DIR (.jsonl.gz)"
+    )

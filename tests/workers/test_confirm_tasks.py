@@ -111,8 +111,12 @@ def test_a_greylisted_double_submitted_signup_gets_exactly_one_message(
     rec = reaches(ctx, ConfirmState.SENT)
     assert rec.attempts == 3 and server.handler.replies["451"] == 2
     assert server.per_recipient() == {ADDRESS: 1}
-    counts = ctx.metrics.read()["confirmation_emails_total"]
-    assert counts == {"retry": 2.0, "sent": 1.0}
+    # The worker counts an outcome just after marking it: wait for the count, then compare.
+    def counted() -> dict[str, float] | None:
+        counts = ctx.metrics.read().get("confirmation_emails_total", {})
+        return counts if "sent" in counts else None
+
+    assert wait_for(counted, timeout=60) == {"retry": 2.0, "sent": 1.0}
     assert sweep(ctx, worker)["queued"] == []
     assert server.per_recipient() == {ADDRESS: 1}
 

@@ -59,17 +59,7 @@ class Digests:
         self.mail = mail
         self.events = events
         self.tz = ZoneInfo(publisher.timezone)
-        self.templates = SegmentTemplates(
-            editions=editions,
-            articles=articles,
-            editorials=self.editorials,
-            publisher=publisher,
-            public_url=public_url,
-            sender=mail.mail_from or digest_email.default_sender(publisher, public_url),
-            max_articles=mail.max_articles,
-            retrying=Retrying(mail.redis_patience),
-            dkim=dkim,
-        )
+        self.templates = self._segment_templates(dkim)
         self.creation = EditionCreator(
             editions=editions,
             articles=articles,
@@ -96,6 +86,21 @@ class Digests:
         )
         self.dispatch = self._dispatcher(sender_factory, rate, clock)
         self._expose_use_cases()
+
+    def _segment_templates(self, dkim: digest_email.DkimKey | None) -> SegmentTemplates:
+        """The one template cache every part renders through."""
+        mail, publisher, public_url = self.mail, self.publisher, self.public_url
+        return SegmentTemplates(
+            editions=self.editions,
+            articles=self.articles,
+            editorials=self.editorials,
+            publisher=publisher,
+            public_url=public_url,
+            sender=mail.mail_from or digest_email.default_sender(publisher, public_url),
+            max_articles=mail.max_articles,
+            retrying=Retrying(mail.redis_patience),
+            dkim=dkim,
+        )
 
     def _expose_use_cases(self) -> None:
         """The faces' names for the use cases, each one service's method."""
