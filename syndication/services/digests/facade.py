@@ -17,6 +17,7 @@ from syndication.config import Publisher
 from syndication.deliver.smtp import Sender
 from syndication.events import Events
 from syndication.render import digest_email
+from syndication.render.dkim import DkimKey
 from syndication.services.digests.control import EditionControl
 from syndication.services.digests.creation import EditionCreator
 from syndication.services.digests.dispatch import Dispatcher
@@ -46,7 +47,7 @@ class Digests:
         events: Events,
         sender_factory: Callable[[], Sender] | None = None,
         rate: RateLimiter | None = None,
-        dkim: digest_email.DkimKey | None = None,
+        dkim: tuple[DkimKey, ...] = (),
         clock: Clock = system_clock,
     ) -> None:
         self.editions = editions
