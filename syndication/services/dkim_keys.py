@@ -4,12 +4,15 @@ emails are signed with the same keys.
 
 Read and parsed when a service is made, so a missing, unreadable, malformed or too small
 key stops a worker or ``digest send`` at start with one line naming the variable, instead
-of failing every message of an edition later.
+of failing every message of an edition later. A worker makes its services per task, and
+OpenSSL's check of an RSA private key takes ~0.1 s: a parsed key is kept per process,
+keyed by the file's contents, so a replaced file is read anew.
 """
 
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from pathlib import Path
 
 from syndication.config import ENV_PREFIX, ConfigError, Settings
@@ -26,12 +29,19 @@ def _key(var: str, selector: str, domain: str, path: Path, algorithm: str) -> Dk
     except OSError as exc:
         raise ConfigError(f"{var}: cannot read {path}: {exc.strerror or exc}") from None
     try:
-        key = DkimKey(selector, domain, data)
+        key = _parsed(var, str(path), selector, domain, data)
     except DkimKeyError as exc:
         raise ConfigError(f"{var}: {path}: {exc}") from None
     if key.algorithm != algorithm:
         other = DKIM_ED25519_KEY_VAR if key.algorithm == ED25519 else DKIM_KEY_VAR
         raise ConfigError(f"{var}: {path} is a {key.algorithm} key: it goes in {other}")
+    return key
+
+
+@lru_cache(maxsize=8)
+def _parsed(var: str, path: str, selector: str, domain: str, data: bytes) -> DkimKey:
+    """Parsed once per process and contents (the warning too, not once per task)."""
+    key = DkimKey(selector, domain, data)
     if key.algorithm == RSA and key.bits < RECOMMENDED_RSA_BITS:
         log.warning(
             "%s: %s is a %d-bit RSA key: some receivers treat it as weak; use %d bits",
