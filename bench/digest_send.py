@@ -44,8 +44,41 @@ ROWS = (
     # always (every begin on disk before DATA), against the everysec run above. No target:
     # it depends on the disk's fsync; the README quotes it.
     RowSpec("digest send throughput, appendfsync always", "msg/s", "msg/s everysec"),
+    # Issue #14: every message signed with RSA-2048 and Ed25519 (RFC 8463 dual signing).
+    RowSpec(
+        "digest send throughput, DKIM on (rsa + ed25519)",
+        "msg/s",
+        "msg/s smtp-source",
+        Target(">=", 800, "msg/s"),
+    ),
+    RowSpec("DKIM on: share of smtp-source ceiling", "%", "", Target(">=", 25, "%")),
 )
 N_DURABLE = max(1, N_LARGE // 5)
+N_DKIM = max(1, N_LARGE // 5)
+
+
+def _dkim_env(work: Path) -> dict[str, str]:
+    """A fresh RSA-2048 and Ed25519 key in PEM files, and the settings that name them."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+    env = {"SYNDICATION_DKIM_DOMAIN": "bench.example.org"}
+    keys = (
+        ("", rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+        ("ED25519_", ed25519.Ed25519PrivateKey.generate()),
+    )
+    for kind, key in keys:
+        path = work / f"dkim-{kind or 'RSA_'}key.pem"
+        path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        env[f"SYNDICATION_DKIM_{kind}SELECTOR"] = f"bench{kind.lower().rstrip('_')}"
+        env[f"SYNDICATION_DKIM_{kind}KEY_FILE"] = str(path)
+    return env
 
 
 def _postfix_tools() -> tuple[str, str]:
@@ -163,8 +196,11 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in out.split()]
 
 
-def _run_edition(stack: Stack, sink: Sink, n: int, tag: str) -> tuple[float, float, int]:
-    """Seconds from edition start to all accepted, peak child RSS (MB), message size."""
+def _run_edition(
+    stack: Stack, sink: Sink, n: int, tag: str, extra: dict[str, str] | None = None
+) -> tuple[float, float, int]:
+    """Seconds from edition start to all accepted, peak child RSS (MB), message size.
+    ``extra``: more settings for the workers and the service (the DKIM keys)."""
     from celery import Celery
 
     from syndication.services.digests import MailSettings, make_digest_service
@@ -174,7 +210,7 @@ def _run_edition(stack: Stack, sink: Sink, n: int, tag: str) -> tuple[float, flo
 
     assert stack.redis is not None
     prefix = f"{stack.prefix}{tag}-"
-    env = {**stack.env, "SYNDICATION_KEY_PREFIX": prefix}
+    env = {**stack.env, "SYNDICATION_KEY_PREFIX": prefix, **(extra or {})}
     env["SYNDICATION_SMTP_URL"] = f"smtp://127.0.0.1:{sink.port}"
     settings = load_settings(env)
     client = connect(stack.redis.url)
@@ -280,6 +316,14 @@ def run(stack: Stack) -> list[Row]:
             admin.close()
         durable_rate = N_DURABLE / durable_s
         progress(f"appendfsync always: {durable_rate:,.0f} msg/s (everysec {rate:,.0f})")
+        dkim_s, _, signed_size = _run_edition(
+            stack, sink, N_DKIM, "dkim", _dkim_env(stack.work_dir)
+        )
+        dkim_rate = N_DKIM / dkim_s
+        progress(
+            f"DKIM on: {dkim_rate:,.0f} msg/s ({signed_size:,} bytes a message; "
+            f"unsigned {rate:,.0f}, smtp-source {ceiling:,.0f})"
+        )
     finally:
         sink.stop()
     growth = (large_rss - small_rss) / small_rss * 100 if small_rss else 0.0
@@ -289,6 +333,8 @@ def run(stack: Stack) -> list[Row]:
         ROWS[2].measured(large_rss, small_rss),
         ROWS[3].measured(growth),
         ROWS[4].measured(durable_rate, rate),
+        ROWS[5].measured(dkim_rate, ceiling),
+        ROWS[6].measured(dkim_rate / ceiling * 100),
     ]
 
 

@@ -201,7 +201,9 @@ class MailConfig:
     recover_interval_seconds: float = 10.0
     dkim_selector: str | None = None
     dkim_domain: str | None = None
-    dkim_key_file: Path | None = None
+    dkim_key_file: Path | None = None  # RSA (PEM); RFC 8463 §5: sign with RSA and Ed25519
+    dkim_ed25519_selector: str | None = None
+    dkim_ed25519_key_file: Path | None = None  # Ed25519 (PKCS#8 PEM or raw base64)
 
 
 @dataclass(frozen=True)
@@ -269,6 +271,8 @@ _NESTED: dict[str, tuple[str, str]] = {
     "dkim_selector": ("mail", "dkim_selector"),
     "dkim_domain": ("mail", "dkim_domain"),
     "dkim_key_file": ("mail", "dkim_key_file"),
+    "dkim_ed25519_selector": ("mail", "dkim_ed25519_selector"),
+    "dkim_ed25519_key_file": ("mail", "dkim_ed25519_key_file"),
     "digest_send_time": ("digest", "send_time"),
     "digest_weekly_day": ("digest", "weekly_day"),
     "digest_max_articles": ("digest", "max_articles"),
@@ -340,6 +344,9 @@ class _Env(BaseSettings):
     dkim_selector: str | None = _M.dkim_selector
     dkim_domain: str | None = _M.dkim_domain
     dkim_key_file: Path | None = _M.dkim_key_file
+    # A second signature with an Ed25519 key (RFC 8463), same domain, its own selector.
+    dkim_ed25519_selector: str | None = _M.dkim_ed25519_selector
+    dkim_ed25519_key_file: Path | None = _M.dkim_ed25519_key_file
     confirm_token_hours: int = Field(default=_S.confirm_token_hours, ge=1, le=24 * 14)
     # Confirmation emails (services/confirmations.py): the wait before each retry after a
     # temporary SMTP failure, in seconds, comma-separated (the last one repeats); how long
@@ -421,8 +428,16 @@ class _Env(BaseSettings):
 
     @model_validator(mode="after")
     def _dkim(self) -> _Env:
-        parts = (self.dkim_selector, self.dkim_domain, self.dkim_key_file)
-        if any(parts) and not all(parts):
+        rsa = (self.dkim_selector, self.dkim_key_file)
+        ed25519 = (self.dkim_ed25519_selector, self.dkim_ed25519_key_file)
+        if any(ed25519) and not (all(ed25519) and self.dkim_domain):
+            raise ValueError(
+                "SYNDICATION_DKIM_ED25519_SELECTOR and _DKIM_ED25519_KEY_FILE go together, "
+                "with SYNDICATION_DKIM_DOMAIN"
+            )
+        if (any(rsa) and not (all(rsa) and self.dkim_domain)) or (
+            self.dkim_domain and not any(rsa) and not any(ed25519)
+        ):
             raise ValueError(
                 "SYNDICATION_DKIM_SELECTOR, _DKIM_DOMAIN and _DKIM_KEY_FILE go together"
             )

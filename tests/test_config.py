@@ -106,3 +106,28 @@ def test_cli_prints_one_line_and_exit_code_2(tmp_path: Path):
     assert out.stderr.strip().splitlines() == [
         "error: SYNDICATION_REDIS_URL: must be a redis://, rediss:// or unix:// URL"
     ]
+
+
+def test_dkim_keys_go_with_their_selector_and_the_domain(tmp_path: Path):
+    """RSA, Ed25519 or both; each key file needs its selector, and every key the domain."""
+    key = str(tmp_path / "k.pem")  # not read here: services/dkim_keys.py reads it
+    rsa = {"SYNDICATION_DKIM_SELECTOR": "r", "SYNDICATION_DKIM_KEY_FILE": key}
+    ed = {"SYNDICATION_DKIM_ED25519_SELECTOR": "e", "SYNDICATION_DKIM_ED25519_KEY_FILE": key}
+    domain = {"SYNDICATION_DKIM_DOMAIN": "example.org"}
+    for ok in ({**rsa, **domain}, {**ed, **domain}, {**rsa, **ed, **domain}):
+        mail = load_settings({**base(), **ok}).mail
+        assert (mail.dkim_key_file is None) == ("SYNDICATION_DKIM_KEY_FILE" not in ok)
+        assert (mail.dkim_ed25519_key_file is None) == (
+            "SYNDICATION_DKIM_ED25519_KEY_FILE" not in ok
+        )
+    bad = (
+        (rsa, "SYNDICATION_DKIM_SELECTOR"),
+        (ed, "SYNDICATION_DKIM_ED25519_SELECTOR"),
+        (domain, "SYNDICATION_DKIM_SELECTOR"),
+        ({**ed, **domain, "SYNDICATION_DKIM_SELECTOR": "r"}, "SYNDICATION_DKIM_SELECTOR"),
+        ({"SYNDICATION_DKIM_ED25519_KEY_FILE": key, **domain}, "SYNDICATION_DKIM_ED25519"),
+    )
+    for extra, named in bad:
+        with pytest.raises(ConfigError) as err:
+            load_settings({**base(), **extra})
+        assert named in str(err.value) and "\n" not in str(err.value)

@@ -42,7 +42,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from typing import Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
@@ -58,6 +58,7 @@ from syndication.i18n import N_
 from syndication.licences import LICENCES, deed_url, display_name
 from syndication.models import Article
 from syndication.render import headers
+from syndication.render.dkim import DkimKey, RelaxedTemplate, dkim_sign
 from syndication.render.licence_terms import licence_terms
 from syndication.templating import templates_dir
 
@@ -210,28 +211,6 @@ class Recipient:
     message_id: str
 
 
-@dataclass(frozen=True)
-class DkimKey:
-    """A DKIM signing key (RFC 6376): ``private_key`` is a PEM (PKCS#1 or PKCS#8) RSA key."""
-
-    selector: str
-    domain: str
-    private_key: bytes
-    #: RFC 8058 §4: List-Unsubscribe and List-Unsubscribe-Post MUST be signed.
-    headers: tuple[str, ...] = (
-        "From",
-        "To",
-        "Subject",
-        "Date",
-        "Message-ID",
-        "List-Unsubscribe",
-        "List-Unsubscribe-Post",
-        "List-Id",
-        "MIME-Version",
-        "Content-Type",
-    )
-
-
 # Placeholder slots. The marker is chosen per segment so it never occurs in its content.
 _SLOTS = ("TO", "MSGID", "UNSUB", "UNSUBH", "PREFS", "PREFSH", "MAILTO")
 #: The longest value each slot can take (octets), for line-length arithmetic.
@@ -318,6 +297,18 @@ class MessageTemplate:
     def size(self) -> int:
         """Octets of the template without the recipient values (≈ each message's size)."""
         return sum(len(c) for c in self.chunks)
+
+    @cached_property
+    def _relaxed(self) -> RelaxedTemplate | None:
+        return RelaxedTemplate.of(self.chunks)
+
+    def canonical_body(self, values: Mapping[str, bytes]) -> list[bytes] | None:
+        """The DKIM relaxed body (RFC 6376 §3.4.4) of the message with these slot values,
+        in pieces, from the chunks canonicalised once (None: canonicalise the message)."""
+        relaxed = self._relaxed
+        if relaxed is None:
+            return None
+        return relaxed.body([values[slot] for slot in self.slots])
 
 
 # --- helpers for the caller (C) ---------------------------------------------------------
@@ -791,14 +782,18 @@ def _values(recipient: Recipient) -> dict[str, bytes]:
 
 
 def personalise(
-    template: MessageTemplate, recipient: Recipient, dkim: DkimKey | None = None
+    template: MessageTemplate,
+    recipient: Recipient,
+    dkim: DkimKey | Sequence[DkimKey] = (),
+    signed_at: datetime | None = None,
 ) -> bytes:
     """The recipient's message: the template's chunks joined with the recipient's values.
 
     Substitution only: no template, no MIME, no header folding per recipient. The header
     block is checked again afterwards (HeaderError if it is not the one written). With
-    ``dkim`` the result is signed (adds ~the cost of one RSA signature and a body hash;
-    see ``bench/email_build.py``).
+    ``dkim`` keys the result carries one DKIM-Signature per key, ``t=`` being
+    ``signed_at`` (required then: this module has no clock); the body hash starts from the
+    template's body already canonicalised (``MessageTemplate.canonical_body``).
     """
     values = _values(recipient)
     chunks = template.chunks
@@ -811,27 +806,15 @@ def personalise(
         headers.check_header_block(data, template.header_names)
     except headers.HeaderError as exc:  # only this recipient's values differ
         raise RecipientError(f"the message's header block is unsafe: {exc}") from None
-    return dkim_sign(data, dkim) if dkim is not None else data
-
-
-def dkim_sign(message: bytes, key: DkimKey) -> bytes:
-    """Prepend an RFC 6376 DKIM-Signature (rsa-sha256, relaxed/relaxed).
-
-    Per message, after personalisation: the body differs per recipient (its links), so the
-    body hash cannot be shared. dkimpy's RSA is pure Python: it dominates the per-message
-    cost when enabled (bench row "personalise + DKIM").
-    """
-    import dkim  # optional dependency: only needed when signing
-
-    signature: bytes = dkim.sign(
-        message,
-        key.selector.encode(),
-        key.domain.encode(),
-        key.private_key,
-        canonicalize=(b"relaxed", b"relaxed"),
-        include_headers=[h.lower().encode() for h in key.headers],
+    if isinstance(dkim, DkimKey):
+        dkim = (dkim,)
+    if not dkim:
+        return data
+    if signed_at is None:
+        raise ValueError("DKIM signing needs signed_at (the t= timestamp)")
+    return dkim_sign(
+        data, dkim, int(signed_at.timestamp()), canonical_body=template.canonical_body(values)
     )
-    return signature + message
 
 
 def render_digest_from_scratch(
@@ -843,7 +826,7 @@ def render_digest_from_scratch(
     sender: str | None = None,
     *,
     unsubscribe_mailto: str | None = None,
-    dkim: DkimKey | None = None,
+    dkim: DkimKey | Sequence[DkimKey] = (),
 ) -> bytes:
     """One recipient's message the slow way — Jinja → MJML → css-inline → ``EmailMessage``
     → bytes — for the benchmark reference and as the equivalence oracle in tests."""
@@ -866,7 +849,7 @@ def render_digest_from_scratch(
         language=segment.language,
         now=now,
     )
-    return dkim_sign(data, dkim) if dkim is not None else data
+    return dkim_sign(data, dkim, int(now.timestamp())) if dkim else data
 
 
 #: The web version of a digest (``/archive/{edition}``): extends the email's body template.

@@ -456,6 +456,8 @@ def make_confirmation_service(
     """Wiring from Settings: the ledger, the confirmation template and an SMTP sender."""
     from syndication.deliver.confirmation import confirmation_bytes, sender_address
     from syndication.deliver.smtp import SmtpSender
+    from syndication.render.dkim import dkim_sign
+    from syndication.services.dkim_keys import load_dkim_keys
 
     policy = policy or ConfirmationPolicy.from_settings(settings)
     publisher: Publisher = settings.publisher
@@ -463,8 +465,11 @@ def make_confirmation_service(
     sender: Address = sender_address(publisher, public_url, settings.mail.from_address)
     hours = int(policy.confirm_ttl / timedelta(hours=1))
 
+    dkim = load_dkim_keys(settings)  # the digests' keys: a bad key stops the worker at start
+
     def build(subscriber: Any, url: str, now: datetime) -> bytes:
-        return confirmation_bytes(subscriber, url, publisher, public_url, sender, hours, date=now)
+        data = confirmation_bytes(subscriber, url, publisher, public_url, sender, hours, date=now)
+        return dkim_sign(data, dkim, int(now.timestamp())) if dkim else data
 
     sender_factory: Callable[[], Sender] | None = None
     if settings.smtp_url:

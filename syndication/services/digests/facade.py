@@ -17,6 +17,7 @@ from syndication.config import Publisher
 from syndication.deliver.smtp import Sender
 from syndication.events import Events
 from syndication.render import digest_email
+from syndication.render.dkim import DkimKey
 from syndication.services.digests.control import EditionControl
 from syndication.services.digests.creation import EditionCreator
 from syndication.services.digests.dispatch import Dispatcher
@@ -47,7 +48,7 @@ class Digests:
         events: Events,
         sender_factory: Callable[[], Sender] | None = None,
         rate: RateLimiter | None = None,
-        dkim: digest_email.DkimKey | None = None,
+        dkim: tuple[DkimKey, ...] = (),
         clock: Clock = system_clock,
     ) -> None:
         self.editions = editions
@@ -87,7 +88,7 @@ class Digests:
         self.dispatch = self._dispatcher(sender_factory, rate, clock)
         self._expose_use_cases()
 
-    def _segment_templates(self, dkim: digest_email.DkimKey | None) -> SegmentTemplates:
+    def _segment_templates(self, dkim: tuple[DkimKey, ...]) -> SegmentTemplates:
         """The one template cache every part renders through."""
         mail, publisher, public_url = self.mail, self.publisher, self.public_url
         return SegmentTemplates(

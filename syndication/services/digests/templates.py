@@ -22,6 +22,7 @@ from syndication.deliver.smtp import canonical_eols
 from syndication.models import Article
 from syndication.render import digest_email
 from syndication.render.digest_selection import SegmentSpec, arrange
+from syndication.render.dkim import DkimKey
 from syndication.services.sending import Retrying
 from syndication.store.articles import ArticleStore, State
 from syndication.store.editions import Edition, EditionStatus, EditionStore, FrozenRecipient
@@ -91,7 +92,7 @@ class SegmentTemplates:
         sender: str,
         max_articles: int,
         retrying: Retrying,
-        dkim: digest_email.DkimKey | None = None,
+        dkim: tuple[DkimKey, ...] = (),
     ) -> None:
         self.editions = editions
         self.articles = articles
@@ -190,7 +191,13 @@ class SegmentTemplates:
         recipient = digest_email.make_recipient(
             rcpt.email, rcpt.subscriber_id, rcpt.token, edition.id, self.public_url
         )
-        return bytes(digest_email.personalise(template, recipient, dkim=self.dkim))
+        # t= is the edition's creation time, like the Date field: every attempt at one
+        # recipient writes the same bytes (as with Message-ID), and no clock is needed here.
+        return bytes(
+            digest_email.personalise(
+                template, recipient, dkim=self.dkim, signed_at=edition.created_at
+            )
+        )
 
     def _arranged(
         self, edition: Edition, spec: SegmentSpec, editorial: Editorial

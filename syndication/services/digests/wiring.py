@@ -1,56 +1,32 @@
 """Wiring the digest services from Settings (what ``Context.digests`` calls: faces take the
-service from their Context), and reading the DKIM key file."""
+service from their Context); the DKIM keys come from ``services/dkim_keys.py``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from syndication.clock import Clock, system_clock
-from syndication.config import ENV_PREFIX, ConfigError, Settings
+from syndication.config import Settings
 from syndication.deliver.smtp import Sender
 from syndication.events import Events
-from syndication.render import digest_email
+from syndication.render.dkim import DkimKey
 from syndication.services.digests.facade import Digests
 from syndication.services.digests.settings import MailSettings
+from syndication.services.dkim_keys import DKIM_KEY_VAR, load_dkim_keys
 from syndication.store.articles import ArticleStore
 from syndication.store.connection import Client
 from syndication.store.editions import EditionStore
 from syndication.store.ratelimit import SendRateLimiter as RateLimiter
 from syndication.store.subscribers import SubscriberStore
 
-DKIM_KEY_VAR = f"{ENV_PREFIX}DKIM_KEY_FILE"
+__all__ = ["DKIM_KEY_VAR", "load_dkim_key", "load_dkim_keys", "make_digest_service"]
 
 
-def load_dkim_key(settings: Settings) -> digest_email.DkimKey | None:
-    """The DKIM key (RFC 6376) from ``SYNDICATION_DKIM_*``, or None when signing is off.
-
-    Read and parsed when the service is made, so a missing or unreadable key stops a
-    worker or ``digest send`` at start (one line naming the variable) instead of failing
-    every message of an edition later.
-    """
-    mail = settings.mail
-    path = mail.dkim_key_file
-    if path is None:
-        return None
-    if not mail.dkim_selector or not mail.dkim_domain:
-        raise ConfigError(
-            f"{DKIM_KEY_VAR} needs {ENV_PREFIX}DKIM_SELECTOR and {ENV_PREFIX}DKIM_DOMAIN"
-        )
-    try:
-        pem = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{DKIM_KEY_VAR}: cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        import dkim.crypto
-    except ImportError:
-        raise ConfigError(f"{DKIM_KEY_VAR} is set but dkimpy is not installed") from None
-    try:
-        dkim.crypto.parse_pem_private_key(pem)
-    except (dkim.crypto.UnparsableKeyError, ValueError, IndexError):
-        raise ConfigError(
-            f"{DKIM_KEY_VAR}: {path} is not a PEM RSA private key (PKCS#1 or PKCS#8)"
-        ) from None
-    return digest_email.DkimKey(mail.dkim_selector, mail.dkim_domain, pem)
+def load_dkim_key(settings: Settings) -> DkimKey | None:
+    """The first DKIM key (RSA when one is configured), or None when signing is off; every
+    key is loaded and checked (``load_dkim_keys``)."""
+    keys = load_dkim_keys(settings)
+    return keys[0] if keys else None
 
 
 def make_digest_service(
@@ -66,7 +42,7 @@ def make_digest_service(
     from syndication.deliver.smtp import SmtpSender
 
     mail = mail or MailSettings.from_settings(settings)
-    dkim_key = load_dkim_key(settings)
+    dkim_keys = load_dkim_keys(settings)
     prefix = settings.key_prefix
     sender_factory: Callable[[], Sender] | None = None
     if with_sender and settings.smtp_url:
@@ -86,6 +62,6 @@ def make_digest_service(
         events=events,
         sender_factory=sender_factory,
         rate=RateLimiter(client, prefix, mail.rate_per_second, mail.rate_per_hour),
-        dkim=dkim_key,
+        dkim=dkim_keys,
         clock=clock,
     )
