@@ -522,6 +522,7 @@ def build_subscription_service(
     topics: Callable[[], dict[str, str]] | None = None,
     clock: Callable[[], datetime] = system_clock,
     confirmations: ConfirmationRequests | None = None,
+    store: SubscriberStore | None = None,  # context.py's announces event webhooks
 ) -> SubscriptionService:
     """The wiring ``Context.subscriptions`` uses: store, limiter and the confirmation ledger
     (``Context.confirmations``; without one, requests are recorded and left to the sweep)."""
@@ -533,7 +534,7 @@ def build_subscription_service(
 
         confirmations = make_confirmation_service(settings, client, RecordingEvents(), clock=clock)
     return SubscriptionService(
-        SubscriberStore(client, settings.key_prefix),
+        store or SubscriberStore(client, settings.key_prefix),
         RateLimiter(client, settings.key_prefix),
         confirmations,
         settings.need_secret_key(),
