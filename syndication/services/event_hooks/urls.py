@@ -49,7 +49,7 @@ def check_endpoint_url(url: str, allow_private: bool) -> str:
         cls = "loopback" if host == "localhost" or host.endswith(".localhost") else PUBLIC
     if cls != PUBLIC and cls not in classes:
         raise InvalidEndpoint(
-            f"{host} is a {cls} address: webhooks may reach public addresses only"
+            f"{host} is not a public address ({cls}): webhooks may reach public addresses only"
         )
     return str(parsed)
 
