@@ -244,6 +244,20 @@ class PartnersConfig:
 
 
 @dataclass(frozen=True)
+class WebhooksConfig:
+    """Outgoing event webhooks (``SYNDICATION_WEBHOOKS_*``): one POST's time budget, the
+    retry schedule, when a failing endpoint is switched off, and whether endpoints may be on
+    loopback or private addresses (tests and intranets only: SSRF otherwise)."""
+
+    timeout_seconds: float = 5.0  # the whole attempt: connect, send, answer
+    max_attempts: int = 8  # with the defaults below the last is about 22 hours after the first
+    retry_base_seconds: float = 60.0  # the first retry's wait; each next one is 4x longer
+    retry_max_seconds: float = 8 * 3600.0
+    disable_after: int = 20  # consecutive failed attempts before an endpoint is switched off
+    allow_private: bool = False
+
+
+@dataclass(frozen=True)
 class AdminConfig:
     """/admin sign-in (``SYNDICATION_ADMIN_*``): a plain password or a pbkdf2 hash line."""
 
@@ -289,8 +303,16 @@ _NESTED: dict[str, tuple[str, str]] = {
     "partner_rate_limit": ("partners", "rate_limit"),
     "partner_rate_window_s": ("partners", "rate_window_s"),
     "admin_session_hours": ("admin", "session_hours"),
+    **{
+        f"webhooks_{name}": ("webhooks", name)
+        for name in (
+            "timeout_seconds", "max_attempts", "retry_base_seconds", "retry_max_seconds",
+            "disable_after", "allow_private",
+        )
+    },
 }  # fmt: skip
 _M, _D, _S, _P, _A = MailConfig, DigestConfig, SubscribeConfig, PartnersConfig, AdminConfig
+_W = WebhooksConfig
 
 
 class _Env(BaseSettings):
@@ -375,6 +397,13 @@ class _Env(BaseSettings):
     @classmethod
     def _retention(cls, value: object) -> float:
         return parse_days(str(value))
+    # Outgoing event webhooks (README, Event webhooks).
+    webhooks_timeout_seconds: float = Field(default=_W.timeout_seconds, gt=0, le=120)
+    webhooks_max_attempts: int = Field(default=_W.max_attempts, ge=1, le=20)
+    webhooks_retry_base_seconds: float = Field(default=_W.retry_base_seconds, gt=0, le=3600)
+    webhooks_retry_max_seconds: float = Field(default=_W.retry_max_seconds, gt=0, le=24 * 3600)
+    webhooks_disable_after: int = Field(default=_W.disable_after, ge=1, le=10_000)
+    webhooks_allow_private: bool = _W.allow_private
 
     @field_validator("mail_from", "mail_envelope_from", "unsubscribe_mailto")
     @classmethod
@@ -546,6 +575,7 @@ class Settings:
     subscribe: SubscribeConfig = field(default_factory=SubscribeConfig)
     partners: PartnersConfig = field(default_factory=PartnersConfig)
     admin: AdminConfig = field(default_factory=AdminConfig)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
 
     # Read by web/admin/auth.py, which another branch is moving (issue #13): it reads
     # ``settings.admin`` after that, and these views go.
@@ -694,6 +724,7 @@ def _settings(env: _Env, path: Path, publisher: Publisher) -> Settings:
             confirm_retry_seconds=tuple(float(s) for s in env.confirm_retry_seconds.split(",")),
         ),
         partners=PartnersConfig(**groups["partners"]),
+        webhooks=WebhooksConfig(**groups["webhooks"]),
         admin=AdminConfig(
             **groups["admin"],
             password=secret(env.admin_password) if env.admin_password else None,

@@ -1,5 +1,6 @@
 """The composition root: the one place that turns Settings into a Redis client, stores and
-services (articles, feeds, ingest, confirmations, subscriptions, digests, partners).
+services (articles, feeds, ingest, confirmations, subscriptions, digests, partners, event
+webhooks).
 
 The faces (web, CLI, workers) each build a Context and take services from it, never wiring
 their own; they pass the ``Events`` implementation in, so the use cases never import Celery
@@ -26,6 +27,7 @@ from syndication.services.confirmations import (
     make_confirmation_service,
 )
 from syndication.services.digests import Digests, make_digest_service
+from syndication.services.event_hooks import EventHooks, make_event_hooks
 from syndication.services.feeds import FeedService
 from syndication.services.ingest import IngestService
 from syndication.services.partners import Partners, make_partners
@@ -124,7 +126,8 @@ class Context:
 
     @cached_property
     def subscriber_store(self) -> SubscriberStore:
-        return SubscriberStore(self.client, self.settings.key_prefix)
+        """Announces confirmed, unsubscribed and bounced readers to the event webhooks."""
+        return self.event_hooks.subscriber_store(self.client, self.settings.key_prefix)
 
     @cached_property
     def rate_limiter(self) -> RateLimiter:
@@ -221,3 +224,20 @@ class Context:
     @cached_property
     def partners(self) -> Partners:
         return make_partners(self.settings, self.client, self.article_store)
+
+    @cached_property
+    def event_hooks(self) -> EventHooks:
+        """Outgoing event webhooks: endpoints, the outbox the pipeline emits to, delivery."""
+        return make_event_hooks(
+            self.settings,
+            self.client,
+            self.events,
+            self.article_store,
+            clock=self.clock,
+            on_outcome=self._count_webhook,
+        )
+
+    def _count_webhook(self, outcome: str) -> None:
+        # One delivery attempt's outcome, written at once: a worker task ends right after.
+        self.metrics.add("webhook_deliveries_total", outcome)
+        self.metrics.flush()

@@ -1,9 +1,9 @@
 """How use cases announce background work without knowing about Celery.
 
-The one protocol for every use case (articles, feeds, digests, confirmations):
-``workers.events.CeleryEvents`` implements it with Celery; ``RecordingEvents`` keeps the
-calls in a list, for code that runs the use cases without a broker (the import benchmark's
-reference, the demo's inline runs, and unit tests of the services).
+The one protocol for every use case (articles, feeds, digests, confirmations, event
+webhooks): ``workers.events.CeleryEvents`` implements it with Celery; ``RecordingEvents``
+keeps the calls in a list, for code that runs the use cases without a broker (the import
+benchmark's reference, the demo's inline runs, and unit tests of the services).
 """
 
 from __future__ import annotations
@@ -31,6 +31,16 @@ class Events(Protocol):
     def send_confirmation(self, request_id: str, countdown: float = 0.0, kick: str = "") -> None:
         """Attempt a confirmation email (``services/confirmations.py``) after ``countdown``
         seconds; ``kick`` is the request's chain token."""
+        ...
+
+    def webhook_events(self, event_ids: list[str]) -> None:
+        """Event webhooks: fan these emitted events out to the endpoints that want them."""
+        ...
+
+    def deliver_webhook(
+        self, endpoint_id: str, event_id: str, attempt: int = 1, countdown: float = 0.0
+    ) -> None:
+        """Event webhooks: attempt ``attempt`` of one event at one endpoint."""
         ...
 
 
@@ -64,3 +74,11 @@ class RecordingEvents:
 
     def send_confirmation(self, request_id: str, countdown: float = 0.0, kick: str = "") -> None:
         self.calls.append(("send_confirmation", request_id))
+
+    def webhook_events(self, event_ids: list[str]) -> None:
+        self.calls.extend(("webhook_event", event_id) for event_id in event_ids)
+
+    def deliver_webhook(
+        self, endpoint_id: str, event_id: str, attempt: int = 1, countdown: float = 0.0
+    ) -> None:
+        self.calls.append(("deliver_webhook", f"{endpoint_id} {event_id} {attempt}"))

@@ -69,6 +69,12 @@ FAMILIES: dict[str, Family] = {
             "confirmation_emails_total", "Confirmation emails, by outcome.", "counter", ("outcome",)
         ),
         Family(
+            "webhook_deliveries_total",
+            "Event webhook delivery attempts, by outcome (delivered, retry, failed, refused).",
+            "counter",
+            ("outcome",),
+        ),
+        Family(
             "task_runs_total", "Celery task runs, by task and state.", "counter", ("task", "state")
         ),
         Family("task_duration_seconds", "Celery task run time.", "histogram", ("task",)),

@@ -4,6 +4,10 @@ Pure functions with no web dependency, so a service (the partner webhooks) and a
 test (signed CMS requests) sign without importing a web face. ``web/auth.py`` verifies
 inbound requests with the same ``signing_string``.
 
+Outgoing event webhooks (``services/event_hooks``) sign ``"{timestamp}." + body`` with the
+endpoint's secret (``sign_event``), sent in the same two headers: a receiver needs neither
+our path nor our query, only the bytes it got.
+
 A request signature covers ``"{timestamp}\\n{METHOD}\\n{path}\\n{query}\\n{sha256 hex of
 body}"``, sent as ``X-Syndication-Timestamp: <unix seconds>`` and
 ``X-Syndication-Signature: v1=<hex>`` (Stripe's and Standard Webhooks' scheme). The path and
@@ -29,6 +33,13 @@ def sign(body: bytes, key: str) -> str:
     """``sha256=<hex of HMAC-SHA256(key, body)>``: the body-only signature of our *outbound*
     partner webhooks (``services.partners.webhooks``). Never accepted inbound any more."""
     return "sha256=" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+
+
+def sign_event(secret: str, body: bytes, timestamp: int) -> str:
+    """``v1=<hex HMAC-SHA256(secret, "{timestamp}." + body)>``: an event webhook's
+    ``X-Syndication-Signature``; the timestamp goes in ``X-Syndication-Timestamp``."""
+    message = f"{int(timestamp)}.".encode() + body
+    return f"{SCHEME}=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
 def canonical_path(path: str) -> str:

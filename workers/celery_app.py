@@ -15,7 +15,7 @@ from celery import Celery
 from syndication.config import Settings, load_settings
 from workers.schedule import beat_schedule
 
-QUEUES = ("feeds", "mail", "ingest")
+QUEUES = ("feeds", "mail", "ingest", "hooks")
 # Longest task we run is a poll or a feed rebuild (seconds); an unacked task is redelivered
 # after this, so it stays far above any task's run time (FIELD-NOTES: Redis broker).
 VISIBILITY_TIMEOUT = 3600
@@ -27,6 +27,7 @@ app = Celery(
         "workers.mail_tasks",
         "workers.confirm_tasks",
         "workers.partner_tasks",
+        "workers.hook_tasks",
         "workers.observability",
         "workers.lifecycle",
     ],
@@ -59,6 +60,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "mail.*": {"queue": "mail"},
             "ingest.*": {"queue": "ingest"},
             "partners.*": {"queue": "ingest"},
+            "hooks.*": {"queue": "hooks"},
         },
         "timezone": settings.publisher.timezone,
         "enable_utc": True,

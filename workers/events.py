@@ -43,6 +43,7 @@ class CeleryEvents:
 
     def published(self, article_id: str) -> None:
         self._rebuild(article_id)
+        self.app.send_task("hooks.article", args=["article.published", article_id])
         self.app.send_task("partners.prepare_copies", args=[article_id])
         # Instant subscribers: the edition of this 5-minute bucket is made after it closes,
         # so articles arriving together go out in one email (create is idempotent per bucket).
@@ -55,6 +56,7 @@ class CeleryEvents:
 
     def withdrawn(self, article_id: str) -> None:
         self._rebuild(article_id)
+        self.app.send_task("hooks.article", args=["article.withdrawn", article_id])
         self.app.send_task("partners.prepare_copies", args=[article_id])
         self.app.send_task("partners.article_changed", args=[article_id])
 
@@ -83,3 +85,18 @@ class CeleryEvents:
         for hub in self.settings.publisher.websub_hubs:
             for url in urls:
                 self.app.send_task("feeds.websub_ping", args=[hub, url])
+
+    def webhook_events(self, event_ids: list[str]) -> None:
+        """One fan-out task per event (``hooks.fan_out``, workers/hook_tasks.py)."""
+        for event_id in event_ids:
+            self.app.send_task("hooks.fan_out", args=[event_id])
+
+    def deliver_webhook(
+        self, endpoint_id: str, event_id: str, attempt: int = 1, countdown: float = 0.0
+    ) -> None:
+        """One attempt (``hooks.deliver``); the service keeps ``countdown`` under ten minutes."""
+        self.app.send_task(
+            "hooks.deliver",
+            args=[endpoint_id, event_id, attempt],
+            countdown=max(0.0, countdown) or None,
+        )

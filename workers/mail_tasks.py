@@ -71,6 +71,8 @@ def send_batch(edition_id: str) -> dict[str, Any]:
         )
         return BatchReport(edition_id, status="redis-unavailable").to_json()
     log.info("edition %s batch: %s", edition_id, report.to_json())
+    if report.status == "done":  # event webhooks: once per edition, whichever sender saw it
+        context().event_hooks.announce.edition_sent(edition_id)
     return report.to_json()
 
 

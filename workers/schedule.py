@@ -39,6 +39,7 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
                 "task": "ingest.flush_pending_events",
                 "schedule": timedelta(minutes=1),
             },
+            "event webhook sweep": {"task": "hooks.sweep", "schedule": timedelta(minutes=1)},
         }
         | {
             f"poll {source.url}": {

@@ -127,10 +127,10 @@ def register(subparsers: Any) -> None:
 
     _add_serve(_command(subparsers, "serve", "Run the web app (feeds, API, pages)", cmd_serve))
 
-    help_text = "Run a Celery worker for the feeds, mail and ingest queues"
+    help_text = "Run a Celery worker for the feeds, mail, ingest and hooks queues"
     p = _command(subparsers, "worker", help_text, cmd_worker)
     p.add_argument("--concurrency", type=int, default=2)
-    p.add_argument("--queues", help="comma-separated (default: feeds,mail,ingest)")
+    p.add_argument("--queues", help="comma-separated (default: feeds,mail,ingest,hooks)")
     p.add_argument("--loglevel", default="INFO")
     p.add_argument("--beat", action="store_true", help="also run the beat schedule (one only)")
     p.add_argument("--schedule", default="celerybeat-schedule", help="beat state file")

@@ -173,6 +173,9 @@ class _FeedServer:
             await run_in_threadpool(feeds.record_pull, partner, None, now)
             return Response(status_code=304, headers=headers)
         head = request.method == "HEAD"
+        if not head:  # event webhooks: partner.republished, before the pull is recorded
+            announce = self.ctx.event_hooks.announce.partner_pulled
+            await run_in_threadpool(announce, partner.id, list(doc.versions), now)
         await run_in_threadpool(feeds.record_pull, partner, None if head else doc, now)
         body = doc.body
         coding = choose_coding(request.headers.get("accept-encoding"))

@@ -54,6 +54,7 @@ NAV = (
     ("editions", "Editions", "/admin/editions"),
     ("partners", "Partners", "/admin/partners"),
     ("subscribers", "Subscribers", "/admin/subscribers"),
+    ("webhooks", "Webhooks", "/admin/webhooks"),
 )
 # A local admin path: "/admin", "/admin/…" or "/admin?…", built from URL-safe characters
 # only (no "//", no backslash, no scheme, no control characters or spaces).
