@@ -397,6 +397,7 @@ class _Env(BaseSettings):
     @classmethod
     def _retention(cls, value: object) -> float:
         return parse_days(str(value))
+
     # Outgoing event webhooks (README, Event webhooks).
     webhooks_timeout_seconds: float = Field(default=_W.timeout_seconds, gt=0, le=120)
     webhooks_max_attempts: int = Field(default=_W.max_attempts, ge=1, le=20)
