@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-import redis
-
 from syndication.clock import Clock, system_clock
 from syndication.config import Settings
 from syndication.events import Events
@@ -33,7 +31,7 @@ from syndication.services.subscriptions import (
     topics_from_catalog,
 )
 from syndication.store.articles import ArticleStore
-from syndication.store.connection import connect
+from syndication.store.connection import Client, connect
 from syndication.store.editions import EditionStore
 from syndication.store.feeds import FeedCache, RebuildQueued
 from syndication.store.metrics import Metrics
@@ -46,7 +44,7 @@ from syndication.store.subscribers import SubscriberStore
 class Context:
     settings: Settings
     events: Events
-    client: redis.Redis = field(default=None)
+    client: Client = field(default=None)
     clock: Clock = system_clock  # tests pass a fixed one; see syndication/clock.py
     # Confirmation emails are sent by a worker (``events.send_confirmation``); True runs the
     # attempt in this process instead, for a context with no worker (tests of the web pages).

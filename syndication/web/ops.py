@@ -23,7 +23,6 @@ a 404 names a feed that does not exist, and clients choose those names.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -33,7 +32,7 @@ from fastapi.responses import JSONResponse, Response
 
 from syndication import __version__
 from syndication.metrics import HEARTBEAT_TTL, render
-from syndication.store.connection import RedisError, redacted
+from syndication.store.connection import RedisError, ping, redacted
 from syndication.store.metrics import BufferedMetrics, Heartbeats, Metrics
 from syndication.web.auth import bearer_ok
 from syndication.web.feeds import _PATH as FEED_PATH
@@ -117,12 +116,11 @@ def make_router(ctx: Any) -> APIRouter:
         return Response(text, media_type=CONTENT_TYPE, headers={"Cache-Control": "no-store"})
 
     def redis_ok() -> tuple[bool, float, str]:
-        started = time.perf_counter()
         try:
-            ctx.client.ping()
+            ms = ping(ctx.client)
         except RedisError as exc:
             return False, 0.0, f"cannot reach Redis at {redis_where}: {type(exc).__name__}"
-        return True, round((time.perf_counter() - started) * 1000, 2), ""
+        return True, ms, ""
 
     def health(with_workers: bool) -> tuple[int, dict[str, Any]]:
         ok, ms, why = redis_ok()
