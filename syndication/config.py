@@ -193,6 +193,9 @@ class MailConfig:
     dkim_selector: str | None = None
     dkim_domain: str | None = None
     dkim_key_file: Path | None = None
+    # Where DMARC aggregate reports go, in the record ``syndication check`` prints
+    # (default: dmarc-reports@ the From domain).
+    dmarc_rua: str | None = None
 
 
 @dataclass(frozen=True)
@@ -256,6 +259,7 @@ _NESTED: dict[str, tuple[str, str]] = {
     "dkim_selector": ("mail", "dkim_selector"),
     "dkim_domain": ("mail", "dkim_domain"),
     "dkim_key_file": ("mail", "dkim_key_file"),
+    "dmarc_rua": ("mail", "dmarc_rua"),
     "digest_send_time": ("digest", "send_time"),
     "digest_weekly_day": ("digest", "weekly_day"),
     "digest_max_articles": ("digest", "max_articles"),
@@ -325,6 +329,7 @@ class _Env(BaseSettings):
     dkim_selector: str | None = _M.dkim_selector
     dkim_domain: str | None = _M.dkim_domain
     dkim_key_file: Path | None = _M.dkim_key_file
+    dmarc_rua: str | None = _M.dmarc_rua
     confirm_token_hours: int = Field(default=_S.confirm_token_hours, ge=1, le=24 * 14)
     # Confirmation emails (services/confirmations.py): the wait before each retry after a
     # temporary SMTP failure, in seconds, comma-separated (the last one repeats); how long
@@ -346,7 +351,7 @@ class _Env(BaseSettings):
     # Scheduled editions wait this long as drafts (editable in /admin) before they send.
     digest_approval_minutes: int = Field(default=_D.approval_minutes, ge=0, le=7 * 24 * 60)
 
-    @field_validator("mail_from", "mail_envelope_from", "unsubscribe_mailto")
+    @field_validator("mail_from", "mail_envelope_from", "unsubscribe_mailto", "dmarc_rua")
     @classmethod
     def _no_newlines(cls, value: str | None) -> str | None:
         if value is not None and ("\r" in value or "\n" in value):
