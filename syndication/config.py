@@ -172,6 +172,13 @@ class MailConfig:
     fanout: int = 2  # send tasks queued per edition
     rate_per_second: float = 0.0  # 0: unlimited
     rate_per_hour: float = 0.0
+    # Per recipient domain (store/domain_pacing.py): messages a second for a domain or
+    # provider group (gmail.com takes googlemail.com, outlook.com hotmail.com and live.com);
+    # none by default. A throttling answer pauses the domain for the back-off (doubling up
+    # to the max) and halves its rate until successes bring it back.
+    domain_rates: tuple[tuple[str, float], ...] = ()
+    domain_backoff_seconds: float = 2.0
+    domain_backoff_max_seconds: float = 300.0
     lease_seconds: float = 300.0
     tx_budget_seconds: float = 120.0
     retry_base_seconds: float = 30.0
@@ -250,6 +257,7 @@ _NESTED: dict[str, tuple[str, str]] = {
         f"mail_{name}": ("mail", name)
         for name in (
             "connections", "batch", "fanout", "rate_per_second", "rate_per_hour",
+            "domain_backoff_seconds", "domain_backoff_max_seconds",
             "lease_seconds", "tx_budget_seconds", "retry_base_seconds", "retry_max_seconds",
             "max_attempts", "uncertain_policy", "max_resume_age_hours", "max_task_seconds",
             "durability", "durable_window", "durability_timeout_ms", "durability_replicas",
@@ -304,6 +312,12 @@ class _Env(BaseSettings):
     mail_fanout: int = Field(default=_M.fanout, ge=1, le=64)
     mail_rate_per_second: float = Field(default=_M.rate_per_second, ge=0)
     mail_rate_per_hour: float = Field(default=_M.rate_per_hour, ge=0)
+    # "gmail.com=20,outlook.com=10": messages a second per recipient domain (or group).
+    mail_domain_rates: str = ""
+    mail_domain_backoff_seconds: float = Field(default=_M.domain_backoff_seconds, gt=0, le=3600)
+    mail_domain_backoff_max_seconds: float = Field(
+        default=_M.domain_backoff_max_seconds, gt=0, le=24 * 3600
+    )
     mail_lease_seconds: float = Field(default=_M.lease_seconds, ge=5)
     mail_tx_budget_seconds: float = Field(default=_M.tx_budget_seconds, ge=1)
     mail_retry_base_seconds: float = Field(default=_M.retry_base_seconds, ge=0)
@@ -368,6 +382,12 @@ class _Env(BaseSettings):
         if not steps or any(not 0 < s <= 24 * 3600 for s in steps):
             raise ValueError("must be seconds, comma-separated, each above 0 and at most 86400")
         return ",".join(repr(s) for s in steps)
+
+    @field_validator("mail_domain_rates")
+    @classmethod
+    def _domain_rates(cls, value: str) -> str:
+        parse_domain_rates(value)
+        return value
 
     @field_validator("mail_uncertain_policy")
     @classmethod
@@ -554,6 +574,26 @@ class Settings:
         return self.smtp_url
 
 
+def parse_domain_rates(value: str) -> tuple[tuple[str, float], ...]:
+    """``gmail.com=20, outlook.com=10`` → ((domain, messages a second), …)."""
+    out: list[tuple[str, float]] = []
+    for part in value.split(","):
+        if not part.strip():
+            continue
+        domain, _, rate = part.partition("=")
+        domain = domain.strip().lower()
+        try:
+            per_second = float(rate)
+        except ValueError:
+            per_second = -1.0
+        if "." not in domain or not per_second >= 0:
+            raise ValueError(
+                "must be domain=messages-per-second pairs, e.g. gmail.com=20,yahoo.com=10"
+            )
+        out.append((domain, per_second))
+    return tuple(out)
+
+
 def load_publisher(path: Path) -> Publisher:
     """Read ``syndication.toml``; errors name the file and the key."""
     var = f"{ENV_PREFIX}CONFIG"
@@ -626,7 +666,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         previous_secret_keys=tuple(
             secret(env.secret_key_previous).split(",") if env.secret_key_previous else ()
         ),
-        mail=MailConfig(**groups["mail"]),
+        mail=MailConfig(**groups["mail"], domain_rates=parse_domain_rates(env.mail_domain_rates)),
         digest=DigestConfig(**groups["digest"]),
         subscribe=SubscribeConfig(
             **groups["subscribe"],

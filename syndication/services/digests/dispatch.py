@@ -23,6 +23,7 @@ from syndication.services.digests.results import BatchReport
 from syndication.services.digests.settings import MAX_COUNTDOWN, MailSettings
 from syndication.services.digests.templates import SegmentTemplates
 from syndication.services.sending import EditionRun, Retrying, RunPlan, Tally, Unbuildable
+from syndication.store.domain_pacing import DomainPacer
 from syndication.store.durability import Durability
 from syndication.store.editions import Edition, EditionStatus, EditionStore, FrozenRecipient, Mark
 from syndication.store.ratelimit import SendRateLimiter as RateLimiter
@@ -45,6 +46,7 @@ class Dispatcher:
         envelope_from: str,
         sender_factory: Callable[[], Sender] | None = None,
         rate: RateLimiter | None = None,
+        pacing: DomainPacer | None = None,
         clock: Clock = system_clock,
     ) -> None:
         self.editions = editions
@@ -55,6 +57,7 @@ class Dispatcher:
         self.envelope_from = envelope_from
         self.sender_factory = sender_factory
         self.rate = rate
+        self.pacing = pacing
         self.clock = clock  # when a hard bounce is suppressed
         self._retry = Retrying(mail.redis_patience).patient
 
@@ -126,6 +129,7 @@ class Dispatcher:
             patience=self.mail.redis_patience,
             stop_at=stop_at,
             rate=self.rate,
+            pacing=self.pacing,
         )
 
     def _build_for(self, edition: Edition, rcpt: FrozenRecipient) -> tuple[bytes, bool]:

@@ -25,6 +25,7 @@ from syndication.services.digests.settings import MailSettings
 from syndication.services.digests.templates import SegmentTemplates
 from syndication.services.sending import Retrying
 from syndication.store.articles import ArticleStore
+from syndication.store.domain_pacing import DomainPacer
 from syndication.store.editions import EditionStore
 from syndication.store.editorial import EditorialStore
 from syndication.store.ratelimit import SendRateLimiter as RateLimiter
@@ -46,6 +47,7 @@ class Digests:
         events: Events,
         sender_factory: Callable[[], Sender] | None = None,
         rate: RateLimiter | None = None,
+        pacing: DomainPacer | None = None,
         dkim: digest_email.DkimKey | None = None,
         clock: Clock = system_clock,
     ) -> None:
@@ -90,7 +92,7 @@ class Digests:
             public_url=public_url,
         )
         self.control = EditionControl(editions=editions, events=events, mail=mail)
-        self.dispatch = self._dispatcher(sender_factory, rate, clock)
+        self.dispatch = self._dispatcher(sender_factory, rate, pacing, clock)
         self._expose_use_cases()
 
     def _expose_use_cases(self) -> None:
@@ -119,6 +121,7 @@ class Digests:
         self,
         sender_factory: Callable[[], Sender] | None,
         rate: RateLimiter | None,
+        pacing: DomainPacer | None,
         clock: Clock,
     ) -> Dispatcher:
         return Dispatcher(
@@ -131,6 +134,7 @@ class Digests:
             or f"newsletter@{digest_email.host_of(self.public_url)}",
             sender_factory=sender_factory,
             rate=rate,
+            pacing=pacing,
             clock=clock,
         )
 

@@ -14,6 +14,7 @@ from syndication.services.digests.facade import Digests
 from syndication.services.digests.settings import MailSettings
 from syndication.store.articles import ArticleStore
 from syndication.store.connection import Client
+from syndication.store.domain_pacing import Backoff, DomainPacer
 from syndication.store.editions import EditionStore
 from syndication.store.ratelimit import SendRateLimiter as RateLimiter
 from syndication.store.subscribers import SubscriberStore
@@ -86,6 +87,13 @@ def make_digest_service(
         events=events,
         sender_factory=sender_factory,
         rate=RateLimiter(client, prefix, mail.rate_per_second, mail.rate_per_hour),
+        pacing=DomainPacer(
+            client,
+            prefix,
+            dict(mail.domain_rates),
+            backoff=Backoff(mail.domain_backoff_s, mail.domain_backoff_max_s),
+            clock=lambda: clock().timestamp(),
+        ),
         dkim=dkim_key,
         clock=clock,
     )
