@@ -21,6 +21,7 @@ from syndication.services.confirmations import (
     InlineConfirmationEvents,
     make_confirmation_service,
 )
+from syndication.services.deliverability import Deliverability
 from syndication.services.digests import Digests, make_digest_service
 from syndication.services.feeds import FeedService
 from syndication.services.ingest import IngestService
@@ -32,6 +33,7 @@ from syndication.services.subscriptions import (
 )
 from syndication.store.articles import ArticleStore
 from syndication.store.connection import Client, connect
+from syndication.store.deliverability import DeliverabilityCounts
 from syndication.store.editions import EditionStore
 from syndication.store.feeds import FeedCache, RebuildQueued
 from syndication.store.metrics import Metrics
@@ -71,6 +73,13 @@ class Context:
         """The editions as the archive and the admin overview read them (no secret key
         needed, unlike ``digests``)."""
         return EditionStore(self.client, self.settings.key_prefix)
+
+    @cached_property
+    def deliverability(self) -> Deliverability:
+        """Hard-bounce and complaint rates (the admin and /metrics read them)."""
+        return Deliverability(
+            DeliverabilityCounts(self.client, self.settings.key_prefix), self.clock
+        )
 
     @cached_property
     def metrics(self) -> Metrics:

@@ -82,6 +82,7 @@ class Tally:
     replayed: int = 0
     repeated: int = 0
     deferred: int = 0  # handed back for later: their domain was paused or out of tokens
+    hard_bounced: int = 0  # 5xx naming the mailbox (counted for the bounce rate)
     status: str = ""
     due_in: float | None = None
     drained: bool = False
@@ -89,7 +90,7 @@ class Tally:
     def add(self, other: Tally) -> None:
         for name in (
             "sent", "failed", "retried", "uncertain", "released", "suppressed", "replayed",
-            "repeated", "deferred",
+            "repeated", "deferred", "hard_bounced",
         ):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         if other.due_in is not None:

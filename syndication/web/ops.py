@@ -67,6 +67,7 @@ def make_router(ctx: Any) -> APIRouter:
         confirm = confirmations()
         waiting = confirm.health(ctx.clock()) if confirm is not None else None
         return [
+            *deliverability_gauges(),
             (
                 "partner_pulls_today",
                 "Partner feed pulls today (UTC), per partner id.",
@@ -86,6 +87,28 @@ def make_router(ctx: Any) -> APIRouter:
                 "confirmations_oldest_pending_seconds",
                 "How long the oldest pending confirmation email has waited since the signup.",
                 {(): round(waiting.oldest_pending_seconds, 3) if waiting else 0.0},
+            ),
+        ]
+
+    def deliverability_gauges() -> list[tuple[str, str, dict[tuple[tuple[str, str], ...], float]]]:
+        """Rates over 30 days and of the latest edition, against Gmail's 0.3 % line."""
+        rates = getattr(ctx, "deliverability", None)
+        if rates is None:
+            return []
+        series: dict[tuple[tuple[str, str], ...], Any] = {(("window", "30d"),): rates.last_days()}
+        latest = ctx.edition_store.ids(1)
+        if latest:
+            series[(("window", "edition"), ("edition", latest[0]))] = rates.edition(latest[0])
+        return [
+            (
+                "hard_bounce_rate",
+                "Hard bounces per message attempted (Gmail's line is 0.003, 0.001 advised).",
+                {labels: round(r.hard_bounce_rate, 6) for labels, r in series.items()},
+            ),
+            (
+                "complaint_rate",
+                "Spam complaints per message sent (Gmail's line is 0.003, 0.001 advised).",
+                {labels: round(r.complaint_rate, 6) for labels, r in series.items()},
             ),
         ]
 

@@ -17,6 +17,7 @@ from syndication.config import Publisher
 from syndication.deliver.smtp import Sender
 from syndication.events import Events
 from syndication.render import digest_email
+from syndication.services.deliverability import Deliverability
 from syndication.services.digests.control import EditionControl
 from syndication.services.digests.creation import EditionCreator
 from syndication.services.digests.dispatch import Dispatcher
@@ -48,6 +49,7 @@ class Digests:
         sender_factory: Callable[[], Sender] | None = None,
         rate: RateLimiter | None = None,
         pacing: DomainPacer | None = None,
+        deliverability: Deliverability | None = None,
         dkim: digest_email.DkimKey | None = None,
         clock: Clock = system_clock,
     ) -> None:
@@ -92,7 +94,7 @@ class Digests:
             public_url=public_url,
         )
         self.control = EditionControl(editions=editions, events=events, mail=mail)
-        self.dispatch = self._dispatcher(sender_factory, rate, pacing, clock)
+        self.dispatch = self._dispatcher(sender_factory, rate, pacing, deliverability, clock)
         self._expose_use_cases()
 
     def _expose_use_cases(self) -> None:
@@ -122,6 +124,7 @@ class Digests:
         sender_factory: Callable[[], Sender] | None,
         rate: RateLimiter | None,
         pacing: DomainPacer | None,
+        deliverability: Deliverability | None,
         clock: Clock,
     ) -> Dispatcher:
         return Dispatcher(
@@ -135,6 +138,7 @@ class Digests:
             sender_factory=sender_factory,
             rate=rate,
             pacing=pacing,
+            deliverability=deliverability,
             clock=clock,
         )
 

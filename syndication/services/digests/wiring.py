@@ -10,10 +10,12 @@ from syndication.config import ENV_PREFIX, ConfigError, Settings
 from syndication.deliver.smtp import Sender
 from syndication.events import Events
 from syndication.render import digest_email
+from syndication.services.deliverability import Deliverability
 from syndication.services.digests.facade import Digests
 from syndication.services.digests.settings import MailSettings
 from syndication.store.articles import ArticleStore
 from syndication.store.connection import Client
+from syndication.store.deliverability import DeliverabilityCounts
 from syndication.store.domain_pacing import Backoff, DomainPacer
 from syndication.store.editions import EditionStore
 from syndication.store.ratelimit import SendRateLimiter as RateLimiter
@@ -94,6 +96,7 @@ def make_digest_service(
             backoff=Backoff(mail.domain_backoff_s, mail.domain_backoff_max_s),
             clock=lambda: clock().timestamp(),
         ),
+        deliverability=Deliverability(DeliverabilityCounts(client, prefix), clock),
         dkim=dkim_key,
         clock=clock,
     )
