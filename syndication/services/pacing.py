@@ -27,6 +27,7 @@ class DomainGate:
         # group → (ask Redis again after, the wait it said, when it said it): monotonic
         self._paused: dict[str, tuple[float, float, float]] = {}
         self._slowed: set[str] = set()
+        self._halted: dict[str, float] = {}  # group → monotonic end of a throttle it saw
         self._read_at = -REFRESH_S
 
     def group(self, email: str) -> str:
@@ -38,8 +39,9 @@ class DomainGate:
             self._read_at = now
 
     def paused(self, group: str) -> bool:
-        """What the session already knows (no Redis): the group is paused."""
-        return self._paused.get(group, (0.0, 0.0, 0.0))[0] > time.monotonic()
+        """The session saw the group throttle within the last second (no Redis): what it
+        began for the group since is better handed back than offered."""
+        return self._halted.get(group, 0.0) > time.monotonic()
 
     def _pause(self, group: str, wait: float, now: float) -> None:
         self._paused[group] = (now + min(wait, REFRESH_S), wait, now)
@@ -69,7 +71,9 @@ class DomainGate:
             pause = self.pacer.throttled(group)
             self._slowed.add(group)
             self._tokens.pop(group, None)
-            self._pause(group, pause, time.monotonic())
+            now = time.monotonic()
+            self._pause(group, pause, now)
+            self._halted[group] = now + min(pause, REFRESH_S)
         elif (
             result.outcome is Outcome.SENT
             and group in self._slowed
