@@ -10,6 +10,7 @@ what stops the service from doing its job.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import smtplib
 import ssl
@@ -20,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from syndication.config import ConfigError, Settings
-from syndication.store.connection import ConnectionFailed, RedisError, redacted
+from syndication.store.connection import ConnectionFailed, redacted
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
@@ -62,48 +63,45 @@ def run_checks(settings: Settings, smtp_timeout: float = 10.0) -> list[Check]:
     add("secret key", lambda: f"set, {len(settings.need_secret_key())} characters")
     add("api token", lambda: f"set, {len(settings.need_api_token())} characters")
     add("public url", lambda: _public_url(settings))
+    add("one-click unsubscribe", lambda: _one_click(settings))
     add("admin", lambda: _admin(settings))
     add("metrics", lambda: _metrics(settings))
     add("smtp", lambda: _smtp(settings, smtp_timeout))
     add("templates", lambda: _templates(settings))
     add("dkim", lambda: _dkim(settings))
+    add("sender domains", lambda: _sender_domains(settings))
     add("workers", lambda: _workers(settings, client))
     return out
 
 
 def _redis(settings: Settings, holder: list[Any]) -> Check:
-    from syndication.store.connection import connect
+    from syndication.store.connection import connect, persistence, ping
 
     url = settings.need_redis_url()
     where = redacted(url)
     try:
         client = connect(url, check=False)
-        client.ping()
+        ping(client)
     except ConnectionFailed as exc:
         return Check(
             "redis", FAIL, f"cannot reach {where} ({exc}): start Redis or fix SYNDICATION_REDIS_URL"
         )
     holder.append(client)
-    try:
-        config = client.config_get("appendonly") | client.config_get("save")
-        aof, save = config.get("appendonly") == "yes", bool((config.get("save") or "").strip())
-    except RedisError:  # CONFIG disabled (managed Redis): INFO still says whether AOF is on
-        info = client.info("persistence")
-        aof, save = bool(info.get("aof_enabled")), False
-        if not aof:
-            return Check(
-                "redis",
-                WARN,
-                f"{where} reachable; cannot read CONFIG, and AOF is off: make sure the provider "
-                "persists the data (snapshots or AOF)",
-            )
-    if aof:
-        return Check("redis", OK, f"{where} reachable, persistent (appendonly yes)")
-    if save:
+    kept = persistence(client)
+    if not kept.config_readable and not kept.aof:
         return Check(
             "redis",
             WARN,
-            f"{where} reachable, RDB snapshots only ({config.get('save')}): writes since the "
+            f"{where} reachable; cannot read CONFIG, and AOF is off: make sure the provider "
+            "persists the data (snapshots or AOF)",
+        )
+    if kept.aof:
+        return Check("redis", OK, f"{where} reachable, persistent (appendonly yes)")
+    if kept.save:
+        return Check(
+            "redis",
+            WARN,
+            f"{where} reachable, RDB snapshots only ({kept.save}): writes since the "
             "last snapshot are lost in a crash; turn on AOF (appendonly yes)",
         )
     return Check(
@@ -362,12 +360,124 @@ def _web_sample(settings: Settings) -> dict[str, Any]:
 
 
 def _dkim(settings: Settings) -> Check:
+    from syndication.render.dns_records import aligned
     from syndication.services.digests import load_dkim_key
 
     key = load_dkim_key(settings)
     if key is None:
-        return Check("dkim", OK, "not configured (messages are not DKIM-signed)")
-    return Check("dkim", OK, f"key loads ({key.selector}._domainkey.{key.domain})")
+        return Check(
+            "dkim",
+            WARN,
+            "not configured (messages are not DKIM-signed): Gmail, Yahoo and Microsoft "
+            "require DKIM of bulk senders; set SYNDICATION_DKIM_SELECTOR, _DKIM_DOMAIN "
+            "and _DKIM_KEY_FILE and publish the record below",
+        )
+    where = f"{key.selector}._domainkey.{key.domain}"
+    from_domain = _from_domain(settings)
+    if not aligned(key.domain, from_domain):
+        return Check(
+            "dkim",
+            WARN,
+            f"key loads ({where}), but d={key.domain} is not aligned with the From domain "
+            f"{from_domain}: DMARC needs SPF or DKIM on the From domain (RFC 7489 §3.1)",
+        )
+    return Check("dkim", OK, f"key loads ({where}), aligned with From ({from_domain})")
+
+
+def _mailbox_domain(address: str) -> str:
+    from email.utils import parseaddr
+
+    return parseaddr(address)[1].rpartition("@")[2].lower()
+
+
+def _from_domain(settings: Settings) -> str:
+    """The header From's domain: what DMARC aligns against (default: the public host)."""
+    host = urlsplit(settings.public_url).hostname or "localhost"
+    configured = settings.mail.from_address
+    return (_mailbox_domain(configured) if configured else "") or host
+
+
+def _envelope_domain(settings: Settings) -> str:
+    """The MAIL FROM domain: what SPF checks (default: the public host, as the sender)."""
+    configured = settings.mail.envelope_from
+    return (_mailbox_domain(configured) if configured else "") or _from_domain(settings)
+
+
+def _one_click(settings: Settings) -> Check:
+    """RFC 8058 one-click unsubscribe: the List-Unsubscribe URL must be https."""
+    scheme = urlsplit(settings.public_url).scheme
+    if scheme == "https":
+        return Check("one-click unsubscribe", OK, "List-Unsubscribe-Post over https (RFC 8058)")
+    return Check(
+        "one-click unsubscribe",
+        WARN,
+        f"SYNDICATION_PUBLIC_URL is {scheme}://: RFC 8058 one-click unsubscribe needs an "
+        "https URL, and Gmail and Yahoo require it of bulk senders",
+    )
+
+
+def _sender_domains(settings: Settings) -> Check:
+    """SPF's domain (MAIL FROM) aligned with From; DNS itself is not looked up here."""
+    from syndication.render.dns_records import aligned
+
+    from_domain, envelope = _from_domain(settings), _envelope_domain(settings)
+    if not _is_public_name(from_domain):
+        return Check(
+            "sender domains",
+            WARN,
+            f"From domain {from_domain} is not a public domain name: set SYNDICATION_MAIL_FROM "
+            "(or SYNDICATION_PUBLIC_URL) to the domain the mail is sent for",
+        )
+    if not aligned(envelope, from_domain):
+        return Check(
+            "sender domains",
+            WARN,
+            f"MAIL FROM domain {envelope} is not aligned with From {from_domain}: SPF then "
+            "cannot pass DMARC, only DKIM can (SYNDICATION_MAIL_ENVELOPE_FROM)",
+        )
+    return Check(
+        "sender domains",
+        OK,
+        f"From {from_domain}, MAIL FROM {envelope}: aligned (organisational domain guessed "
+        "from the last two labels); DNS not looked up: publish the records below",
+    )
+
+
+def _is_public_name(domain: str) -> bool:
+    try:
+        ipaddress.ip_address(domain)
+    except ValueError:
+        return "." in domain and domain != "localhost" and not domain.endswith(".localhost")
+    return False
+
+
+def dns_records(settings: Settings) -> list[Any]:
+    """The records to publish for this configuration: DKIM (when a key is configured),
+    DMARC ``p=none`` and an SPF hint. Best effort: a key that does not load is reported
+    by the ``dkim`` check, not here."""
+    from syndication.deliver.smtp import SmtpTarget
+    from syndication.render import dns_records as dns
+    from syndication.services.dkim_keys import load_dkim_keys
+
+    out: list[Any] = []
+    try:
+        keys = load_dkim_keys(settings)
+    except ConfigError:
+        keys = ()
+    out.extend(dns.dkim_record(key) for key in keys)
+    from_domain = _from_domain(settings)
+    rua = settings.mail.dmarc_rua or f"dmarc-reports@{from_domain}"
+    out.append(dns.dmarc_record(from_domain, rua))
+    relay = None
+    if settings.smtp_url:
+        with contextlib.suppress(ValueError):
+            relay = SmtpTarget.parse(settings.smtp_url).host
+    out.append(
+        dns.spf_record(
+            _envelope_domain(settings), relay if relay and _is_public_name(relay) else None
+        )
+    )
+    return out
 
 
 def _workers(settings: Settings, holder: list[Any]) -> Check:

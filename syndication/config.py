@@ -181,6 +181,13 @@ class MailConfig:
     fanout: int = 2  # send tasks queued per edition
     rate_per_second: float = 0.0  # 0: unlimited
     rate_per_hour: float = 0.0
+    # Per recipient domain (store/domain_pacing.py): messages a second for a domain or
+    # provider group (gmail.com takes googlemail.com, outlook.com hotmail.com and live.com);
+    # none by default. A throttling answer pauses the domain for the back-off (doubling up
+    # to the max) and halves its rate until successes bring it back.
+    domain_rates: tuple[tuple[str, float], ...] = ()
+    domain_backoff_seconds: float = 2.0
+    domain_backoff_max_seconds: float = 300.0
     lease_seconds: float = 300.0
     tx_budget_seconds: float = 120.0
     retry_base_seconds: float = 30.0
@@ -204,6 +211,9 @@ class MailConfig:
     dkim_key_file: Path | None = None  # RSA (PEM); RFC 8463 §5: sign with RSA and Ed25519
     dkim_ed25519_selector: str | None = None
     dkim_ed25519_key_file: Path | None = None  # Ed25519 (PKCS#8 PEM or raw base64)
+    # Where DMARC aggregate reports go, in the record ``syndication check`` prints
+    # (default: dmarc-reports@ the From domain).
+    dmarc_rua: str | None = None
 
 
 @dataclass(frozen=True)
@@ -276,6 +286,7 @@ _NESTED: dict[str, tuple[str, str]] = {
         f"mail_{name}": ("mail", name)
         for name in (
             "connections", "batch", "fanout", "rate_per_second", "rate_per_hour",
+            "domain_backoff_seconds", "domain_backoff_max_seconds",
             "lease_seconds", "tx_budget_seconds", "retry_base_seconds", "retry_max_seconds",
             "max_attempts", "uncertain_policy", "max_resume_age_hours", "max_task_seconds",
             "durability", "durable_window", "durability_timeout_ms", "durability_replicas",
@@ -287,6 +298,7 @@ _NESTED: dict[str, tuple[str, str]] = {
     "dkim_key_file": ("mail", "dkim_key_file"),
     "dkim_ed25519_selector": ("mail", "dkim_ed25519_selector"),
     "dkim_ed25519_key_file": ("mail", "dkim_ed25519_key_file"),
+    "dmarc_rua": ("mail", "dmarc_rua"),
     "digest_send_time": ("digest", "send_time"),
     "digest_weekly_day": ("digest", "weekly_day"),
     "digest_max_articles": ("digest", "max_articles"),
@@ -341,6 +353,12 @@ class _Env(BaseSettings):
     mail_fanout: int = Field(default=_M.fanout, ge=1, le=64)
     mail_rate_per_second: float = Field(default=_M.rate_per_second, ge=0)
     mail_rate_per_hour: float = Field(default=_M.rate_per_hour, ge=0)
+    # "gmail.com=20,outlook.com=10": messages a second per recipient domain (or group).
+    mail_domain_rates: str = ""
+    mail_domain_backoff_seconds: float = Field(default=_M.domain_backoff_seconds, gt=0, le=3600)
+    mail_domain_backoff_max_seconds: float = Field(
+        default=_M.domain_backoff_max_seconds, gt=0, le=24 * 3600
+    )
     mail_lease_seconds: float = Field(default=_M.lease_seconds, ge=5)
     mail_tx_budget_seconds: float = Field(default=_M.tx_budget_seconds, ge=1)
     mail_retry_base_seconds: float = Field(default=_M.retry_base_seconds, ge=0)
@@ -369,6 +387,7 @@ class _Env(BaseSettings):
     # A second signature with an Ed25519 key (RFC 8463), same domain, its own selector.
     dkim_ed25519_selector: str | None = _M.dkim_ed25519_selector
     dkim_ed25519_key_file: Path | None = _M.dkim_ed25519_key_file
+    dmarc_rua: str | None = _M.dmarc_rua
     confirm_token_hours: int = Field(default=_S.confirm_token_hours, ge=1, le=24 * 14)
     # Confirmation emails (services/confirmations.py): the wait before each retry after a
     # temporary SMTP failure, in seconds, comma-separated (the last one repeats); how long
@@ -406,7 +425,7 @@ class _Env(BaseSettings):
     webhooks_disable_after: int = Field(default=_W.disable_after, ge=1, le=10_000)
     webhooks_allow_private: bool = _W.allow_private
 
-    @field_validator("mail_from", "mail_envelope_from", "unsubscribe_mailto")
+    @field_validator("mail_from", "mail_envelope_from", "unsubscribe_mailto", "dmarc_rua")
     @classmethod
     def _no_newlines(cls, value: str | None) -> str | None:
         if value is not None and ("\r" in value or "\n" in value):
@@ -423,6 +442,12 @@ class _Env(BaseSettings):
         if not steps or any(not 0 < s <= 24 * 3600 for s in steps):
             raise ValueError("must be seconds, comma-separated, each above 0 and at most 86400")
         return ",".join(repr(s) for s in steps)
+
+    @field_validator("mail_domain_rates")
+    @classmethod
+    def _domain_rates(cls, value: str) -> str:
+        parse_domain_rates(value)
+        return value
 
     @field_validator("mail_uncertain_policy")
     @classmethod
@@ -618,6 +643,26 @@ class Settings:
         return self.smtp_url
 
 
+def parse_domain_rates(value: str) -> tuple[tuple[str, float], ...]:
+    """``gmail.com=20, outlook.com=10`` → ((domain, messages a second), …)."""
+    out: list[tuple[str, float]] = []
+    for part in value.split(","):
+        if not part.strip():
+            continue
+        domain, _, rate = part.partition("=")
+        domain = domain.strip().lower()
+        try:
+            per_second = float(rate)
+        except ValueError:
+            per_second = -1.0
+        if "." not in domain or not per_second >= 0:
+            raise ValueError(
+                "must be domain=messages-per-second pairs, e.g. gmail.com=20,yahoo.com=10"
+            )
+        out.append((domain, per_second))
+    return tuple(out)
+
+
 def load_publisher(path: Path) -> Publisher:
     """Read ``syndication.toml``; errors name the file and the key."""
     var = f"{ENV_PREFIX}CONFIG"
@@ -718,7 +763,7 @@ def _settings(env: _Env, path: Path, publisher: Publisher) -> Settings:
         previous_secret_keys=tuple(
             secret(env.secret_key_previous).split(",") if env.secret_key_previous else ()
         ),
-        mail=MailConfig(**groups["mail"]),
+        mail=MailConfig(**groups["mail"], domain_rates=parse_domain_rates(env.mail_domain_rates)),
         digest=DigestConfig(**groups["digest"]),
         subscribe=SubscribeConfig(
             **groups["subscribe"],

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
-import redis
-
 from syndication.clock import Clock, system_clock
 from syndication.config import Settings
 from syndication.events import Events
@@ -26,6 +24,7 @@ from syndication.services.confirmations import (
     InlineConfirmationEvents,
     make_confirmation_service,
 )
+from syndication.services.deliverability import Deliverability
 from syndication.services.digests import Digests, make_digest_service
 from syndication.services.event_hooks import EventHooks, make_event_hooks
 from syndication.services.feeds import FeedService
@@ -40,7 +39,8 @@ from syndication.services.subscriptions import (
 )
 from syndication.services.subscriptions.manage_link import ManageLinkService
 from syndication.store.articles import ArticleStore
-from syndication.store.connection import connect
+from syndication.store.connection import Client, connect
+from syndication.store.deliverability import DeliverabilityCounts
 from syndication.store.editions import EditionStore
 from syndication.store.feeds import FeedCache, RebuildQueued
 from syndication.store.metrics import Metrics
@@ -53,7 +53,7 @@ from syndication.store.subscribers import Subscriber, SubscriberStore
 class Context:
     settings: Settings
     events: Events
-    client: redis.Redis = field(default=None)
+    client: Client = field(default=None)
     clock: Clock = system_clock  # tests pass a fixed one; see syndication/clock.py
     # Confirmation emails are sent by a worker (``events.send_confirmation``); True runs the
     # attempt in this process instead, for a context with no worker (tests of the web pages).
@@ -80,6 +80,13 @@ class Context:
         """The editions as the archive and the admin overview read them (no secret key
         needed, unlike ``digests``)."""
         return EditionStore(self.client, self.settings.key_prefix)
+
+    @cached_property
+    def deliverability(self) -> Deliverability:
+        """Hard-bounce and complaint rates (the admin and /metrics read them)."""
+        return Deliverability(
+            DeliverabilityCounts(self.client, self.settings.key_prefix), self.clock
+        )
 
     @cached_property
     def metrics(self) -> Metrics:

@@ -50,7 +50,6 @@ RULES: dict[str, tuple[str, ...]] = {
 
 # Modules that may import ``redis`` besides ``syndication.store.*``, each with its reason.
 REDIS_ALLOWED: dict[str, str] = {
-    "syndication.context": "the composition root makes the one client every store shares",
     "syndication.embedded_redis": "starts the demo's redis-server and connects to it once",
 }
 

@@ -82,13 +82,31 @@ def cmd_beat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
-    """Each line OK, WARN (may be right elsewhere) or FAIL with what to fix; exit 2 on a FAIL."""
-    from syndication.checks import FAIL, run_checks
+    """Each line OK, WARN (may be right elsewhere) or FAIL with what to fix; exit 2 on a FAIL
+    only. Then the DNS records this configuration needs (SPF, DKIM, DMARC)."""
+    from syndication.checks import FAIL, dns_records, run_checks
 
     checks = run_checks(settings)
+    records = dns_records(settings)
     failed = [c for c in checks if c.status == FAIL]
-    text = "\n".join(c.line() for c in checks)
-    emit(args, {"ok": not failed, "checks": [c.to_json() for c in checks]}, text)
+    lines = [c.line() for c in checks]
+    lines += [
+        "",
+        "WARN: worth fixing, the exit code stays 0; FAIL: the service cannot do its job, exit 2.",
+        "",
+        "DNS records to publish (bulk senders need SPF, DKIM and DMARC aligned with From):",
+    ]
+    for record in records:
+        lines += [f"; {record.why}", record.zone_line()]
+    emit(
+        args,
+        {
+            "ok": not failed,
+            "checks": [c.to_json() for c in checks],
+            "dns_records": [r.to_json() for r in records],
+        },
+        "\n".join(lines),
+    )
     return EXIT_CONFIG if failed else 0
 
 

@@ -57,6 +57,20 @@ class SendResult:
     def describe(self) -> str:
         return f"{self.code} {self.detail}".strip()[:300]
 
+    @property
+    def throttled(self) -> bool:
+        """The server asks the sender (not this recipient) to slow down: 421 (service
+        closing), a 4.7.x policy code (RFC 3463: security or policy, where providers put
+        rate limits: Gmail's 4.7.28, Yahoo's 4.7.0), or a bare 450/451 that says no more.
+        A 450/451 with another enhanced code (4.2.x mailbox, 4.3.x system) concerns the
+        recipient and is retried for it alone."""
+        if self.outcome is not Outcome.TEMPORARY or not self.code:
+            return False
+        match = _ENHANCED.match(self.detail.encode(errors="replace"))
+        if self.code == 421 or (match and match.group(1) == b"4" and match.group(2) == b"7"):
+            return True
+        return self.code in (450, 451) and match is None
+
 
 class Sender(Protocol):
     """One SMTP session (or anything that delivers like one)."""

@@ -18,6 +18,13 @@ What each fault does to a run (store/editions.py has the state machine):
   need no wait: when a session sees Redis come back with another run id, it writes again
   the outcomes of its last minute (``replay``), so what Redis lost is recorded, and an
   entry another sender had meanwhile begun is reported as possibly repeated.
+
+Per-domain pacing (``RunPlan.pacing``, services/pacing.py): a recipient whose domain is
+paused or out of tokens is set aside before it is begun, tried again at the end of its
+batch when the wait is short, and otherwise handed back to the ledger, behind every due
+entry: the session keeps sending to the other domains. When a session claims only
+recipients it has set aside already (all that is left waits for slowed domains), it
+waits a short pause out, or ends with ``due_in`` so the continuation comes after it.
 """
 
 from __future__ import annotations
@@ -35,7 +42,9 @@ from typing import TypeVar
 
 from syndication import shutdown
 from syndication.deliver.smtp import Sender, SendResult
+from syndication.services.pacing import DomainGate
 from syndication.store.connection import ConnectionFailed
+from syndication.store.domain_pacing import DomainPacer
 from syndication.store.durability import Durability
 from syndication.store.editions import Claim, Edition, EditionStore, FrozenRecipient, Mark
 from syndication.store.ratelimit import SendRateLimiter as RateLimiter
@@ -45,6 +54,8 @@ _T = TypeVar("_T")
 REDIS_TRANSIENT = ConnectionFailed
 JOURNAL_SECONDS = 60.0  # outcomes a session can write again after Redis lost them
 JOURNAL_MAX = 50_000
+SHORT_WAIT = 0.25  # a domain's wait short enough to try its recipient again in the batch
+WAIT_OUT = 1.0  # when only slowed domains are left, a session waits this long at most
 # After Redis restarted, claims pause this many heartbeats: every running sender notices
 # (its heartbeat thread checks the run id each beat) and writes its outcomes again first.
 SETTLE_BEATS = 3
@@ -70,6 +81,8 @@ class Tally:
     suppressed: int = 0
     replayed: int = 0
     repeated: int = 0
+    deferred: int = 0  # handed back for later: their domain was paused or out of tokens
+    hard_bounced: int = 0  # 5xx naming the mailbox (counted for the bounce rate)
     status: str = ""
     due_in: float | None = None
     drained: bool = False
@@ -77,7 +90,7 @@ class Tally:
     def add(self, other: Tally) -> None:
         for name in (
             "sent", "failed", "retried", "uncertain", "released", "suppressed", "replayed",
-            "repeated",
+            "repeated", "deferred", "hard_bounced",
         ):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         if other.due_in is not None:
@@ -237,9 +250,27 @@ class _Cursor:
     index: int = 0
     prev: tuple[str, Mark, str] | None = None
     tokens: int = 0  # rate-limit tokens taken and not yet spent
+    deferred: list[str] = field(default_factory=list)  # set aside: their domain must wait
+    again: set[str] = field(default_factory=set)  # moved to the batch's end once already
+    wait: float | None = None  # the shortest wait of a set-aside recipient
+    attempted: int = 0  # transactions offered to the server
 
     def rest(self) -> list[str]:
-        return [r.subscriber_id for r in self.batch[self.index :]]
+        """What is claimed and not begun, set-aside recipients included (they go back with
+        it, so the list of those is emptied)."""
+        ids = [r.subscriber_id for r in self.batch[self.index :]] + self.deferred
+        self.deferred = []
+        return ids
+
+    def defer(self, rcpt: FrozenRecipient, wait: float) -> None:
+        """Try ``rcpt`` again at the batch's end (a short wait, once), or hand it back."""
+        self.wait = wait if self.wait is None else min(self.wait, wait)
+        short = wait <= SHORT_WAIT and rcpt.subscriber_id not in self.again
+        if short and self.index < len(self.batch):
+            self.again.add(rcpt.subscriber_id)
+            self.batch.append(rcpt)
+        else:
+            self.deferred.append(rcpt.subscriber_id)
 
 
 @dataclass(frozen=True)
@@ -260,6 +291,7 @@ class RunPlan:
     patience: float
     stop_at: float  # time.monotonic() deadline
     rate: RateLimiter | None = None
+    pacing: DomainPacer | None = None  # per recipient domain (store/domain_pacing.py)
 
 
 class EditionRun:
@@ -313,6 +345,8 @@ class _Session:
         self.journal = _Journal(generation=run.heartbeat.generation)
         self.retry = Retrying(self.plan.patience, on_back=self._redis_back)
         self.held: list[str] = []  # claimed by this session, not yet marked or handed back
+        self.gate = DomainGate(self.plan.pacing) if self.plan.pacing is not None else None
+        self.set_aside: set[str] = set()  # recipients this session handed back for pacing
 
     # --- Redis coming back --------------------------------------------------------------
 
@@ -361,7 +395,9 @@ class _Session:
                 if not claim.recipients:
                     return
                 self.held = [r.subscriber_id for r in claim.recipients]
-                self._send_claimed(claim.recipients, sender)
+                cursor = self._send_claimed(claim.recipients, sender)
+                if cursor is not None and self._only_slowed_left(claim, cursor):
+                    return
         except RedisUnavailable:
             # Leases cover what we hold; the watchdog starts a new run when Redis is back.
             log.warning("sender stopped: Redis unavailable", extra={"edition": plan.edition.id})
@@ -369,6 +405,22 @@ class _Session:
         finally:
             sender.close()
             self.run_.heartbeat.remove(self.token)
+
+    def _only_slowed_left(self, claim: Claim, cursor: _Cursor) -> bool:
+        """True to end the session: it claimed only recipients it had set aside before
+        (what is left waits for slowed domains) and the wait is longer than ``WAIT_OUT``;
+        a shorter wait is waited out here, since nothing else is there to send."""
+        ids = {r.subscriber_id for r in claim.recipients}
+        wrapped = cursor.attempted == 0 and ids <= self.set_aside
+        self.set_aside |= ids if cursor.attempted == 0 else set()
+        if not wrapped or cursor.wait is None:
+            return False
+        if cursor.wait > WAIT_OUT:
+            self.tally.due_in = cursor.wait
+            return True
+        shutdown.wait(cursor.wait)
+        self.set_aside.clear()
+        return False
 
     def _claim(self) -> Claim:
         """One claim attempt: Redis's run id first (one INFO per batch), our outcomes written
@@ -401,20 +453,26 @@ class _Session:
         self.journal.add(*mark)
         return step.status
 
-    def _send_claimed(self, batch: list[FrozenRecipient], sender: Sender) -> None:
+    def _send_claimed(self, batch: list[FrozenRecipient], sender: Sender) -> _Cursor | None:
         """Window by window: build, begin (durably), send, mark; stop on a drain, a pause
-        or cancel, or a claim that is no longer ours."""
-        cursor = _Cursor(batch)
-        while cursor.index < len(batch):
+        or cancel, or a claim that is no longer ours (None). Recipients set aside for
+        their domain's pace go back to the ledger at the end."""
+        cursor = _Cursor(list(batch))
+        while cursor.index < len(cursor.batch):
             window = self._next_window(cursor)
             if not window:
                 continue
             begun = self._begin_window(cursor, window)
             if begun is None or not self._send_window(cursor, begun, sender):
-                return
+                return None
         if cursor.prev is not None:
             self._mark(cursor.prev)
+        if cursor.deferred:
+            store, eid = self.plan.store, self.plan.edition.id
+            ids, cursor.deferred = cursor.deferred, []
+            self.tally.deferred += self.retry.patient(partial(store.release, eid, self.token, ids))
         self.held = []
+        return cursor
 
     def _next_window(self, cursor: _Cursor) -> list[_Message]:
         """The next ``window`` messages; one that cannot be built fails without any
@@ -424,6 +482,11 @@ class _Session:
         while cursor.index < len(cursor.batch) and len(window) < plan.window:
             rcpt = cursor.batch[cursor.index]
             cursor.index += 1
+            if self.gate is not None:
+                wait = self.gate.wait(self.gate.group(rcpt.email))
+                if wait > 0:
+                    cursor.defer(rcpt, wait)
+                    continue
             try:
                 data, crlf = plan.build(plan.edition, rcpt)
             except Unbuildable as exc:
@@ -485,9 +548,19 @@ class _Session:
                 cursor.tokens = plan.rate.chunk(len(window) - position)
                 self.retry.patient(partial(plan.rate.take, cursor.tokens))
             cursor.tokens = max(cursor.tokens - 1, 0)
+            group = self.gate.group(rcpt.email) if self.gate is not None else ""
+            if self.gate is not None and self.gate.paused(group):
+                # Begun in this window before its domain was paused: back, never offered.
+                store, eid = plan.store, plan.edition.id
+                aborted = partial(store.release, eid, self.token, [rcpt.subscriber_id], abort=True)
+                self.tally.deferred += self.retry.patient(aborted)
+                continue
             result = sender.send(
                 plan.envelope_from, rcpt.email, data, plan.edition.policy.tx_budget_s, crlf
             )
+            cursor.attempted += 1
+            if self.gate is not None:
+                self.gate.observe(group, result)
             mark, detail = plan.classify(result, rcpt, self.tally)
             cursor.prev = (rcpt.subscriber_id, mark, detail)
         return True

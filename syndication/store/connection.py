@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import redis
@@ -45,3 +47,31 @@ def connect(url: str, *, check: bool = True) -> redis.Redis:
         except ConnectionFailed as exc:
             raise StoreUnavailable(f"cannot reach Redis at {redacted(url)}: {exc}") from None
     return client
+
+
+def ping(client: redis.Redis) -> float:
+    """Milliseconds for one PING: the faces' reachability check goes through here, so no
+    face calls the client itself (tests/test_layers.py)."""
+    started = time.perf_counter()
+    client.ping()
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+@dataclass(frozen=True)
+class Persistence:
+    """What Redis says about keeping its data: AOF on, RDB ``save`` rules, and whether
+    CONFIG could be read at all (managed services often disable it)."""
+
+    aof: bool
+    save: str
+    config_readable: bool
+
+
+def persistence(client: redis.Redis) -> Persistence:
+    """AOF and RDB settings, from CONFIG, or from INFO where CONFIG is disabled."""
+    try:
+        config = client.config_get("appendonly") | client.config_get("save")
+    except RedisError:  # CONFIG disabled: INFO still says whether AOF is on
+        info = client.info("persistence")
+        return Persistence(bool(info.get("aof_enabled")), "", config_readable=False)
+    return Persistence(config.get("appendonly") == "yes", (config.get("save") or "").strip(), True)

@@ -23,7 +23,6 @@ a 404 names a feed that does not exist, and clients choose those names.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -33,7 +32,7 @@ from fastapi.responses import JSONResponse, Response
 
 from syndication import __version__
 from syndication.metrics import HEARTBEAT_TTL, render
-from syndication.store.connection import RedisError, redacted
+from syndication.store.connection import RedisError, ping, redacted
 from syndication.store.metrics import BufferedMetrics, Heartbeats, Metrics
 from syndication.web.auth import bearer_ok
 from syndication.web.feeds import _PATH as FEED_PATH
@@ -119,6 +118,7 @@ class MetricsRoute:
         confirm = _confirmations(ctx)
         waiting = confirm.health(ctx.clock()) if confirm is not None else None
         return [
+            *_deliverability_gauges(ctx),
             (
                 "partner_pulls_today",
                 "Partner feed pulls today (UTC), per partner id.",
@@ -140,6 +140,29 @@ class MetricsRoute:
                 {(): round(waiting.oldest_pending_seconds, 3) if waiting else 0.0},
             ),
         ]
+
+
+def _deliverability_gauges(ctx: Any) -> Gauges:
+    """Rates over 30 days and of the latest edition, against Gmail's 0.3 % line."""
+    rates = getattr(ctx, "deliverability", None)
+    if rates is None:
+        return []
+    series: dict[tuple[tuple[str, str], ...], Any] = {(("window", "30d"),): rates.last_days()}
+    latest = ctx.edition_store.ids(1)
+    if latest:
+        series[(("window", "edition"), ("edition", latest[0]))] = rates.edition(latest[0])
+    return [
+        (
+            "hard_bounce_rate",
+            "Hard bounces per message attempted (Gmail's line is 0.003, 0.001 advised).",
+            {labels: round(r.hard_bounce_rate, 6) for labels, r in series.items()},
+        ),
+        (
+            "complaint_rate",
+            "Spam complaints per message sent (Gmail's line is 0.003, 0.001 advised).",
+            {labels: round(r.complaint_rate, 6) for labels, r in series.items()},
+        ),
+    ]
 
 
 class HealthRoutes:
@@ -177,12 +200,11 @@ class HealthRoutes:
         return (200 if healthy else 503), body
 
     def _redis_ok(self) -> tuple[bool, float, str]:
-        started = time.perf_counter()
         try:
-            self.ctx.client.ping()
+            ms = ping(self.ctx.client)
         except RedisError as exc:
             return False, 0.0, f"cannot reach Redis at {self.redis_where}: {type(exc).__name__}"
-        return True, round((time.perf_counter() - started) * 1000, 2), ""
+        return True, ms, ""
 
     def _check_workers(self, body: dict[str, Any], reasons: list[str]) -> bool:
         """Adds the worker heartbeats to ``body``; False when Redis failed to give them."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import re
@@ -182,7 +183,8 @@ def test_poll_gives_up_at_the_sources_deadline(env, stalling_server, tmp_path: P
 def test_check_reports_each_line(env):
     out = run(env, "check")
     assert out.returncode == 0, out.stdout
-    assert all(line.startswith(("OK", "WARN")) for line in out.stdout.strip().splitlines())
+    checks = out.stdout.split("\n\n", 1)[0].splitlines()
+    assert checks and all(line.startswith(("OK", "WARN")) for line in checks)
     no_token = {k: v for k, v in env.items() if k != "SYNDICATION_API_TOKEN"}
     bad = run(no_token, "check", "--json")
     assert bad.returncode == 2
@@ -217,3 +219,49 @@ def test_check_warns_of_open_metrics_on_a_public_address(env):
         SYNDICATION_PUBLIC_URL="https://news.example.org", SYNDICATION_METRICS_TOKEN=token
     )
     assert guarded["status"] == "ok"
+
+
+def test_check_warns_what_bulk_senders_need_and_prints_the_dns_records(env, tmp_path: Path):
+    """http and no DKIM are warnings (exit 0), each saying why; the records to publish
+    follow, from the configuration (the DKIM key's public half is openssl's)."""
+    out = run(env, "check")
+    assert out.returncode == 0, out.stdout
+    lines = {line.split(":", 1)[0][5:]: line for line in out.stdout.splitlines()}
+    assert lines["one-click unsubscribe"].startswith("WARN ")
+    assert (
+        "https" in lines["one-click unsubscribe"] and "RFC 8058" in lines["one-click unsubscribe"]
+    )
+    assert lines["dkim"].startswith("WARN ") and "bulk senders" in lines["dkim"]
+    assert "the exit code stays 0" in out.stdout
+    assert '_dmarc.testserver. IN TXT "v=DMARC1; p=none; rua=mailto:dmarc-reports@testserver"' in (
+        out.stdout
+    )
+
+    key = tmp_path / "dkim.pem"
+    openssl = ["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"]
+    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
+    der = subprocess.run(openssl, check=True, capture_output=True).stdout
+    signed = {
+        **env,
+        "SYNDICATION_PUBLIC_URL": "https://news.example.org",
+        "SYNDICATION_MAIL_FROM": "News <news@example.org>",
+        "SYNDICATION_MAIL_ENVELOPE_FROM": "bounces@mail.example.org",
+        "SYNDICATION_DKIM_SELECTOR": "d2026",
+        "SYNDICATION_DKIM_DOMAIN": "example.org",
+        "SYNDICATION_DKIM_KEY_FILE": str(key),
+        "SYNDICATION_DMARC_RUA": "reports@example.org",
+    }
+    doc = json.loads(run(signed, "check", "--json").stdout)
+    status = {c["check"]: c["status"] for c in doc["checks"]}
+    assert status["one-click unsubscribe"] == status["dkim"] == status["sender domains"] == "ok"
+    records = {r["name"]: r["value"] for r in doc["dns_records"]}
+    assert records["d2026._domainkey.example.org"] == (
+        "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode()
+    )
+    assert records["_dmarc.example.org"] == "v=DMARC1; p=none; rua=mailto:reports@example.org"
+    assert records["mail.example.org"].startswith("v=spf1 ")
+
+    foreign = {**signed, "SYNDICATION_MAIL_ENVELOPE_FROM": "bounces@relay.example.net"}
+    doc = json.loads(run(foreign, "check", "--json").stdout)
+    senders = {c["check"]: c for c in doc["checks"]}["sender domains"]
+    assert senders["status"] == "warn" and "not aligned" in senders["detail"]

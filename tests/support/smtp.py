@@ -29,6 +29,9 @@ class Script:
     perm_fail: set[str] = field(default_factory=set)  # rcpt → 550 5.1.1
     drop_at_rcpt: set[str] = field(default_factory=set)  # close before data, once each
     drop_after_data: set[str] = field(default_factory=set)  # store, then close, once each
+    # recipient domain → the reply every RCPT to it gets while the key is there (e.g.
+    # "421 4.7.28 slow down": a provider throttling the sender); counted per domain
+    by_domain: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds per accepted message
     # Called (from the server's thread) after each accepted message, before its reply, with
     # the recipient and how many messages were accepted so far: a test injects faults here.
@@ -54,6 +57,11 @@ class _Handler:
                 assert server.transport is not None
                 server.transport.close()
                 return "421 closing"
+            domain = address.rpartition("@")[2].lower()
+            if domain in s.by_domain:
+                reply = s.by_domain[domain]
+                self.replies[f"{domain}:{reply[:3]}"] += 1
+                return reply
             if s.temp_fail.get(address, 0) > 0:
                 s.temp_fail[address] -= 1
                 self.replies["451"] += 1
@@ -112,6 +120,10 @@ class ScriptedSmtp:
     def count(self) -> int:
         with self.handler.lock:
             return len(self.handler.accepted)
+
+    def replies(self) -> Counter[str]:
+        with self.handler.lock:
+            return Counter(self.handler.replies)
 
     def per_recipient(self) -> Counter[str]:
         with self.handler.lock:

@@ -19,10 +19,12 @@ from syndication.clock import Clock, system_clock
 from syndication.deliver.smtp import Outcome, Sender, SendResult
 from syndication.events import Events
 from syndication.render import digest_email
+from syndication.services.deliverability import Deliverability
 from syndication.services.digests.results import BatchReport
 from syndication.services.digests.settings import MAX_COUNTDOWN, MailSettings
 from syndication.services.digests.templates import SegmentTemplates
 from syndication.services.sending import EditionRun, Retrying, RunPlan, Tally, Unbuildable
+from syndication.store.domain_pacing import DomainPacer
 from syndication.store.durability import Durability
 from syndication.store.editions import Edition, EditionStatus, EditionStore, FrozenRecipient, Mark
 from syndication.store.ratelimit import SendRateLimiter as RateLimiter
@@ -45,6 +47,8 @@ class Dispatcher:
         envelope_from: str,
         sender_factory: Callable[[], Sender] | None = None,
         rate: RateLimiter | None = None,
+        pacing: DomainPacer | None = None,
+        deliverability: Deliverability | None = None,
         clock: Clock = system_clock,
     ) -> None:
         self.editions = editions
@@ -55,6 +59,8 @@ class Dispatcher:
         self.envelope_from = envelope_from
         self.sender_factory = sender_factory
         self.rate = rate
+        self.pacing = pacing
+        self.deliverability = deliverability
         self.clock = clock  # when a hard bounce is suppressed
         self._retry = Retrying(mail.redis_patience).patient
 
@@ -83,6 +89,7 @@ class Dispatcher:
         stop_at = time.monotonic() + self.mail.max_task_seconds
         plan = self._plan(edition, self.sender_factory, durability, stop_at)
         tally = EditionRun(plan).run()
+        self._count(edition_id, tally)
         report = BatchReport.of(edition_id, tally, durability.mode.value)
         if tally.repeated:
             log.warning(
@@ -102,6 +109,17 @@ class Dispatcher:
             # Far below the broker's visibility timeout, or the task would be delivered twice.
             self.events.send_edition(edition_id, min(countdown, MAX_COUNTDOWN), 1)
         return report
+
+    def _count(self, edition_id: str, tally: Tally) -> None:
+        """The run's sends and hard bounces, for the 30-day rates (one write a run)."""
+        if self.deliverability is None:
+            return
+        try:
+            self._retry(
+                partial(self.deliverability.record_run, edition_id, tally.sent, tally.hard_bounced)
+            )
+        except Exception:  # the ledger has the truth; only the rate's counts miss it
+            log.exception("could not count the run's sends", extra={"edition": edition_id})
 
     def _plan(
         self,
@@ -126,6 +144,7 @@ class Dispatcher:
             patience=self.mail.redis_patience,
             stop_at=stop_at,
             rate=self.rate,
+            pacing=self.pacing,
         )
 
     def _build_for(self, edition: Edition, rcpt: FrozenRecipient) -> tuple[bytes, bool]:
@@ -151,6 +170,7 @@ class Dispatcher:
             return Mark.UNCERTAIN, result.describe()
         report.failed += 1
         if result.hard_bounce:
+            report.hard_bounced += 1
             self._suppress(rcpt, f"hard bounce: {result.describe()}", report)
         return Mark.FAILED, result.describe()
 

@@ -18,6 +18,7 @@ from syndication.deliver.smtp import Sender
 from syndication.events import Events
 from syndication.render import digest_email
 from syndication.render.dkim import DkimKey
+from syndication.services.deliverability import Deliverability
 from syndication.services.digests.control import EditionControl
 from syndication.services.digests.creation import EditionCreator
 from syndication.services.digests.dispatch import Dispatcher
@@ -27,6 +28,7 @@ from syndication.services.digests.settings import MailSettings
 from syndication.services.digests.templates import SegmentTemplates
 from syndication.services.sending import Retrying
 from syndication.store.articles import ArticleStore
+from syndication.store.domain_pacing import DomainPacer
 from syndication.store.editions import EditionStore
 from syndication.store.editorial import EditorialStore
 from syndication.store.ratelimit import SendRateLimiter as RateLimiter
@@ -48,6 +50,8 @@ class Digests:
         events: Events,
         sender_factory: Callable[[], Sender] | None = None,
         rate: RateLimiter | None = None,
+        pacing: DomainPacer | None = None,
+        deliverability: Deliverability | None = None,
         dkim: tuple[DkimKey, ...] = (),
         clock: Clock = system_clock,
     ) -> None:
@@ -85,7 +89,7 @@ class Digests:
         self.retention = EditionRetention(
             editions=editions, retention=mail.retention, archive_dir=mail.archive_dir
         )
-        self.dispatch = self._dispatcher(sender_factory, rate, clock)
+        self.dispatch = self._dispatcher(sender_factory, rate, pacing, deliverability, clock)
         self._expose_use_cases()
 
     def _segment_templates(self, dkim: tuple[DkimKey, ...]) -> SegmentTemplates:
@@ -131,6 +135,8 @@ class Digests:
         self,
         sender_factory: Callable[[], Sender] | None,
         rate: RateLimiter | None,
+        pacing: DomainPacer | None,
+        deliverability: Deliverability | None,
         clock: Clock,
     ) -> Dispatcher:
         return Dispatcher(
@@ -143,6 +149,8 @@ class Digests:
             or f"newsletter@{digest_email.host_of(self.public_url)}",
             sender_factory=sender_factory,
             rate=rate,
+            pacing=pacing,
+            deliverability=deliverability,
             clock=clock,
         )
 

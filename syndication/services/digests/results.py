@@ -56,6 +56,8 @@ class BatchReport:
     retried: int = 0
     uncertain: int = 0
     released: int = 0
+    deferred: int = 0  # handed back for later: their domain was paused or out of tokens
+    hard_bounced: int = 0
     suppressed: int = 0
     replayed: int = 0  # outcomes written again after Redis restarted
     repeated: int = 0  # entries that may have reached the reader twice (reported)

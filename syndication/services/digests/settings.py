@@ -28,6 +28,9 @@ class MailSettings:
     smtp_timeout: float = _MAIL.smtp_timeout
     rate_per_second: float = _MAIL.rate_per_second  # 0: unlimited
     rate_per_hour: float = _MAIL.rate_per_hour
+    domain_rates: tuple[tuple[str, float], ...] = _MAIL.domain_rates  # per recipient domain
+    domain_backoff_s: float = _MAIL.domain_backoff_seconds  # a throttled domain's first pause
+    domain_backoff_max_s: float = _MAIL.domain_backoff_max_seconds
     max_task_seconds: float = _MAIL.max_task_seconds  # a send task then hands over
     max_articles: int = _DIGEST.max_articles  # per segment (under the Gmail clip at 15)
     max_resume_age: timedelta = timedelta(hours=_MAIL.max_resume_age_hours)
@@ -54,6 +57,9 @@ class MailSettings:
             smtp_timeout=mail.smtp_timeout,
             rate_per_second=mail.rate_per_second,
             rate_per_hour=mail.rate_per_hour,
+            domain_rates=mail.domain_rates,
+            domain_backoff_s=mail.domain_backoff_seconds,
+            domain_backoff_max_s=mail.domain_backoff_max_seconds,
             max_task_seconds=mail.max_task_seconds,
             max_articles=digest.max_articles,
             max_resume_age=timedelta(hours=mail.max_resume_age_hours),

@@ -10,11 +10,14 @@ from syndication.config import Settings
 from syndication.deliver.smtp import Sender
 from syndication.events import Events
 from syndication.render.dkim import DkimKey
+from syndication.services.deliverability import Deliverability
 from syndication.services.digests.facade import Digests
 from syndication.services.digests.settings import MailSettings
 from syndication.services.dkim_keys import DKIM_KEY_VAR, load_dkim_keys
 from syndication.store.articles import ArticleStore
 from syndication.store.connection import Client
+from syndication.store.deliverability import DeliverabilityCounts
+from syndication.store.domain_pacing import Backoff, DomainPacer
 from syndication.store.editions import EditionStore
 from syndication.store.ratelimit import SendRateLimiter as RateLimiter
 from syndication.store.subscribers import SubscriberStore
@@ -62,6 +65,14 @@ def make_digest_service(
         events=events,
         sender_factory=sender_factory,
         rate=RateLimiter(client, prefix, mail.rate_per_second, mail.rate_per_hour),
+        pacing=DomainPacer(
+            client,
+            prefix,
+            dict(mail.domain_rates),
+            backoff=Backoff(mail.domain_backoff_s, mail.domain_backoff_max_s),
+            clock=lambda: clock().timestamp(),
+        ),
+        deliverability=Deliverability(DeliverabilityCounts(client, prefix), clock),
         dkim=dkim_keys,
         clock=clock,
     )

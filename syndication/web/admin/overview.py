@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from syndication.services.deliverability import Rates
 from syndication.store.editions import Edition
 from syndication.web.admin.kit import AdminKit
 
@@ -24,6 +25,7 @@ class Overview:
     feeds: int
     partners: dict[str, int]
     latest_edition: Edition | None
+    deliverability: Rates | None = None  # the last 30 days' bounce and complaint rates
 
 
 def article_counts(kit: AdminKit) -> dict[str, int]:
@@ -50,6 +52,7 @@ def collect(kit: AdminKit) -> Overview:
             "total": len(partners),
         },
         latest_edition=editions.get(latest_ids[0]) if latest_ids else None,
+        deliverability=ctx.deliverability.last_days(),
     )
 
 

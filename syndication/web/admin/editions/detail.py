@@ -38,9 +38,11 @@ class EditionDetail:
             report["uncertain"],
             report["repeated"],
         )
+        rates = await run_in_threadpool(face.kit.ctx.deliverability.edition, edition_id)
         return face.page(
             request,
             "edition.html",
+            rates=rates,
             title=f"Edition {edition_id}",
             edition=edition,
             progress=progress(edition),
