@@ -213,7 +213,11 @@ class Context:
 
     @cached_property
     def suppressions(self) -> SuppressionService:
-        return SuppressionService(self.subscriber_store, clock=self.clock)
+        return SuppressionService(
+            self.subscriber_store,
+            clock=self.clock,
+            on_complaint=self.deliverability.record_complaint,
+        )
 
     @cached_property
     def subscriber_transfer(self) -> SubscriberTransfer:

@@ -117,3 +117,32 @@ def test_daily_counts_sum_over_30_days_and_expire(
 )
 def test_levels_follow_gmails_lines(sent: int, bounces: int, complaints: int, level: str) -> None:
     assert Rates(sent, bounces, complaints).level == level
+
+
+@pytest.mark.parametrize(
+    ("event", "edition"),
+    [
+        ({"message_id": "<daily-2026-12-01.s1@news.example>"}, "daily-2026-12-01"),
+        ({"Message-ID": "daily-2026-12-01.s1@news.example"}, "daily-2026-12-01"),
+        ({"edition": "weekly-2026-W49"}, "weekly-2026-W49"),
+        ({"message_id": "<no-edition@news.example>"}, None),
+        ({"message_id": "<{evil}\r\nkey.s1@x>"}, None),
+        ({"edition": "x" * 500}, None),
+        ({}, None),
+    ],
+)
+def test_a_complaint_counts_on_the_day_and_on_the_edition_it_names(
+    ctx: Context, event: dict[str, str], edition: str | None
+) -> None:
+    """Feedback-loop complaints reach the complaint rate through the provider webhook's
+    service; the edition comes from the event or our Message-ID, and only an id shaped like
+    an edition's may name a key."""
+    report = ctx.suppressions.record_events(
+        [{"type": "complaint", "email": "reader@example.org", **event}]
+    )
+    assert report["suppressed"] == 1
+    assert ctx.deliverability.last_days().complaints == 1
+    if edition is not None:
+        assert ctx.deliverability.edition(edition).complaints == 1
+    keys = [k.decode() for k in ctx.client.scan_iter(f"{ctx.settings.key_prefix}*")]
+    assert not any("evil" in k or "x" * 200 in k for k in keys)

@@ -7,6 +7,7 @@ by the reader's next confirmed signup (``store/subscribers.py``).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
@@ -21,14 +22,21 @@ from syndication.store.subscribers import (
 )
 
 SUPPRESSING_EVENTS = {"complaint", "unsubscribe", "spamreport"}
+_EDITION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_:-]{0,99}")
 
 
 class SuppressionService:
     def __init__(
-        self, store: SubscriberStore, clock: Callable[[], datetime] = system_clock
+        self,
+        store: SubscriberStore,
+        clock: Callable[[], datetime] = system_clock,
+        on_complaint: Callable[[str | None], None] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
+        # Complaints feed the 30-day complaint rate (services/deliverability.py), per
+        # edition when the event names the message.
+        self.on_complaint = on_complaint
 
     def suppress(self, email: str, reason: str) -> None:
         self.store.suppress(email, reason, self.clock())
@@ -71,7 +79,22 @@ class SuppressionService:
                 continue
             self.suppress(address, reason)
             report["suppressed"] += 1
+            if self.on_complaint is not None and reason.startswith(("complaint", "spamreport")):
+                self.on_complaint(edition_of(event))
         return dict(report)
+
+
+def edition_of(event: dict[str, Any]) -> str | None:
+    """The edition a provider event is about: its ``edition`` field, else the edition part
+    of our Message-ID ``<edition.subscriber@host>`` (``message_id`` or ``Message-ID``)."""
+    edition = event.get("edition")
+    if not isinstance(edition, str):
+        raw = event.get("message_id", event.get("Message-ID"))
+        local, at, _host = str(raw or "").strip().strip("<>").partition("@")
+        edition, dot, _subscriber = local.rpartition(".")
+        edition = edition if at and dot else ""
+    # Provider input names a Redis key: only an id of the shape editions have.
+    return edition if _EDITION_ID.fullmatch(edition) else None
 
 
 def _reason(event: dict[str, Any]) -> str | None:
