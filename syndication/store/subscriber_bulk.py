@@ -126,12 +126,18 @@ class SubscriberBulk:
         """Rewrite every format-1 record in format 2 and move it from the old sets to the
         counters; returns how many were upgraded. Safe to run while the service runs (each
         batch is one transaction under WATCH of its records) and to run again."""
-        ids = [sid.decode() for _, sid in self.store.r.hscan_iter(self.keys.by_email, count=batch)]
-        upgraded = 0
-        for start in range(0, len(ids), batch):
-            upgraded += self._upgrade(ids[start : start + batch])
-            if progress is not None:
-                progress(min(start + batch, len(ids)), len(ids))
+        total = int(self.store.r.hlen(self.keys.by_email))
+        upgraded = seen = 0
+        ids: list[str] = []
+        for _, sid in self.store.r.hscan_iter(self.keys.by_email, count=batch):
+            ids.append(sid.decode())
+            if len(ids) >= batch:
+                upgraded, seen, ids = upgraded + self._upgrade(ids), seen + len(ids), []
+                if progress is not None:
+                    progress(seen, max(seen, total))
+        upgraded += self._upgrade(ids) if ids else 0
+        if progress is not None:
+            progress(seen + len(ids), max(seen + len(ids), total))
         self.store.r.delete(self.keys.all)  # format 1's list of every id: nothing reads it
         return upgraded
 
