@@ -33,12 +33,14 @@ from bench import (  # noqa: E402
     ledger_durability,
     partner_feed,
     publish_latency,
+    subscriber_bulk,
 )
 from bench.common import Bench, Row, Stack, progress  # noqa: E402
 
 BENCHES: list[Bench] = [
     publish_latency.BENCH,
     import_rate.BENCH,
+    subscriber_bulk.BENCH,
     feed_build.BENCH,
     feed_serving.BENCH,
     partner_feed.BENCH,

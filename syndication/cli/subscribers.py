@@ -1,4 +1,4 @@
-"""``syndication subscribers import|export|stats|unsuppress``: moving lists in and out,
+"""``syndication subscribers import|export|stats|unsuppress|migrate``: moving lists in and out,
 keeping consent, and the operator's lift of a suppression.
 
 ``register(subparsers)`` is called by ``cli.build_parser``; commands use the CLI's own
@@ -81,6 +81,19 @@ def cmd_export(args: argparse.Namespace, settings: Settings, clock: Clock = syst
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
+    """Upgrade records stored before format 2; safe while the service runs, and to repeat."""
+    from rich.progress import Progress
+
+    service = context(settings, clock).subscriber_transfer
+    show = not args.json and sys.stderr.isatty()
+    with Progress(disable=not show, transient=True) as bar:
+        task = bar.add_task("Upgrading subscriber records", total=None)
+        upgraded = service.migrate(lambda n, total: bar.update(task, completed=n, total=total))
+    emit(args, {"upgraded": upgraded}, f"{upgraded} record(s) upgraded to the compact format")
+    return 0
+
+
 def cmd_stats(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
     counts = context(settings, clock).subscriber_store.counts()
     active = ", ".join(f"{n} {k}" for k, n in counts["active"].items())
@@ -141,6 +154,14 @@ def register(subparsers: Any) -> None:
     p = sub.add_parser("unsuppress", help="Lift one address's suppression", description=desc)
     p.set_defaults(fn=cmd_unsuppress)
     p.add_argument("address", metavar="ADDRESS")
+    add_json_flag(p)
+
+    desc = (
+        "Rewrite subscriber records stored by versions before the compact format and drop "
+        "the indexes they needed (safe while the service runs, and to run again)"
+    )
+    p = sub.add_parser("migrate", help="Upgrade old subscriber records", description=desc)
+    p.set_defaults(fn=cmd_migrate)
     add_json_flag(p)
 
     p = sub.add_parser("stats", help="Counts by status, frequency and language")

@@ -4,12 +4,19 @@ Layout (every key under one hash tag, ``{prefix}{subscribers}:…``, so a transa
 touches a record, the indexes and the suppression list is legal on Redis Cluster too; a
 newsroom's list fits one slot many times over):
 
-- ``sub:{id}``              hash: the record (see ``Subscriber``)
-- ``by-email``              hash: address key (lower-cased) → id
-- ``all``, ``status:{s}``   sorted sets, all scores 0, read in id order (``ZRANGEBYLEX``)
-- ``active:{frequency}``    confirmed and not suppressed, per frequency (what an edition reads)
-- ``active-lang:{code}``    the same, per language (counts, segment sizes)
+- ``sub:{id}``              hash: the record, format 2 (``subscriber_record.encode``)
+- ``by-email``              hash: address key (lower-cased) → id; also the list of everyone
+- ``active:{frequency}``    sorted set, scores 0: confirmed, per frequency, read in id order
+                            (``ZRANGEBYLEX``): what an edition reads
+- ``counts``                hash: ``status:{s}`` and ``lang:{code}`` (active) counters, kept
+                            by the same transaction as the records
 - ``suppressed``            hash: address key → JSON ``{"email", "reason", "at"}``
+
+Before format 2 there were also ``all`` and ``status:{s}`` (sorted sets of every id) and
+``active-lang:{code}`` (what the counters count now): about 480 bytes a subscriber for three
+copies of the id. A record in the old format still reads; ``counts`` adds what is left in
+the old sets, and a record's next write (or ``syndication subscribers migrate``, in
+``subscriber_bulk``) moves it from them to the counters in the same transaction.
 
 Every write is one MULTI/EXEC under WATCH of the record, the email index and the
 suppression list, so the indexes always agree with the records and a suppression that
@@ -32,15 +39,24 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import redis
 
 from syndication.slugs import is_slug
+from syndication.store.subscriber_record import (
+    CONFIRMED,
+    PENDING,
+    STATUSES,
+    UNSUBSCRIBED,
+    Subscriber,
+    decode,
+    encode,
+)
 
+__all__ = ["CONFIRMED", "PENDING", "STATUSES", "UNSUBSCRIBED", "Subscriber"]
 FREQUENCIES = ("daily", "weekly", "instant")
-STATUSES = ("pending", "confirmed", "unsubscribed")
-PENDING, CONFIRMED, UNSUBSCRIBED = STATUSES
 
 _T = TypeVar("_T")
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -86,56 +102,13 @@ def email_key(email: str) -> str:
     return email.lower()
 
 
+@lru_cache(maxsize=4096)  # a list names a few topics a million times (bulk import)
 def valid_topic(slug: str) -> bool:
     return is_slug(slug)  # topic slugs keep non-Latin letters (syndication.slugs)
 
 
 def valid_language(code: str) -> bool:
     return bool(_LANG.match(code))
-
-
-@dataclass(frozen=True)
-class Subscriber:
-    id: str
-    email: str
-    status: str
-    frequency: str
-    topics: tuple[str, ...]
-    language: str
-    created_at: datetime
-    confirmed_at: datetime | None
-    token_version: int
-    consent_ip: str = ""
-    consent_source: str = ""
-    unsubscribed_at: datetime | None = None
-    updated_at: datetime | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.status == CONFIRMED
-
-    def wants(self, topics: set[str] | frozenset[str]) -> bool:
-        """Whether an article with ``topics`` belongs in this subscriber's mail (empty = all)."""
-        return not self.topics or bool(topics.intersection(self.topics))
-
-    def to_json(self) -> dict[str, Any]:
-        def iso(value: datetime | None) -> str | None:
-            return None if value is None else value.isoformat()
-
-        return {
-            "id": self.id,
-            "email": self.email,
-            "status": self.status,
-            "frequency": self.frequency,
-            "topics": list(self.topics),
-            "language": self.language,
-            "created_at": iso(self.created_at),
-            "confirmed_at": iso(self.confirmed_at),
-            "unsubscribed_at": iso(self.unsubscribed_at),
-            "token_version": self.token_version,
-            "consent_ip": self.consent_ip,
-            "consent_source": self.consent_source,
-        }
 
 
 @dataclass(frozen=True)
@@ -193,21 +166,28 @@ class SubscriberKeys:
         return f"{self.base}by-email"
 
     @property
+    def counts(self) -> str:
+        return f"{self.base}counts"
+
+    @property
     def all(self) -> str:
+        """Format 1 only: every id (``by-email`` lists everyone now)."""
         return f"{self.base}all"
 
     def status(self, status: str) -> str:
+        """Format 1 only: the ids of not yet upgraded records in ``status``."""
         return f"{self.base}status:{status}"
 
     def active(self, frequency: str) -> str:
         return f"{self.base}active:{frequency}"
 
     def active_lang(self, language: str) -> str:
+        """Format 1 only: not yet upgraded active records per language."""
         return f"{self.base}active-lang:{language}"
 
     @property
     def languages(self) -> str:
-        """Every language that has had an active subscriber (names the active-lang sets)."""
+        """Format 1 only: names the active-lang sets."""
         return f"{self.base}languages"
 
     @property
@@ -230,7 +210,7 @@ class SubscriberStore:
     def get(self, subscriber_id: str) -> Subscriber | None:
         if not re.fullmatch(r"[0-9a-f]{1,64}", subscriber_id):
             return None
-        return _decode(self.r.hgetall(self.keys.record(subscriber_id)))
+        return decode(subscriber_id, self.r.hgetall(self.keys.record(subscriber_id)))
 
     def get_by_email(self, email: str) -> Subscriber | None:
         sid = self.r.hget(self.keys.by_email, email_key(email))
@@ -246,14 +226,34 @@ class SubscriberStore:
     def iter_active(self, frequency: str, batch: int = 1000) -> Iterator[Subscriber]:
         """Confirmed, not suppressed subscribers of ``frequency``, in id order, each once."""
         for chunk in self._iter_ids(self.keys.active(frequency), batch):
-            for sub, suppressed in self._load(chunk, with_suppression=True):
-                if sub.active and not suppressed and sub.frequency == frequency:
+            for sub, suppressed in self._load(chunk):
+                if sub.active and suppressed is None and sub.frequency == frequency:
                     yield sub
 
-    def iter_all(self, batch: int = 1000) -> Iterator[Subscriber]:
-        for chunk in self._iter_ids(self.keys.all, batch):
-            for sub, _ in self._load(chunk, with_suppression=False):
-                yield sub
+    def iter_all(self, batch: int = 1000) -> Iterator[tuple[Subscriber, Suppression | None]]:
+        """Every subscriber with their suppression, read ``batch`` at a time (HSCAN of the
+        address index, pipelined HGETALLs, one HMGET of the suppression list), so memory
+        stays flat however long the list. As with any SCAN, a record that exists throughout
+        is seen, and one may be seen twice while the index is resized."""
+        ids: list[str] = []
+        for _, sid in self.r.hscan_iter(self.keys.by_email, count=batch):
+            ids.append(sid.decode())
+            if len(ids) >= batch:
+                yield from self._load_with_suppression(ids)
+                ids = []
+        if ids:
+            yield from self._load_with_suppression(ids)
+
+    def iter_lone_suppressions(self, batch: int = 1000) -> Iterator[Suppression]:
+        """Suppressed addresses that have no subscriber record, ``batch`` at a time."""
+        chunk: list[tuple[bytes, bytes]] = []
+        for key, raw in self.r.hscan_iter(self.keys.suppressed, count=batch):
+            chunk.append((key, raw))
+            if len(chunk) >= batch:
+                yield from self._lone(chunk)
+                chunk = []
+        if chunk:
+            yield from self._lone(chunk)
 
     def iter_suppressed(self, batch: int = 1000) -> Iterator[Suppression]:
         for _, raw in self.r.hscan_iter(self.keys.suppressed, count=batch):
@@ -278,23 +278,31 @@ class SubscriberStore:
         return hits, truncated
 
     def counts(self) -> dict[str, Any]:
-        languages = sorted(m.decode() for m in self.r.smembers(self.keys.languages))
+        """The counters, plus what format-1 records not yet upgraded still hold in the old sets."""
+        k = self.keys
+        counters = {f.decode(): int(v) for f, v in self.r.hgetall(k.counts).items()}
+        old_languages = {m.decode() for m in self.r.smembers(k.languages)}
+        languages = sorted(old_languages | {f[5:] for f in counters if f.startswith("lang:")})
         with self.r.pipeline(transaction=False) as pipe:
-            pipe.zcard(self.keys.all)
+            pipe.hlen(k.by_email)
             for status in STATUSES:
-                pipe.zcard(self.keys.status(status))
+                pipe.zcard(k.status(status))
             for frequency in FREQUENCIES:
-                pipe.zcard(self.keys.active(frequency))
+                pipe.zcard(k.active(frequency))
             for language in languages:
-                pipe.zcard(self.keys.active_lang(language))
-            pipe.hlen(self.keys.suppressed)
-            values = [int(v) for v in pipe.execute()]
-        total, rest = values[0], values[1:]
-        by_status = dict(zip(STATUSES, rest[: len(STATUSES)], strict=True))
+                pipe.zcard(k.active_lang(language))
+            pipe.hlen(k.suppressed)
+            total, *rest = [int(v) for v in pipe.execute()]
+        by_status = {
+            s: n + counters.get(f"status:{s}", 0) for s, n in zip(STATUSES, rest, strict=False)
+        }
         rest = rest[len(STATUSES) :]
-        active = dict(zip(FREQUENCIES, rest[: len(FREQUENCIES)], strict=True))
+        active = dict(zip(FREQUENCIES, rest, strict=False))
         rest = rest[len(FREQUENCIES) :]
-        by_language = dict(zip(languages, rest[: len(languages)], strict=True))
+        by_language = {
+            lang: n + counters.get(f"lang:{lang}", 0)
+            for lang, n in zip(languages, rest, strict=False)
+        }
         return {
             "total": total,
             "by_status": by_status,
@@ -322,7 +330,7 @@ class SubscriberStore:
         a stranger who knows an address cannot alter (or learn anything about) it. A reader
         who unsubscribed stays suppressed until they confirm again (``confirm`` lifts it).
         """
-        _check(frequency, topics, language)
+        check_choices(frequency, topics, language)
         key = email_key(email)
 
         def body(pipe: Any) -> tuple[SignupOutcome, Subscriber | None]:
@@ -401,7 +409,7 @@ class SubscriberStore:
                 language=old.language if language is None else language,
                 updated_at=now,
             )
-            _check(new.frequency, new.topics, new.language)
+            check_choices(new.frequency, new.topics, new.language)
             pipe.multi()
             self._write(pipe, old, new)
             pipe.execute()
@@ -486,7 +494,7 @@ class SubscriberStore:
         the address to the suppression list (that is how lists move between providers); an
         address we already have is left alone (its owner's choices win over the file).
         """
-        _check(record.frequency, record.topics, record.language)
+        check_choices(record.frequency, record.topics, record.language)
         key = email_key(record.email)
 
         def body(pipe: Any) -> ImportOutcome:
@@ -538,7 +546,7 @@ class SubscriberStore:
         if not re.fullmatch(r"[0-9a-f]{1,64}", subscriber_id):
             return None
         pipe.watch(self.keys.record(subscriber_id))
-        return _decode(pipe.hgetall(self.keys.record(subscriber_id)))
+        return decode(subscriber_id, pipe.hgetall(self.keys.record(subscriber_id)))
 
     def _leave(self, pipe: Any, old: Subscriber, now: datetime) -> Subscriber:
         if old.status == UNSUBSCRIBED:
@@ -548,23 +556,34 @@ class SubscriberStore:
         return new
 
     def _write(self, pipe: Any, old: Subscriber | None, new: Subscriber) -> None:
+        """Queue the record in format 2 and its index changes (inside MULTI)."""
         k = self.keys
         if old is not None:
-            pipe.zrem(k.status(old.status), old.id)
-            if old.active:
-                pipe.zrem(k.active(old.frequency), old.id)
-                pipe.zrem(k.active_lang(old.language), old.id)
+            self._unindex(pipe, old)
             if email_key(old.email) != email_key(new.email):
                 pipe.hdel(k.by_email, email_key(old.email))
         pipe.delete(k.record(new.id))
-        pipe.hset(k.record(new.id), mapping=_encode(new))
+        pipe.hset(k.record(new.id), mapping=encode(new))
         pipe.hset(k.by_email, email_key(new.email), new.id)
-        pipe.zadd(k.all, {new.id: 0})
-        pipe.zadd(k.status(new.status), {new.id: 0})
+        pipe.hincrby(k.counts, f"status:{new.status}", 1)
         if new.active:
             pipe.zadd(k.active(new.frequency), {new.id: 0})
-            pipe.zadd(k.active_lang(new.language), {new.id: 0})
-            pipe.sadd(k.languages, new.language)
+            pipe.hincrby(k.counts, f"lang:{new.language}", 1)
+
+    def _unindex(self, pipe: Any, old: Subscriber) -> None:
+        """Take ``old`` out of the counts: the old sets for a format-1 record, else the
+        counters. Its ``all`` entry (format 1) is left for ``migrate`` to drop."""
+        k = self.keys
+        if old.active:
+            pipe.zrem(k.active(old.frequency), old.id)
+        if old.stored_format == 1:
+            pipe.zrem(k.status(old.status), old.id)
+            if old.active:
+                pipe.zrem(k.active_lang(old.language), old.id)
+            return
+        pipe.hincrby(k.counts, f"status:{old.status}", -1)
+        if old.active:
+            pipe.hincrby(k.counts, f"lang:{old.language}", -1)
 
     def _iter_ids(self, key: str, batch: int) -> Iterator[list[str]]:
         start = "-"
@@ -575,16 +594,33 @@ class SubscriberStore:
             yield ids
             start = "(" + ids[-1]
 
-    def _load(self, ids: list[str], *, with_suppression: bool) -> list[tuple[Subscriber, bool]]:
+    def _load_records(self, ids: list[str]) -> list[Subscriber]:
+        """The records of ``ids``, gone ones left out: one round trip."""
         with self.r.pipeline(transaction=False) as pipe:
             for sid in ids:
                 pipe.hgetall(self.keys.record(sid))
             raws = pipe.execute()
-        subs = [s for s in (_decode(raw) for raw in raws) if s is not None]
-        if not with_suppression or not subs:
-            return [(s, False) for s in subs]
+        return [s for s in (decode(i, raw) for i, raw in zip(ids, raws, strict=True)) if s]
+
+    def _load(self, ids: list[str]) -> list[tuple[Subscriber, bytes | None]]:
+        """The records of ``ids`` (gone ones left out), each with its raw suppression."""
+        subs = self._load_records(ids)
+        if not subs:
+            return []
         flags = self.r.hmget(self.keys.suppressed, [email_key(s.email) for s in subs])
-        return [(s, flag is not None) for s, flag in zip(subs, flags, strict=True)]
+        return list(zip(subs, flags, strict=True))
+
+    def _load_with_suppression(
+        self, ids: list[str]
+    ) -> Iterator[tuple[Subscriber, Suppression | None]]:
+        for sub, raw in self._load(ids):
+            yield sub, None if raw is None else _decode_suppression(raw)
+
+    def _lone(self, chunk: list[tuple[bytes, bytes]]) -> Iterator[Suppression]:
+        ids = self.r.hmget(self.keys.by_email, [key for key, _ in chunk])
+        for (_, raw), sid in zip(chunk, ids, strict=True):
+            if sid is None:
+                yield _decode_suppression(raw)
 
 
 @dataclass(frozen=True)
@@ -631,7 +667,7 @@ def _pending(old: Subscriber | None, c: _Choices, now: datetime) -> Subscriber:
     )
 
 
-def _check(frequency: str, topics: tuple[str, ...], language: str) -> None:
+def check_choices(frequency: str, topics: tuple[str, ...], language: str) -> None:
     if frequency not in FREQUENCIES:
         raise ValueError(f"frequency must be one of {', '.join(FREQUENCIES)}")
     bad = [t for t in topics if not valid_topic(t)]
@@ -644,59 +680,16 @@ def _check(frequency: str, topics: tuple[str, ...], language: str) -> None:
 def _add_suppression(
     pipe: Any, keys: SubscriberKeys, email: str, reason: str, at: datetime
 ) -> None:
-    value = {"email": email, "reason": reason[:200], "at": at.isoformat()}
-    pipe.hset(keys.suppressed, email_key(email), json.dumps(value, ensure_ascii=False))
+    pipe.hset(keys.suppressed, email_key(email), suppression_value(email, reason, at))
+
+
+def suppression_value(email: str, reason: str, at: datetime) -> str:
+    """What the suppression list holds for ``email``."""
+    return json.dumps(
+        {"email": email, "reason": reason[:200], "at": at.isoformat()}, ensure_ascii=False
+    )
 
 
 def _decode_suppression(raw: bytes) -> Suppression:
     data = json.loads(raw)
     return Suppression(data["email"], data["reason"], datetime.fromisoformat(data["at"]))
-
-
-def _iso(value: datetime | None) -> str:
-    return "" if value is None else value.isoformat()
-
-
-def _when(text: str) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
-def _encode(sub: Subscriber) -> dict[str, str]:
-    return {
-        "id": sub.id,
-        "email": sub.email,
-        "status": sub.status,
-        "frequency": sub.frequency,
-        "topics": " ".join(sub.topics),
-        "language": sub.language,
-        "created_at": sub.created_at.isoformat(),
-        "confirmed_at": _iso(sub.confirmed_at),
-        "unsubscribed_at": _iso(sub.unsubscribed_at),
-        "updated_at": _iso(sub.updated_at),
-        "token_version": str(sub.token_version),
-        "consent_ip": sub.consent_ip,
-        "consent_source": sub.consent_source,
-    }
-
-
-def _decode(raw: dict[bytes, bytes]) -> Subscriber | None:
-    if not raw:
-        return None
-    d = {k.decode(): v.decode() for k, v in raw.items()}
-    created = _when(d["created_at"])
-    assert created is not None
-    return Subscriber(
-        id=d["id"],
-        email=d["email"],
-        status=d["status"],
-        frequency=d["frequency"],
-        topics=tuple(d["topics"].split()),
-        language=d["language"],
-        created_at=created,
-        confirmed_at=_when(d.get("confirmed_at", "")),
-        token_version=int(d.get("token_version", "1")),
-        consent_ip=d.get("consent_ip", ""),
-        consent_source=d.get("consent_source", ""),
-        unsubscribed_at=_when(d.get("unsubscribed_at", "")),
-        updated_at=_when(d.get("updated_at", "")),
-    )

@@ -20,7 +20,7 @@ from syndication.cli.subscribers import register
 from syndication.clock import Clock
 from syndication.config import Settings
 from syndication.context import Context
-from syndication.store.subscribers import SubscriberStore
+from syndication.store.subscribers import Subscriber, SubscriberStore
 from tests.support.clock import ManualClock
 
 HEADER = "email,status,frequency,topics,language,created_at,confirmed_at,consent_ip,consent_source"
@@ -161,3 +161,18 @@ def test_export_neutralises_spreadsheet_formulas(
 def test_unreadable_file_is_one_line_and_exit_1(settings, tmp_path, capsys, clock: ManualClock):
     assert run(settings, clock, "subscribers", "import", str(tmp_path / "missing.csv")) == 1
     assert capsys.readouterr().err.startswith("error: cannot read")
+
+
+def test_migrate_upgrades_old_records_once(settings, context: Context, capsys, clock: ManualClock):
+    from tests.support.legacy import legacy_subscriber_write
+
+    when = datetime(2024, 3, 1, tzinfo=UTC)
+    old = Subscriber(
+        "00ab", "old@example.org", "confirmed", "daily", (), "en", when, when, 1
+    )  # fmt: skip
+    legacy_subscriber_write(context.client, settings.key_prefix, old)
+    assert run(settings, clock, "subscribers", "migrate", "--json") == 0
+    assert json.loads(capsys.readouterr().out) == {"upgraded": 1}
+    assert run(settings, clock, "subscribers", "migrate", "--json") == 0
+    assert json.loads(capsys.readouterr().out) == {"upgraded": 0}
+    assert SubscriberStore(context.client, settings.key_prefix).get("00ab") == old

@@ -10,6 +10,7 @@ from typing import Any
 import redis
 
 from syndication.models import Article
+from syndication.store.subscribers import Subscriber
 
 
 def legacy_write(client: redis.Redis, prefix: str, article: Article, changed: datetime) -> None:
@@ -33,3 +34,37 @@ def legacy_write(client: redis.Redis, prefix: str, article: Article, changed: da
     client.zadd(f"{prefix}lang:{article.language}", {article.id: score})
     client.zadd(f"{prefix}articles:all", {article.id: changed.timestamp()})
     client.sadd(f"{prefix}feeds:dirty", "all", f"lang/{article.language}")
+
+
+def legacy_subscriber_write(client: redis.Redis, prefix: str, sub: Subscriber) -> None:
+    """Store ``sub`` as the code before the compact format (issue #14) did: long field
+    names, ISO times, the id inside, and the ``all``, ``status:``, ``active:``,
+    ``active-lang:`` and ``languages`` indexes."""
+
+    def iso(value: datetime | None) -> str:
+        return "" if value is None else value.isoformat()
+
+    base = f"{prefix}{{subscribers}}:"
+    record = {
+        "id": sub.id,
+        "email": sub.email,
+        "status": sub.status,
+        "frequency": sub.frequency,
+        "topics": " ".join(sub.topics),
+        "language": sub.language,
+        "created_at": sub.created_at.isoformat(),
+        "confirmed_at": iso(sub.confirmed_at),
+        "unsubscribed_at": iso(sub.unsubscribed_at),
+        "updated_at": iso(sub.updated_at),
+        "token_version": str(sub.token_version),
+        "consent_ip": sub.consent_ip,
+        "consent_source": sub.consent_source,
+    }
+    client.hset(f"{base}sub:{sub.id}", mapping=record)
+    client.hset(f"{base}by-email", sub.email.lower(), sub.id)
+    client.zadd(f"{base}all", {sub.id: 0})
+    client.zadd(f"{base}status:{sub.status}", {sub.id: 0})
+    if sub.status == "confirmed":
+        client.zadd(f"{base}active:{sub.frequency}", {sub.id: 0})
+        client.zadd(f"{base}active-lang:{sub.language}", {sub.id: 0})
+        client.sadd(f"{base}languages", sub.language)
