@@ -6,9 +6,9 @@ prints data also takes ``--json``. Errors end as one line on stderr and a non-ze
 
 One module per command group, each with a ``register(subparsers)``: ``service`` (demo,
 serve, worker, beat, check), ``articles`` (import, poll), ``feeds``, ``partners``,
-``subscribers``, ``digest`` and ``admin``; what they share (exit codes, the context,
-``--json`` output) is ``common``. ``python -m syndication.cli`` runs :func:`main`, as the
-``syndication`` console script does.
+``subscribers``, ``digest``, ``admin`` and ``upgrade`` (migrate-keys); what they share
+(exit codes, the context, ``--json`` output) is ``common``. ``python -m syndication.cli``
+runs :func:`main`, as the ``syndication`` console script does.
 """
 
 from __future__ import annotations
@@ -16,7 +16,16 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from syndication.cli import admin, articles, digest, feeds, partners, service, subscribers
+from syndication.cli import (
+    admin,
+    articles,
+    digest,
+    feeds,
+    partners,
+    service,
+    subscribers,
+    upgrade,
+)
 from syndication.cli.common import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_REDIS, error
 from syndication.config import ConfigError, load_settings
 from syndication.store.connection import ConnectionFailed, StoreUnavailable
@@ -31,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # The order here is the order of ``syndication --help``.
-    for group in (service, articles, feeds, partners, subscribers, digest, admin):
+    for group in (service, articles, feeds, partners, subscribers, digest, admin, upgrade):
         group.register(sub)
     service.register_check(sub)
     return parser

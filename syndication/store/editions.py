@@ -631,15 +631,16 @@ class EditionStore:
 
     @property
     def index_key(self) -> str:
-        """Every edition, scored by creation time."""
-        return f"{self.prefix}editions"
+        """Every edition, scored by creation time. The indexes share the ``{editions}``
+        tag (one slot, small); each edition's own keys are tagged by its id."""
+        return f"{self.prefix}{{editions}}:all"
 
     def period_key(self, frequency: str, period: str) -> str:
-        return f"{self.prefix}editions:period:{frequency}:{period}"
+        return f"{self.prefix}{{editions}}:period:{frequency}:{period}"
 
     def included_key(self, frequency: str) -> str:
         """Article ids already given to an edition of ``frequency``, scored by that time."""
-        return f"{self.prefix}editions:included:{frequency}"
+        return f"{self.prefix}{{editions}}:included:{frequency}"
 
     def kick_key(self, edition_id: str) -> str:
         return self.key(edition_id, "kick")
