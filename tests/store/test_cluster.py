@@ -123,3 +123,26 @@ def test_key_migration_looks_but_never_renames_on_a_cluster(store_client: Any, p
     store_client.set(f"{prefix}article:old", "{}")
     with pytest.raises(KeysNotMigrated, match="migrate-keys"):
         KeyMigration(store_client, prefix).run()
+
+
+def test_the_feed_listener_on_one_node_hears_a_change_written_on_another(
+    store_client: Any, cluster: Any, prefix: str
+):
+    import asyncio
+
+    from syndication.store.feeds import FeedChangeListener
+
+    cache = FeedCache(store_client, prefix, clock=lambda: NOW)
+
+    async def hear() -> bytes | None:
+        async with FeedChangeListener(cluster.url, cache.changes, "test") as listener:
+            assert await listener.next(timeout=10) is not None  # the subscribe confirmation
+            for fmt in ("rss", "atom", "json"):  # written on whichever node has {feeds}
+                cache.put("all", fmt, b"<x/>", "text/xml", NOW)
+            for _ in range(100):  # None after each quiet wait: a bounded number of them
+                message = await listener.next(timeout=1)
+                if message is not None and message[0] == "message":
+                    return bytes(message[1])
+        return None
+
+    assert asyncio.run(hear()) == b"all.rss"
