@@ -28,7 +28,7 @@ from syndication.store.partners import PartnerStore
 from syndication.store.poll_state import PollState, PollStateStore
 from syndication.store.ratelimit import RateLimiter, SendRateLimiter
 from syndication.store.subscribers import SubscriberStore
-from tests.support import article_data
+from tests.support import article_data, run_in_own_loop
 from tests.support.legacy import legacy_write
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
@@ -128,7 +128,6 @@ def test_key_migration_looks_but_never_renames_on_a_cluster(store_client: Any, p
 def test_the_feed_listener_on_one_node_hears_a_change_written_on_another(
     store_client: Any, cluster: Any, prefix: str
 ):
-    import asyncio
 
     from syndication.store.feeds import FeedChangeListener
 
@@ -145,4 +144,4 @@ def test_the_feed_listener_on_one_node_hears_a_change_written_on_another(
                     return bytes(message[1])
         return None
 
-    assert asyncio.run(hear()) == b"all.rss"
+    assert run_in_own_loop(hear()) == b"all.rss"

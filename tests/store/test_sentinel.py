@@ -4,7 +4,6 @@ not tested here: one master, one sentinel."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +16,7 @@ from syndication.redis_urls import kombu_broker
 from syndication.store.articles import ArticleStore, Outcome
 from syndication.store.connection import connect
 from syndication.store.feeds import FeedCache, FeedChangeListener
-from tests.support import article_data
+from tests.support import article_data, run_in_own_loop
 from tests.support.cluster import LocalSentinel
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
@@ -53,7 +52,7 @@ def test_the_feed_listener_hears_changes_through_the_sentinel(sentinel: LocalSen
                     break
         return heard
 
-    assert asyncio.run(hear()) == [b"all.rss"]
+    assert run_in_own_loop(hear()) == [b"all.rss"]
 
 
 def test_celery_broker_url_reaches_the_master(sentinel: LocalSentinel, prefix: str):
