@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from syndication import redis_urls
 from syndication.licences import normalise_licence
 
 ENV_PREFIX = "SYNDICATION_"
@@ -331,6 +332,8 @@ class _Env(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     redis_url: str | None = None
+    # Celery's broker when it must not be SYNDICATION_REDIS_URL (required with a Cluster).
+    broker_url: str | None = None
     public_url: str = "http://127.0.0.1:8000"
     secret_key: SecretStr | None = None
     # Earlier secret keys, comma-separated: links signed with them keep working (rollover).
@@ -505,9 +508,28 @@ class _Env(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis(cls, value: str | None) -> str | None:
-        if value is not None and urlsplit(value).scheme not in ("redis", "rediss", "unix"):
-            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        if value is not None:
+            redis_urls.parse(value)
         return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker(cls, value: str | None) -> str | None:
+        if value is not None and redis_urls.parse(value).cluster:
+            raise ValueError(
+                "Celery's Redis transport cannot use a Redis Cluster: give a plain Redis "
+                "(redis://) or a Sentinel (redis+sentinel://) URL"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _cluster_broker(self) -> _Env:
+        if self.redis_url and redis_urls.parse(self.redis_url).cluster and not self.broker_url:
+            raise ValueError(
+                f"{ENV_PREFIX}REDIS_URL is a Redis Cluster, which Celery cannot use as its "
+                f"broker: set {ENV_PREFIX}BROKER_URL to a plain Redis or Sentinel URL"
+            )
+        return self
 
     @field_validator("public_url")
     @classmethod
@@ -602,6 +624,7 @@ class Settings:
     partners: PartnersConfig = field(default_factory=PartnersConfig)
     admin: AdminConfig = field(default_factory=AdminConfig)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
+    broker_url: str | None = None  # None: the broker is redis_url
 
     # Read by web/admin/auth.py, which another branch is moving (issue #13): it reads
     # ``settings.admin`` after that, and these views go.
@@ -624,6 +647,16 @@ class Settings:
                 "'syndication demo' runs an embedded Redis)"
             )
         return self.redis_url
+
+    def need_broker_url(self) -> str:
+        """Celery's broker: ``broker_url``, else the store's Redis (never a Cluster)."""
+        url = self.broker_url or self.need_redis_url()
+        if redis_urls.parse(url).cluster:
+            raise ConfigError(
+                f"{ENV_PREFIX}REDIS_URL is a Redis Cluster, which Celery cannot use as its "
+                f"broker: set {ENV_PREFIX}BROKER_URL to a plain Redis or Sentinel URL"
+            )
+        return url
 
     def need_secret_key(self) -> str:
         if not self.secret_key:
@@ -750,6 +783,7 @@ def _settings(env: _Env, path: Path, publisher: Publisher) -> Settings:
     secret = SecretStr.get_secret_value
     return Settings(
         redis_url=env.redis_url,
+        broker_url=env.broker_url,
         public_url=env.public_url,
         secret_key=secret(env.secret_key) if env.secret_key else None,
         api_token=secret(env.api_token) if env.api_token else None,

@@ -105,7 +105,7 @@ def secrets_of(settings: Settings) -> list[str]:
         )
         if value
     ]
-    for url in (settings.redis_url, settings.smtp_url):
+    for url in (settings.redis_url, settings.broker_url, settings.smtp_url):
         password = urlsplit(url).password if url else None
         if password:
             found += [password, unquote(password)]

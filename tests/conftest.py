@@ -84,3 +84,22 @@ def smtp() -> Iterator[object]:
     server = ScriptedSmtp().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[object]:
+    """A real three-master Redis Cluster (tests/support/cluster.py), started on first use."""
+    from tests.support.cluster import LocalCluster
+
+    nodes = LocalCluster().start()
+    yield nodes
+    nodes.stop()
+
+
+@pytest.fixture
+def cluster_env(
+    env: dict[str, str], cluster: object, redis_server: EmbeddedRedis
+) -> dict[str, str]:
+    """The test's variables on the Cluster, with the session's plain Redis as the broker
+    (Celery cannot use a Cluster)."""
+    return {**env, "SYNDICATION_REDIS_URL": cluster.url, "SYNDICATION_BROKER_URL": redis_server.url}  # type: ignore[attr-defined]

@@ -104,7 +104,8 @@ def test_cli_prints_one_line_and_exit_code_2(tmp_path: Path):
     )
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
-        "error: SYNDICATION_REDIS_URL: must be a redis://, rediss:// or unix:// URL"
+        "error: SYNDICATION_REDIS_URL: must be a redis://, rediss://, unix://, "
+        "redis+cluster:// or redis+sentinel:// URL"
     ]
 
 

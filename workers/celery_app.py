@@ -13,6 +13,7 @@ import kombu.pools
 from celery import Celery
 
 from syndication.config import Settings, load_settings
+from syndication.redis_urls import kombu_broker
 from workers.schedule import beat_schedule
 
 QUEUES = ("feeds", "mail", "ingest", "hooks")
@@ -36,7 +37,8 @@ _configured: Settings | None = None
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
-    broker = settings.need_redis_url()
+    # A Sentinel URL becomes kombu's ``sentinel://…;sentinel://…`` with ``master_name``.
+    broker, transport = kombu_broker(settings.need_broker_url())
     return {
         "broker_url": broker,
         "result_backend": None,
@@ -53,6 +55,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_transport_options": {
             "visibility_timeout": VISIBILITY_TIMEOUT,
             "global_keyprefix": f"{settings.key_prefix}celery:",
+            **transport,
         },
         "task_default_queue": "ingest",
         "task_routes": {

@@ -6,9 +6,9 @@ prints data also takes ``--json``. Errors end as one line on stderr and a non-ze
 
 One module per command group, each with a ``register(subparsers)``: ``service`` (demo,
 serve, worker, beat, check), ``articles`` (import, poll), ``feeds``, ``partners``,
-``subscribers``, ``digest``, ``webhooks`` and ``admin``; what they share (exit codes, the context,
-``--json`` output) is ``common``. ``python -m syndication.cli`` runs :func:`main`, as the
-``syndication`` console script does.
+``subscribers``, ``digest``, ``webhooks``, ``admin`` and ``upgrade`` (migrate-keys); what
+they share (exit codes, the context, ``--json`` output) is ``common``. ``python -m
+syndication.cli`` runs :func:`main`, as the ``syndication`` console script does.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from syndication.cli import (
     partners,
     service,
     subscribers,
+    upgrade,
     webhooks,
 )
 from syndication.cli.common import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_REDIS, error
@@ -40,7 +41,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # The order here is the order of ``syndication --help``.
-    for group in (service, articles, feeds, partners, subscribers, digest, webhooks, admin):
+    for group in (
+        service,
+        articles,
+        feeds,
+        partners,
+        subscribers,
+        digest,
+        webhooks,
+        admin,
+        upgrade,
+    ):
         group.register(sub)
     service.register_check(sub)
     return parser

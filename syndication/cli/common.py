@@ -36,7 +36,19 @@ def context(settings: Settings, clock: Clock = system_clock) -> Any:
     from workers.events import CeleryEvents
 
     client = connect(settings.need_redis_url())
+    migrate_keys_once(client, settings)
     return Context(settings, CeleryEvents(configure(settings), settings), client, clock=clock)
+
+
+def migrate_keys_once(client: Any, settings: Settings) -> None:
+    """Rename keys from before hash tags, once per Redis (a marker key; one GET after):
+    every command, ``serve``, ``worker`` and ``beat`` included, starts on the new layout."""
+    from syndication.store.key_migration import KeyMigration
+
+    def report(line: str) -> None:
+        print(f"migrate-keys: {line}", file=sys.stderr)
+
+    KeyMigration(client, settings.key_prefix).ensure(report)
 
 
 def emit(args: argparse.Namespace, data: Any, text: str) -> None:

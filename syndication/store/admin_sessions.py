@@ -3,7 +3,7 @@
 The cookie carries a random session id (signed, see ``web/admin/auth.py``); Redis keeps the
 record under the id's SHA-256 (so a dump of Redis holds no usable cookie), with the
 session's TTL, so a record ends by itself and signing out — deleting it — ends the session
-on the server, not only in the browser. Key: ``{prefix}admin:session:<digest>``.
+on the server, not only in the browser. Key: ``{prefix}{admin}:session:<digest>``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class SessionRecord:
 class AdminSessionStore:
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.r = client
-        self.base = f"{prefix}admin:session:"
+        self.base = f"{prefix}{{admin}}:session:"
 
     def _key(self, sid: str) -> str:
         return self.base + hashlib.sha256(sid.encode()).hexdigest()[:40]

@@ -520,9 +520,7 @@ class ArticleStore:
 
     def rebuild_lock(self) -> Any:
         """Serialises feed rebuilds across workers (a Redis lock that expires if one dies)."""
-        return self.r.lock(
-            f"{self.keys.prefix}feeds:rebuild-lock", timeout=300, blocking_timeout=300, sleep=0.005
-        )
+        return self.r.lock(self.keys.rebuild_lock, timeout=300, blocking_timeout=300, sleep=0.005)
 
     def take_dirty_feeds(self, limit: int = 10_000) -> list[str]:
         """Claim the feeds to rebuild; a failed rebuild puts them back (``mark_dirty``)."""

@@ -24,10 +24,10 @@ class DeliverabilityCounts:
         self.prefix = prefix
 
     def _day(self, day: date) -> str:
-        return f"{self.prefix}deliv:day:{day.isoformat()}"
+        return f"{self.prefix}{{deliv}}:day:{day.isoformat()}"
 
     def _edition(self, edition_id: str) -> str:
-        return f"{self.prefix}deliv:edition:{edition_id}"
+        return f"{self.prefix}{{deliv}}:edition:{edition_id}"
 
     def add(self, day: date, counts: Mapping[str, int], edition_id: str | None = None) -> None:
         """Add ``counts`` (fields of ``FIELDS``) to ``day`` and, when given, the edition."""

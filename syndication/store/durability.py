@@ -30,6 +30,8 @@ from typing import Any
 
 import redis
 
+from syndication.store.connection import is_cluster
+
 
 class DurabilityMode(StrEnum):
     AUTO = "auto"
@@ -83,7 +85,27 @@ def _version(text: str) -> tuple[int, ...]:
 
 def server_facts(client: redis.Redis) -> dict[str, Any]:
     """Version, AOF state, fsync policy and connected replicas, from INFO (and CONFIG GET
-    when the server allows it: managed Redis often renames CONFIG)."""
+    when the server allows it: managed Redis often renames CONFIG). On a Cluster, what
+    every primary offers (the oldest version, AOF only if on all …): an edition's slot may
+    be on any of them."""
+    if is_cluster(client):
+        return _cluster_facts(client)
+    return _node_facts(client)
+
+
+def _cluster_facts(client: Any) -> dict[str, Any]:
+    nodes = [_node_facts(client.get_redis_connection(n)) for n in client.get_primaries()]
+    fsyncs = {f["appendfsync"] for f in nodes}
+    return {
+        "version": min((f["version"] for f in nodes), key=_version),
+        "aof": all(f["aof"] for f in nodes),
+        "appendfsync": fsyncs.pop() if len(fsyncs) == 1 else "mixed",
+        "replicas": min(f["replicas"] for f in nodes),
+        "cluster": True,
+    }
+
+
+def _node_facts(client: redis.Redis) -> dict[str, Any]:
     server = client.info("server")
     persistence = client.info("persistence")
     replication = client.info("replication")
@@ -101,6 +123,19 @@ def server_facts(client: redis.Redis) -> dict[str, Any]:
     }
 
 
+def _waits(mode: DurabilityMode, facts: dict[str, Any]) -> bool:
+    """Whether WAITAOF/WAIT can be used: they must follow the write on its own connection,
+    and a Cluster pipeline sends a keyless command to any node, so not on a Cluster."""
+    if not facts.get("cluster"):
+        return True
+    if mode in (DurabilityMode.WAITAOF, DurabilityMode.WAIT):
+        raise ValueError(
+            f"mail_durability={mode.value} is not available on Redis Cluster: "
+            "use always (appendfsync always on every primary) or off"
+        )
+    return False
+
+
 def resolve(
     client: redis.Redis, wanted: str = "auto", replicas: int = 1, timeout_ms: int = 5000
 ) -> Durability:
@@ -114,10 +149,11 @@ def resolve(
     if mode is DurabilityMode.OFF:
         return Durability(DurabilityMode.OFF, reason="turned off (mail_durability=off)")
     facts = server_facts(client)
+    waits = _waits(mode, facts)
     version = _version(facts["version"])
-    has_waitaof = version >= WAITAOF_TRUSTED and facts["aof"]
+    has_waitaof = waits and version >= WAITAOF_TRUSTED and facts["aof"]
     always = facts["aof"] and facts["appendfsync"] == "always"
-    has_replicas = facts["replicas"] >= replicas
+    has_replicas = waits and facts["replicas"] >= replicas
     if mode is DurabilityMode.WAITAOF and not has_waitaof:
         raise ValueError(
             "mail_durability=waitaof needs Redis ≥ 8.0 with appendonly yes: before 8.0 "

@@ -651,15 +651,16 @@ class EditionStore:
 
     @property
     def index_key(self) -> str:
-        """Every edition, scored by creation time."""
-        return f"{self.prefix}editions"
+        """Every edition, scored by creation time. The indexes share the ``{editions}``
+        tag (one slot, small); each edition's own keys are tagged by its id."""
+        return f"{self.prefix}{{editions}}:all"
 
     def period_key(self, frequency: str, period: str) -> str:
-        return f"{self.prefix}editions:period:{frequency}:{period}"
+        return f"{self.prefix}{{editions}}:period:{frequency}:{period}"
 
     def included_key(self, frequency: str) -> str:
         """Article ids already given to an edition of ``frequency``, scored by that time."""
-        return f"{self.prefix}editions:included:{frequency}"
+        return f"{self.prefix}{{editions}}:included:{frequency}"
 
     def kick_key(self, edition_id: str) -> str:
         return self.key(edition_id, "kick")
@@ -741,14 +742,26 @@ class EditionStore:
             seg_args += [seg_id, seg_json]
         keys = [self.key(edition_id, p) for p in ("meta", "rcpt", "state", "pending", "segments")]
         slices = [recipients[i : i + ADD_SLICE] for i in range(0, len(recipients), ADD_SLICE)]
-        with self.r.pipeline(transaction=False) as pipe:
-            for n, part in enumerate(slices or [()]):
-                args = list(seg_args) if n == 0 else ["0"]
-                for rcpt in part:
-                    args += (rcpt.subscriber_id, rcpt.encode())
-                self._add(keys=keys, args=args, client=pipe)
-            added = [int(n) for n in pipe.execute()]
+        calls = []
+        for n, part in enumerate(slices or [()]):
+            args = list(seg_args) if n == 0 else ["0"]
+            for rcpt in part:
+                args += (rcpt.subscriber_id, rcpt.encode())
+            calls.append(args)
+        try:
+            added = self._add_all(keys, calls)
+        except redis.exceptions.NoScriptError:
+            # A cluster pipeline does not load scripts first (a plain one does): load it on
+            # every primary and run again; the script adds and counts each id once.
+            self.r.script_load(self._add.script)
+            added = self._add_all(keys, calls)
         return -1 if -1 in added else sum(added)
+
+    def _add_all(self, keys: list[str], calls: list[list[str]]) -> list[int]:
+        with self.r.pipeline(transaction=False) as pipe:
+            for args in calls:
+                self._add(keys=keys, args=args, client=pipe)
+            return [int(n) for n in pipe.execute()]
 
     def finish_creation(self, edition_id: str, start: bool, now: datetime) -> EditionStatus:
         """``creating`` → ``sending`` (or ``draft``); an empty edition goes straight to done."""

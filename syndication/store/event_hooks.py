@@ -97,7 +97,7 @@ def _decode(endpoint_id: str, raw: dict[bytes, bytes]) -> Endpoint:
 class EventHookStore:
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.r = client
-        self.base = f"{prefix}hooks:"
+        self.base = f"{prefix}{{hooks}}:"
 
     def _endpoint(self, endpoint_id: str) -> str:
         return f"{self.base}endpoint:{endpoint_id}"

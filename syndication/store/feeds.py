@@ -90,15 +90,16 @@ class FeedCache:
     def changes(self) -> str:
         """The pub/sub channel that names each feed document replaced (``name.fmt``), so
         web workers holding its bytes in memory drop them (see web/feed_front.py)."""
-        return f"{self.keys.prefix}feeds:changed"
+        return self.keys.feed_changes
 
     def put(
         self, name: str, fmt: str, body: bytes, content_type: str, last_modified: datetime
     ) -> bool:
         """Store the plain bytes and drop the old compressed variants in one step; returns
         False (and writes nothing) when the bytes are unchanged. The change is announced
-        on ``changes`` inside the same transaction, so it is never heard before it is
-        readable."""
+        on ``changes`` right after the transaction, so it is never heard before it is
+        readable (not inside it: a Cluster transaction may not PUBLISH; a crash in between
+        loses one announcement, and web processes re-read what they hold within 60 s)."""
         key = self.keys.feed(name, fmt)
         etag = strong_etag(body)
         current = self.r.hget(key, "etag")
@@ -118,8 +119,8 @@ class FeedCache:
                     "built_at": self.clock().isoformat(),
                 },
             )
-            pipe.publish(self.changes, f"{name}.{fmt}")
             pipe.execute()
+        self.r.publish(self.changes, f"{name}.{fmt}")
         return True
 
     def add_variant(self, name: str, fmt: str, body: bytes, coding: str) -> tuple[bytes, bool]:
@@ -233,11 +234,12 @@ class FeedChangeListener:
         self._pubsub: Any = None
 
     async def __aenter__(self) -> Self:
-        import redis.asyncio as aioredis
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
-        self._client = aioredis.Redis.from_url(
+        from syndication.store.connection import async_pubsub_client
+
+        self._client = async_pubsub_client(
             self.redis_url,
             socket_connect_timeout=3,
             retry=Retry(NoBackoff(), 0),

@@ -1,7 +1,8 @@
 """The metric counters in Redis, and the worker heartbeats (``syndication/metrics.py``
 names the families and writes the exposition).
 
-Each metric family is one Redis hash under the key prefix (``{prefix}metrics:{family}``);
+Each metric family is one Redis hash under the key prefix (``{prefix}{metrics}:<family>``:
+one hash tag, so a flush or a read of every family is one Cluster node and one round trip);
 a field is the family's label values joined by ``|`` (histograms add ``|le=…``, ``|sum``
 and ``|count``). Writing is ``HINCRBY``/``HINCRBYFLOAT`` in one pipeline; reading for
 ``/metrics`` is one ``HGETALL`` per family, pipelined.
@@ -43,17 +44,17 @@ MAX_KEPT = 10_000  # distinct series kept in memory while Redis is away
 
 
 def metrics_key(prefix: str, family: str) -> str:
-    return f"{prefix}metrics:{family}"
+    return f"{prefix}{{metrics}}:{family}"
 
 
 def heartbeat_key(prefix: str, hostname: str) -> str:
     """One key per worker node, with a TTL: it disappears when the worker stops beating."""
-    return f"{prefix}workers:heartbeat:{hostname}"
+    return f"{prefix}{{workers}}:heartbeat:{hostname}"
 
 
 def heartbeat_hosts_key(prefix: str) -> str:
     """Node names that ever beat (a set), so /healthz never SCANs the keyspace."""
-    return f"{prefix}workers:hosts"
+    return f"{prefix}{{workers}}:hosts"
 
 
 @dataclass(frozen=True)

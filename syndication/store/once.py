@@ -3,7 +3,7 @@
 ``claim`` is one ``SET NX`` with a TTL: of any number of tries with the same token (a
 reload, the Back button, two tabs, two web processes) exactly one gets True. The token is
 stored as a SHA-256 digest, so Redis never holds it in clear. Key:
-``{prefix}<purpose>:<digest>``; ``purpose`` names the use (``admin:rotate-once``), so two
+``{prefix}{once}:<purpose>:<digest>``; ``purpose`` names the use (``admin:rotate-once``), so two
 uses never spend each other's tokens.
 """
 
@@ -31,4 +31,4 @@ class OnceStore:
         if ttl_s <= 0:
             raise ValueError("ttl_s must be positive")
         digest = hashlib.sha256(token.encode()).hexdigest()[:40]
-        return bool(self.r.set(f"{self.prefix}{purpose}:{digest}", "1", nx=True, ex=ttl_s))
+        return bool(self.r.set(f"{self.prefix}{{once}}:{purpose}:{digest}", "1", nx=True, ex=ttl_s))

@@ -12,8 +12,9 @@ touch a record and the key index together are legal on Redis Cluster too):
   version this partner first received, so later changes are reported as corrections)
 - ``notified:{id}``       hash: article id → the change last sent to the partner's webhook
 
-Partner copies live outside that hash tag, one hash per article (``PartnerCopyStore``), so
-they spread over a cluster's slots; each write touches that one key only.
+Partner copies live outside that hash tag, one hash per article with the article id as
+its own tag (``partner-copies:{<id>}``, ``PartnerCopyStore``), so they spread over a
+cluster's slots; each write touches that one key only.
 
 Keys are stored only as SHA-256 digests: a key is 32 random bytes, so a plain hash is
 enough (no password stretching needed: nothing to brute-force), and a copy of Redis gives
@@ -486,7 +487,7 @@ def copy_version(changed_at: datetime) -> int:
 
 
 class PartnerCopyStore:
-    """Partner copies in Redis: ``partner-copies:{article id}`` is a hash whose fields are
+    """Partner copies in Redis: ``partner-copies:{<article id>}`` is a hash whose fields are
     ``{content hash}:{0|1 commercial}:{terms}`` (``terms``: a fingerprint of whatever else
     shapes a copy, the publisher's terms and the templates, so changing either makes new
     copies instead of serving old ones). Made at publish time by a task; read in one
@@ -500,7 +501,7 @@ class PartnerCopyStore:
         self._put = client.register_script(_PUT)
 
     def key(self, article_id: str) -> str:
-        return f"{self.prefix}partner-copies:{article_id}"
+        return f"{self.prefix}partner-copies:{{{article_id}}}"
 
     @staticmethod
     def field(content_hash: str, commercial: bool, terms: str) -> str:

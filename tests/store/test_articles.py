@@ -209,7 +209,7 @@ def test_admin_sessions_are_stored_hashed_with_a_ttl_and_end_on_delete(redis_cli
     store.save(sid, record, timedelta(hours=1, milliseconds=1))
     assert store.load(sid) == record
     assert store.load("t" * 43) is None
-    (key,) = redis_client.keys(f"{prefix}admin:session:*")
+    (key,) = redis_client.keys(f"{prefix}{{admin}}:session:*")
     assert sid.encode() not in key and sid.encode() not in redis_client.get(key)
     assert 3600 < redis_client.ttl(key) <= 3601  # rounded up, never shorter than asked
     store.delete(sid)

@@ -25,22 +25,18 @@ from tests.support.smtp import ScriptedSmtp
 
 #: Permanent records, or structures bounded by something other than time (README table).
 PERMANENT = (
-    r"article:.*",
-    r"articles:.*",
-    r"(topic|section|author|lang):.*",  # article indexes
-    r"subscribers?:.*",
+    r"\{articles\}:.*",  # articles, their indexes, the event outbox, dirty feeds, titles
     r"\{subscribers\}:.*",
-    r"editions",
-    r"editions:period:.*",
-    r"editions:included:.*",  # trimmed to 90 days at each edition
+    r"\{editions\}:(all|period:.*)",
+    r"\{editions\}:included:.*",  # trimmed to 90 days at each edition
     r"edition:\{[^}]+\}:(meta|segments|editorial|failed|uncertain|repeated)",
     # what compaction keeps of the ledger: the failed and uncertain entries only
     r"edition:\{[^}]+\}:(rcpt|state|attempts|detail|owner)",
-    r"metrics:.*",  # one field per fixed label set
-    r"feeds?:.*",  # one per feed and format
-    r"events:pending",  # drained every minute
+    r"\{metrics\}:.*",  # one field per fixed label set
+    r"\{feeds\}:feed:.*",  # one per feed and format
     r"\{confirmations\}:(due|open|recent)",  # open requests; recent: the last 50
     r"mail:\{rate\}",
+    r"\{migrations\}:key-layout",  # one marker
 )
 
 

@@ -8,6 +8,7 @@ they and the tests import live here, so no test imports another test module.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTS = ROOT / "tests"
@@ -47,6 +48,16 @@ def wait_for(predicate: object, timeout: float = 30, interval: float = 0.05) -> 
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+def run_in_own_loop(coroutine: Any) -> Any:
+    """``asyncio.run`` in a thread of its own: the browser tests leave an event loop running
+    in the main thread, where ``asyncio.run`` refuses to start."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def tamper(token: str) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 import redis
 
 from syndication.models import Article
+from syndication.store.keys import Keys
 from syndication.store.subscribers import Subscriber
 
 
@@ -29,11 +30,12 @@ def legacy_write(client: redis.Redis, prefix: str, article: Article, changed: da
         "changed_at": changed.isoformat(),
     }
     score = article.published_at.timestamp()
-    client.set(f"{prefix}article:{article.id}", json.dumps(record, separators=(",", ":")))
-    client.zadd(f"{prefix}articles:by_date", {article.id: score})
-    client.zadd(f"{prefix}lang:{article.language}", {article.id: score})
-    client.zadd(f"{prefix}articles:all", {article.id: changed.timestamp()})
-    client.sadd(f"{prefix}feeds:dirty", "all", f"lang/{article.language}")
+    keys = Keys(prefix)
+    client.set(keys.article(article.id), json.dumps(record, separators=(",", ":")))
+    client.zadd(keys.by_date, {article.id: score})
+    client.zadd(keys.index("lang", article.language), {article.id: score})
+    client.zadd(keys.all_ids, {article.id: changed.timestamp()})
+    client.sadd(keys.feeds_dirty, "all", f"lang/{article.language}")
 
 
 def legacy_subscriber_write(client: redis.Redis, prefix: str, sub: Subscriber) -> None:

@@ -100,7 +100,7 @@ def test_daily_counts_sum_over_30_days_and_expire(
         counts.add(today - timedelta(days=back), {"sent": 1000, "complaints": 1}, "e1")
     assert counts.window(today) == {"sent": 30_000, "hard_bounces": 0, "complaints": 30}
     assert counts.edition("e1") == {"sent": 35_000, "hard_bounces": 0, "complaints": 35}
-    keys = redis_client.keys(f"{prefix}deliv:*")
+    keys = redis_client.keys(f"{prefix}{{deliv}}:*")
     assert len(keys) == 36  # bounded: a key a day and one per edition, each expiring
     assert all(0 < redis_client.ttl(k) <= TTL_DAYS * 86_400 for k in keys)
 

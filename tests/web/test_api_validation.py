@@ -29,7 +29,7 @@ def client(context: Context) -> TestClient:
 
 def stored_keys(r: redis.Redis, prefix: str) -> set[bytes]:
     """Every data key under the prefix (request counters move; data must not)."""
-    return {k for k in r.scan_iter(match=f"{prefix}*") if b":metrics:" not in k}
+    return {k for k in r.scan_iter(match=f"{prefix}*") if b"{metrics}:" not in k}
 
 
 @pytest.mark.parametrize(

@@ -133,7 +133,7 @@ def test_feed_requests_are_counted_by_status_and_feed(metered, ctx):
     # a 404 names a feed the client made up: never a label
     assert not [k for k in got if "no-such-topic" in k]
     # the numbers are in Redis, for every process to add to
-    raw = ctx.client.hgetall(f"{ctx.settings.key_prefix}metrics:feed_requests_total")
+    raw = ctx.client.hgetall(f"{ctx.settings.key_prefix}{{metrics}}:feed_requests_total")
     assert raw == {b"200": b"4", b"304": b"2", b"404": b"2"}
 
 

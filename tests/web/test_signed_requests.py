@@ -108,7 +108,7 @@ def test_a_replayed_post_is_refused_and_remembered_only_for_its_window(
     assert client.post("/api/articles", content=body, headers=fresh).json()["outcome"] == (
         "unchanged"
     )
-    keys = list(redis_client.scan_iter(match=f"{prefix}signed:api:*"))
+    keys = list(redis_client.scan_iter(match=f"{prefix}{{once}}:signed:api:*"))
     assert len(keys) == 2
     assert all(0 < redis_client.ttl(k) <= TOLERANCE_S + 1 for k in keys)
 
