@@ -23,6 +23,7 @@ from syndication.services.digests.creation import EditionCreator
 from syndication.services.digests.dispatch import Dispatcher
 from syndication.services.digests.editorial import EditorialDesk
 from syndication.services.digests.retention import EditionRetention
+from syndication.services.digests.proof import ProofSender
 from syndication.services.digests.settings import MailSettings
 from syndication.services.digests.templates import SegmentTemplates
 from syndication.services.sending import Retrying
@@ -86,6 +87,13 @@ class Digests:
             editions=editions, retention=mail.retention, archive_dir=mail.archive_dir
         )
         self.dispatch = self._dispatcher(sender_factory, rate, clock)
+        self.proof = ProofSender(
+            creator=self.creation,
+            templates=self.templates,
+            mail=mail,
+            envelope_from=self.dispatch.envelope_from,
+            sender_factory=sender_factory,
+        )
         self._expose_use_cases()
 
     def _segment_templates(self, dkim: tuple[DkimKey, ...]) -> SegmentTemplates:
@@ -126,6 +134,7 @@ class Digests:
         self.compact_scheduled = self.retention.scheduled
         self.send_batch = self.dispatch.send_batch
         self.message = self.templates.message
+        self.send_proof = self.proof.send_proof
 
     def _dispatcher(
         self,
