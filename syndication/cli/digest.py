@@ -38,6 +38,10 @@ from syndication.store.editorial import Editorial
 FINAL = (EditionStatus.DONE, EditionStatus.CANCELLED)
 #: Editions whose uncertain entries an operator may send again (a done one reopens).
 RESENDABLE = (EditionStatus.SENDING, EditionStatus.PAUSED, EditionStatus.DONE)
+TEST_SEND_HELP = (
+    "TEST send: this period's digest to one confirmed reader now, as they would get it; "
+    "creates no edition and ignores the one-per-period rule"
+)
 RESEND_RISK = (
     "These readers may already have this message. An entry is uncertain when the mail "
     "server took the whole message and the connection dropped before its reply, or when a "
@@ -482,12 +486,7 @@ def register(subparsers: Any) -> None:
     p = command("send", "Create this period's edition now and queue it", cmd_send)
     p.add_argument("--frequency", choices=FREQUENCIES, default="daily")
     p.add_argument("--draft", action="store_true", help="create it but do not start sending")
-    p.add_argument(
-        "--to",
-        metavar="ADDRESS",
-        help="TEST send: this period's digest to one confirmed reader now, as they would get "
-        "it; creates no edition and ignores the one-per-period rule",
-    )
+    p.add_argument("--to", metavar="ADDRESS", help=TEST_SEND_HELP)
 
     p = command("status", "Counts of one edition (or the recent ones)", cmd_status)
     p.add_argument("edition", nargs="?", metavar="EDITION")

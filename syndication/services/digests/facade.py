@@ -87,13 +87,7 @@ class Digests:
             editions=editions, retention=mail.retention, archive_dir=mail.archive_dir
         )
         self.dispatch = self._dispatcher(sender_factory, rate, clock)
-        self.proof = ProofSender(
-            creator=self.creation,
-            templates=self.templates,
-            mail=mail,
-            envelope_from=self.dispatch.envelope_from,
-            sender_factory=sender_factory,
-        )
+        self.proof = self._proof_sender(sender_factory)
         self._expose_use_cases()
 
     def _segment_templates(self, dkim: tuple[DkimKey, ...]) -> SegmentTemplates:
@@ -135,6 +129,16 @@ class Digests:
         self.send_batch = self.dispatch.send_batch
         self.message = self.templates.message
         self.send_proof = self.proof.send_proof
+
+    def _proof_sender(self, sender_factory: Callable[[], Sender] | None) -> ProofSender:
+        """``digest send --to``: the edition's rendering and SMTP, recorded nowhere."""
+        return ProofSender(
+            creator=self.creation,
+            templates=self.templates,
+            mail=self.mail,
+            envelope_from=self.dispatch.envelope_from,
+            sender_factory=sender_factory,
+        )
 
     def _dispatcher(
         self,
