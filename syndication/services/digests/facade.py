@@ -22,8 +22,8 @@ from syndication.services.digests.control import EditionControl
 from syndication.services.digests.creation import EditionCreator
 from syndication.services.digests.dispatch import Dispatcher
 from syndication.services.digests.editorial import EditorialDesk
-from syndication.services.digests.retention import EditionRetention
 from syndication.services.digests.proof import ProofSender
+from syndication.services.digests.retention import EditionRetention
 from syndication.services.digests.settings import MailSettings
 from syndication.services.digests.templates import SegmentTemplates
 from syndication.services.sending import Retrying

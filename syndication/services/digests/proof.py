@@ -88,7 +88,9 @@ class ProofSender:
             f"test-{edition_id}-{stamp}",
             self.templates.public_url,
         )
-        data = digest_email.personalise(template, recipient, dkim=self.templates.dkim)
+        data = digest_email.personalise(
+            template, recipient, dkim=self.templates.dkim, signed_at=now
+        )  # signed now: the Date field is ``now`` too
         sender = self.sender_factory()
         try:
             result = sender.send(self.envelope_from, sub.email, data, self.mail.smtp_timeout * 2)
