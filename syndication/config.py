@@ -10,12 +10,13 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -27,6 +28,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from syndication import redis_urls
 from syndication.licences import normalise_licence
+from syndication.slugs import slugify
 
 ENV_PREFIX = "SYNDICATION_"
 
@@ -99,8 +101,43 @@ class PollSource(_Toml):
         return hosts
 
 
+#: Reader-facing text per language: ``{en = "…", es = "…"}``. A plain string is the
+#: publisher's ``language`` (key ``*`` until the publisher resolves it).
+LocalText = Annotated[
+    dict[str, str], BeforeValidator(lambda v: {"*": v} if isinstance(v, str) else v)
+]
+_ANY = "*"
+_TAG = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
+
+
+def _resolve(
+    text: dict[str, str], where: str, language: str, languages: list[str]
+) -> dict[str, str]:
+    """``*`` becomes ``language``; every key must be one of ``languages`` (a typo like
+    ``sp`` would otherwise fall back to English for good) and every value non-blank."""
+    out = dict(text)
+    if _ANY in out:
+        out.setdefault(language, out[_ANY])
+        del out[_ANY]
+    for code, value in out.items():
+        if not _TAG.fullmatch(code) or code not in languages:
+            raise ValueError(f"{where}: {code!r} is not one of languages {languages}")
+        if not value.strip():
+            raise ValueError(f"{where}.{code} is blank")
+    return out
+
+
+def _pick(text: dict[str, str], locale: str, fallback: str) -> str:
+    """``text`` in ``locale`` (``es-MX`` takes ``es``), else ``fallback``."""
+    return text.get(locale) or text.get(locale.split("-")[0]) or fallback
+
+
 class Publisher(_Toml):
-    """The publisher's identity and terms, from ``syndication.toml``."""
+    """The publisher's identity and terms, from ``syndication.toml``.
+
+    Reader-facing text (``description``, ``topics`` and ``sections`` labels) is per
+    language, so a Spanish page never shows the English value (see ``LocalText``).
+    """
 
     name: str = Field(min_length=1)
     site_url: str
@@ -110,7 +147,11 @@ class Publisher(_Toml):
     timezone: str = "UTC"
     postal_address: str = ""
     contact_email: str = ""
-    description: str = ""
+    description: LocalText = Field(default_factory=dict)
+    #: Labels of topic and section slugs (``environmental-crime``) per language; a slug
+    #: without one shows the name its articles gave it.
+    topics: dict[str, LocalText] = Field(default_factory=dict)
+    sections: dict[str, LocalText] = Field(default_factory=dict)
     logo_url: str = ""
     attribution: AttributionTerms = Field(default_factory=AttributionTerms)
     sources: list[PollSource] = Field(default_factory=list)
@@ -147,6 +188,18 @@ class Publisher(_Toml):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
+    @model_validator(mode="after")
+    def _local_texts(self) -> Publisher:
+        langs = list(dict.fromkeys([self.language, *self.languages]))
+        self.description = _resolve(self.description, "description", self.language, langs)
+        for kind in ("topics", "sections"):
+            labels: dict[str, dict[str, str]] = getattr(self, kind)
+            for slug, text in labels.items():
+                if slugify(slug) != slug:
+                    raise ValueError(f"{kind}: {slug!r} is not a slug (try {slugify(slug)!r})")
+                labels[slug] = _resolve(text, f"{kind}.{slug}", self.language, langs)
+        return self
+
     @property
     def attribution_name(self) -> str:
         return self.attribution.name or self.name
@@ -159,6 +212,18 @@ class Publisher(_Toml):
         if not postal:
             return name
         return postal if postal.startswith(name) else f"{name}, {postal}"
+
+    def describe(self, locale: str) -> str:
+        """The description in ``locale``, else in the publisher's language."""
+        return _pick(self.description, locale, self.description.get(self.language, ""))
+
+    def topic_label(self, slug: str, locale: str, default: str = "") -> str:
+        """A topic's label in ``locale``; ``default`` (its articles' name) else."""
+        return _pick(self.topics.get(slug, {}), locale, default or slug)
+
+    def section_label(self, section: str, locale: str) -> str:
+        """An article's section (its own text) as ``sections`` names it in ``locale``."""
+        return _pick(self.sections.get(slugify(section), {}), locale, section)
 
 
 # -- Typed, nested settings ------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -23,6 +24,7 @@ from typing import IO, TYPE_CHECKING
 
 import httpx
 
+from syndication.config import ENV_PREFIX as ENV
 from syndication.config import ConfigError, Settings, load_settings
 from syndication.deliver.mail_catcher import MailCatcher
 from syndication.embedded_redis import EmbeddedRedis
@@ -54,6 +56,15 @@ def _persistent_secret(path: Path, nbytes: int) -> str:
     path.write_text(value + "\n")
     path.chmod(0o600)
     return value
+
+
+def write_cli_env(path: Path, env: dict[str, str]) -> None:
+    """The demo's settings as shell exports, so ``syndication …`` in another terminal
+    talks to this demo (its Redis port changes per run). Holds the secrets: 0600."""
+    lines = [f"export {k}={shlex.quote(v)}" for k, v in sorted(env.items()) if k.startswith(ENV)]
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text("\n".join(lines) + "\n")
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -238,7 +249,9 @@ class Demo:
         self.checkpoint()
         self.catcher = MailCatcher(self.data_dir / "mail").start()
         self.env.setdefault("SYNDICATION_SMTP_URL", self.catcher.url)
-        return load_settings(self.env)
+        settings = load_settings(self.env)
+        write_cli_env(self.data_dir / "env", self.env)
+        return settings
 
     def _start_processes(self, settings: Settings) -> None:
         """The worker, beat and the web app, each in its own session; returns once the web
@@ -311,6 +324,11 @@ Publish an article through the API:
   curl -H "Authorization: Bearer $(cat {data_dir / "api_token"})" \\
        -H 'Content-Type: application/json' -d @examples/articles/<file>.json \\
        {base}/api/articles
+
+The CLI in another terminal (its settings are in {data_dir / "env"}):
+  set -a; . {data_dir / "env"}; set +a
+  syndication digest preview
+  syndication digest send --frequency daily --to ADDRESS   # a test send to one reader
 
 Press Ctrl-C to stop."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -132,3 +133,40 @@ def test_dkim_keys_go_with_their_selector_and_the_domain(tmp_path: Path):
         with pytest.raises(ConfigError) as err:
             load_settings({**base(), **extra})
         assert named in str(err.value) and "\n" not in str(err.value)
+
+
+def _publisher(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
+    from syndication.config import load_publisher
+
+    path = tmp_path / "syndication.toml"
+    base = '[publisher]\nname = "P"\nsite_url = "https://p.example"\nlanguages = ["en", "es"]\n'
+    path.write_text(base + text, encoding="utf-8")
+    return load_publisher(path)
+
+
+def test_reader_facing_text_per_language_or_one_string(tmp_path: Path):
+    plain = _publisher(tmp_path, 'description = "News"\n')
+    assert plain.describe("es") == plain.describe("en") == "News"  # the publisher's language
+    local = _publisher(
+        tmp_path,
+        'description = { en = "News", es = "Noticias" }\n'
+        '[publisher.topics]\ngangs = { en = "Gangs", es = "Pandillas" }\n'
+        '[publisher.sections]\nbrief = "Brief"\n',
+    )
+    assert (local.describe("es-CO"), local.describe("fr")) == ("Noticias", "News")
+    assert local.topic_label("gangs", "es") == "Pandillas"
+    assert local.topic_label("coca", "es", "Coca") == "Coca"  # no label: the articles' name
+    assert local.section_label("Brief", "es") == "Brief"  # only an English label: as it is
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ('description = { en = "News", sp = "Noticias" }\n', "'sp' is not one of languages"),
+        ('description = { en = "News", es = " " }\n', "description.es is blank"),
+        ('[publisher.topics]\n"Gangs" = "Gangs"\n', "'Gangs' is not a slug (try 'gangs')"),
+    ],
+)
+def test_bad_localised_text_is_named(tmp_path: Path, text: str, named: str):
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        _publisher(tmp_path, text)

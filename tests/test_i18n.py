@@ -542,14 +542,14 @@ def test_spanish_digest_strings_dates_and_attribution() -> None:
         "Ver en el navegador",
         "Darse de baja",
         "Recibe este correo porque se suscribió al boletín «resumen diario» de InSight Crime "
-        "sobre coca",
+        "sobre Coca",  # the topic as the publisher labels it in Spanish
     ):
         assert expected in flat, expected
     squashed = " ".join(text.split())
     assert "Leer más: https://insightcrime.org/news/brief/sample-story-1/" in text
     assert "Actualizar sus preferencias: https://news.example.org/preferences/T" in text
     assert "Publicado por InSight Crime bajo la licencia Creative Commons" in squashed
-    assert "se suscribió al boletín «resumen diario» de InSight Crime sobre coca" in squashed
+    assert "se suscribió al boletín «resumen diario» de InSight Crime sobre Coca" in squashed
     assert not english_only(body) and not english_only(text)
     assert "November" not in body and "Read more" not in body
 

@@ -31,12 +31,17 @@ from syndication.cli.common import EXIT_INPUT, EXIT_USAGE, add_json_flag, emit, 
 from syndication.clock import Clock, system_clock
 from syndication.config import Settings, parse_days
 from syndication.services.digests import FREQUENCIES, Digests, EditionNotEditable
+from syndication.services.digests.proof import ProofError
 from syndication.store.editions import Edition, EditionStatus, EntryState
 from syndication.store.editorial import Editorial
 
 FINAL = (EditionStatus.DONE, EditionStatus.CANCELLED)
 #: Editions whose uncertain entries an operator may send again (a done one reopens).
 RESENDABLE = (EditionStatus.SENDING, EditionStatus.PAUSED, EditionStatus.DONE)
+TEST_SEND_HELP = (
+    "TEST send: this period's digest to one confirmed reader now, as they would get it; "
+    "creates no edition and ignores the one-per-period rule"
+)
 RESEND_RISK = (
     "These readers may already have this message. An entry is uncertain when the mail "
     "server took the whole message and the connection dropped before its reply, or when a "
@@ -44,8 +49,9 @@ RESEND_RISK = (
 )
 
 
-def _service(settings: Settings, clock: Clock) -> Digests:
-    """Workers send; this process only queues (``mail.send_batch``) and reads the ledger.
+def _service(settings: Settings, clock: Clock, with_sender: bool = False) -> Digests:
+    """Workers send; this process only queues (``mail.send_batch``) and reads the ledger
+    (``with_sender``: a test send, ``digest send --to``, which this process sends itself).
 
     On ``clock`` (the system clock when the CLI runs, a test's own when it calls a command
     in-process); each command also passes its ``now`` from it."""
@@ -56,7 +62,7 @@ def _service(settings: Settings, clock: Clock) -> Digests:
 
     client = connect(settings.need_redis_url())
     events = CeleryEvents(configure(settings), settings)
-    return make_digest_service(settings, client, events, with_sender=False, clock=clock)
+    return make_digest_service(settings, client, events, with_sender=with_sender, clock=clock)
 
 
 def _line(edition: Edition) -> str:
@@ -71,10 +77,13 @@ def _line(edition: Edition) -> str:
 
 
 def cmd_preview(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
+    """Active readers and those who would get mail are counted apart: a segment with no
+    articles in the period gets nothing, and says so."""
     preview = _service(settings, clock).preview(args.frequency, clock())
     lines = [
         f"next {preview['frequency']} edition ({preview['period']}): "
-        f"{len(preview['articles'])} article(s), {preview['recipients']} recipient(s)"
+        f"{len(preview['articles'])} article(s); {preview['active']} active reader(s), "
+        f"{preview['recipients']} would get it"
     ]
     for seg in preview["segments"]:
         topics = ",".join(seg["topics"]) or "all topics"
@@ -83,6 +92,9 @@ def cmd_preview(args: argparse.Namespace, settings: Settings, clock: Clock = sys
             f"{len(seg['articles'])} article(s), HTML {seg['html_size']:,} bytes — "
             f"{seg['subject']}"
         )
+    for seg in preview["empty"]:
+        topics = ",".join(seg["topics"]) or "all topics"
+        lines.append(f"  {seg['language']} / {topics}: {seg['readers']} reader(s), no articles")
     emit(args, preview, "\n".join(lines))
     for warning in preview["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
@@ -90,6 +102,8 @@ def cmd_preview(args: argparse.Namespace, settings: Settings, clock: Clock = sys
 
 
 def cmd_send(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
+    if args.to:
+        return _send_test(args, settings, clock)
     created = _service(settings, clock).create_edition(
         args.frequency, clock(), start=not args.draft
     )
@@ -106,9 +120,50 @@ def cmd_send(args: argparse.Namespace, settings: Settings, clock: Clock = system
             "draft (digest resume to send)" if args.draft else "queued for the workers"
         )
     else:
-        text = f"{created.edition_id} exists already (one per period)"
+        text = (
+            f"{created.edition_id} exists already (one per period); to see this period's "
+            f"digest as one reader gets it: syndication digest send --frequency "
+            f"{args.frequency} --to ADDRESS"
+        )
     emit(args, data, text)
     return 0
+
+
+def _send_test(args: argparse.Namespace, settings: Settings, clock: Clock) -> int:
+    """``--to``: a test send to one confirmed reader, now, recorded nowhere."""
+    if args.draft:
+        return error("--to sends a test message at once; it cannot be a --draft", EXIT_USAGE)
+    try:
+        proof = _service(settings, clock, with_sender=True).send_proof(
+            args.frequency, args.to, clock()
+        )
+    except ProofError as exc:
+        return error(f"TEST send not made: {exc}", EXIT_USAGE)
+    data = {
+        "test": True,
+        "to": proof.email,
+        "edition": proof.edition_id,
+        "source": proof.source,
+        "articles": list(proof.article_ids),
+        "subject": proof.subject,
+        "outcome": proof.result.outcome.value,
+        "smtp": proof.result.describe(),
+        "warnings": proof.warnings,
+    }
+    whence = (
+        f"the content of {proof.edition_id}"
+        if proof.source == "edition"
+        else f"what {proof.edition_id} would take (not made yet)"
+    )
+    text = (
+        f"TEST send to {proof.email}: {proof.result.outcome.value} "
+        f"({proof.result.describe() or 'no reply'}); {len(proof.article_ids)} article(s), "
+        f"{whence}; not recorded as an edition or in any ledger\n  subject: {proof.subject}"
+    )
+    emit(args, data, text)
+    for warning in proof.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0 if proof.result.outcome.value == "sent" else 1
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
@@ -431,6 +486,7 @@ def register(subparsers: Any) -> None:
     p = command("send", "Create this period's edition now and queue it", cmd_send)
     p.add_argument("--frequency", choices=FREQUENCIES, default="daily")
     p.add_argument("--draft", action="store_true", help="create it but do not start sending")
+    p.add_argument("--to", metavar="ADDRESS", help=TEST_SEND_HELP)
 
     p = command("status", "Counts of one edition (or the recent ones)", cmd_status)
     p.add_argument("edition", nargs="?", metavar="EDITION")

@@ -107,7 +107,7 @@ DIGEST_HEADERS = (
     "Content-Language",
 )
 
-#: English labels (List-Id uses them as they are); digests show them in the segment's language.
+#: English msgids; digests and List-Id show them in the segment's language.
 FREQUENCY_LABELS = {
     "daily": N_("Daily digest"),
     "weekly": N_("Weekly digest"),
@@ -506,7 +506,7 @@ def _context(
             "site_url": publisher.site_url,
             "postal_address": _one_line(publisher.postal_address),
             "address_line": _one_line(publisher.address_line),
-            "description": _one_line(publisher.description),
+            "description": _one_line(publisher.describe(locale)),
             "logo_url": publisher.logo_url,
             "contact_email": publisher.contact_email,
         },
@@ -515,12 +515,13 @@ def _context(
             "frequency": segment.frequency,
             "frequency_label": i18n.gettext(locale, label),
             "language": segment.language,
-            "topics": [_text(t, 100) for t in segment.topics],
+            "topics": [_text(publisher.topic_label(t, locale), 100) for t in segment.topics],
             "period": period,
         },
         "intro": intro_paragraphs(segment.intro),
         "items": [
             _item(a, tz, locale, archive_url, a.id == segment.featured, publisher, base)
+            | {"section": _text(publisher.section_label(a.section or "", locale), 200)}
             for a in _ordered(segment)
         ],
         "links": {
@@ -630,7 +631,10 @@ def _boundary(*parts: str) -> str:
 def _list_id(publisher: Publisher, segment: DigestSegment, host: str) -> tuple[str, str]:
     """RFC 2919: (label, list-id), one list per frequency; the label is text."""
     frequency = re.sub(r"[^a-z0-9-]", "", segment.frequency.lower()) or "digest"
-    kind = FREQUENCY_LABELS.get(segment.frequency, "digest")
+    # The label is the reader's, in the segment's language (RFC 2919 §3: a phrase, so
+    # encoded words when it is not ASCII); the id stays one per frequency.
+    locale = i18n.supported(segment.language) or i18n.SOURCE
+    kind = i18n.gettext(locale, FREQUENCY_LABELS.get(segment.frequency, N_("Digest")))
     return f"{_one_line(publisher.name)} {kind}", f"{frequency}.newsletter.{host}"
 
 

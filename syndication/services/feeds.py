@@ -105,7 +105,8 @@ class FeedService:
             prev_archive=self._archive_url(name, fmt, older, pages),
             next_archive=self._archive_url(name, fmt, newer, pages),
         )
-        description = p.description or f"Latest from {p.name}"
+        language = slug if kind == "lang" else p.language
+        description = p.describe(language) or f"Latest from {p.name}"
         if name != ALL:
             label = title.removeprefix(f"{p.name}: ")
             description = f"{KIND_LABELS[kind]} “{label}” — {description}"
@@ -114,7 +115,7 @@ class FeedService:
             title=title,
             description=description,
             site_url=p.site_url,
-            language=slug if kind == "lang" else p.language,
+            language=language,
             publisher=p.attribution_name,
             licence=p.licence,
             links=links,

@@ -138,6 +138,13 @@ class Archive:
             or self.default_locale
         )
 
+    def default_segment_language(self, request: Request) -> str:
+        """An edition page without ``segment``: ``?lang=`` when it is a newsletter
+        language (the archive list in that language links so), else the publisher's."""
+        chosen = i18n.supported(request.query_params.get("lang"))
+        languages = self.publisher.languages or [self.publisher.language]
+        return chosen if chosen is not None and chosen in languages else self.publisher.language
+
     @staticmethod
     def keep_lang(request: Request) -> str:
         """``lang=xx`` for our own links when the reader chose it with the switcher."""
@@ -185,8 +192,11 @@ class Archive:
         tz, local = self.tz, edition.created_at.astimezone(self.tz)
         label = digest_email.FREQUENCY_LABELS.get(edition.frequency, i18n.N_("Digest"))
         when = f"{i18n.format_date(local, locale, tz)}, {local:%H:%M} ({self.publisher.timezone})"
+        # A Spanish list links to the Spanish version (``?lang=``: the edition page's
+        # default segment); the publisher's own language needs no parameter.
+        lang = f"?lang={locale}" if locale != self.publisher.language else ""
         return {
-            "url": f"{self.base}/archive/{quote(edition.id, safe='')}",
+            "url": f"{self.base}/archive/{quote(edition.id, safe='')}{lang}",
             "label": f"{i18n.gettext(locale, label)}, {local:%Y-%m-%d}",
             "date": when,
             "date_iso": local.isoformat(),
@@ -289,7 +299,7 @@ class ArchivePages:
                 text=text % {"name": edition_id[:100]},
             )
         segment = request.query_params.get("segment")
-        choice = parse_segment(segment, archive.publisher.language)
+        choice = parse_segment(segment, archive.default_segment_language(request))
         html = None if choice is None else await run_in_threadpool(archive.render, edition, choice)
         if html is None:
             return archive.page(

@@ -4,6 +4,7 @@ services (resend: entries made uncertain by a real SMTP server dropping after DA
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import sys
@@ -68,6 +69,62 @@ def test_preview_send_status_controls(
     assert run(settings, clock, "digest", "resume", edition) == 1
     assert "cannot resume an edition that is cancelled" in capsys.readouterr().err
     assert run(settings, clock, "digest", "pause", "nope") == 1
+
+
+def test_preview_counts_active_readers_apart_and_warns_of_empty_segments(
+    settings: Settings,
+    data: None,
+    redis_client: redis.Redis,
+    prefix: str,
+    capsys: pytest.CaptureFixture[str],
+    clock: ManualClock,
+) -> None:
+    """Issue #15: readers whose language has no article in the period are active but get
+    nothing; the preview says so instead of a bare "0 recipient(s)"."""
+    add_subscribers(redis_client, prefix, 3, now=clock(), segments=(("es", ()),), domain="es.org")
+    assert run(settings, clock, "digest", "preview") == 0
+    out, err = capsys.readouterr()
+    assert "15 active reader(s), 12 would get it" in out
+    assert "es / all topics: 3 reader(s), no articles" in out
+    assert "3 reader(s) of daily/es get nothing: no articles in the period" in err
+    assert run(settings, clock, "digest", "preview", "--json") == 0
+    preview = json.loads(capsys.readouterr().out)
+    assert (preview["active"], preview["recipients"]) == (15, 12)
+    assert preview["empty"] == [{"language": "es", "topics": [], "readers": 3}]
+
+
+def test_test_send_to_one_reader_after_the_period_edition(
+    settings: Settings,
+    data: None,
+    smtp: ScriptedSmtp,
+    capsys: pytest.CaptureFixture[str],
+    clock: ManualClock,
+) -> None:
+    """``send --to``: the period's edition exists, yet one reader gets its content now,
+    through the same rendering and SMTP, and nothing is recorded."""
+    settings = dataclasses.replace(settings, smtp_url=smtp.url)
+    assert run(settings, clock, "digest", "send", "--draft", "--json") == 0
+    edition = json.loads(capsys.readouterr().out)["edition"]
+    assert run(settings, clock, "digest", "send") == 0
+    assert "--to ADDRESS" in capsys.readouterr().out  # the way out is named
+
+    assert run(settings, clock, "digest", "send", "--to", "reader00001@example.org") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("TEST send to reader00001@example.org: sent")
+    assert f"the content of {edition}" in out and "not recorded" in out
+    (message,) = smtp.messages()
+    assert message["To"] == "reader00001@example.org"
+    assert "test-" in message["Message-ID"] and message["List-Unsubscribe"]
+    text = message.get_body(("plain",))
+    assert text is not None and "Sample story 1" in text.get_content()
+    assert run(settings, clock, "digest", "status", edition, "--json") == 0
+    assert json.loads(capsys.readouterr().out)["counts"]["sent"] == 0
+
+    assert run(settings, clock, "digest", "send", "--to", "nobody@example.org") == 2
+    assert "TEST send not made: nobody@example.org is not a confirmed subscriber" in (
+        capsys.readouterr().err
+    )
+    assert smtp.count() == 1
 
 
 class Terminal(io.StringIO):

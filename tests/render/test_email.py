@@ -417,7 +417,7 @@ def test_footer_and_attribution(publisher: Publisher) -> None:
         assert "Creative Commons Attribution-NonCommercial 4.0 International" in squash(body)
         assert "© InSight Crime. All rights reserved: it may not be republished." in squash(body)
     assert 'href="https://creativecommons.org/licenses/by-nc/4.0/"' in html
-    assert "coca, peru" in squash(text)
+    assert "Coca, peru" in squash(text)  # the publisher's label, else the slug
     assert "View in browser" in html
 
 

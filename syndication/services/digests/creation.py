@@ -186,34 +186,30 @@ class EditionCreator:
         flush()
 
     def preview(self, frequency: str, now: datetime) -> dict[str, Any]:
-        """The next edition as it stands: segments, recipients, sizes, and size warnings."""
+        """The next edition as it stands: segments, sizes, and warnings.
+
+        ``active`` counts every active reader of ``frequency``; ``recipients`` only those
+        whose segment has articles. A segment with none is listed in ``empty`` and warned
+        about: "0 recipients" with active readers otherwise looks like a lost list.
+        """
         articles = self.candidates(frequency, now)
         counts: dict[tuple[str, tuple[str, ...]], int] = {}
         for sub in self.subscribers.iter_active(frequency):
             key = (sub.language, tuple(sorted(sub.topics)))
             counts[key] = counts.get(key, 0) + 1
-        segments = []
-        warnings = []
+        segments: list[dict[str, Any]] = []
+        empty: list[dict[str, Any]] = []
+        warnings: list[str] = []
         for (language, topics), n in sorted(counts.items()):
+            name = f"{frequency}/{language}" + (f"/{','.join(topics)}" if topics else "")
             ids = segment_articles(articles, language, topics, self.mail.max_articles)
             if not ids:
+                empty.append({"language": language, "topics": list(topics), "readers": n})
+                warnings.append(f"{n} reader(s) of {name} get nothing: no articles in the period")
                 continue
-            chosen = [a for a in articles if a.id in set(ids)]
-            template = self.templates.build(
-                f"preview-{frequency}", frequency, language, topics, chosen, now
-            )
-            size = int(template.html_size)
-            segments.append(
-                {
-                    "language": language,
-                    "topics": list(topics),
-                    "recipients": n,
-                    "articles": list(ids),
-                    "subject": template.subject,
-                    "html_size": size,
-                    "message_size": int(template.size),
-                }
-            )
+            segment = self._preview_segment(frequency, language, topics, articles, ids, now)
+            segments.append(segment | {"recipients": n})
+            size = segment["html_size"]
             if size > digest_email.SIZE_BUDGET:
                 clip = " (Gmail will clip it)" if size > digest_email.GMAIL_CLIP_BYTES else ""
                 warnings.append(
@@ -224,7 +220,33 @@ class EditionCreator:
             "frequency": frequency,
             "period": period_of(frequency, now, self.tz),
             "articles": [a.id for a in articles],
+            "active": sum(counts.values()),
             "recipients": sum(s["recipients"] for s in segments),
             "segments": segments,
+            "empty": empty,
             "warnings": warnings,
+        }
+
+    def _preview_segment(
+        self,
+        frequency: str,
+        language: str,
+        topics: tuple[str, ...],
+        articles: list[Article],
+        ids: tuple[str, ...],
+        now: datetime,
+    ) -> dict[str, Any]:
+        """One segment's message as the preview shows it (subject and sizes)."""
+        wanted = set(ids)
+        chosen = [a for a in articles if a.id in wanted]
+        template = self.templates.build(
+            f"preview-{frequency}", frequency, language, topics, chosen, now
+        )
+        return {
+            "language": language,
+            "topics": list(topics),
+            "articles": list(ids),
+            "subject": template.subject,
+            "html_size": int(template.html_size),
+            "message_size": int(template.size),
         }

@@ -23,6 +23,7 @@ from syndication.services.digests.control import EditionControl
 from syndication.services.digests.creation import EditionCreator
 from syndication.services.digests.dispatch import Dispatcher
 from syndication.services.digests.editorial import EditorialDesk
+from syndication.services.digests.proof import ProofSender
 from syndication.services.digests.retention import EditionRetention
 from syndication.services.digests.settings import MailSettings
 from syndication.services.digests.templates import SegmentTemplates
@@ -90,6 +91,7 @@ class Digests:
             editions=editions, retention=mail.retention, archive_dir=mail.archive_dir
         )
         self.dispatch = self._dispatcher(sender_factory, rate, pacing, deliverability, clock)
+        self.proof = self._proof_sender(sender_factory)
         self._expose_use_cases()
 
     def _segment_templates(self, dkim: tuple[DkimKey, ...]) -> SegmentTemplates:
@@ -130,6 +132,17 @@ class Digests:
         self.compact_scheduled = self.retention.scheduled
         self.send_batch = self.dispatch.send_batch
         self.message = self.templates.message
+        self.send_proof = self.proof.send_proof
+
+    def _proof_sender(self, sender_factory: Callable[[], Sender] | None) -> ProofSender:
+        """``digest send --to``: the edition's rendering and SMTP, recorded nowhere."""
+        return ProofSender(
+            creator=self.creation,
+            templates=self.templates,
+            mail=self.mail,
+            envelope_from=self.dispatch.envelope_from,
+            sender_factory=sender_factory,
+        )
 
     def _dispatcher(
         self,

@@ -52,7 +52,12 @@ async def choices(
     settings, else the defaults (the page's language, if it is one of the newsletter's)."""
     _ = i18n.translations(locale).gettext
     service = face.service
-    topics = await run_in_threadpool(service.available_topics)
+    found = await run_in_threadpool(service.available_topics)
+    # The articles' own names are in their language: the publisher's labels are per page's.
+    labels = {
+        slug: face.publisher.topic_label(slug, locale, title) for slug, title in found.items()
+    }
+    topics = dict(sorted(labels.items(), key=lambda item: item[1].casefold()))
     languages = list(service.languages) or [face.publisher.language]
     if fields is not None:
         frequency = first(fields, "frequency")
