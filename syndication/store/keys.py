@@ -85,3 +85,8 @@ class Keys:
     @property
     def worker_heartbeat(self) -> str:
         return f"{self.prefix}worker:heartbeat"
+
+    @property
+    def embargoes(self) -> str:
+        """Embargoed articles, scored by release time (the release task's to-do list)."""
+        return f"{self.prefix}articles:embargoes"
