@@ -20,7 +20,7 @@ CONFIRMATION_SWEEP_SECONDS = 60.0
 
 def beat_schedule(settings: Settings) -> dict[str, Any]:
     """Poll each configured source on its interval; sweep the event outbox and the
-    confirmation ledger every minute; make the daily and weekly digests at the publisher's
+    confirmation ledger and release due embargoes every minute; make the daily and weekly digests at the publisher's
     local time."""
     return (
         _digest_schedule(settings)
@@ -37,6 +37,11 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
             },
             "flush pending events": {
                 "task": "ingest.flush_pending_events",
+                "schedule": timedelta(minutes=1),
+            },
+            # Embargoes end on the minute's run after their time (services/articles.py).
+            "release embargoes": {
+                "task": "articles.release_embargoes",
                 "schedule": timedelta(minutes=1),
             },
         }
