@@ -20,8 +20,8 @@ CONFIRMATION_SWEEP_SECONDS = 60.0
 
 def beat_schedule(settings: Settings) -> dict[str, Any]:
     """Poll each configured source on its interval; sweep the event outbox and the
-    confirmation ledger and release due embargoes every minute; make the daily and weekly digests at the publisher's
-    local time."""
+    confirmation ledger and release due embargoes every minute; make the daily and weekly
+    digests at the publisher's local time."""
     return (
         _digest_schedule(settings)
         | {
