@@ -157,6 +157,20 @@ def _aware(value: datetime, info: ValidationInfo) -> datetime:
     return value
 
 
+def _embargo_date(value: datetime, info: ValidationInfo) -> datetime:
+    """An embargo may lie weeks ahead (a report under embargo), so only the time zone and
+    the 1970-2099 window apply, not ``MAX_AHEAD``."""
+    if value.utcoffset() is None:
+        raise ValueError("must carry a time zone (RFC 3339, e.g. 2020-09-04T12:00:00Z)")
+    if _stored(info):
+        return value
+    if not EARLIEST.year <= value.year < LATEST.year or not EARLIEST <= value < LATEST:
+        raise ValueError(
+            f"must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (got {value.isoformat()})"
+        )
+    return value
+
+
 def _body_size(value: str, info: ValidationInfo) -> str:
     size = len(value.encode("utf-8", "surrogatepass"))
     if size > MAX_BODY_BYTES and not _stored(info):
@@ -166,6 +180,7 @@ def _body_size(value: str, info: ValidationInfo) -> str:
 
 HttpUrl = Annotated[str, AfterValidator(_absolute_http_url)]
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+EmbargoDatetime = Annotated[datetime, AfterValidator(_embargo_date)]
 Text = Annotated[str, AfterValidator(clean_text)]
 
 
@@ -227,6 +242,10 @@ class Article(Strict):
     # What the importer removed or restructured from the source, as syndication.changes
     # words it ("removed page navigation"): every outbound copy says so (CC 4.0 §3(a)(1)(B)).
     changes: list[Name] = Field(default_factory=list, max_length=MAX_CHANGES)
+    # Not public before this time (store/articles.py keeps it out of every public index
+    # until the release task publishes it); partners allowed to see embargoed work get it
+    # marked as such meanwhile.
+    embargoed_until: EmbargoDatetime | None = None
     # The date in the feed item id (syndication.identity.feed_item_id), fixed by the store
     # when the article is first stored and never taken from input: ids never change.
     feed_date: date | None = Field(default=None, json_schema_extra={"readOnly": True})

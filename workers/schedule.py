@@ -20,8 +20,8 @@ CONFIRMATION_SWEEP_SECONDS = 60.0
 
 def beat_schedule(settings: Settings) -> dict[str, Any]:
     """Poll each configured source on its interval; sweep the event outbox and the
-    confirmation ledger every minute; make the daily and weekly digests at the publisher's
-    local time."""
+    confirmation ledger and release due embargoes every minute; make the daily and weekly
+    digests at the publisher's local time."""
     return (
         _digest_schedule(settings)
         | {
@@ -40,6 +40,11 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
                 "schedule": timedelta(minutes=1),
             },
             "event webhook sweep": {"task": "hooks.sweep", "schedule": timedelta(minutes=1)},
+            # Embargoes end on the minute's run after their time (services/articles.py).
+            "release embargoes": {
+                "task": "articles.release_embargoes",
+                "schedule": timedelta(minutes=1),
+            },
         }
         | {
             f"poll {source.url}": {

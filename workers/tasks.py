@@ -7,6 +7,7 @@ permanent for that input and is logged with the id, not retried forever.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -73,6 +74,17 @@ def poll_source(url: str, kind: str = "auto") -> dict[str, object]:
 def flush_pending_events() -> int:
     """Events whose hand-over to the broker failed after their write (see the outbox)."""
     return context().articles.flush_pending()
+
+
+@task(name="articles.release_embargoes", acks_late=True, autoretry_for=TEMPORARY)
+def release_embargoes(now: str | None = None) -> list[str]:
+    """Publish the articles whose embargo has ended (the beat, every minute). ``now`` (ISO
+    8601) is the caller's clock; the beat gives none and this reads the system clock."""
+    when = datetime.fromisoformat(now) if now else datetime.now(UTC)
+    released = context().articles.release_embargoes(when)
+    if released:
+        log.info("embargoes released", extra={"articles": released})
+    return released
 
 
 @task(name="articles.index_legacy_urls", acks_late=True, autoretry_for=TEMPORARY)

@@ -1,4 +1,5 @@
-"""``syndication import|poll``: articles in from files and from feeds.
+"""``syndication import|poll``: articles in from files and from feeds; ``syndication
+articles hold|release``: an editor's hold on a public article.
 
 ``import`` takes JSON, HTML pages or page dumps (files or folders), one file at a time so
 that whatever one file does, the rest are imported; ``poll`` fetches one RSS/Atom feed or
@@ -101,8 +102,56 @@ def cmd_poll(args: argparse.Namespace, settings: Settings, clock: Clock = system
     return 0
 
 
+def cmd_hold(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
+    """Take the article out of every public output; partners that pulled it are told."""
+    from syndication.store.articles import Outcome
+
+    reason = " ".join(args.reason.split())
+    if not reason:
+        print("error: --reason must say why the article is held", file=sys.stderr)
+        return EXIT_INPUT
+    outcome = context(settings, clock).articles.hold(args.id, reason)
+    return _report(args, outcome, Outcome.HELD, "on hold")
+
+
+def cmd_release(args: argparse.Namespace, settings: Settings, clock: Clock = system_clock) -> int:
+    """Lift the hold: the article is back everywhere and partners are told."""
+    from syndication.store.articles import Outcome
+
+    outcome = context(settings, clock).articles.release_hold(args.id)
+    return _report(args, outcome, Outcome.RELEASED, "released")
+
+
+def _report(args: argparse.Namespace, outcome: Any, wanted: Any, done: str) -> int:
+    if outcome is wanted or args.json:
+        emit(args, {"id": args.id, "outcome": outcome.value}, f"{args.id}: {done}")
+    else:
+        print(f"error: {args.id}: {outcome.value.replace('_', ' ')}", file=sys.stderr)
+    return 0 if outcome is wanted else EXIT_INPUT
+
+
+def _register_holds(subparsers: Any) -> None:
+    top = subparsers.add_parser(
+        "articles", help="Holds on published articles", description="Holds on articles"
+    )
+    sub = top.add_subparsers(dest="articles_command", required=True, metavar="COMMAND")
+    desc = "Take a published or embargoed article out of every public output"
+    p = sub.add_parser("hold", help="Put an article on hold", description=desc)
+    p.set_defaults(fn=cmd_hold)
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--reason", required=True, help="why (kept with the article, for editors)")
+    add_json_flag(p)
+    desc = "Lift a hold: the article is public again (or embargoed, if that is still ahead)"
+    p = sub.add_parser("release", help="Release an article from its hold", description=desc)
+    p.set_defaults(fn=cmd_release)
+    p.add_argument("id", metavar="ID")
+    add_json_flag(p)
+
+
 def register(subparsers: Any) -> None:
-    """Add ``import`` and ``poll`` to the CLI (``subparsers`` from ``add_subparsers``)."""
+    """Add ``import``, ``poll`` and ``articles`` to the CLI (``subparsers`` from
+    ``add_subparsers``)."""
+    _register_holds(subparsers)
     help_text = "Import articles from JSON, HTML pages or page dumps"
     p = subparsers.add_parser("import", help=help_text, description=help_text)
     p.set_defaults(fn=cmd_import)

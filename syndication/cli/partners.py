@@ -69,6 +69,7 @@ def cmd_add(args: argparse.Namespace, settings: Settings, clock: Clock = system_
             languages=_values(args.languages),
             webhook_url=args.webhook,
             pixel=not args.no_pixel,
+            embargoed=args.embargoed,
         )
     except InvalidPartner as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -101,6 +102,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings, clock: Clock = system
             f"{'commercial' if p.commercial else 'non-commercial'}  {_filters(p)}  "
             f"pulls today {row.pulls_today}, 30 days {row.pulls_30_days}"
             + (f"  webhook {p.webhook_url}" if p.webhook_url else "")
+            + ("  sees embargoed" if p.embargoed else "")
         )
     emit(args, {"partners": [r.to_json() for r in rows]}, "\n".join(lines) or "no partners")
     return 0
@@ -158,6 +160,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--languages", nargs="+", metavar="LANG", help="only these languages")
     p.add_argument("--webhook", metavar="URL", help="POST signed notices of corrections here")
     p.add_argument("--no-pixel", action="store_true", help="no view-counting pixel in items")
+    p.add_argument(
+        "--embargoed",
+        action="store_true",
+        help="trusted with embargoed articles before their release (marked EMBARGOED)",
+    )
     add_json_flag(p)
 
     p = sub.add_parser("list", help="Partners with their pull counts")

@@ -27,6 +27,7 @@ from feedgen.feed import FeedGenerator
 
 from syndication.models import Article
 from syndication.render.feed_common import (
+    EMBARGO_CATEGORY,
     MEDIA_TYPES,
     FeedSpec,
     Item,
@@ -109,7 +110,7 @@ def _build_atom(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
 def _entry(fe: FeedEntry, it: Item, inherits: bool) -> None:
     """``inherits``: the feed has a licence link, which an entry without one would take."""
     fe.id(it.id)
-    fe.title(it.title)
+    fe.title(it.shown_title)
     fe.updated(it.modified)
     fe.published(it.published)
     for author in it.authors:
@@ -118,6 +119,8 @@ def _entry(fe: FeedEntry, it: Item, inherits: bool) -> None:
     fe.summary(it.summary, type="text")
     for topic in it.topics:
         fe.category(term=topic)
+    if it.embargoed_until is not None:
+        fe.category(term=EMBARGO_CATEGORY)
     fe.rights(it.terms.rights)
     ext: EntryExtension = fe.syn
     ext.link(it.url, "alternate", "text/html")

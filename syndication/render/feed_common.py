@@ -216,6 +216,15 @@ def utc(when: datetime) -> datetime:
     return converted
 
 
+#: The category (RSS, Atom) of an item under embargo in a partner feed.
+EMBARGO_CATEGORY = "embargoed"
+
+
+def iso_utc(when: datetime) -> str:
+    """``2026-12-01T13:00:00Z``: the release time as the embargo marker writes it."""
+    return utc(when).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def as_html(text: str) -> str:
     """Plain text made HTML that shows the same characters (RSS ``description``)."""
     return _text(text)
@@ -451,6 +460,16 @@ class Item:
     publisher: str  # who the item credits: the article's own publisher, else the feed's
     locale: str  # the catalog the footer is worded from
     note: str | None  # the note of changes, when the text differs from the source
+    # Partner feeds only: the item is under embargo until then (see ``embargo_title``).
+    embargoed_until: datetime | None = None
+
+    @property
+    def shown_title(self) -> str:
+        """The title as RSS and Atom write it: an embargoed item says so first, where
+        every reader and importer shows it."""
+        if self.embargoed_until is None:
+            return self.title
+        return f"{EMBARGO_CATEGORY.upper()} until {iso_utc(self.embargoed_until)}: {self.title}"
 
     @property
     def content_html(self) -> str:
@@ -512,6 +531,8 @@ def _prepare(
         publisher,
         locale,
         note,
+        # Public feeds never carry an embargoed item; partner feeds say which ones are.
+        utc(article.embargoed_until) if attributed and article.embargoed_until else None,
     )
 
 

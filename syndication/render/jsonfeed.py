@@ -31,6 +31,7 @@ from syndication.render.feed_common import (
     SkipHandler,
     build_skipping,
     find_failing,
+    iso_utc,
     prepare,
     terms,
     xml_safe,
@@ -47,6 +48,8 @@ def _item(it: Item) -> dict[str, Any]:
     }
     if it.note:
         syndication["changes"] = it.note
+    if it.embargoed_until is not None:  # partner feeds only
+        syndication["embargoed_until"] = iso_utc(it.embargoed_until)
     item: dict[str, Any] = {
         "id": it.id,
         "url": it.url,

@@ -35,12 +35,15 @@ def _ninjs_item(
     publisher: Publisher,
     withdrawn: bool,
     text: str | None = None,
+    held: bool = False,
 ) -> dict[str, Any]:
     """One news item in ninjs 2.1 (IPTC): ``uri`` is the same tag URI as the feeds' ids;
     ``pubstatus`` is ``canceled`` for a withdrawn notice; rights in ``copyrightholder``,
     ``usageterms`` (the sentence the digest and the republish page use, with the note of
     changes when the text differs from the source) and ``rightsinfo.linkedrights`` (the
-    licence URI). ``text``: the copy as plain text, in ``body_text``."""
+    licence URI). ``text``: the copy as plain text, in ``body_text``. An item under embargo
+    (``embargoed_until`` set: partner feeds set it only then) or on hold is ``withheld``;
+    the embargo's end is ninjs 2.x ``embargoed``."""
     lic = LICENCES[article.licence]
     holder = article.publisher or publisher.attribution_name
     usage = licence_terms(article.licence, holder, article.language).text
@@ -52,7 +55,7 @@ def _ninjs_item(
         "version": article.modified.astimezone(UTC).strftime("%Y%m%d%H%M%S"),
         "firstcreated": article.published_at.astimezone(UTC).isoformat(),
         "versioncreated": article.modified.astimezone(UTC).isoformat(),
-        "pubstatus": "canceled" if withdrawn else "usable",
+        "pubstatus": _status(withdrawn, held or article.embargoed_until is not None),
         "language": article.language,
         "headlines": [{"role": "main", "value": article.title}],
         "bodies": [{"role": "main", "contenttype": "text/html", "value": article.body_html}],
@@ -60,6 +63,8 @@ def _ninjs_item(
         "usageterms": f"{usage} {note}" if note else usage,
         "altids": [{"role": "canonical-url", "value": article.url}],
     }
+    if article.embargoed_until is not None:
+        item["embargoed"] = article.embargoed_until.astimezone(UTC).isoformat()
     if article.summary:
         item["descriptions"] = [
             {"role": "summary", "contenttype": "text/plain", "value": article.summary}
@@ -77,6 +82,14 @@ def _ninjs_item(
     return item
 
 
+def _status(withdrawn: bool, withheld: bool) -> str:
+    """ninjs ``pubstatus``: ``canceled`` (withdrawn), ``withheld`` (on hold, or under
+    embargo), else ``usable``."""
+    if withdrawn:
+        return "canceled"
+    return "withheld" if withheld else "usable"
+
+
 def build_ninjs(
     spec: FeedSpec,
     articles: Sequence[Article],
@@ -84,16 +97,21 @@ def build_ninjs(
     withdrawn: frozenset[str] = frozenset(),
     on_skip: SkipHandler | None = None,
     texts: Mapping[str, str] | None = None,
+    held: frozenset[str] = frozenset(),
 ) -> bytes:
     """A ninjs 2.1 ``composite`` whose ``associations`` are the items (ninjs has no feed
     envelope; a package of associated items is its way to carry several). An item that
     cannot be built is reported to ``on_skip`` (default: logged) and left out, as in the
-    other formats. ``texts``: each item's copy as plain text, by article id."""
+    other formats. ``texts``: each item's copy as plain text, by article id; ``held``: the
+    ids whose items are hold notices."""
     associations: list[dict[str, Any]] = []
     for article in articles:
         try:  # one item that cannot be built (a stored date with no UTC form) is left out
-            text = (texts or {}).get(article.id) if article.id not in withdrawn else None
-            item = _ninjs_item(article, spec, publisher, article.id in withdrawn, text)
+            gone = article.id in withdrawn or article.id in held
+            text = (texts or {}).get(article.id) if not gone else None
+            item = _ninjs_item(
+                article, spec, publisher, article.id in withdrawn, text, article.id in held
+            )
         except Exception as exc:
             (on_skip or log_skip)(article, exc)
             continue

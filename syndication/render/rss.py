@@ -60,6 +60,7 @@ from lxml.etree import CDATA
 
 from syndication.models import Article
 from syndication.render.feed_common import (
+    EMBARGO_CATEGORY,
     MEDIA_TYPES,
     FeedSpec,
     Item,
@@ -152,7 +153,7 @@ def _item(xf: Writer, it: Item, rights: bool = False) -> None:
     el, w = xf.element, xf.write
     with el("item"):
         with el("title"):
-            _plain(xf, it.title)
+            _plain(xf, it.shown_title)
         with el("link"):
             w(it.url)
         with el("description"):
@@ -173,6 +174,9 @@ def _item(xf: Writer, it: Item, rights: bool = False) -> None:
         for topic in it.topics:
             with el("category"):
                 _plain(xf, topic)
+        if it.embargoed_until is not None:
+            with el("category"):
+                w(EMBARGO_CATEGORY)
         if it.terms.url:
             with el(_CC_LICENSE):
                 w(it.terms.url)

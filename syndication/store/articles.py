@@ -55,11 +55,44 @@ class Outcome(StrEnum):
     WITHDRAWN = "withdrawn"
     ALREADY_WITHDRAWN = "already_withdrawn"
     NOT_FOUND = "not_found"
+    HELD = "held"
+    ALREADY_HELD = "already_held"
+    RELEASED = "released"
+    NOT_HELD = "not_held"
 
 
 class State(StrEnum):
     PUBLISHED = "published"
     WITHDRAWN = "withdrawn"
+    # Stored but in no public index until its ``embargoed_until`` (store/article_states.py).
+    EMBARGOED = "embargoed"
+    # An editor took it out of every public output until released (ninjs ``withheld``).
+    HELD = "held"
+
+
+@dataclass(frozen=True)
+class Hold:
+    """An editor's hold: why and since when; ``released_at`` once lifted (the partners'
+    ``released`` notice is keyed on it)."""
+
+    reason: str
+    at: datetime
+    released_at: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"reason": self.reason, "at": self.at.isoformat()}
+        if self.released_at is not None:
+            out["released_at"] = self.released_at.isoformat()
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Hold:
+        released = data.get("released_at")
+        return cls(
+            data["reason"],
+            datetime.fromisoformat(data["at"]),
+            datetime.fromisoformat(released) if released else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -70,13 +103,17 @@ class StoredArticle:
     changed_at: datetime
     owner: str | None = None  # None: stored before owners were recorded (the publisher's)
     keys: tuple[str, ...] = field(default=())  # what the owner calls it (identity keys)
+    hold: Hold | None = None  # the latest hold, kept after its release
 
     @property
     def owned_by(self) -> str:
         return self.owner or PUBLISHER
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.article.to_json(), "state": self.state.value}
+        out = {**self.article.to_json(), "state": self.state.value}
+        if self.hold is not None:
+            out["hold"] = self.hold.to_json()
+        return out
 
 
 @dataclass(frozen=True)
@@ -94,12 +131,36 @@ def content_hash(article: Article) -> str:
     written before it existed still match the same content written now."""
     data = article.to_json()
     data.pop("feed_date", None)
+    if data.get("embargoed_until") is None:  # absent before embargoes existed: same hash
+        data.pop("embargoed_until", None)
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _index_keys(keys: Keys, article: Article) -> list[str]:
     return [keys.feed_index(name) for name in feed_titles(article)]
+
+
+def index_score(article: Article) -> float:
+    """Where the article sorts in feeds and digests: its publish time, or its release time
+    when an embargo ends later (so a digest after the release still finds it)."""
+    when = article.published_at
+    if article.embargoed_until is not None and article.embargoed_until > when:
+        when = article.embargoed_until
+    return when.timestamp()
+
+
+def state_for(old: StoredArticle | None, new: Article, now: datetime) -> State:
+    """What a write leaves the article as: a hold stays until an editor lifts it; an embargo
+    still ahead keeps a new or not yet public article out of public view (a published one
+    stays published: taking it back is what a hold is for)."""
+    if old is not None and old.state is State.HELD:
+        return State.HELD
+    until = new.embargoed_until
+    public = old is not None and old.state is State.PUBLISHED
+    if until is not None and until > now and not public:
+        return State.EMBARGOED
+    return State.PUBLISHED
 
 
 def _mark_feeds(pipe: redis.client.Pipeline, keys: Keys, *articles: Article) -> None:
@@ -327,22 +388,31 @@ class ArticleStore:
             kept = self._keep(pipe, article_id, old, identity, found, keys, feed_date)
             return Written(outcome, kept)
 
+        state = state_for(old, new, now)
         pipe.multi()
         self._book(pipe, article_id, identity, canon, found, urls.claim_url, urls.drop_url)
         self._book_sharers(pipe, urls.sharers, urls.heirs)
         if old is not None:
             for index in _index_keys(k, old.article):
                 pipe.zrem(index, article_id)
+        hold = None if old is None else old.hold
         pipe.set(
-            k.article(article_id), _encode(new, State.PUBLISHED, digest, now, identity.owner, keys)
+            k.article(article_id), _encode(new, state, digest, now, identity.owner, keys, hold)
         )
-        score = new.published_at.timestamp()
-        for index in _index_keys(k, new):
-            pipe.zadd(index, {article_id: score})
+        if state is State.PUBLISHED:
+            score = index_score(new)
+            for index in _index_keys(k, new):
+                pipe.zadd(index, {article_id: score})
+        _queue_embargo(pipe, k, new, state)
         pipe.zadd(k.all_ids, {article_id: now.timestamp()})
-        _mark_feeds(pipe, k, new, *([old.article] if old else []))
-        kind = "updated" if outcome is Outcome.UPDATED else "published"
-        pipe.hset(k.pending_events, article_id, f"{kind}:{digest}")
+        # Only public places are marked: an embargoed article's topics must not become
+        # feed names (and titles) before its release.
+        marked = [new] if state is State.PUBLISHED else []
+        if old is not None and old.state is State.PUBLISHED:
+            marked.append(old.article)
+        if marked:
+            _mark_feeds(pipe, k, *marked)
+        pipe.hset(k.pending_events, article_id, f"{_event_kind(old, state)}:{digest}")
         pipe.execute()
         return Written(outcome, new)
 
@@ -448,7 +518,9 @@ class ArticleStore:
         kept = old.article.model_copy(update={"feed_date": feed_date})
         pipe.multi()
         self._book(pipe, article_id, identity, old_canon, found, claim_old, None)
-        record = _encode(kept, old.state, old.content_hash, old.changed_at, identity.owner, keys)
+        record = _encode(
+            kept, old.state, old.content_hash, old.changed_at, identity.owner, keys, old.hold
+        )
         pipe.set(self.keys.article(article_id), record)
         pipe.execute()
         return kept
@@ -506,12 +578,20 @@ class ArticleStore:
                     pipe.multi()
                     for index in _index_keys(self.keys, old.article):
                         pipe.zrem(index, article_id)
+                    pipe.zrem(self.keys.embargoes, article_id)
                     record = _encode(
-                        old.article, State.WITHDRAWN, old.content_hash, now, old.owner, old.keys
+                        old.article,
+                        State.WITHDRAWN,
+                        old.content_hash,
+                        now,
+                        old.owner,
+                        old.keys,
+                        old.hold,
                     )
                     pipe.set(key, record)
                     pipe.zadd(self.keys.all_ids, {article_id: now.timestamp()})
-                    _mark_feeds(pipe, self.keys, old.article)
+                    if old.state is State.PUBLISHED:  # never name an embargoed one's feeds
+                        _mark_feeds(pipe, self.keys, old.article)
                     pipe.hset(self.keys.pending_events, article_id, f"withdrawn:{now.isoformat()}")
                     pipe.execute()
                     return Outcome.WITHDRAWN
@@ -576,6 +656,26 @@ def _glob_escape(text: str) -> str:
     return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
 
 
+def _queue_embargo(pipe: redis.client.Pipeline, k: Keys, article: Article, state: State) -> None:
+    """Inside a MULTI: an embargoed article is on the release list at its release time;
+    any other state takes it off."""
+    if state is State.EMBARGOED and article.embargoed_until is not None:
+        pipe.zadd(k.embargoes, {article.id: article.embargoed_until.timestamp()})
+    else:
+        pipe.zrem(k.embargoes, article.id)
+
+
+def _event_kind(old: StoredArticle | None, state: State) -> str:
+    """The outbox event a write owes: ``published`` when it first becomes public (new,
+    back from withdrawal, or its embargo lifted early), ``embargoed`` while under embargo,
+    ``updated`` for a change of a public (or held) article."""
+    if state is State.EMBARGOED:
+        return "embargoed"
+    if state is State.PUBLISHED and (old is None or old.state is not State.PUBLISHED):
+        return "published"
+    return "updated"
+
+
 def _classify(old: StoredArticle | None, new: Article, digest: str) -> Outcome:
     if old is None:
         return Outcome.CREATED
@@ -595,6 +695,7 @@ def _encode(
     now: datetime,
     owner: str | None = None,
     keys: tuple[str, ...] = (),
+    hold: Hold | None = None,
 ) -> bytes:
     record: dict[str, Any] = {
         "article": article.to_json(),
@@ -605,6 +706,8 @@ def _encode(
     if owner is not None:
         record["owner"] = owner
         record["keys"] = list(keys)
+    if hold is not None:
+        record["hold"] = hold.to_json()
     return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -621,4 +724,5 @@ def _decode(raw: bytes, stored: bool = True) -> StoredArticle:
         changed_at=datetime.fromisoformat(record["changed_at"]),
         owner=record.get("owner"),
         keys=tuple(record.get("keys", ())),
+        hold=Hold.from_json(record["hold"]) if record.get("hold") else None,
     )

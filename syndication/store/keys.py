@@ -113,3 +113,9 @@ class Keys:
         """The pub/sub channel naming each replaced feed document (a channel, not a key:
         on a Cluster a PUBLISH reaches subscribers on every node, so it needs no tag)."""
         return f"{self.prefix}feeds:changed"
+
+    @property
+    def embargoes(self) -> str:
+        """Embargoed articles, scored by release time (the release task's to-do list);
+        written with the article, so it shares the article store's tag."""
+        return f"{self.articles}embargoes"

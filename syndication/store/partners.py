@@ -75,6 +75,7 @@ class Partner:
     key_hash: str
     secret_version: int = 1
     pixel: bool = True
+    embargoed: bool = False  # sees embargoed articles before their release, marked as such
 
     @property
     def active(self) -> bool:
@@ -94,6 +95,7 @@ class Partner:
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
             "key_prefix": self.key_prefix,
             "pixel": self.pixel,
+            "embargoed": self.embargoed,
         }
 
 
@@ -112,6 +114,7 @@ def _encode(p: Partner) -> dict[str, str]:
         "key_hash": p.key_hash,
         "secret_version": str(p.secret_version),
         "pixel": "1" if p.pixel else "0",
+        "embargoed": "1" if p.embargoed else "0",
     }
 
 
@@ -131,6 +134,7 @@ def _decode(raw: dict[bytes, bytes]) -> Partner:
         key_hash=f["key_hash"],
         secret_version=int(f.get("secret_version", "1")),
         pixel=f.get("pixel", "1") == "1",
+        embargoed=f.get("embargoed", "0") == "1",
     )
 
 
@@ -174,6 +178,7 @@ class PartnerStore:
         languages: Iterable[str] = (),
         webhook_url: str | None = None,
         pixel: bool = True,
+        embargoed: bool = False,
         now: datetime,
     ) -> tuple[Partner, str]:
         """Create a partner; returns it and its key (the only time the key exists in clear)."""
@@ -200,6 +205,7 @@ class PartnerStore:
                         key_prefix=key[:PREFIX_CHARS],
                         key_hash=hash_key(key),
                         pixel=pixel,
+                        embargoed=embargoed,
                     )
                     pipe.multi()
                     pipe.hset(self._record(partner_id), mapping=_encode(partner))

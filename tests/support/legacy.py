@@ -20,6 +20,7 @@ def legacy_write(client: redis.Redis, prefix: str, article: Article, changed: da
     and the indexes every feed reads (all, and the article's language)."""
     data: dict[str, Any] = article.model_dump(mode="json")
     data.pop("feed_date")
+    data.pop("embargoed_until")  # no such field then
     digest = hashlib.sha256(
         json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
     ).hexdigest()

@@ -184,13 +184,13 @@ class PartnerCopies:
 
     def prepare_copies(self, article_id: str) -> int:
         """Store the article's copies for both kinds of partner, replacing any older ones;
-        a withdrawn (or vanished) article's are dropped. Returns how many were stored."""
+        a withdrawn, held (or vanished) article's are dropped. Returns how many were stored."""
         stored = self.articles.get(article_id)
         if stored is None:
             self.copy_store.drop(article_id)
             return 0
         version = copy_version(stored.changed_at)
-        if stored.state is not State.PUBLISHED:
+        if stored.state not in (State.PUBLISHED, State.EMBARGOED):
             self.copy_store.withdraw(article_id, version)
             return 0
         made = {c: to_stored(self.make_copy(stored.article, c)) for c in (False, True)}

@@ -4,9 +4,14 @@ A partner feed is the public feed of the same name (``all``, ``topic/…``, ``se
 ``lang/…``) where each article is its partner copy (``copies``), carried by the same
 ``BUILDERS`` as the public feeds (or ``build.ninjs``), so the partner documents agree with
 the public ones on ids, dates and licence elements. Articles the partner received before
-and that changed since carry a correction note; withdrawn ones a withdrawal notice
-(``corrections``). ``record_pull`` counts each request and remembers which versions a
-partner received, which is what makes the next change a correction.
+and that changed since carry a correction note; withdrawn ones a withdrawal notice, held
+ones a hold notice (``corrections``). A partner trusted with embargoed work
+(``Partner.embargoed``) also gets the articles still under embargo, marked as such (title
+prefix and category, JSON Feed ``_syndication.embargoed_until``, ninjs ``embargoed`` and
+``withheld``); every other copy has its ``embargoed_until`` cleared, so nothing else is
+marked and the marker drops at the release. ``record_pull`` counts each request and
+remembers which versions a partner received, which is what makes the next change a
+correction.
 """
 
 from __future__ import annotations
@@ -21,8 +26,13 @@ from syndication.render.feeds import BUILDERS, FeedLinks, FeedSpec, feed_updated
 from syndication.render.ninjs import NINJS, NINJS_TYPE, build_ninjs
 from syndication.render.partner_copy import Excluded, PartnerItem
 from syndication.services.partners.copies import PartnerCopies, allowed, terms_of
-from syndication.services.partners.corrections import correction_note, withdrawn_notice
+from syndication.services.partners.corrections import (
+    correction_note,
+    held_notice,
+    withdrawn_notice,
+)
 from syndication.services.partners.pixel import PartnerPixel, pixel_img
+from syndication.store.article_states import ArticleStates
 from syndication.store.articles import ArticleStore, State, StoredArticle
 from syndication.store.feeds import strong_etag
 from syndication.store.partners import ArticleChanges, Partner, PartnerStore
@@ -47,6 +57,7 @@ class _Items:
     articles: list[Article]
     versions: dict[str, str]
     withdrawn: frozenset[str]
+    held: frozenset[str]
     texts: dict[str, str]  # article id → the copy as plain text (ninjs ``body_text``)
 
 
@@ -70,6 +81,7 @@ class PartnerFeeds:
     ) -> None:
         self.store = store
         self.articles = articles
+        self.states = ArticleStates(articles)
         self.changes = changes
         self.copies = copies
         self.pixel = pixel
@@ -126,7 +138,9 @@ class PartnerFeeds:
         articles = found.articles
         if fmt == NINJS:
             spec = self._spec(name, title, NINJS)
-            body = build_ninjs(spec, articles, self.publisher, found.withdrawn, texts=found.texts)
+            body = build_ninjs(
+                spec, articles, self.publisher, found.withdrawn, texts=found.texts, held=found.held
+            )
             content_type = NINJS_TYPE
         else:
             content_type, build = BUILDERS[fmt]
@@ -145,7 +159,7 @@ class PartnerFeeds:
     def _selected(self, partner: Partner, name: str) -> list[tuple[StoredArticle, PartnerItem]]:
         """Up to ``items`` partner copies for feed ``name``, newest first."""
         terms = terms_of(partner)
-        out: list[tuple[StoredArticle, PartnerItem]] = []
+        out = self._embargoed(partner, name) if partner.embargoed else []
         start = 0
         while len(out) < self.items and start < _SCAN_LIMIT:
             ids = self.articles.feed_ids(name, start, start + _SCAN_BATCH - 1, newest_first=True)
@@ -171,8 +185,26 @@ class PartnerFeeds:
                     out.append((s, copy))
         return out
 
+    def _embargoed(self, partner: Partner, name: str) -> list[tuple[StoredArticle, PartnerItem]]:
+        """The partner's copies of feed ``name``'s articles still under embargo."""
+        terms = terms_of(partner)
+        candidates = [
+            s
+            for s in self.states.embargoed()
+            if name in feed_titles(s.article)
+            and not terms.filter_reason(s.article)
+            and allowed(s.article, partner.commercial)
+        ][: self.items]
+        made = self.copies.copies(candidates, partner.commercial)
+        return [
+            (s, copy)
+            for s, copy in zip(candidates, made, strict=True)
+            if not isinstance(copy, Excluded) and allowed(copy.article, partner.commercial)
+        ]
+
     def _withdrawn(self, partner: Partner, name: str, now: datetime) -> list[StoredArticle]:
-        """Articles this partner received that were withdrawn in the last N days."""
+        """Articles this partner received that were withdrawn or put on hold in the last N
+        days (a held one stays a notice until its release)."""
         since = (now - timedelta(days=self.withdrawn_days)).timestamp()
         ids = self.changes.between(since, now.timestamp())
         received = self.store.pulled(partner.id, ids)
@@ -181,7 +213,7 @@ class PartnerFeeds:
         return [
             s
             for s in self.articles.get_many([i for i in ids if i in received])
-            if s.state is State.WITHDRAWN and name in feed_titles(s.article)
+            if s.state in (State.WITHDRAWN, State.HELD) and name in feed_titles(s.article)
         ]
 
     def _items(self, partner: Partner, name: str, now: datetime) -> _Items:
@@ -193,6 +225,8 @@ class PartnerFeeds:
         texts: dict[str, str] = {}
         for stored, made in selected:
             copy = made.article
+            if stored.state is not State.EMBARGOED:
+                copy = copy.model_copy(update={"embargoed_until": None})
             texts[copy.id] = made.text
             first = received.get(stored.article.id)
             body = copy.body_html
@@ -203,8 +237,14 @@ class PartnerFeeds:
             items.append((stored.article.published_at, copy.model_copy(update={"body_html": body})))
             versions[stored.article.id] = stored.content_hash
         for stored in withdrawn:
-            items.append((stored.changed_at, withdrawn_notice(stored, self.publisher)))
+            notice = held_notice if stored.state is State.HELD else withdrawn_notice
+            items.append((stored.changed_at, notice(stored, self.publisher)))
         items.sort(key=lambda pair: pair[0], reverse=True)
+        gone = {s.article.id: s.state for s in withdrawn}
         return _Items(
-            [a for _, a in items], versions, frozenset(s.article.id for s in withdrawn), texts
+            [a for _, a in items],
+            versions,
+            frozenset(i for i, state in gone.items() if state is State.WITHDRAWN),
+            frozenset(i for i, state in gone.items() if state is State.HELD),
+            texts,
         )

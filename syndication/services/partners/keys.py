@@ -61,8 +61,10 @@ class PartnerKeys:
         languages: Iterable[str] = (),
         webhook_url: str | None = None,
         pixel: bool = True,
+        embargoed: bool = False,
     ) -> tuple[Partner, str]:
-        """A new partner and its key: the key is returned here once and never again."""
+        """A new partner and its key: the key is returned here once and never again.
+        ``embargoed``: it is trusted with embargoed articles before their release."""
         name = " ".join(name.split())
         if not name:
             raise InvalidPartner("the partner needs a name")
@@ -76,6 +78,7 @@ class PartnerKeys:
             languages=[lang.strip().lower() for lang in languages if lang.strip()],
             webhook_url=webhook_url or None,
             pixel=pixel,
+            embargoed=embargoed,
             now=now,
         )
 

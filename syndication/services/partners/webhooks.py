@@ -1,4 +1,4 @@
-"""Corrections and withdrawals told to partners' webhooks.
+"""Corrections, withdrawals, holds and their releases told to partners' webhooks.
 
 Partners with a webhook URL get a signed POST per change of an article they received:
 HMAC-SHA256 of the body in ``X-Syndication-Signature`` (``syndication.signing.sign``),
@@ -55,23 +55,21 @@ class PartnerWebhooks:
     def changes_to_notify(self, article_id: str) -> list[tuple[str, str]]:
         """(partner id, change) pairs to send for the article's current state, each once.
 
-        A change is ``updated:{hash}`` or ``withdrawn:{time}``; a partner hears of it only
-        if it received the article, has a webhook, and has not been told of this change.
+        A change is ``updated:{hash}``, ``withdrawn:{time}``, ``held:{time}`` or
+        ``released:{time}``; a partner hears of it only if it received the article, has a
+        webhook, and has not been told of this change.
         """
         stored = self.articles.get(article_id)
         if stored is None:
             return []
-        if stored.state is State.WITHDRAWN:
-            change = f"withdrawn:{stored.changed_at.isoformat()}"
-        else:
-            change = f"updated:{stored.content_hash}"
+        change = change_of(stored)
         out = []
         for partner_id in self.store.partners_who_pulled(article_id):
             partner = self.store.get(partner_id)
             if partner is None or not partner.active or not partner.webhook_url:
                 continue
             first = self.store.pulled(partner_id, [article_id]).get(article_id)
-            if stored.state is State.PUBLISHED and first == stored.content_hash:
+            if change.startswith("updated:") and first == stored.content_hash:
                 continue  # the partner has exactly this version: nothing to correct
             if self.store.mark_notified(partner_id, article_id, change):
                 out.append((partner_id, change))
@@ -123,15 +121,33 @@ class PartnerWebhooks:
                 "guid": item_id(article, self.publisher.site_url),
                 "url": article.url,
                 "title": article.title,
-                "updated_at": (stored.changed_at if kind == "withdrawn" else article.modified)
+                "updated_at": (stored.changed_at if kind != "updated" else article.modified)
                 .astimezone(UTC)
                 .isoformat(),
                 "state": stored.state.value,
             },
             "feed": feed_url(self.public_url, ALL, "atom"),
         }
-        if kind == "withdrawn":
-            payload["message"] = "The publisher withdrew this article: please take it down."
-        else:
-            payload["message"] = "The publisher updated this article: please replace your copy."
+        payload["message"] = _MESSAGES.get(kind, _MESSAGES["updated"])
         return payload
+
+
+_MESSAGES = {
+    "withdrawn": "The publisher withdrew this article: please take it down.",
+    "held": "The publisher put this article on hold: please take it down until it is released.",
+    "released": "The publisher released this article from its hold: you may publish it again.",
+    "updated": "The publisher updated this article: please replace your copy.",
+}
+
+
+def change_of(stored: StoredArticle) -> str:
+    """The change a partner that received the article has to hear of now: a lifted hold is
+    ``released`` until the article changes again."""
+    hold = stored.hold
+    if stored.state is State.WITHDRAWN:
+        return f"withdrawn:{stored.changed_at.isoformat()}"
+    if stored.state is State.HELD and hold is not None:
+        return f"held:{hold.at.isoformat()}"
+    if hold is not None and hold.released_at == stored.changed_at:
+        return f"released:{hold.released_at.isoformat()}"
+    return f"updated:{stored.content_hash}"

@@ -1,4 +1,5 @@
-"""``/admin/articles``: the newest changes first, with state, dates and the feeds that carry each.
+"""``/admin/articles``: the newest changes first, with state, dates and the feeds that carry each;
+``POST /admin/articles/{id}/hold`` and ``…/release`` put a public article on hold and lift it.
 
 Listed by last change (``ArticleStore.page_by_change``), so withdrawn articles show too;
 the feeds an article appears in come from ``feed_catalog.feed_titles`` — the same function
@@ -14,11 +15,12 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from syndication.feed_catalog import ALL, feed_titles
-from syndication.store.articles import State, StoredArticle
+from syndication.store.articles import Outcome, State, StoredArticle
 from syndication.web.admin.kit import AdminError, AdminKit
 
 PAGE_SIZE = 50
 MAX_START = 1_000_000
+MAX_REASON = 500
 
 
 @dataclass(frozen=True)
@@ -36,9 +38,10 @@ class ArticleRow:
 
 
 def state_of(stored: StoredArticle) -> str:
-    """``withdrawn``, ``updated`` (changed after publication) or ``published``."""
-    if stored.state is State.WITHDRAWN:
-        return "withdrawn"
+    """``withdrawn``, ``held``, ``embargoed``, ``updated`` (changed after publication) or
+    ``published``."""
+    if stored.state is not State.PUBLISHED:
+        return stored.state.value
     article = stored.article
     if article.updated_at and article.updated_at > article.published_at:
         return "updated"
@@ -46,8 +49,8 @@ def state_of(stored: StoredArticle) -> str:
 
 
 def feeds_of(stored: StoredArticle, publisher_name: str) -> list[FeedLink]:
-    """The public feeds carrying the article (none once it is withdrawn)."""
-    if stored.state is State.WITHDRAWN:
+    """The public feeds carrying the article (none unless it is public)."""
+    if stored.state is not State.PUBLISHED:
         return []
     out = []
     for name, label in feed_titles(stored.article).items():
@@ -91,4 +94,33 @@ def make_router(kit: AdminKit) -> APIRouter:
             next_start=start + PAGE_SIZE if start + PAGE_SIZE < total else None,
         )
 
+    _add_hold_routes(router, kit)
     return router
+
+
+def _add_hold_routes(router: APIRouter, kit: AdminKit) -> None:
+    """The hold and release buttons: one service call each, behind the CSRF check."""
+    service = kit.ctx.articles
+
+    @router.post("/admin/articles/{article_id}/hold")
+    async def hold(request: Request, article_id: str) -> Response:
+        form = await kit.form(request)
+        reason = " ".join(str(form.get("reason") or "").split())[:MAX_REASON]
+        if not reason:
+            raise AdminError(400, "Say why the article is held (the reason is kept with it).")
+        outcome = await run_in_threadpool(service.hold, article_id, reason)
+        return _done(kit, article_id, outcome, Outcome.HELD, "put on hold")
+
+    @router.post("/admin/articles/{article_id}/release")
+    async def release(request: Request, article_id: str) -> Response:
+        await kit.form(request)
+        outcome = await run_in_threadpool(service.release_hold, article_id)
+        return _done(kit, article_id, outcome, Outcome.RELEASED, "released from its hold")
+
+
+def _done(kit: AdminKit, article_id: str, outcome: Outcome, wanted: Outcome, what: str) -> Response:
+    if outcome is Outcome.NOT_FOUND:
+        raise AdminError(404, f"No article {article_id}.")
+    if outcome is not wanted:
+        raise AdminError(409, f"Article {article_id} was not {what}: {outcome.value}.")
+    return kit.redirect("/admin/articles", flash=f"Article {article_id} {what}.")
