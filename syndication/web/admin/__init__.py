@@ -2,7 +2,7 @@
 
 ``make_router(ctx)`` wires one ``AdminKit`` (``kit.py``) into every page module: sign-in
 (``auth.py``; its pages in ``login.py``), the overview, articles, feeds, partners,
-subscribers and editions pages.
+republications, subscribers and editions pages.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from syndication.web.admin import (
     login,
     overview,
     partners,
+    republications,
     subscribers,
 )
 from syndication.web.admin.auth import AdminAuth
@@ -40,7 +41,7 @@ def make_router(ctx: Context) -> APIRouter:
     kit = make_kit(ctx)
     router = kit.router(include_in_schema=False)
     login.add_routes(router, kit)
-    for module in (overview, articles, feeds, partners, subscribers, editions):
+    for module in (overview, articles, feeds, partners, republications, subscribers, editions):
         router.include_router(module.make_router(kit))
 
     # Last: any other /admin address is an admin 404 page (after sign-in, so the paths
