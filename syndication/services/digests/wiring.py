@@ -10,6 +10,7 @@ from syndication.config import Settings
 from syndication.deliver.smtp import Sender
 from syndication.events import Events
 from syndication.render.dkim import DkimKey
+from syndication.services.clicks import ClickCounts
 from syndication.services.digests.facade import Digests
 from syndication.services.digests.settings import MailSettings
 from syndication.services.dkim_keys import DKIM_KEY_VAR, load_dkim_keys
@@ -37,6 +38,7 @@ def make_digest_service(
     mail: MailSettings | None = None,
     with_sender: bool = True,
     clock: Clock = system_clock,
+    clicks: ClickCounts | None = None,
 ) -> Digests:
     """Wire the services from Settings, for ``Context.digests`` (the composition root)."""
     from syndication.deliver.smtp import SmtpSender
@@ -64,4 +66,5 @@ def make_digest_service(
         rate=RateLimiter(client, prefix, mail.rate_per_second, mail.rate_per_hour),
         dkim=dkim_keys,
         clock=clock,
+        clicks=clicks if settings.digest.click_counts else None,
     )
