@@ -294,6 +294,8 @@ class DigestConfig:
     # entries and frozen recipient list leave Redis, counts and failed/uncertain stay.
     retention_days: float = 7.0
     archive_dir: Path | None = None  # where compaction first writes the dropped entries
+    # Story links go through a counted redirect (services/clicks.py); off: straight links.
+    click_counts: bool = False
 
 
 @dataclass(frozen=True)
@@ -371,6 +373,7 @@ _NESTED: dict[str, tuple[str, str]] = {
     "digest_approval_minutes": ("digest", "approval_minutes"),
     "edition_retention": ("digest", "retention_days"),
     "edition_archive_dir": ("digest", "archive_dir"),
+    "click_counts": ("digest", "click_counts"),
     "subscribe_ip_limit": ("subscribe", "ip_limit"),
     "subscribe_ip_window_s": ("subscribe", "ip_window_s"),
     "subscribe_address_limit": ("subscribe", "address_limit"),
@@ -479,6 +482,7 @@ class _Env(BaseSettings):
     # Compaction of finished editions: "7d", "36h", "30" (days), "0" or "never" (off).
     edition_retention: float = _D.retention_days
     edition_archive_dir: Path | None = _D.archive_dir
+    click_counts: bool = _D.click_counts  # SYNDICATION_CLICK_COUNTS (services/clicks.py)
 
     @field_validator("edition_retention", mode="before")
     @classmethod

@@ -18,6 +18,7 @@ from syndication.clock import Clock, system_clock
 from syndication.config import Settings
 from syndication.events import Events
 from syndication.services.articles import ArticleService
+from syndication.services.clicks import ClickCounts
 from syndication.services.confirmations import (
     ConfirmationEvents,
     ConfirmationService,
@@ -39,6 +40,7 @@ from syndication.services.subscriptions import (
 )
 from syndication.services.subscriptions.manage_link import ManageLinkService
 from syndication.store.articles import ArticleStore
+from syndication.store.clicks import ClickStore
 from syndication.store.connection import Client, connect
 from syndication.store.deliverability import DeliverabilityCounts
 from syndication.store.editions import EditionStore
@@ -230,7 +232,24 @@ class Context:
 
     @cached_property
     def digests(self) -> Digests:
-        return make_digest_service(self.settings, self.client, self.events, clock=self.clock)
+        return make_digest_service(
+            self.settings, self.client, self.events, clock=self.clock, clicks=self.clicks
+        )
+
+    @cached_property
+    def clicks(self) -> ClickCounts:
+        """Digest click counts (``SYNDICATION_CLICK_COUNTS``; the digests use it when on)."""
+        return ClickCounts(
+            ClickStore(self.client, self.settings.key_prefix),
+            self.settings.public_url,
+            self.settings.need_secret_key(),
+            self.settings.previous_secret_keys,
+            on_outcome=self._count_click,
+        )
+
+    def _count_click(self, outcome: str) -> None:
+        self.metrics.add("digest_clicks_total", outcome)
+        self.metrics.flush()
 
     @cached_property
     def partners(self) -> Partners:

@@ -66,6 +66,12 @@ FAMILIES: dict[str, Family] = {
         ),
         Family("emails_total", "Digest emails, by outcome.", "counter", ("outcome",)),
         Family(
+            "digest_clicks_total",
+            "Digest story clicks: counted, discarded (a scanner's), canary (scanner hits).",
+            "counter",
+            ("outcome",),
+        ),
+        Family(
             "confirmation_emails_total", "Confirmation emails, by outcome.", "counter", ("outcome",)
         ),
         Family(

@@ -1,4 +1,5 @@
-"""``syndication partners add|list|revoke|rotate``: who may pull the partner feeds.
+"""``syndication partners add|list|revoke|rotate|republications``: who may pull the partner
+feeds, and where they republished what (the republication registry's export).
 
 ``register(subparsers)`` is called by ``cli.build_parser``. A key is printed once, by
 ``add`` and ``rotate``, and never again: only its SHA-256 is stored. Keys go to stdout
@@ -139,6 +140,32 @@ def cmd_rotate(args: argparse.Namespace, settings: Settings, clock: Clock = syst
     return 0
 
 
+def _republication_lines(entry: Any) -> list[str]:
+    lines = [f"{entry.article_id}  {entry.title or '(not stored)'}  views {entry.views}"]
+    for page in [*entry.pages, *entry.unplaced]:
+        lines.append(
+            f"  {page.url or '(page unknown)'}  {page.partner}  {','.join(page.sources)}  "
+            f"first {page.first_seen:%Y-%m-%d}  last {page.last_seen:%Y-%m-%d}  "
+            f"views {page.views}"
+        )
+    if entry.other:
+        lines.append(f"  … {entry.other} sightings on pages past the cap")
+    lines += [f"  pulled by {p} (first {at:%Y-%m-%d})" for p, at in entry.pulls.items()]
+    return lines
+
+
+def cmd_republications(
+    args: argparse.Namespace, settings: Settings, clock: Clock = system_clock
+) -> int:
+    registry = _service(settings, clock).registry
+    one = args.article
+    entries = [registry.article(one)] if one else registry.listing(args.limit)
+    lines = [line for e in entries for line in _republication_lines(e)]
+    data = {"republications": [e.to_json() for e in entries]}
+    emit(args, data, "\n".join(lines) or "no republications known")
+    return 0
+
+
 def register(subparsers: Any) -> None:
     """Add ``partners …`` to the CLI (``subparsers`` from ``add_subparsers``)."""
     top = subparsers.add_parser(
@@ -179,4 +206,11 @@ def register(subparsers: Any) -> None:
     p = sub.add_parser("rotate", help="Give a partner a new key (the old one stops working)")
     p.set_defaults(fn=cmd_rotate)
     p.add_argument("id", metavar="ID")
+    add_json_flag(p)
+
+    desc = "Where articles were republished (pages, views, pulls): the registry's export"
+    p = sub.add_parser("republications", help="Export the republication registry", description=desc)
+    p.set_defaults(fn=cmd_republications)
+    p.add_argument("--article", metavar="ID", help="one article only")
+    p.add_argument("--limit", type=int, default=1000, help="most recently seen articles (1000)")
     add_json_flag(p)

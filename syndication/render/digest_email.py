@@ -430,11 +430,14 @@ def _item(
     featured: bool = False,
     publisher: Publisher | None = None,
     base: str = "",
+    link: str | None = None,
 ) -> dict[str, Any]:
     licence = LICENCES.get(article.licence)
     url = article.url
     if len(str(escape(url))) > MAX_ARTICLE_URL or _CONTROL.search(url) or " " in url:
         url = archive_url
+    if link:  # the counted redirect (services/clicks.py): ours, short, signed
+        url = link
     name = article.publisher or (publisher.attribution_name if publisher else "")
     # The licence sentence every face shares (render/licence_terms.py), in the email's
     # language; republishable stories link the republish page, where the full terms are.
@@ -463,11 +466,13 @@ def _item(
     }
 
 
-def _choose_marker(segment: DigestSegment, publisher: Publisher, public_url: str) -> str:
+def _choose_marker(
+    segment: DigestSegment, publisher: Publisher, public_url: str, links: Sequence[str] = ()
+) -> str:
     """A placeholder marker that occurs nowhere in the segment's own text, so a hostile
     title cannot smuggle a placeholder (and with it another recipient's link) in."""
     parts = [public_url, publisher.model_dump_json(), *segment.topics, segment.period_label]
-    parts.append(segment.intro)
+    parts += [segment.intro, *links]
     for article in segment.articles:
         parts += [article.title, article.summary, article.url, article.section or ""]
         parts += article.authors
@@ -485,8 +490,10 @@ def _context(
     now: datetime,
     unsubscribe: str,
     preferences: str,
+    links: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     tz = ZoneInfo(publisher.timezone)
+    link = (links or {}).get  # click counting's redirect per story, if on
     base = public_url.rstrip("/")
     # "View in browser" shows this segment's version (web/archive.py reads ``segment``).
     archive_url = (
@@ -520,7 +527,7 @@ def _context(
         },
         "intro": intro_paragraphs(segment.intro),
         "items": [
-            _item(a, tz, locale, archive_url, a.id == segment.featured, publisher, base)
+            _item(a, tz, locale, archive_url, a.id == segment.featured, publisher, base, link(a.id))
             | {"section": _text(publisher.section_label(a.section or "", locale), 200)}
             for a in _ordered(segment)
         ],
@@ -555,14 +562,35 @@ def _render_parts(
     return subject, html, text
 
 
-def render_digest(
-    segment: DigestSegment, publisher: Publisher, public_url: str, now: datetime
-) -> RenderedDigest:
-    """Render one segment once, with placeholders for the recipient's links."""
-    marker = _choose_marker(segment, publisher, public_url)
-    html_context = _context(
-        segment, publisher, public_url, now, _token(marker, "UNSUBH"), _token(marker, "PREFSH")
+def with_canary(html: str, canary_url: str) -> str:
+    """The invisible canary link first in the body: no text, hidden, out of the tab order
+    and of screen readers, so no person follows it, while link scanners (which fetch every
+    ``href``) do, and mark themselves (services/clicks.py)."""
+    anchor = (
+        f'<a href="{escape(canary_url)}" aria-hidden="true" tabindex="-1" '
+        'style="display:none;font-size:0;line-height:0;max-height:0;overflow:hidden;'
+        'mso-hide:all"></a>'
     )
+    match = re.search(r"<body[^>]*>", html)
+    at = match.end() if match else 0
+    return html[:at] + anchor + html[at:]
+
+
+def render_digest(
+    segment: DigestSegment,
+    publisher: Publisher,
+    public_url: str,
+    now: datetime,
+    links: Mapping[str, str] | None = None,
+    canary: str | None = None,
+) -> RenderedDigest:
+    """Render one segment once, with placeholders for the recipient's links. ``links``
+    (article id → URL) replaces the stories' links, in both parts; ``canary`` adds the
+    scanners' link to the HTML (both are click counting's, off by default)."""
+    ours = [*(links or {}).values(), *([canary] if canary else [])]
+    marker = _choose_marker(segment, publisher, public_url, ours)
+    unsub, prefs = _token(marker, "UNSUBH"), _token(marker, "PREFSH")
+    html_context = _context(segment, publisher, public_url, now, unsub, prefs, links)
     text_context = {
         **html_context,
         "links": {
@@ -572,6 +600,8 @@ def render_digest(
         },
     }
     subject, html, text = _render_parts(html_context, text_context, segment.language)
+    if canary:
+        html = with_canary(html, canary)
     widths = {_token(marker, s): w for s, w in _SLOT_WIDTH.items()}
     return RenderedDigest(
         subject=subject,

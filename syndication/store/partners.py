@@ -141,6 +141,7 @@ def _decode(raw: dict[bytes, bytes]) -> Partner:
 class PartnerStore:
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.r = client
+        self.prefix = prefix
         self.base = f"{prefix}{{partners}}:"
 
     # -- key names ----------------------------------------------------------------------
@@ -340,6 +341,26 @@ class PartnerStore:
             values = self.r.hmget(key, article_ids)
             items = {a: v.decode() for a, v in zip(article_ids, values, strict=True) if v}
         return {a: v.partition("|")[0] for a, v in items.items()}
+
+    def first_pulls(self, article_id: str) -> dict[str, datetime]:
+        """Partner id → when it first received the article (the republication registry)."""
+        ids = [i.decode() for i in self.r.zrange(self._all, 0, -1)]
+        with self.r.pipeline(transaction=False) as pipe:
+            for partner_id in ids:
+                pipe.hget(self._pulled(partner_id), article_id)
+            values = pipe.execute()
+        return {
+            p: datetime.fromisoformat(v.decode().partition("|")[2])
+            for p, v in zip(ids, values, strict=True)
+            if v
+        }
+
+    def pulls_of(self, partner_id: str) -> dict[str, datetime]:
+        """Article id → when this partner first received it (the republication registry)."""
+        raw = self.r.hgetall(self._pulled(partner_id))
+        return {
+            k.decode(): datetime.fromisoformat(v.decode().partition("|")[2]) for k, v in raw.items()
+        }
 
     def partners_who_pulled(self, article_id: str) -> list[str]:
         ids = [i.decode() for i in self.r.zrange(self._all, 0, -1)]

@@ -21,7 +21,18 @@ from syndication.i18n import N_
 from syndication.licences import LICENCES, deed_url, display_name, legal_code_url
 from syndication.store.connection import ConnectionFailed, redacted
 from syndication.templating import environment
-from syndication.web import admin, api, archive, docs, feeds, openapi, ops, partners, subscribers
+from syndication.web import (
+    admin,
+    api,
+    archive,
+    clicks,
+    docs,
+    feeds,
+    openapi,
+    ops,
+    partners,
+    subscribers,
+)
 from syndication.web import page_locale as pl
 from syndication.web.security import SecurityHeaders
 
@@ -62,6 +73,7 @@ def _include_routers(app: FastAPI, ctx: Context) -> None:
         )
     )
     app.include_router(ops.make_router(ctx))
+    app.include_router(clicks.make_router(ctx))
     app.include_router(admin.make_router(ctx))
 
 

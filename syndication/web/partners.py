@@ -1,4 +1,5 @@
-"""``/partners/…`` keyed feeds, ``/republish/{id}`` and ``/pixel/{token}.gif``.
+"""``/partners/…`` keyed feeds, ``/republish/{id}`` and ``/pixel/{token}.gif`` (and, from
+``web/republications.py``, ``POST /partners/republications``).
 
 Two ways to send a key: ``Authorization: Bearer KEY`` on ``/partners/feeds/{name}.{fmt}``
 (preferred), and ``/partners/{KEY}/feeds/{name}.{fmt}`` for CMS importers that accept only
@@ -39,7 +40,7 @@ from syndication.services.partners import Partners
 from syndication.store.feeds import compress, variant_etag
 from syndication.store.partners import Partner
 from syndication.templating import environment
-from syndication.web import openapi
+from syndication.web import openapi, republications
 from syndication.web.conditional import choose_coding, http_date, not_modified
 from syndication.web.errors import ApiError
 
@@ -193,7 +194,9 @@ def make_router(
     install_log_filter()  # again: a logging.config call after import may have replaced loggers
     router = APIRouter()
     partners: Partners = ctx.partners
-    _feed_routes(router, _FeedServer(ctx, partners, rate_limit, rate_window_s))
+    server = _FeedServer(ctx, partners, rate_limit, rate_window_s)
+    _feed_routes(router, server)
+    republications.add_routes(router, ctx, server.authorise, _bearer)
     _page_routes(router, ctx, partners)
     return router
 
@@ -244,9 +247,12 @@ def _page_routes(router: APIRouter, ctx: Context, partners: Partners) -> None:
         response_class=Response,
         responses={200: {"description": "A 1x1 GIF", "content": {"image/gif": {}}}},
     )
-    async def pixel(token: str) -> Response:
-        """Always the same GIF: a forged or stale token is simply not counted."""
-        await run_in_threadpool(partners.pixel.count, token, ctx.clock())
+    async def pixel(request: Request, token: str) -> Response:
+        """Always the same GIF: a forged or stale token is simply not counted. The Referer
+        names the republishing page (normalised by the registry); the reader's address and
+        user agent are not read."""
+        referer = request.headers.get("referer")
+        await run_in_threadpool(partners.pixel.count, token, ctx.clock(), referer)
         return Response(GIF, 200, headers=PIXEL_HEADERS, media_type="image/gif")
 
     @router.get(

@@ -48,6 +48,10 @@ EXCLUDED: dict[str, list[str]] = {
     "POST /manage": ["positive_data_acceptance"],
     "POST /api/subscribers": ["positive_data_acceptance"],
     "POST /api/articles": ["positive_data_acceptance"],
+    # A schema-valid report must also name a stored article (else 404).
+    "POST /partners/republications": ["positive_data_acceptance"],
+    # A click link is valid only when we signed it (else 404 and no redirect).
+    "GET /c/{token}": ["positive_data_acceptance"],
 }
 
 

@@ -18,6 +18,7 @@ from syndication.deliver.smtp import Sender
 from syndication.events import Events
 from syndication.render import digest_email
 from syndication.render.dkim import DkimKey
+from syndication.services.clicks import ClickCounts
 from syndication.services.deliverability import Deliverability
 from syndication.services.digests.control import EditionControl
 from syndication.services.digests.creation import EditionCreator
@@ -55,8 +56,10 @@ class Digests:
         deliverability: Deliverability | None = None,
         dkim: tuple[DkimKey, ...] = (),
         clock: Clock = system_clock,
+        clicks: ClickCounts | None = None,
     ) -> None:
         self.editions = editions
+        self.clicks = clicks
         self.articles = articles
         self.subscribers = subscribers
         self.editorials = EditorialStore(editions)
@@ -107,6 +110,7 @@ class Digests:
             max_articles=mail.max_articles,
             retrying=Retrying(mail.redis_patience),
             dkim=dkim,
+            clicks=self.clicks,
         )
 
     def _expose_use_cases(self) -> None:

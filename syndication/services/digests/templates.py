@@ -23,6 +23,7 @@ from syndication.models import Article
 from syndication.render import digest_email
 from syndication.render.digest_selection import SegmentSpec, arrange
 from syndication.render.dkim import DkimKey
+from syndication.services.clicks import ClickCounts
 from syndication.services.sending import Retrying
 from syndication.store.articles import ArticleStore, State
 from syndication.store.editions import Edition, EditionStatus, EditionStore, FrozenRecipient
@@ -93,8 +94,10 @@ class SegmentTemplates:
         max_articles: int,
         retrying: Retrying,
         dkim: tuple[DkimKey, ...] = (),
+        clicks: ClickCounts | None = None,
     ) -> None:
         self.editions = editions
+        self.clicks = clicks  # counted story links (SYNDICATION_CLICK_COUNTS), else None
         self.articles = articles
         self.editorials = editorials
         self.publisher = publisher
@@ -127,7 +130,13 @@ class SegmentTemplates:
             intro=intro,
             featured=featured,
         )
-        rendered = digest_email.render_digest(segment, self.publisher, self.public_url, now)
+        links, canary, clicks = None, None, self.clicks
+        if clicks is not None:  # counted links: recorded in Redis, like any other read here
+            story = self._patient(lambda: clicks.links(edition_id, articles))
+            links, canary = story.links, story.canary
+        rendered = digest_email.render_digest(
+            segment, self.publisher, self.public_url, now, links, canary
+        )
         return digest_email.build_message_template(
             rendered, segment, self.publisher, self.public_url, self.sender, now
         )

@@ -10,6 +10,7 @@ from syndication.config import Settings
 from syndication.deliver.smtp import Sender
 from syndication.events import Events
 from syndication.render.dkim import DkimKey
+from syndication.services.clicks import ClickCounts
 from syndication.services.deliverability import Deliverability
 from syndication.services.digests.facade import Digests
 from syndication.services.digests.settings import MailSettings
@@ -40,6 +41,7 @@ def make_digest_service(
     mail: MailSettings | None = None,
     with_sender: bool = True,
     clock: Clock = system_clock,
+    clicks: ClickCounts | None = None,
 ) -> Digests:
     """Wire the services from Settings, for ``Context.digests`` (the composition root)."""
     from syndication.deliver.smtp import SmtpSender
@@ -75,4 +77,5 @@ def make_digest_service(
         deliverability=Deliverability(DeliverabilityCounts(client, prefix), clock),
         dkim=dkim_keys,
         clock=clock,
+        clicks=clicks if settings.digest.click_counts else None,
     )

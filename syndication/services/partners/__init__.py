@@ -7,6 +7,7 @@
   notices of withdrawn ones) and the pixel in each item;
 - ``webhooks``: which partner must hear of which change, and the signed POST;
 - ``pixel``: the signed view-counting pixel;
+- ``registry``: the republication registry (pages, views, pulls per article and partner);
 - ``republish``: the "Republish this story" page.
 
 The ninjs builder is pure and lives in ``build.ninjs``; HMAC signing in
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import redis
 
@@ -33,17 +35,26 @@ from syndication.services.partners.feeds import (
 )
 from syndication.services.partners.keys import PartnerKeys, PartnerSummary, check_webhook_url
 from syndication.services.partners.pixel import PartnerPixel, pixel_img
+from syndication.services.partners.registry import (
+    ArticleRepublications,
+    InvalidReport,
+    RepublicationRegistry,
+    normalise_page_url,
+)
 from syndication.services.partners.republish import REPUBLISH_PARTNER, Republish, RepublishPages
 from syndication.services.partners.webhooks import EVENT_HEADER, PartnerWebhooks, WebhookRequest
 from syndication.store.articles import ArticleStore
 from syndication.store.partners import ArticleChanges, PartnerCopyStore, PartnerStore
+from syndication.store.republications import RepublicationStore
 
 __all__ = [
     "EVENT_HEADER",
     "FORMATS",
     "PARTNER_KINDS",
     "REPUBLISH_PARTNER",
+    "ArticleRepublications",
     "InvalidPartner",
+    "InvalidReport",
     "PartnerCopies",
     "PartnerDocument",
     "PartnerFeeds",
@@ -52,6 +63,7 @@ __all__ = [
     "PartnerSummary",
     "PartnerWebhooks",
     "Partners",
+    "RepublicationRegistry",
     "Republish",
     "RepublishPages",
     "WebhookRequest",
@@ -61,6 +73,7 @@ __all__ = [
     "copy_terms",
     "feed_url",
     "make_partners",
+    "normalise_page_url",
     "pixel_img",
     "terms_of",
 ]
@@ -77,6 +90,7 @@ class Partners:
     webhooks: PartnerWebhooks
     pixel: PartnerPixel
     republish: RepublishPages
+    registry: RepublicationRegistry
 
 
 def assemble_partners(
@@ -90,13 +104,20 @@ def assemble_partners(
     items: int = 50,
     withdrawn_days: int = 14,
     previous_secrets: Sequence[str] = (),
+    registry_store: RepublicationStore | None = None,
 ) -> Partners:
     """The services from their stores and terms (``make_partners`` reads them from settings;
     the bench and tests of other terms call this directly)."""
     changes = ArticleChanges(articles)
     keys = PartnerKeys(store, secret_key)
     copies = PartnerCopies(articles, publisher, copy_store)
-    pixel = PartnerPixel(store, public_url, secret_key, previous_secrets)
+    registry = RepublicationRegistry(
+        registry_store or RepublicationStore(store.r, store.prefix),
+        store,
+        articles,
+        own_host=urlsplit(public_url).hostname or "",
+    )
+    pixel = PartnerPixel(store, public_url, secret_key, previous_secrets, registry)
     feeds = PartnerFeeds(
         store,
         articles,
@@ -110,7 +131,7 @@ def assemble_partners(
     )
     webhooks = PartnerWebhooks(store, articles, changes, keys, publisher, public_url)
     republish = RepublishPages(articles, copies, pixel)
-    return Partners(store, keys, copies, feeds, webhooks, pixel, republish)
+    return Partners(store, keys, copies, feeds, webhooks, pixel, republish, registry)
 
 
 def make_partners(

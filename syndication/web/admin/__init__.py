@@ -2,7 +2,7 @@
 
 ``make_router(ctx)`` wires one ``AdminKit`` (``kit.py``) into every page module: sign-in
 (``auth.py``; its pages in ``login.py``), the overview, articles, feeds, partners,
-subscribers, editions and webhooks pages.
+republications, subscribers, editions and webhooks pages.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from syndication.web.admin import (
     login,
     overview,
     partners,
+    republications,
     subscribers,
     webhooks,
 )
@@ -41,7 +42,16 @@ def make_router(ctx: Context) -> APIRouter:
     kit = make_kit(ctx)
     router = kit.router(include_in_schema=False)
     login.add_routes(router, kit)
-    for module in (overview, articles, feeds, partners, subscribers, editions, webhooks):
+    for module in (
+        overview,
+        articles,
+        feeds,
+        partners,
+        republications,
+        subscribers,
+        editions,
+        webhooks,
+    ):
         router.include_router(module.make_router(kit))
 
     # Last: any other /admin address is an admin 404 page (after sign-in, so the paths

@@ -30,6 +30,8 @@ class EditionDetail:
         editorial = await run_in_threadpool(service.editorial, edition_id)
         order = list(editorial.order) or list(edition.article_ids)
         articles = await run_in_threadpool(ordered_articles, service, order)
+        ctx = face.kit.ctx
+        clicks = await run_in_threadpool(ctx.clicks.counts, edition_id)
         failed, uncertain, repeated = await run_in_threadpool(
             with_emails,
             service,
@@ -54,6 +56,7 @@ class EditionDetail:
             repeated=repeated,
             report_limit=REPORT_LIMIT,
             poll_ms=LIVE_POLL_MS,
+            clicks=clicks if clicks or ctx.settings.digest.click_counts else None,
         )
 
     async def counts(self, edition_id: str) -> Response:
