@@ -727,6 +727,12 @@ class Settings:
             )
         return url
 
+    @property
+    def https(self) -> bool:
+        """The public URL is https: secure cookies, HSTS, and what one-click unsubscribe
+        (RFC 8058) needs; the one place this is decided."""
+        return self.public_url.lower().startswith("https://")
+
     def need_secret_key(self) -> str:
         if not self.secret_key:
             raise ConfigError(

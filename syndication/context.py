@@ -9,7 +9,6 @@ their own; they pass the ``Events`` implementation in, so the use cases never im
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -186,7 +185,7 @@ class Context:
         """``/manage``: the preferences link by mail, sent by the web process after its
         answer (``services/subscriptions/manage_link.py``)."""
         from syndication.deliver.confirmation import manage_link_bytes, sender_address
-        from syndication.deliver.smtp import Sender, SmtpSender
+        from syndication.deliver.smtp import sender_factory
 
         settings = self.settings
         publisher = settings.publisher
@@ -195,12 +194,7 @@ class Context:
         def build(sub: Subscriber, url: str, now: datetime) -> bytes:
             return manage_link_bytes(sub, url, publisher, sender, now)
 
-        factory: Callable[[], Sender] | None = None
-        if settings.smtp_url:
-            url, timeout = settings.smtp_url, settings.mail.smtp_timeout
-
-            def factory() -> Sender:
-                return SmtpSender(url, timeout=timeout)
+        factory = sender_factory(settings.smtp_url, settings.mail.smtp_timeout)
 
         return ManageLinkService(
             self.subscriber_store,

@@ -374,3 +374,16 @@ class SmtpSender:
         except (smtplib.SMTPException, OSError):
             self._drop()
         return result
+
+
+def sender_factory(url: str | None, timeout: float) -> Callable[[], Sender] | None:
+    """What the services call for a fresh SMTP session to ``url`` (None: no SMTP server
+    configured, nothing is sent); the one place a sender is made from settings."""
+    if not url:
+        return None
+    target = url
+
+    def make() -> Sender:
+        return SmtpSender(target, timeout=timeout)
+
+    return make

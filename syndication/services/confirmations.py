@@ -455,7 +455,7 @@ def make_confirmation_service(
 ) -> ConfirmationService:
     """Wiring from Settings: the ledger, the confirmation template and an SMTP sender."""
     from syndication.deliver.confirmation import confirmation_bytes, sender_address
-    from syndication.deliver.smtp import SmtpSender
+    from syndication.deliver.smtp import sender_factory as smtp_sender_factory
     from syndication.render.dkim import dkim_sign
     from syndication.services.dkim_keys import load_dkim_keys
 
@@ -471,12 +471,7 @@ def make_confirmation_service(
         data = confirmation_bytes(subscriber, url, publisher, public_url, sender, hours, date=now)
         return dkim_sign(data, dkim, int(now.timestamp())) if dkim else data
 
-    sender_factory: Callable[[], Sender] | None = None
-    if settings.smtp_url:
-        url, timeout = settings.smtp_url, settings.mail.smtp_timeout
-
-        def sender_factory() -> Sender:
-            return SmtpSender(url, timeout=timeout)
+    sender_factory = smtp_sender_factory(settings.smtp_url, settings.mail.smtp_timeout)
 
     return ConfirmationService(
         ConfirmationStore(client, settings.key_prefix),

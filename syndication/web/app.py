@@ -47,9 +47,7 @@ def create_app(ctx: Context) -> FastAPI:
     )
     app.state.ctx = ctx
     # Outermost: headers on every answer, and a generic 500 for anything a route raises.
-    app.add_middleware(
-        SecurityHeaders, https=ctx.settings.public_url.lower().startswith("https://")
-    )
+    app.add_middleware(SecurityHeaders, https=ctx.settings.https)
     # Before docs takes app.openapi: the document adds the error schema and auth schemes.
     openapi.install(app)
     _include_routers(app, ctx)

@@ -3,11 +3,8 @@ service from their Context); the DKIM keys come from ``services/dkim_keys.py``."
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from syndication.clock import Clock, system_clock
 from syndication.config import Settings
-from syndication.deliver.smtp import Sender
 from syndication.events import Events
 from syndication.render.dkim import DkimKey
 from syndication.services.clicks import ClickCounts
@@ -44,17 +41,14 @@ def make_digest_service(
     clicks: ClickCounts | None = None,
 ) -> Digests:
     """Wire the services from Settings, for ``Context.digests`` (the composition root)."""
-    from syndication.deliver.smtp import SmtpSender
+    from syndication.deliver.smtp import sender_factory as smtp_sender_factory
 
     mail = mail or MailSettings.from_settings(settings)
     dkim_keys = load_dkim_keys(settings)
     prefix = settings.key_prefix
-    sender_factory: Callable[[], Sender] | None = None
-    if with_sender and settings.smtp_url:
-        url, timeout = settings.smtp_url, mail.smtp_timeout
-
-        def sender_factory() -> Sender:
-            return SmtpSender(url, timeout=timeout)
+    sender_factory = smtp_sender_factory(
+        settings.smtp_url if with_sender else None, mail.smtp_timeout
+    )
 
     return Digests(
         editions=EditionStore(client, prefix),

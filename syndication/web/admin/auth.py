@@ -136,7 +136,7 @@ class AdminAuth:
         self.limiter = limiter
         self.login_limit = login_limit
         self.login_window_s = login_window_s
-        self.secure = str(settings.public_url).lower().startswith("https://")
+        self.secure = settings.https
         self.hours = float(settings.admin_session_hours)
 
     # -- configuration -----------------------------------------------------------------

@@ -69,7 +69,7 @@ class SubscriberFace:
         return i18n.supported(self.publisher.language) or i18n.SOURCE
 
     def csrf(self) -> Csrf:
-        secure = str(self.settings.public_url).lower().startswith("https://")
+        secure = self.settings.https
         return Csrf(self.service.secret, secure)
 
     def now(self) -> datetime:
