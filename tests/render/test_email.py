@@ -41,6 +41,7 @@ from syndication.render.digest_email import (
     render_digest_from_scratch,
     wrap_lines,
 )
+from syndication.render.look import SUBJECT_CHARS, subject_line
 from syndication.templating import templates_dir
 from tests.support.mail import DIGEST_FIELDS
 
@@ -145,8 +146,18 @@ def test_instant_with_one_article_uses_its_title_as_subject(publisher: Publisher
     rendered = render_digest(seg, publisher, PUBLIC, NOW)
     assert rendered.subject == seg.articles[0].title
     multi = render_digest(segment(3, "daily"), publisher, PUBLIC, NOW)
-    assert multi.subject.startswith("InSight Crime daily digest, Tuesday, November 3, 2026: ")
-    assert multi.subject.endswith(" and 2 more")
+    assert multi.subject == f"{segment(3, 'daily').articles[0].title} | InSight Crime"
+
+
+def test_subjects_lead_with_the_headline_bounded_for_phones(publisher: Publisher) -> None:
+    """A long headline is cut at a word with an ellipsis; the name follows only if it fits."""
+    long = "Colombia's coca growers face a price collapse as armed groups tighten their grip"
+    assert subject_line(long, "InSight Crime") == (
+        "Colombia's coca growers face a price collapse as armed groups…"
+    )
+    assert len(subject_line(long * 3, "InSight Crime")) <= SUBJECT_CHARS
+    assert subject_line("Short news", "InSight Crime") == "Short news | InSight Crime"
+    assert subject_line("Word " * 30, "").endswith("Word…")
 
 
 # --- headers ----------------------------------------------------------------------------
@@ -339,7 +350,7 @@ def test_hostile_titles_and_names_cannot_inject_headers_or_html() -> None:
     assert len(names) == len(set(names))
     assert msg["From"].addresses[0].addr_spec == "newsletter@news.example.org"
     assert len(msg["From"].addresses) == 1
-    assert msg["Subject"].startswith("Evil")
+    assert msg["Subject"].startswith("Breaking")  # the lead headline comes first
     assert "Bcc: all@example.com" in msg["Subject"]  # folded into the text, one line
     html, text = parts(msg)
     assert "<script>" not in html and "&lt;script&gt;" in html
@@ -399,12 +410,14 @@ def test_css_is_inlined(publisher: Publisher) -> None:
     for tag in re.findall(r"<a [^>]*>", html):
         assert 'style="' in tag, tag
     assert re.search(r'<p class="attribution" style="[^"]*font-size: 12px', html)
-    # … and the only <style> left holds @media rules, which need a stylesheet
+    # … and the only <style> left holds what needs a stylesheet: the color-scheme
+    # declaration and @media rules (narrow screens, dark mode)
     for block in re.findall(r"<style[^>]*>(.*?)</style>", html, flags=re.S):
         if "[if " in html[: html.find(block)].rsplit("<!--", 1)[-1]:
             continue  # inside an Outlook conditional comment
-        assert block.strip().startswith("@media"), block[:80]
-        assert ".meta" not in block and ".attribution" not in block
+        rest = re.sub(r":root \{[^}]*\}", "", block).strip()
+        assert rest.startswith("@media"), block[:80]
+        assert "margin: 0 0 8px 0" not in block  # the .meta rule went inline
 
 
 def test_footer_and_attribution(publisher: Publisher) -> None:
