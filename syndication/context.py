@@ -25,6 +25,7 @@ from syndication.services.confirmations import (
     InlineConfirmationEvents,
     make_confirmation_service,
 )
+from syndication.services.daily_stats import DailyStats
 from syndication.services.digests import Digests, make_digest_service
 from syndication.services.feeds import FeedService
 from syndication.services.ingest import IngestService
@@ -39,6 +40,7 @@ from syndication.services.subscriptions import (
 from syndication.services.subscriptions.manage_link import ManageLinkService
 from syndication.store.articles import ArticleStore
 from syndication.store.connection import connect
+from syndication.store.daily import DailySnapshots
 from syndication.store.editions import EditionStore
 from syndication.store.feeds import FeedCache, RebuildQueued
 from syndication.store.metrics import Metrics
@@ -82,6 +84,15 @@ class Context:
     @cached_property
     def metrics(self) -> Metrics:
         return Metrics(self.client, self.settings.key_prefix)
+
+    @cached_property
+    def daily_stats(self) -> DailyStats:
+        """The admin charts' daily snapshots (services/daily_stats.py)."""
+        return DailyStats(
+            DailySnapshots(self.client, self.settings.key_prefix),
+            self.metrics,
+            self.subscriber_store,
+        )
 
     def _count_outcome(self, outcome: str) -> None:
         # Written at once (one small pipeline): a CLI import may exit right after.
