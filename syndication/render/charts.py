@@ -96,6 +96,8 @@ def _top(chart: Chart) -> float:
         peak = max((v or 0 for s in chart.series for v in s.values), default=0.0)
     if chart.threshold is not None:
         peak = max(peak, chart.threshold * 1.25)
+    if chart.unit != "%":
+        peak = max(peak, 4)  # whole numbers: four grid steps of at least one
     return _nice_max(peak)
 
 
@@ -113,7 +115,7 @@ def _axes(chart: Chart, top: float) -> list[str]:
     n = len(chart.labels)
     every = max(1, math.ceil(n / MAX_X_LABELS))
     for i, label in enumerate(chart.labels):
-        if i % every == 0 or i == n - 1:
+        if (n - 1 - i) % every == 0:  # counted from the newest, so it always has a label
             out.append(
                 f'<text x="{_x_centre(i, n):.1f}" y="{HEIGHT - 8}" text-anchor="middle">'
                 f"{escape(label)}</text>"

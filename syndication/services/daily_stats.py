@@ -1,11 +1,12 @@
 """The admin's history: a daily snapshot of the counters, and per-day series from it.
 
-Nothing else keeps a time series: metric counters only grow and subscriber counts are
-levels. ``snapshot`` copies them into the day's hash (``store/daily.py``, 400 days' TTL); it
-runs on the fly when the admin overview is opened, at most every ``EVERY`` (the suppression
-count is a scan), and a beat task may call it too. ``series`` turns snapshots into days:
-levels as they were at the day's last snapshot, counters as the growth since the previous
-snapshot (a day with none, or a counter that went back — Redis emptied — is unknown).
+Metric counters only grow and subscriber counts are levels: neither keeps a history
+(partner pulls need none: the partner store counts them per day). ``snapshot`` copies them
+into the day's hash (``store/daily.py``, 400 days' TTL); it runs on the fly when the admin
+overview is opened, at most every ``EVERY`` (the suppression count is a scan), and a beat
+task may call it too. ``series`` turns snapshots into days: levels as they were at the
+day's last snapshot, counters as the growth since the previous snapshot (a day with none,
+or a counter that went back — Redis emptied — is unknown).
 
 Seam for deliverability: bounces and complaints are counted from the suppression list's
 reasons (``SubscriberStore.suppression_kinds``), the only record of them today. When the
@@ -28,7 +29,6 @@ EVERY = timedelta(minutes=10)
 COUNTERS = (
     "feed_requests",
     "feed_not_modified",
-    "partner_pulls",
     "emails_sent",
     "emails_failed",
     "emails_uncertain",
@@ -64,13 +64,11 @@ class DailyStats:
     def current(self) -> dict[str, int]:
         """The counters and levels now."""
         read = self.metrics.read()
-        partner = read.get("partner_requests_total", {})
         emails = read.get("emails_total", {})
         counts = self.subscribers.counts()["by_status"]
         return {
             "feed_requests": int(sum(read.get("feed_requests_by_feed_total", {}).values())),
             "feed_not_modified": int(sum(read.get("feed_not_modified_by_feed_total", {}).values())),
-            "partner_pulls": int(partner.get("200", 0) + partner.get("304", 0)),
             "emails_sent": int(emails.get("sent", 0)),
             "emails_failed": int(emails.get("failed", 0)),
             "emails_uncertain": int(emails.get("uncertain", 0)),
