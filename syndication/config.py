@@ -144,7 +144,7 @@ class Brand(_Toml):
     logo_width: int = Field(default=200, ge=16, le=552)
     logo_height: int = Field(default=0, ge=0, le=300)  # 0: unknown, keep its aspect
     primary: str = "#a3001b"  # links, buttons, the featured label
-    accent: str = "#1f5f8b"  # a second series in charts, rules under the masthead
+    accent: str = "#1f5f8b"  # highlights: the featured story's label
     text: str = "#1a1a1a"
     background: str = "#ffffff"  # behind the text: every text colour is set with it
     font: str = "Georgia, Times New Roman, serif"
