@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from syndication.config import ConfigError, load_settings
+from syndication.config import Brand, ConfigError, load_settings
 from tests.support import EXAMPLE_CONFIG
 
 
@@ -131,3 +131,24 @@ def test_dkim_keys_go_with_their_selector_and_the_domain(tmp_path: Path):
         with pytest.raises(ConfigError) as err:
             load_settings({**base(), **extra})
         assert named in str(err.value) and "\n" not in str(err.value)
+
+
+def test_brand_values_are_safe_in_css_and_html() -> None:
+    """Colours, fonts and the logo go into CSS and attributes unescaped-by-context: only
+    hex colours, unquoted font names and http(s) logos are accepted."""
+    assert Brand().primary == "#a3001b"
+    assert Brand(primary="#ABC").primary == "#abc"
+    for bad in (
+        {"primary": "red; } body { display: none"},
+        {"text": "#12345"},
+        {"font": "Georgia; } a { color: red"},
+        {"font": "'Times New Roman', serif"},
+        {"heading_font": "</style><script>"},
+        {"logo_url": "javascript:alert(1)"},
+        {"logo_url": "data:image/png;base64,AAAA"},
+    ):
+        with pytest.raises(ValueError):
+            Brand(**bad)
+    brand = Brand(primary="#ffdd00")
+    assert brand.on_primary == "#1a1a1a"  # dark text on a light button
+    assert Brand().on_primary == "#ffffff"

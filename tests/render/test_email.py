@@ -20,7 +20,7 @@ import pytest
 
 from bench.common import article_data as bench_article
 from syndication.config import Publisher, load_publisher
-from syndication.models import Article
+from syndication.models import Article, Image
 from syndication.render.digest_email import (
     EMAIL_POLICY,
     GMAIL_CLIP_BYTES,
@@ -504,3 +504,46 @@ def test_dkim_signature_verifies_and_covers_list_unsubscribe(
 def test_policy_does_not_fold_under_998() -> None:
     assert EMAIL_POLICY.max_line_length == MAX_LINE
     assert EMAIL_POLICY.linesep == "\r\n"
+
+
+# --- the look (#17) ---------------------------------------------------------------------
+
+
+def _pictured(licence: str | None, url: str = "https://img.example.org/a.jpg") -> Article:
+    image = {"url": url, "caption": "A boat on a river", "credit": "Photo: A. Person"}
+    (story,) = articles(1)
+    return story.model_copy(update={"image": Image.model_validate({**image, "licence": licence})})
+
+
+def test_lead_images_only_when_their_licence_allows(publisher: Publisher) -> None:
+    shown, arr, none = (_pictured(lic) for lic in ("CC-BY-4.0", "all-rights-reserved", None))
+    arr = arr.model_copy(update={"id": "arr", "title": "Reserved"})
+    none = none.model_copy(update={"id": "nolicence", "title": "Unlicensed"})
+    seg = segment(items=(shown, arr, none), featured=shown.id)
+    html, text = parts(parse(personalise(template_for(seg, publisher), recipient(1))))
+    (img,) = re.findall(r'<img class="pic"[^>]*>', html)
+    assert 'alt="A boat on a river"' in img and 'width="552"' in img and 'height="368"' in img
+    assert "Photo: A. Person" in html and "Creative Commons Attribution 4.0" in html
+    assert "Image: A boat on a river" in text and "Photo: A. Person" in text
+    assert text.count("Photo: A. Person") == 1  # the other two pictures are not named
+
+
+def test_image_urls_are_checked_again_at_render(publisher: Publisher) -> None:
+    """Stored articles skip the model's checks: a bad scheme or a quote never reaches HTML."""
+    for url in ("javascript:alert(1)", 'https://x.example.org/a".jpg onerror="x', "//x/a.jpg"):
+        story = _pictured("CC-BY-4.0").model_copy()
+        assert story.image is not None
+        story = story.model_copy(update={"image": story.image.model_copy(update={"url": url})})
+        rendered = render_digest(segment(items=(story,)), publisher, PUBLIC, NOW)
+        assert "javascript:" not in rendered.html and 'onerror="' not in rendered.html
+        assert ".jpg onerror" not in rendered.html
+
+
+def test_dark_mode_and_preheader(publisher: Publisher) -> None:
+    rendered = render_digest(segment(3), publisher, PUBLIC, NOW)
+    assert '<meta name="color-scheme" content="light dark">' in rendered.html
+    assert '<meta name="supported-color-schemes" content="light dark">' in rendered.html
+    assert "prefers-color-scheme: dark" in rendered.html
+    lead = segment(3).articles[0]
+    hidden = rendered.html[rendered.html.index("display:none") :]
+    assert lead.summary.split()[0] in hidden[:400] and "\u200c" in hidden[:2000]
