@@ -78,13 +78,28 @@ DKIM_DUAL = RowSpec(
 SIGNED_AT = datetime(2026, 11, 3, 12, tzinfo=UTC)
 
 
+def _with_image(data: dict[str, object], n: int) -> dict[str, object]:
+    """Every story with a lead image the digest may show (the size row counts them)."""
+    image = {
+        "url": f"https://insightcrime.org/wp-content/uploads/2026/11/story-{n:05d}-lead.jpg",
+        "caption": "Police and soldiers inspect a boat at a river checkpoint near the border",
+        "credit": "Photo: Agencia de Noticias Regional",
+        "licence": "CC-BY-4.0",
+    }
+    return {**data, "image": image}
+
+
 def segment(count: int) -> DigestSegment:
     start = datetime(2026, 11, 2, 6, tzinfo=UTC)
     items = tuple(
-        Article.model_validate(article_data("email", n, start + timedelta(minutes=n)))
+        Article.model_validate(
+            _with_image(article_data("email", n, start + timedelta(minutes=n)), n)
+        )
         for n in range(count)
     )
-    return DigestSegment(f"daily-bench-{count}", "daily", "en", ("coca",), items)
+    return DigestSegment(
+        f"daily-bench-{count}", "daily", "en", ("coca",), items, featured=items[0].id
+    )
 
 
 def _dkim_keys() -> tuple[DkimKey, DkimKey]:

@@ -132,6 +132,103 @@ def _pick(text: dict[str, str], locale: str, fallback: str) -> str:
     return text.get(locale) or text.get(locale.split("-")[0]) or fallback
 
 
+_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
+# CSS font families unquoted (CSS Fonts §4.2 allows a name as a run of identifiers): no
+# quotes, semicolons or braces, so a value is safe as it is in an attribute and in CSS.
+_FONTS = re.compile(r"[A-Za-z][A-Za-z0-9 -]{0,60}(?:, ?[A-Za-z][A-Za-z0-9 -]{0,60}){0,7}")
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    digits = colour.lstrip("#")
+    if len(digits) == 3:
+        digits = "".join(c * 2 for c in digits)
+    return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)
+
+
+def mix(colour: str, other: str, share: float) -> str:
+    """``colour`` moved ``share`` (0–1) of the way towards ``other``, as ``#rrggbb``."""
+    a, b = _rgb(colour), _rgb(other)
+    return "#" + "".join(f"{round(x + (y - x) * share):02x}" for x, y in zip(a, b, strict=True))
+
+
+def luminance(colour: str) -> float:
+    """WCAG 2 relative luminance (0 black … 1 white)."""
+
+    def channel(v: int) -> float:
+        c = v / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(v) for v in _rgb(colour))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _http_url_or_empty(value: str) -> str:
+    parts = urlsplit(value)
+    if value and (parts.scheme not in ("http", "https") or not parts.netloc):
+        raise ValueError("must be an absolute http(s) URL")
+    return value
+
+
+class Brand(_Toml):
+    """The publisher's look, in one place: the digest, the confirmation and manage emails,
+    the archive and the subscriber pages all read it. Values are checked here (hex colours,
+    unquoted font names, an http(s) logo), so templates may put them in CSS unescaped."""
+
+    logo_url: str = ""
+    logo_width: int = Field(default=200, ge=16, le=552)
+    logo_height: int = Field(default=0, ge=0, le=300)  # 0: unknown, keep its aspect
+    primary: str = "#a3001b"  # links, buttons, the featured label
+    accent: str = "#1f5f8b"  # highlights: the featured story's label
+    text: str = "#1a1a1a"
+    background: str = "#ffffff"  # behind the text: every text colour is set with it
+    font: str = "Georgia, Times New Roman, serif"
+    heading_font: str = "Georgia, Times New Roman, serif"
+
+    @field_validator("primary", "accent", "text", "background")
+    @classmethod
+    def _colour(cls, value: str) -> str:
+        if not _COLOUR.fullmatch(value):
+            raise ValueError("must be a hex colour such as #a3001b")
+        return value.lower()
+
+    @field_validator("font", "heading_font")
+    @classmethod
+    def _font(cls, value: str) -> str:
+        if not _FONTS.fullmatch(value.strip()):
+            raise ValueError("must be font names separated by commas, without quotes")
+        return value.strip()
+
+    @field_validator("logo_url")
+    @classmethod
+    def _logo(cls, value: str) -> str:
+        return _http_url_or_empty(value.strip())
+
+    # Derived colours: templates never mix their own, so a brand change is one edit.
+    @property
+    def muted(self) -> str:
+        """Secondary text (dates, credits): the text colour a third of the way to the page."""
+        return mix(self.text, self.background, 0.35)
+
+    @property
+    def rule(self) -> str:
+        return mix(self.text, self.background, 0.85)
+
+    @property
+    def frame(self) -> str:
+        """Around the content column (the email's outer background)."""
+        return mix(self.text, self.background, 0.94)
+
+    @property
+    def on_primary(self) -> str:
+        """Text on a primary-coloured button: white or near-black, whichever reads better."""
+        return "#ffffff" if luminance(self.primary) < 0.4 else "#1a1a1a"
+
+    @property
+    def dark_link(self) -> str:
+        """Links on the dark-mode background (#161616): the primary, lightened."""
+        return mix(self.primary, "#ffffff", 0.45)
+
+
 class Publisher(_Toml):
     """The publisher's identity and terms, from ``syndication.toml``.
 
@@ -152,7 +249,8 @@ class Publisher(_Toml):
     #: without one shows the name its articles gave it.
     topics: dict[str, LocalText] = Field(default_factory=dict)
     sections: dict[str, LocalText] = Field(default_factory=dict)
-    logo_url: str = ""
+    logo_url: str = ""  # kept for old configs: ``brand.logo_url`` wins
+    brand: Brand = Field(default_factory=Brand)
     attribution: AttributionTerms = Field(default_factory=AttributionTerms)
     sources: list[PollSource] = Field(default_factory=list)
     websub_hubs: list[str] = Field(default_factory=list)
@@ -170,6 +268,16 @@ class Publisher(_Toml):
     @classmethod
     def _licence(cls, value: str) -> str:
         return normalise_licence(value)
+
+    @field_validator("logo_url")
+    @classmethod
+    def _logo_url(cls, value: str) -> str:
+        return _http_url_or_empty(value.strip())
+
+    @property
+    def logo(self) -> str:
+        """The logo's URL (http or https only, checked above), or ''."""
+        return self.brand.logo_url or self.logo_url
 
     @field_validator("site_url")
     @classmethod

@@ -24,6 +24,7 @@ from syndication.services.confirmations import (
     InlineConfirmationEvents,
     make_confirmation_service,
 )
+from syndication.services.daily_stats import DailyStats
 from syndication.services.deliverability import Deliverability
 from syndication.services.digests import Digests, make_digest_service
 from syndication.services.event_hooks import EventHooks, make_event_hooks
@@ -41,6 +42,7 @@ from syndication.services.subscriptions.manage_link import ManageLinkService
 from syndication.store.articles import ArticleStore
 from syndication.store.clicks import ClickStore
 from syndication.store.connection import Client, connect
+from syndication.store.daily import DailySnapshots
 from syndication.store.deliverability import DeliverabilityCounts
 from syndication.store.editions import EditionStore
 from syndication.store.feeds import FeedCache, RebuildQueued
@@ -92,6 +94,15 @@ class Context:
     @cached_property
     def metrics(self) -> Metrics:
         return Metrics(self.client, self.settings.key_prefix)
+
+    @cached_property
+    def daily_stats(self) -> DailyStats:
+        """The admin charts' daily snapshots (services/daily_stats.py)."""
+        return DailyStats(
+            DailySnapshots(self.client, self.settings.key_prefix),
+            self.metrics,
+            self.subscriber_store,
+        )
 
     def _count_outcome(self, outcome: str) -> None:
         # Written at once (one small pipeline): a CLI import may exit right after.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from syndication.config import ConfigError, load_settings
+from syndication.config import Brand, ConfigError, load_settings
 from tests.support import EXAMPLE_CONFIG
 
 
@@ -170,3 +170,24 @@ def test_reader_facing_text_per_language_or_one_string(tmp_path: Path):
 def test_bad_localised_text_is_named(tmp_path: Path, text: str, named: str):
     with pytest.raises(ConfigError, match=re.escape(named)):
         _publisher(tmp_path, text)
+
+
+def test_brand_values_are_safe_in_css_and_html() -> None:
+    """Colours, fonts and the logo go into CSS and attributes unescaped-by-context: only
+    hex colours, unquoted font names and http(s) logos are accepted."""
+    assert Brand().primary == "#a3001b"
+    assert Brand(primary="#ABC").primary == "#abc"
+    for bad in (
+        {"primary": "red; } body { display: none"},
+        {"text": "#12345"},
+        {"font": "Georgia; } a { color: red"},
+        {"font": "'Times New Roman', serif"},
+        {"heading_font": "</style><script>"},
+        {"logo_url": "javascript:alert(1)"},
+        {"logo_url": "data:image/png;base64,AAAA"},
+    ):
+        with pytest.raises(ValueError):
+            Brand(**bad)
+    brand = Brand(primary="#ffdd00")
+    assert brand.on_primary == "#1a1a1a"  # dark text on a light button
+    assert Brand().on_primary == "#ffffff"

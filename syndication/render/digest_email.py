@@ -60,6 +60,13 @@ from syndication.models import Article
 from syndication.render import headers
 from syndication.render.dkim import DkimKey, RelaxedTemplate, dkim_sign
 from syndication.render.licence_terms import licence_terms
+from syndication.render.look import (
+    PREHEADER_FILLER,
+    email_image,
+    preheader,
+    safe_http_url,
+    subject_line,
+)
 from syndication.templating import templates_dir
 
 #: Gmail clips a message whose HTML part is larger than this ("[Message clipped]").
@@ -463,6 +470,7 @@ def _item(
         "publisher": _text(name, 200),
         "terms": terms,
         "republish_url": republish,
+        "image": email_image(article.image, language, featured),
     }
 
 
@@ -476,11 +484,22 @@ def _choose_marker(
     for article in segment.articles:
         parts += [article.title, article.summary, article.url, article.section or ""]
         parts += article.authors
+        if article.image is not None:  # caption, credit and URL go into the message too
+            parts += [article.image.url, article.image.caption, article.image.credit]
     haystack = "\n".join(parts).lower()
     marker = "SYNDPH"
     while marker.lower() in haystack:
         marker += "Q"
     return marker
+
+
+def _subject(segment: DigestSegment, items: list[dict[str, Any]], name: str) -> str:
+    """The lead headline first (render/look.py); an instant email of one story is its
+    headline alone, as it always was."""
+    if not items:
+        return ""
+    alone = segment.frequency == "instant" and len(items) == 1
+    return subject_line(items[0]["title"], "" if alone else name)
 
 
 def _context(
@@ -506,15 +525,24 @@ def _context(
         now, tz, locale, weekday=segment.frequency == "daily"
     )
     label = FREQUENCY_LABELS.get(segment.frequency, N_("Digest"))
+    items = [
+        _item(a, tz, locale, archive_url, a.id == segment.featured, publisher, base, link(a.id))
+        | {"section": _text(publisher.section_label(a.section or "", locale), 200)}
+        for a in _ordered(segment)
+    ]
     return {
         "locale": locale,
+        "brand": publisher.brand,
+        "subject": _subject(segment, items, publisher.name),
+        "preheader": preheader(items),
+        "preheader_filler": PREHEADER_FILLER,
         "publisher": {
             "name": _text(publisher.name, 200),
             "site_url": publisher.site_url,
             "postal_address": _one_line(publisher.postal_address),
             "address_line": _one_line(publisher.address_line),
             "description": _one_line(publisher.describe(locale)),
-            "logo_url": publisher.logo_url,
+            "logo_url": safe_http_url(publisher.logo) or "",
             "contact_email": publisher.contact_email,
         },
         "edition": {
@@ -526,11 +554,7 @@ def _context(
             "period": period,
         },
         "intro": intro_paragraphs(segment.intro),
-        "items": [
-            _item(a, tz, locale, archive_url, a.id == segment.featured, publisher, base, link(a.id))
-            | {"section": _text(publisher.section_label(a.section or "", locale), 200)}
-            for a in _ordered(segment)
-        ],
+        "items": items,
         "links": {
             "unsubscribe": unsubscribe,
             "preferences": preferences,

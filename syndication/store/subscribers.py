@@ -461,6 +461,18 @@ class SubscriberStore:
 
         self._transact(body)
 
+    def suppression_kinds(self) -> dict[str, int]:
+        """Suppressed addresses by kind (``bounce``, ``complaint``, ``unsubscribe``,
+        ``other``), from the reasons as written: one HSCAN over the list (O(n), so callers
+        throttle it; the admin's daily snapshot does)."""
+        counts = {"bounce": 0, "complaint": 0, "unsubscribe": 0, "other": 0}
+        for _, raw in self.r.hscan_iter(self.keys.suppressed, count=1000):
+            head = _decode_suppression(raw).reason.strip().lower().split(" (after:")[0]
+            head = head.replace("spamreport", "complaint")
+            kind = next((k for k in counts if k in head), "other")
+            counts[kind] += 1
+        return counts
+
     def is_blocked(self, email: str) -> bool:
         """Suppressed for a reason only an operator lifts (a bounce, a complaint)."""
         return self._blocked(self.r, email_key(email))

@@ -11,7 +11,11 @@ order, approved and sent over SMTP to its confirmed readers; and today's daily e
 as a draft with an intro begun. Then it photographs:
 
 - ``digest.png``: the "View in browser" page (``/archive/{edition}``) that the link in the
-  sent weekly digest's HTML part leads to, at a phone-ish width — the digest as readers see it;
+  sent weekly digest's HTML part leads to, at a phone-ish width — the digest as readers see it
+  (remote pictures are answered with a generated one: the machine has no network);
+- ``digest-es.png``: the same edition's Spanish segment;
+- ``admin-overview.png``: the overview's charts, over three weeks of daily snapshots
+  written for the picture (``look.seed_history``) and today's real one;
 - ``admin.png``: the sent weekly edition's detail page (counts, intro, featured story), after
   signing in through the form;
 - ``admin-edit.png``: the daily draft's edit page (intro, featured story, order);
@@ -44,6 +48,7 @@ from syndication.web.app import create_app
 from tests.support.digests import send_all
 
 from .live import LiveServer, launch, missing_browser
+from .look import seed_history, serve_remote_pictures
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "examples" / "articles"
@@ -68,6 +73,7 @@ Today: how laundered logs reach the market through the Amazon's river ports, and
 extortion calls from prison cells remain so hard to stop."""
 DIGEST_VIEW = {"width": 600, "height": 900}  # phone-ish: legible at README width
 ADMIN_VIEW = {"width": 1000, "height": 800}
+OVERVIEW_VIEW = {"width": 1280, "height": 900}
 
 
 def admin_sign_in(page: Any, password: str, target: str = "/admin/editions") -> bool:
@@ -218,14 +224,32 @@ def take(outdir: Path) -> list[Path]:
                     page = browser.new_context(
                         base_url=live.url, viewport=DIGEST_VIEW, device_scale_factor=1
                     ).new_page()
-                    page.goto(view_in_browser_url(catcher, live.url))
-                    page.wait_for_load_state("networkidle")
-                    page.screenshot(path=str(outdir / "digest.png"), full_page=True)
-                    taken.append(outdir / "digest.png")
+                    serve_remote_pictures(page, live.url)
+                    english = view_in_browser_url(catcher, live.url)
+                    for name, url in (
+                        ("digest.png", english),
+                        ("digest-es.png", english.replace("segment=en", "segment=es")),
+                    ):
+                        page.goto(url)
+                        page.wait_for_load_state("networkidle")
+                        page.screenshot(path=str(outdir / name), full_page=True)
+                        taken.append(outdir / name)
                     admin = browser.new_context(
                         base_url=live.url, viewport=ADMIN_VIEW, device_scale_factor=1
                     ).new_page()
+                    seed_history(ctx, ctx.clock())
                     if admin_sign_in(admin, PASSWORD, f"/admin/editions/{weekly}"):
+                        admin.set_viewport_size(OVERVIEW_VIEW)
+                        admin.goto("/admin")
+                        taken.append(
+                            shoot_until(
+                                admin,
+                                outdir / "admin-overview.png",
+                                "h2:has-text('Latest edition')",
+                            )
+                        )
+                        admin.set_viewport_size(ADMIN_VIEW)
+                        admin.goto(f"/admin/editions/{weekly}")
                         # Down to the end of "Contents": the empty failure lists add nothing.
                         taken.append(
                             shoot_until(admin, outdir / "admin.png", "h2:has-text('Failed')")

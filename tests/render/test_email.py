@@ -20,7 +20,7 @@ import pytest
 
 from bench.common import article_data as bench_article
 from syndication.config import Publisher, load_publisher
-from syndication.models import Article
+from syndication.models import Article, Image
 from syndication.render.digest_email import (
     EMAIL_POLICY,
     GMAIL_CLIP_BYTES,
@@ -41,6 +41,7 @@ from syndication.render.digest_email import (
     render_digest_from_scratch,
     wrap_lines,
 )
+from syndication.render.look import SUBJECT_CHARS, subject_line
 from syndication.templating import templates_dir
 from tests.support.mail import DIGEST_FIELDS
 
@@ -145,8 +146,18 @@ def test_instant_with_one_article_uses_its_title_as_subject(publisher: Publisher
     rendered = render_digest(seg, publisher, PUBLIC, NOW)
     assert rendered.subject == seg.articles[0].title
     multi = render_digest(segment(3, "daily"), publisher, PUBLIC, NOW)
-    assert multi.subject.startswith("InSight Crime daily digest, Tuesday, November 3, 2026: ")
-    assert multi.subject.endswith(" and 2 more")
+    assert multi.subject == f"{segment(3, 'daily').articles[0].title} | InSight Crime"
+
+
+def test_subjects_lead_with_the_headline_bounded_for_phones(publisher: Publisher) -> None:
+    """A long headline is cut at a word with an ellipsis; the name follows only if it fits."""
+    long = "Colombia's coca growers face a price collapse as armed groups tighten their grip"
+    assert subject_line(long, "InSight Crime") == (
+        "Colombia's coca growers face a price collapse as armed groups…"
+    )
+    assert len(subject_line(long * 3, "InSight Crime")) <= SUBJECT_CHARS
+    assert subject_line("Short news", "InSight Crime") == "Short news | InSight Crime"
+    assert subject_line("Word " * 30, "").endswith("Word…")
 
 
 # --- headers ----------------------------------------------------------------------------
@@ -339,7 +350,7 @@ def test_hostile_titles_and_names_cannot_inject_headers_or_html() -> None:
     assert len(names) == len(set(names))
     assert msg["From"].addresses[0].addr_spec == "newsletter@news.example.org"
     assert len(msg["From"].addresses) == 1
-    assert msg["Subject"].startswith("Evil")
+    assert msg["Subject"].startswith("Breaking")  # the lead headline comes first
     assert "Bcc: all@example.com" in msg["Subject"]  # folded into the text, one line
     html, text = parts(msg)
     assert "<script>" not in html and "&lt;script&gt;" in html
@@ -399,12 +410,14 @@ def test_css_is_inlined(publisher: Publisher) -> None:
     for tag in re.findall(r"<a [^>]*>", html):
         assert 'style="' in tag, tag
     assert re.search(r'<p class="attribution" style="[^"]*font-size: 12px', html)
-    # … and the only <style> left holds @media rules, which need a stylesheet
+    # … and the only <style> left holds what needs a stylesheet: the color-scheme
+    # declaration and @media rules (narrow screens, dark mode)
     for block in re.findall(r"<style[^>]*>(.*?)</style>", html, flags=re.S):
         if "[if " in html[: html.find(block)].rsplit("<!--", 1)[-1]:
             continue  # inside an Outlook conditional comment
-        assert block.strip().startswith("@media"), block[:80]
-        assert ".meta" not in block and ".attribution" not in block
+        rest = re.sub(r":root \{[^}]*\}", "", block).strip()
+        assert rest.startswith("@media"), block[:80]
+        assert "margin: 0 0 8px 0" not in block  # the .meta rule went inline
 
 
 def test_footer_and_attribution(publisher: Publisher) -> None:
@@ -491,3 +504,46 @@ def test_dkim_signature_verifies_and_covers_list_unsubscribe(
 def test_policy_does_not_fold_under_998() -> None:
     assert EMAIL_POLICY.max_line_length == MAX_LINE
     assert EMAIL_POLICY.linesep == "\r\n"
+
+
+# --- the look (#17) ---------------------------------------------------------------------
+
+
+def _pictured(licence: str | None, url: str = "https://img.example.org/a.jpg") -> Article:
+    image = {"url": url, "caption": "A boat on a river", "credit": "Photo: A. Person"}
+    (story,) = articles(1)
+    return story.model_copy(update={"image": Image.model_validate({**image, "licence": licence})})
+
+
+def test_lead_images_only_when_their_licence_allows(publisher: Publisher) -> None:
+    shown, arr, none = (_pictured(lic) for lic in ("CC-BY-4.0", "all-rights-reserved", None))
+    arr = arr.model_copy(update={"id": "arr", "title": "Reserved"})
+    none = none.model_copy(update={"id": "nolicence", "title": "Unlicensed"})
+    seg = segment(items=(shown, arr, none), featured=shown.id)
+    html, text = parts(parse(personalise(template_for(seg, publisher), recipient(1))))
+    (img,) = re.findall(r'<img class="pic"[^>]*>', html)
+    assert 'alt="A boat on a river"' in img and 'width="552"' in img and 'height="368"' in img
+    assert "Photo: A. Person" in html and "Creative Commons Attribution 4.0" in html
+    assert "Image: A boat on a river" in text and "Photo: A. Person" in text
+    assert text.count("Photo: A. Person") == 1  # the other two pictures are not named
+
+
+def test_image_urls_are_checked_again_at_render(publisher: Publisher) -> None:
+    """Stored articles skip the model's checks: a bad scheme or a quote never reaches HTML."""
+    for url in ("javascript:alert(1)", 'https://x.example.org/a".jpg onerror="x', "//x/a.jpg"):
+        story = _pictured("CC-BY-4.0").model_copy()
+        assert story.image is not None
+        story = story.model_copy(update={"image": story.image.model_copy(update={"url": url})})
+        rendered = render_digest(segment(items=(story,)), publisher, PUBLIC, NOW)
+        assert "javascript:" not in rendered.html and 'onerror="' not in rendered.html
+        assert ".jpg onerror" not in rendered.html
+
+
+def test_dark_mode_and_preheader(publisher: Publisher) -> None:
+    rendered = render_digest(segment(3), publisher, PUBLIC, NOW)
+    assert '<meta name="color-scheme" content="light dark">' in rendered.html
+    assert '<meta name="supported-color-schemes" content="light dark">' in rendered.html
+    assert "prefers-color-scheme: dark" in rendered.html
+    lead = segment(3).articles[0]
+    hidden = rendered.html[rendered.html.index("display:none") :]
+    assert lead.summary.split()[0] in hidden[:400] and "\u200c" in hidden[:2000]

@@ -273,7 +273,10 @@ def _story(html: str, article: Article) -> str:
     """The digest's block for one story: from its title to the next story's."""
     root = lxml.html.fromstring(html)
     for block in root.iter("div"):
-        text = block.text_content()
+        if "display:none" in (block.get("style") or "").replace(" ", ""):
+            continue  # the preheader: the lead's summary, hidden
+        # Long lines are wrapped at spaces (RFC 5322): a title may span two of them.
+        text = " ".join(block.text_content().split())
         if article.title in text and text.count("Story under") == 1 and "Story under" in text:
             return lxml.html.tostring(block, encoding="unicode")
     raise AssertionError(f"no block for {article.title}")
