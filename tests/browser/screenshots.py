@@ -19,7 +19,11 @@ as a draft with an intro begun. Then it photographs:
 - ``admin.png``: the sent weekly edition's detail page (counts, intro, featured story), after
   signing in through the form;
 - ``admin-edit.png``: the daily draft's edit page (intro, featured story, order);
-- ``admin-preview.png``: the daily draft's preview page (subject, size bar, the message).
+- ``admin-preview.png``: the daily draft's preview page (subject, size bar, the message);
+- ``admin-republications.png``: the republication registry of one article (pages a partner
+  reported and the pixel saw, views per day);
+- ``admin-webhooks.png``: the event webhook endpoints (no attempts: nothing is delivered);
+- ``admin-articles.png``: the articles page with one article on hold.
 
 The admin pictures are skipped, with a message, while the app has no ``/admin``.
 """
@@ -265,6 +269,7 @@ def take(outdir: Path) -> list[Path]:
                                 "h2:has-text('Plain-text part')",
                             )
                         )
+                        taken += issue16_pages(ctx, admin, outdir)
                     else:
                         print("admin pictures skipped: the app has no /admin/editions yet")
                     browser.close()
@@ -275,6 +280,39 @@ def take(outdir: Path) -> list[Path]:
             catcher.stop()
             server.stop()
     return taken
+
+
+def issue16_pages(ctx: Context, admin: Any, outdir: Path) -> list[Path]:
+    """The registry, webhooks and articles pages, over a partner that republished the
+    featured brief, two endpoints and one article on hold."""
+    now = ctx.clock()
+    brief = ctx.article_store.latest_ids(1)[0]
+    partner, _ = ctx.partners.keys.add("Diario del Sur", now=now)
+    registry = ctx.partners.registry
+    for page in (
+        "https://diariodelsur.example/2026/12/peru-dragas",
+        "https://diariodelsur.example/amp/peru-dragas",
+    ):
+        registry.report(partner.id, brief, page, now)
+        for _ in range(3):
+            registry.pixel_view(partner.id, brief, page, now)
+    ctx.event_hooks.endpoints.add("https://crm.example.org/hooks/syndication", [], now)
+    ctx.event_hooks.endpoints.add(
+        "https://data.example.org/in", ["article.published", "edition.sent"], now
+    )
+    held = ctx.article_store.latest_ids(2)[-1]
+    ctx.articles.hold(held, "legal review of a quote")
+    shots = []
+    for name, url in (
+        ("admin-republications.png", f"/admin/republications/articles/{brief}"),
+        ("admin-webhooks.png", "/admin/webhooks"),
+        ("admin-articles.png", "/admin/articles"),
+    ):
+        admin.goto(url)
+        admin.wait_for_load_state("networkidle")
+        admin.screenshot(path=str(outdir / name), full_page=True)
+        shots.append(outdir / name)
+    return shots
 
 
 def main(argv: list[str]) -> int:
