@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 from starlette.routing import Match
 from starlette.types import Scope
@@ -202,3 +203,30 @@ def install(app: FastAPI) -> Callable[[], dict[str, Any]]:
 
     app.openapi = openapi  # type: ignore[method-assign]
     return openapi
+
+
+def add_link_page(
+    router: Any,
+    path: str,
+    page: Any,
+    action: Any,
+    codes: tuple[int, ...],
+    form_fields: dict[str, Any],
+) -> None:
+    """A page a mailed link opens: GET shows it (no side effect: scanners follow links),
+    POST acts on the form it shows; both answer HTML, the POST also JSON errors."""
+    router.add_api_route(
+        path,
+        page,
+        methods=["GET"],
+        response_class=HTMLResponse,
+        responses=pages(400, 409, 410),
+    )
+    router.add_api_route(
+        path,
+        action,
+        methods=["POST"],
+        response_class=HTMLResponse,
+        responses=pages(*codes, json=(400, 413)),
+        openapi_extra=form_fields,
+    )

@@ -90,18 +90,11 @@ class ConfirmPages:
 
 def add_routes(router: APIRouter, face: SubscriberFace) -> None:
     pages = ConfirmPages(face)
-    router.add_api_route(
+    openapi.add_link_page(
+        router,
         "/confirm/{token}",
         pages.confirm_page,
-        methods=["GET"],
-        response_class=HTMLResponse,
-        responses=openapi.pages(400, 409, 410),
-    )
-    router.add_api_route(
-        "/confirm/{token}",
         pages.confirm,
-        methods=["POST"],
-        response_class=HTMLResponse,
-        responses=openapi.pages(400, 409, 410, json=(400, 413)),
-        openapi_extra=openapi.form(FIELD),
+        (400, 409, 410),
+        openapi.form(FIELD),
     )

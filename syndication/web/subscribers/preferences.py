@@ -110,18 +110,11 @@ class PreferencesPages:
 
 def add_routes(router: APIRouter, face: SubscriberFace) -> None:
     pages = PreferencesPages(face)
-    router.add_api_route(
+    openapi.add_link_page(
+        router,
         "/preferences/{token}",
         pages.preferences,
-        methods=["GET"],
-        response_class=HTMLResponse,
-        responses=openapi.pages(400, 409, 410),
-    )
-    router.add_api_route(
-        "/preferences/{token}",
         pages.save_preferences,
-        methods=["POST"],
-        response_class=HTMLResponse,
-        responses=openapi.pages(400, 409, 410, 422, json=(400, 413)),
-        openapi_extra=openapi.form(FIELD, "frequency", "topics", "language", lists=["topics"]),
+        (400, 409, 410, 422),
+        openapi.form(FIELD, "frequency", "topics", "language", lists=["topics"]),
     )

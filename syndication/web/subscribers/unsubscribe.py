@@ -89,18 +89,11 @@ class UnsubscribePages:
 
 def add_routes(router: APIRouter, face: SubscriberFace) -> None:
     pages = UnsubscribePages(face)
-    router.add_api_route(
+    openapi.add_link_page(
+        router,
         "/unsubscribe/{token}",
         pages.unsubscribe_page,
-        methods=["GET"],
-        response_class=HTMLResponse,
-        responses=openapi.pages(400, 409, 410),
-    )
-    router.add_api_route(
-        "/unsubscribe/{token}",
         pages.unsubscribe,
-        methods=["POST"],
-        response_class=HTMLResponse,
-        responses=openapi.pages(400, 409, 410, json=(400, 413)),
-        openapi_extra=openapi.form(FIELD, ONE_CLICK_FIELD),
+        (400, 409, 410),
+        openapi.form(FIELD, ONE_CLICK_FIELD),
     )
