@@ -372,3 +372,26 @@ class Stack:
 
     def __exit__(self, exc_type: object, *exc: object) -> None:
         self.stop(keep=exc_type is not None)
+
+
+def add_subscribers(client: Any, prefix: str, n: int) -> None:
+    """``n`` confirmed daily readers (a mix of topics) through the store's own import."""
+    from syndication.store.subscribers import CONFIRMED, Subscriber, SubscriberStore
+
+    store = SubscriberStore(client, prefix)
+    now = datetime.now(UTC)
+    topics: tuple[tuple[str, ...], ...] = ((), ("coca",), ("peru",), ("colombia", "mexico"))
+    for i in range(n):
+        store.import_record(
+            Subscriber(
+                id="",
+                email=f"reader{i:06d}@bench.example.org",
+                status=CONFIRMED,
+                frequency="daily",
+                topics=topics[i % len(topics)],
+                language="en",
+                created_at=now,
+                confirmed_at=now,
+                token_version=1,
+            )
+        )

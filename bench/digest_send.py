@@ -25,7 +25,7 @@ from typing import Any
 
 import redis
 
-from bench.common import Bench, Row, RowSpec, Stack, Target, article_data, progress
+from bench.common import Bench, Row, RowSpec, Stack, Target, add_subscribers, article_data, progress
 from syndication.config import load_settings
 from syndication.embedded_redis import free_port
 
@@ -144,28 +144,6 @@ def _ceiling(source: str, port: int, size: int, count: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-def _add_subscribers(client: redis.Redis, prefix: str, n: int) -> None:
-    from syndication.store.subscribers import CONFIRMED, Subscriber, SubscriberStore
-
-    store = SubscriberStore(client, prefix)
-    now = datetime.now(UTC)
-    topics: tuple[tuple[str, ...], ...] = ((), ("coca",), ("peru",), ("colombia", "mexico"))
-    for i in range(n):
-        store.import_record(
-            Subscriber(
-                id="",
-                email=f"reader{i:06d}@bench.example.org",
-                status=CONFIRMED,
-                frequency="daily",
-                topics=topics[i % len(topics)],
-                language="en",
-                created_at=now,
-                confirmed_at=now,
-                token_version=1,
-            )
-        )
-
-
 def _articles(client: redis.Redis, prefix: str) -> None:
     from syndication.models import Article
     from syndication.store.articles import ArticleStore
@@ -215,7 +193,7 @@ def _run_edition(
     settings = load_settings(env)
     client = connect(stack.redis.url)
     progress(f"[{tag}] {n:,} subscribers …")
-    _add_subscribers(client, prefix, n)
+    add_subscribers(client, prefix, n)
     _articles(client, prefix)
     log = stack.work_dir / f"mail-worker-{tag}.log"
     with log.open("wb") as out:

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 
-from bench.common import Bench, Row, RowSpec, Stack, Target, article_data, progress
+from bench.common import Bench, Row, RowSpec, Stack, Target, add_subscribers, article_data, progress
 from syndication.config import load_settings
 from syndication.context import Context
 from syndication.events import RecordingEvents
@@ -59,28 +59,6 @@ USED = RowSpec(
 ROWS = (FREEZE_SMALL, FREEZE_LARGE, WRITE_LARGE, BEFORE, AFTER, USED)
 
 
-def _subscribers(client: redis.Redis, prefix: str, n: int) -> None:
-    from syndication.store.subscribers import CONFIRMED, Subscriber, SubscriberStore
-
-    store = SubscriberStore(client, prefix)
-    now = datetime.now(UTC)
-    topics: tuple[tuple[str, ...], ...] = ((), ("coca",), ("peru",), ("colombia", "mexico"))
-    for i in range(n):
-        store.import_record(
-            Subscriber(
-                id="",
-                email=f"reader{i:06d}@bench.example.org",
-                status=CONFIRMED,
-                frequency="daily",
-                topics=topics[i % len(topics)],
-                language="en",
-                created_at=now,
-                confirmed_at=now,
-                token_version=1,
-            )
-        )
-
-
 def _context(stack: Stack, client: redis.Redis, prefix: str) -> Context:
     from syndication.models import Article
     from syndication.store.articles import ArticleStore
@@ -98,7 +76,7 @@ def _freeze(stack: Stack, client: redis.Redis, n: int) -> tuple[float, float, Ed
     """(freeze rate, read rate, the store, the edition id) over ``n`` fresh subscribers."""
     prefix = f"{stack.prefix}ret{n}:"
     progress(f"  {n:,} subscribers …")
-    _subscribers(client, prefix, n)
+    add_subscribers(client, prefix, n)
     ctx = _context(stack, client, prefix)
     digests = ctx.digests
     t0 = time.perf_counter()
