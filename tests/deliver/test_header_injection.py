@@ -15,7 +15,7 @@ from email.message import EmailMessage
 
 import pytest
 import redis
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from syndication.config import Publisher, Settings, load_publisher
@@ -100,7 +100,9 @@ def from_phrase(data: bytes) -> tuple[str, str]:
     match = re.fullmatch(r"(.*?) ?<([^<>]*)>", value, re.S)
     assert match, value
     name = match[1]
-    if name.startswith('"') and name.endswith('"'):
+    # A quoted-string only when the field was written literally: decoded encoded words are
+    # the name itself, even when it happens to start and end with a quote mark.
+    if not ENCODED_WORD.search(str(raw)) and name.startswith('"') and name.endswith('"'):
         name = re.sub(r"\\(.)", r"\1", name[1:-1])
     return name, match[2]
 
@@ -125,6 +127,14 @@ def subscriber(address: str, language: str = "en") -> Subscriber:
     local=local_part,
     language=st.sampled_from(["en", "es", "=?utf-8?q?=0D=0A?=", "xx"]),
     configured=st.booleans(),
+)
+# A name that starts and ends with a quote mark and must go out as encoded words.
+@example(
+    name='"quoted", <angle@example.org>, \\=?utf-8?q?x=0D=0ABcc:_evil@example.org?="',
+    sender_name="",
+    local="a",
+    language="en",
+    configured=False,
 )
 def test_no_input_puts_a_line_break_or_a_field_into_the_confirmation(
     publisher: Publisher, name: str, sender_name: str, local: str, language: str, configured: bool
