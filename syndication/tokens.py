@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -64,7 +63,7 @@ def _unb64(text: str) -> bytes:
 
 def _mac(secret: str, purpose: str, body: bytes) -> bytes:
     msg = purpose.encode() + b"\x00" + body
-    return hmac.new(secret.encode(), msg, hashlib.sha256).digest()[:_MAC_BYTES]
+    return hmac.digest(secret.encode(), msg, "sha256")[:_MAC_BYTES]  # one C call: fast
 
 
 def sign(secret: str, purpose: str, subject: str, expires_at: datetime | None) -> str:
@@ -112,7 +111,12 @@ def confirm_token(
 
 def manage_token(secret: str, subscriber: Subscriber) -> str:
     """The token for ``/unsubscribe/{t}`` and ``/preferences/{t}`` in every mail we send."""
-    return sign(secret, MANAGE, f"{subscriber.id}:{subscriber.token_version}", None)
+    return manage_token_of(secret, subscriber.id, subscriber.token_version)
+
+
+def manage_token_of(secret: str, subscriber_id: str, token_version: int) -> str:
+    """``manage_token`` from the two fields it signs (freezing an edition has no record)."""
+    return sign(secret, MANAGE, f"{subscriber_id}:{token_version}", None)
 
 
 def parse_manage(

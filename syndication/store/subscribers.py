@@ -226,7 +226,7 @@ class SubscriberStore:
     def iter_active(self, frequency: str, batch: int = 1000) -> Iterator[Subscriber]:
         """Confirmed, not suppressed subscribers of ``frequency``, in id order, each once."""
         for chunk in self._iter_ids(self.keys.active(frequency), batch):
-            for sub, suppressed in self._load(chunk):
+            for sub, suppressed in self.load_flagged(chunk):
                 if sub.active and suppressed is None and sub.frequency == frequency:
                     yield sub
 
@@ -614,7 +614,7 @@ class SubscriberStore:
             raws = pipe.execute()
         return [s for s in (decode(i, raw) for i, raw in zip(ids, raws, strict=True)) if s]
 
-    def _load(self, ids: list[str]) -> list[tuple[Subscriber, bytes | None]]:
+    def load_flagged(self, ids: list[str]) -> list[tuple[Subscriber, bytes | None]]:
         """The records of ``ids`` (gone ones left out), each with its raw suppression."""
         subs = self._load_records(ids)
         if not subs:
@@ -625,7 +625,7 @@ class SubscriberStore:
     def _load_with_suppression(
         self, ids: list[str]
     ) -> Iterator[tuple[Subscriber, Suppression | None]]:
-        for sub, raw in self._load(ids):
+        for sub, raw in self.load_flagged(ids):
             yield sub, None if raw is None else _decode_suppression(raw)
 
     def _lone(self, chunk: list[tuple[bytes, bytes]]) -> Iterator[Suppression]:

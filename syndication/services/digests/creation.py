@@ -20,11 +20,11 @@ from syndication.render import digest_email
 from syndication.render.digest_selection import (
     FREQUENCIES,
     PERIOD_LENGTH,
-    SegmentSpec,
     newest_first,
     period_of,
     segment_articles,
 )
+from syndication.services.digests.freezing import freeze
 from syndication.services.digests.results import Created
 from syndication.services.digests.settings import MailSettings
 from syndication.services.digests.templates import SegmentTemplates
@@ -37,13 +37,10 @@ from syndication.store.editions import (
     Policy,
 )
 from syndication.store.editorial import EditorialStore
+from syndication.store.subscriber_mailing import MailingList
 from syndication.store.subscribers import SubscriberStore
-from syndication.tokens import manage_token
 
 log = logging.getLogger(__name__)
-
-#: Recipients frozen per round trip (store: a few scripts of ADD_SLICE each): memory stays flat.
-FREEZE_CHUNK = 5000
 
 
 class EditionCreator:
@@ -60,7 +57,6 @@ class EditionCreator:
         events: Events,
         mail: MailSettings,
         tz: ZoneInfo,
-        secret_key: str,
     ) -> None:
         self.editions = editions
         self.articles = articles
@@ -70,7 +66,6 @@ class EditionCreator:
         self.events = events
         self.mail = mail
         self.tz = tz
-        self.secret_key = secret_key
 
     def candidates(
         self, frequency: str, now: datetime, since: datetime | None = None
@@ -153,37 +148,15 @@ class EditionCreator:
         return self.create_edition(frequency, now)
 
     def _freeze(self, edition: Edition) -> None:
-        """Recipients in chunks (memory stays flat); each chunk in one script, idempotent."""
+        """The edition's recipients, read and written in chunks (see ``freezing``)."""
         stored = self.articles.get_many(list(edition.article_ids))
         articles = newest_first([s.article for s in stored if s.state is State.PUBLISHED])
-        segment_cache: dict[tuple[str, tuple[str, ...]], SegmentSpec | None] = {}
-        chunk: list[FrozenRecipient] = []
-        new_segments: dict[str, str] = {}
 
-        def flush() -> None:
-            if chunk or new_segments:
-                self.editions.add_recipients(edition.id, chunk, new_segments)
-            chunk.clear()
-            new_segments.clear()
+        def write(chunk: list[FrozenRecipient], segments: dict[str, str]) -> None:
+            self.editions.add_recipients(edition.id, chunk, segments)
 
-        for sub in self.subscribers.iter_active(edition.frequency):
-            topics = tuple(sorted(sub.topics))
-            key = (sub.language, topics)
-            if key not in segment_cache:
-                ids = segment_articles(articles, sub.language, topics, self.mail.max_articles)
-                spec = SegmentSpec(sub.language, topics, ids) if ids else None
-                segment_cache[key] = spec
-                if spec is not None:
-                    new_segments[spec.id] = spec.to_json()
-            spec = segment_cache[key]
-            if spec is None:
-                continue  # nothing in this edition for their language and topics
-            chunk.append(
-                FrozenRecipient(sub.id, sub.email, spec.id, manage_token(self.secret_key, sub))
-            )
-            if len(chunk) >= FREEZE_CHUNK:
-                flush()
-        flush()
+        readers = MailingList(self.subscribers)
+        freeze(readers, edition.frequency, articles, self.mail.max_articles, write)
 
     def preview(self, frequency: str, now: datetime) -> dict[str, Any]:
         """The next edition as it stands: segments, sizes, and warnings.
@@ -194,8 +167,8 @@ class EditionCreator:
         """
         articles = self.candidates(frequency, now)
         counts: dict[tuple[str, tuple[str, ...]], int] = {}
-        for sub in self.subscribers.iter_active(frequency):
-            key = (sub.language, tuple(sorted(sub.topics)))
+        for reader in MailingList(self.subscribers).iter_mailable(frequency):
+            key = (reader.language, tuple(sorted(reader.topics.split())))
             counts[key] = counts.get(key, 0) + 1
         segments: list[dict[str, Any]] = []
         empty: list[dict[str, Any]] = []

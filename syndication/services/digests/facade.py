@@ -68,7 +68,7 @@ class Digests:
         self.mail = mail
         self.events = events
         self.tz = ZoneInfo(publisher.timezone)
-        self.templates = self._segment_templates(dkim)
+        self.templates = self._segment_templates(dkim, secret_key)
         self.creation = EditionCreator(
             editions=editions,
             articles=articles,
@@ -78,7 +78,6 @@ class Digests:
             events=events,
             mail=mail,
             tz=self.tz,
-            secret_key=secret_key,
         )
         self.editing = EditorialDesk(
             editions=editions,
@@ -97,7 +96,7 @@ class Digests:
         self.proof = self._proof_sender(sender_factory)
         self._expose_use_cases()
 
-    def _segment_templates(self, dkim: tuple[DkimKey, ...]) -> SegmentTemplates:
+    def _segment_templates(self, dkim: tuple[DkimKey, ...], secret_key: str) -> SegmentTemplates:
         """The one template cache every part renders through."""
         mail, publisher, public_url = self.mail, self.publisher, self.public_url
         return SegmentTemplates(
@@ -109,6 +108,7 @@ class Digests:
             sender=mail.mail_from or digest_email.default_sender(publisher, public_url),
             max_articles=mail.max_articles,
             retrying=Retrying(mail.redis_patience),
+            secret_key=secret_key,
             dkim=dkim,
             clicks=self.clicks,
         )

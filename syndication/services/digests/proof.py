@@ -84,7 +84,7 @@ class ProofSender:
         recipient = digest_email.make_recipient(
             sub.email,
             sub.id,
-            manage_token(self.creator.secret_key, sub),
+            manage_token(self.templates.secret_key, sub),
             f"test-{edition_id}-{stamp}",
             self.templates.public_url,
         )

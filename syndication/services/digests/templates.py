@@ -28,6 +28,7 @@ from syndication.services.sending import Retrying
 from syndication.store.articles import ArticleStore, State
 from syndication.store.editions import Edition, EditionStatus, EditionStore, FrozenRecipient
 from syndication.store.editorial import Editorial, EditorialStore
+from syndication.tokens import manage_token_of
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -93,10 +94,12 @@ class SegmentTemplates:
         sender: str,
         max_articles: int,
         retrying: Retrying,
+        secret_key: str,
         dkim: tuple[DkimKey, ...] = (),
         clicks: ClickCounts | None = None,
     ) -> None:
         self.editions = editions
+        self.secret_key = secret_key  # signs each recipient's manage token
         self.clicks = clicks  # counted story links (SYNDICATION_CLICK_COUNTS), else None
         self.articles = articles
         self.editorials = editorials
@@ -197,8 +200,11 @@ class SegmentTemplates:
     def personalise(
         self, edition: Edition, rcpt: FrozenRecipient, template: digest_email.MessageTemplate
     ) -> bytes:
+        token = rcpt.token or manage_token_of(
+            self.secret_key, rcpt.subscriber_id, rcpt.token_version
+        )
         recipient = digest_email.make_recipient(
-            rcpt.email, rcpt.subscriber_id, rcpt.token, edition.id, self.public_url
+            rcpt.email, rcpt.subscriber_id, token, edition.id, self.public_url
         )
         # t= is the edition's creation time, like the Date field: every attempt at one
         # recipient writes the same bytes (as with Message-ID), and no clock is needed here.
