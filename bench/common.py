@@ -375,14 +375,15 @@ class Stack:
 
 
 def add_subscribers(client: Any, prefix: str, n: int) -> None:
-    """``n`` confirmed daily readers (a mix of topics) through the store's own import."""
+    """``n`` confirmed daily readers (a mix of topics) through the store's bulk import."""
+    from syndication.store.subscriber_bulk import SubscriberBulk
     from syndication.store.subscribers import CONFIRMED, Subscriber, SubscriberStore
 
-    store = SubscriberStore(client, prefix)
+    bulk = SubscriberBulk(SubscriberStore(client, prefix))
     now = datetime.now(UTC)
     topics: tuple[tuple[str, ...], ...] = ((), ("coca",), ("peru",), ("colombia", "mexico"))
-    for i in range(n):
-        store.import_record(
+    rows = [
+        (
             Subscriber(
                 id="",
                 email=f"reader{i:06d}@bench.example.org",
@@ -393,5 +394,10 @@ def add_subscribers(client: Any, prefix: str, n: int) -> None:
                 created_at=now,
                 confirmed_at=now,
                 token_version=1,
-            )
+            ),
+            "",
         )
+        for i in range(n)
+    ]
+    for start in range(0, n, 10_000):
+        bulk.import_records(rows[start : start + 10_000])
