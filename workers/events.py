@@ -3,29 +3,48 @@
 Feed rebuilds are coalesced: while one waits in the queue, further events add none, because
 the waiting one will read the store after they were written (the task clears the flag before
 it reads). An import of 1,000 articles then costs a handful of rebuilds, not 1,000.
+
+So are instant editions: one ``mail.create_edition("instant")`` per 5-minute bucket the
+task will run in, not one per article (an import used to leave 1,000 delayed tasks in the
+workers' memory). Why no article is left out: the task runs ``INSTANT_DELAY`` (one bucket)
+after the first article that targets its bucket, so it runs inside that bucket, after the
+bucket opened; every other article that targets the same bucket was published at least
+``INSTANT_DELAY`` before the bucket's end, so before the bucket opened, so before the
+bucket's edition was made — and the edition takes every published article not yet in one.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 
 from celery import Celery
 
+from syndication.clock import Clock, system_clock
 from syndication.config import Settings
+from syndication.render.digest_selection import PERIOD_LENGTH
 from syndication.store.connection import connect
 from syndication.store.feeds import RebuildQueued
+from syndication.store.once import OnceStore
 
 # Longer than any wait in a healthy queue; if a queued rebuild is lost with its flag set,
 # the flag expiring lets the next event queue a new one.
 QUEUED_FLAG_SECONDS = 300
-# At least the instant-edition bucket (services/digests.py), so every article lands in one.
-INSTANT_DELAY = 300
+# The instant-edition bucket (render/digest_selection.py): the edition is made after it closes.
+INSTANT_BUCKET = int(PERIOD_LENGTH["instant"].total_seconds())
+INSTANT_DELAY = INSTANT_BUCKET
 
 
 class CeleryEvents:
-    def __init__(self, app: Celery, settings: Settings) -> None:
+    def __init__(self, app: Celery, settings: Settings, clock: Clock = system_clock) -> None:
         self.app = app
         self.settings = settings
+        self.clock = clock  # picks the instant bucket; Celery times the countdown itself
+
+    @cached_property
+    def once(self) -> OnceStore:
+        client = connect(self.settings.need_redis_url(), check=False)
+        return OnceStore(client, self.settings.key_prefix)
 
     @cached_property
     def rebuild_queued(self) -> RebuildQueued:
@@ -45,9 +64,25 @@ class CeleryEvents:
         self._rebuild(article_id)
         self.app.send_task("hooks.article", args=["article.published", article_id])
         self.app.send_task("partners.prepare_copies", args=[article_id])
-        # Instant subscribers: the edition of this 5-minute bucket is made after it closes,
-        # so articles arriving together go out in one email (create is idempotent per bucket).
-        self.app.send_task("mail.create_edition", args=["instant"], countdown=INSTANT_DELAY)
+        self._instant_edition()
+
+    def _instant_edition(self) -> None:
+        """Instant subscribers: the edition of this 5-minute bucket is made after it closes,
+        so articles arriving together go out in one email; one task per bucket (above).
+
+        UTC buckets begin when the publisher's local ones do: the zones in use today are all
+        offset from UTC by a multiple of five minutes. A task lost after its claim delays
+        the bucket's articles to the next bucket's edition, which takes every article not
+        yet in one."""
+        due = self.clock() + timedelta(seconds=INSTANT_DELAY)
+        bucket = str(int(due.timestamp()) // INSTANT_BUCKET)
+        if not self.once.claim("instant-edition", bucket, 3 * INSTANT_BUCKET):
+            return
+        try:
+            self.app.send_task("mail.create_edition", args=["instant"], countdown=INSTANT_DELAY)
+        except BaseException:
+            self.once.release("instant-edition", bucket)  # not queued: the next one must be
+            raise
 
     def updated(self, article_id: str) -> None:
         self._rebuild(article_id)

@@ -30,5 +30,12 @@ class OnceStore:
             raise ValueError(f"purpose must be lower-case words joined by ':' or '-': {purpose!r}")
         if ttl_s <= 0:
             raise ValueError("ttl_s must be positive")
+        return bool(self.r.set(self._key(purpose, token), "1", nx=True, ex=ttl_s))
+
+    def release(self, purpose: str, token: str) -> None:
+        """Forget a claim whose use did not happen (the next ``claim`` gets True again)."""
+        self.r.delete(self._key(purpose, token))
+
+    def _key(self, purpose: str, token: str) -> str:
         digest = hashlib.sha256(token.encode()).hexdigest()[:40]
-        return bool(self.r.set(f"{self.prefix}{{once}}:{purpose}:{digest}", "1", nx=True, ex=ttl_s))
+        return f"{self.prefix}{{once}}:{purpose}:{digest}"

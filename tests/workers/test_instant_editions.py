@@ -11,7 +11,7 @@ import base64
 import dataclasses
 import json
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -130,9 +130,9 @@ def test_publishing_queues_the_bucket_edition_and_a_worker_sends_it(
     celery = Celery("instant-test", set_as_current=False)
     celery.conf.update(celery_config(settings))
     subs = add_subscribers(redis_client, prefix, 3, now=now, frequency="instant")
-    articles = ArticleService(
-        ArticleStore(redis_client, prefix), CeleryEvents(celery, settings), clock=clock
-    )
+    # The events' clock stands still, so both publishes target one bucket: one task.
+    events = CeleryEvents(celery, settings, clock=ManualClock(now))
+    articles = ArticleService(ArticleStore(redis_client, prefix), events, clock=clock)
     published = []
     for n in (1, 2):
         article = Article.model_validate(
@@ -141,10 +141,11 @@ def test_publishing_queues_the_bucket_edition_and_a_worker_sends_it(
         articles.accept(article)
         published.append(article)
 
-    # each publish queued the instant edition for after the bucket closes
+    # the first publish queued the bucket's instant edition for after the bucket closes; the
+    # second, for the same bucket, queued none
     queued = [json.loads(m) for m in redis_client.lrange(f"{prefix}celery:mail", 0, -1)]
     creates = [m for m in queued if m["headers"]["task"] == "mail.create_edition"]
-    assert len(creates) == 2
+    assert len(creates) == 1
     for message in creates:
         args = json.loads(base64.b64decode(message["body"]))[0]
         assert args == ["instant"]
@@ -179,3 +180,32 @@ def test_publishing_queues_the_bucket_edition_and_a_worker_sends_it(
         html = msg.get_body(("html",))
         assert html is not None
         assert all(a.title in html.get_content() for a in published)
+
+
+def test_a_burst_queues_one_instant_edition_per_bucket(
+    settings: Settings, redis_client: redis.Redis, prefix: str
+) -> None:
+    """30 articles in one bucket queue one task; the next bucket's first article, another.
+    (The first test shows the task, when it runs, takes every article published before.)"""
+    from celery import Celery
+
+    from workers.celery_app import celery_config
+    from workers.events import INSTANT_BUCKET, CeleryEvents
+
+    celery = Celery("instant-burst", set_as_current=False)
+    celery.conf.update(celery_config(settings))
+    clock = ManualClock(datetime(2026, 12, 7, 9, 0, 1, tzinfo=UTC))
+    events = CeleryEvents(celery, settings, clock=clock)
+
+    def creates() -> int:
+        queued = [json.loads(m) for m in redis_client.lrange(f"{prefix}celery:mail", 0, -1)]
+        return sum(m["headers"]["task"] == "mail.create_edition" for m in queued)
+
+    for n in range(30):
+        events.published(f"burst-{n}")
+        clock.advance(timedelta(seconds=9))  # 30 × 9 s = 270 s: still the first bucket
+    assert creates() == 1
+    clock.advance(timedelta(seconds=INSTANT_BUCKET))
+    events.published("next-bucket")
+    events.published("next-bucket-too")
+    assert creates() == 2
