@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 LOCK     := requirements.lock
 DEV_LOCK := requirements-dev.lock
 
-.PHONY: demo test test-shifted lint lock bench faults venv clean browser-deps
+.PHONY: demo test test-shifted lint lock bench scale faults venv clean browser-deps
 
 # Nothing unpinned is fetched: first the locked pip (python -m venv brings whatever pip that
 # Python bundles), then every locked package with its hashes checked and nothing resolved, then
@@ -94,6 +94,13 @@ browser-deps:
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# Growth (issue #14): 10,000 vs 100,000 readers on fresh stacks, an import and three daily
+# editions sent into smtp-sink and compacted; figures side by side with their ratio.
+# SCALE_ARGS="--sizes 10000 --editions 1" for a quicker look.
+SCALE_ARGS ?=
+scale: $(STAMP)
+	$(BIN)/python -m bench.scale $(SCALE_ARGS)
 
 # The fault suite at full size (issue #12): real Redis with AOF and the host-crash shim, real
 # workers, a recording SMTP server; one table row per fault. FAULT_ARGS="--recipients 20000"

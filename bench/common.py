@@ -275,6 +275,8 @@ class Stack:
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     prefix: str = field(default_factory=lambda: f"bench{os.getpid()}-{secrets.token_hex(3)}:")
     keep_logs: bool = False  # set when a bench failed: its logs are the evidence
+    extra_env: dict[str, str] = field(default_factory=dict)  # more settings (an SMTP URL …)
+    serve_web: bool = True  # False: Redis and the worker only
 
     @property
     def settings(self) -> Settings:
@@ -314,28 +316,31 @@ class Stack:
             "SYNDICATION_PUBLIC_URL": self.base_url,
             "SYNDICATION_KEY_PREFIX": self.prefix,
             "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
         }
-        progress(f"starting worker (concurrency {self.worker_concurrency}) and web app …")
+        web = " and web app" if self.serve_web else ""
+        progress(f"starting worker (concurrency {self.worker_concurrency}){web} …")
         self.worker = self._spawn(
             "worker",
             ["worker", "--loglevel", "INFO", "--concurrency", str(self.worker_concurrency)],
         )
-        self.web = self._spawn("web", ["serve", "--host", "127.0.0.1", "--port", str(port)])
+        if self.serve_web:
+            self.web = self._spawn("web", ["serve", "--host", "127.0.0.1", "--port", str(port)])
         self._wait_ready()
         return self
 
     def _wait_ready(self, timeout: float = 60) -> None:
-        assert self.worker is not None and self.web is not None
+        assert self.worker is not None
         deadline = time.monotonic() + timeout
-        worker_ready = web_ready = False
+        worker_ready, web_ready = False, self.web is None
         while not (worker_ready and web_ready):
             if time.monotonic() > deadline:
                 raise RuntimeError(
                     f"not ready within {timeout:g}s (worker={worker_ready}, web={web_ready})\n"
-                    f"worker log:\n{self.worker.tail()}\nweb log:\n{self.web.tail()}"
+                    f"worker log:\n{self.worker.tail()}\n"
+                    f"web log:\n{self.web.tail() if self.web else '(none)'}"
                 )
-            self.worker.check_alive()
-            self.web.check_alive()
+            self.check_alive()
             if not worker_ready:
                 worker_ready = "ready." in self.worker.log.read_text(errors="replace")
             if not web_ready:
