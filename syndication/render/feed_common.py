@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, partial
 from html import escape
 from urllib.parse import urlsplit
 
@@ -28,6 +28,7 @@ from syndication.i18n import N_, SOURCE, translations
 from syndication.identity import feed_item_id
 from syndication.licences import LICENCES, Licence, display_name
 from syndication.models import Article
+from syndication.render.feed_memo import ItemMemo
 
 #: The class of the note of changes, as in partner copies (render/attribution.py).
 CHANGES_CLASS = "syndication-changes"
@@ -536,8 +537,14 @@ def _prepare(
     )
 
 
-def prepare(spec: FeedSpec, articles: Sequence[Article], lxml_checks: bool = False) -> list[Item]:
-    """Clean and derive what the builders need from each article, once per build.
+def prepare(
+    spec: FeedSpec,
+    articles: Sequence[Article],
+    lxml_checks: bool = False,
+    memo: ItemMemo | None = None,
+) -> list[Item]:
+    """Clean and derive what the builders need from each article, once per build (once per
+    article with a ``memo``: an item made for this very article object before is reused).
 
     ``lxml_checks``: the caller writes ``body_html`` with lxml and, when lxml
     raises ``ValueError`` (a character it rejects), falls back to ``xml_safe`` of it. That
@@ -548,13 +555,43 @@ def prepare(spec: FeedSpec, articles: Sequence[Article], lxml_checks: bool = Fal
     """
     host = _host(spec.site_url)
     publisher = xml_safe(spec.publisher)
+    attributed = spec.attributed
+    key = ("item", host, publisher, lxml_checks, attributed)
     items = []
     for index, article in enumerate(articles):
         try:
-            items.append(_prepare(article, host, publisher, lxml_checks, spec.attributed))
+            if memo is None:
+                items.append(_prepare(article, host, publisher, lxml_checks, attributed))
+            else:
+                make = partial(_prepare, article, host, publisher, lxml_checks, attributed)
+                items.append(memo.get(article, key, make))
         except Exception as exc:
             raise ItemFailed(index, exc) from exc
     return items
+
+
+def fragment_key(spec: FeedSpec, fmt: str, *mode: object) -> tuple[object, ...]:
+    """What one format's rendered item depends on besides the article: the prepared item's
+    inputs from the spec, and the format's per-document ``mode`` (e.g. RSS ``dc:rights``)."""
+    return (fmt, _host(spec.site_url), spec.publisher, spec.attributed, *mode)
+
+
+def render_items(
+    items: Sequence[Item],
+    articles: Sequence[Article],
+    key: tuple[object, ...],
+    render: Callable[[Item], bytes],
+    memo: ItemMemo,
+) -> list[bytes]:
+    """Each item's bytes by ``render``, reused from ``memo`` when this article object has
+    them under ``key``; an item that raises is :class:`ItemFailed` at its index."""
+    out = []
+    for index, (it, article) in enumerate(zip(items, articles, strict=True)):
+        try:
+            out.append(memo.get(article, key, partial(render, it)))
+        except Exception as exc:
+            raise ItemFailed(index, exc) from exc
+    return out
 
 
 # --- one bad item never stops a build ---------------------------------------------------

@@ -13,8 +13,10 @@ which skips escaping ~8 KB of markup per item. Those two keep a feed with lead i
 under the target. lxml still escapes everything and rejects what XML cannot carry, so the writer
 cannot produce a malformed document; full texts are checked by lxml itself
 (``prepare(..., lxml_checks=True)``) instead of scanned twice. Output is one element per
-line at channel level and one item per line, not indented. Atom stays on feedgen
-(``atom.py``).
+line at channel level and one item per line, not indented. Each ``<item>`` is written on its
+own under a root that declares the document's namespaces and cut out; the document is the
+channel's head with the items before ``</channel>``, and an item written for an article
+object is reused from the builder's ``ItemMemo`` (``feed_memo``).
 
 Text reaches a reader as text (RSS Best Practices Profile, "Character Data"): readers
 render ``description`` as HTML, so the plain-text summary and the channel description are
@@ -64,7 +66,6 @@ from syndication.render.feed_common import (
     MEDIA_TYPES,
     FeedSpec,
     Item,
-    ItemFailed,
     LeadImage,
     SkipHandler,
     archive_links,
@@ -72,11 +73,14 @@ from syndication.render.feed_common import (
     build_skipping,
     enclosure_url_ok,
     feed_updated,
+    fragment_key,
     media_url_ok,
     prepare,
+    render_items,
     terms,
     xml_safe,
 )
+from syndication.render.feed_memo import ItemMemo
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
@@ -222,21 +226,41 @@ def _plain_leaf(xf: Writer, tag: str, text: str) -> None:
 
 
 def build_rss(
-    spec: FeedSpec, articles: Sequence[Article], on_skip: SkipHandler | None = None
+    spec: FeedSpec,
+    articles: Sequence[Article],
+    on_skip: SkipHandler | None = None,
+    memo: ItemMemo | None = None,
 ) -> bytes:
     """RSS 2.0 with full text in ``content:encoded``; items in the given (newest-first)
     order; ``lastBuildDate`` from the newest item, so the bytes depend on nothing else.
-    An item that cannot be built is left out and reported to ``on_skip``."""
-    return build_skipping(lambda kept: _build_rss(spec, kept), articles, on_skip)
+    An item that cannot be built is left out and reported to ``on_skip``. Items already
+    written for these article objects are taken from ``memo`` (see ``feed_memo``)."""
+    memo = ItemMemo() if memo is None else memo
+    return build_skipping(lambda kept: _build_rss(spec, kept, memo), articles, on_skip)
 
 
-def _build_rss(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
+def _item_bytes(it: Item, rights: bool) -> bytes:
+    """One ``<item>`` line as the document has it: written under a root that declares the
+    document's namespaces, so it uses the same prefixes and declares none itself."""
+    out = BytesIO()
+    with etree.xmlfile(out, encoding="utf-8") as xf, xf.element("rss", nsmap=_NSMAP):
+        xf.flush()
+        start = out.tell()
+        _item(xf, it, rights)
+        xf.flush()
+        end = out.tell()
+    return out.getvalue()[start:end]
+
+
+def _build_rss(spec: FeedSpec, articles: Sequence[Article], memo: ItemMemo) -> bytes:
     nsmap = {**_NSMAP, "fh": FH_NS} if spec.archive else _NSMAP
     links = spec.links
     channel_terms = terms(spec.licence)
-    items = prepare(spec, articles, lxml_checks=True)
+    items = prepare(spec, articles, lxml_checks=True, memo=memo)
     # An item without a licence URI would inherit the channel's: then no channel licence.
     per_item = channel_terms.url is not None and any(it.terms.url is None for it in items)
+    key = fragment_key(spec, "rss", per_item)
+    rendered = render_items(items, articles, key, lambda it: _item_bytes(it, per_item), memo)
     out = BytesIO()
     with etree.xmlfile(out, encoding="utf-8") as xf:
         xf.write_declaration()
@@ -263,10 +287,8 @@ def _build_rss(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
                     _leaf(xf, _CC_LICENSE, channel_terms.url)
                 _leaf(xf, "generator", "syndication")
                 _leaf(xf, "lastBuildDate", rfc822(feed_updated(articles, spec.as_of)))
-                for index, it in enumerate(items):
-                    try:
-                        _item(xf, it, per_item)
-                    except Exception as exc:
-                        raise ItemFailed(index, exc) from exc
+                xf.flush()
+                cut = out.tell()  # the items go here, before </channel>
             xf.write("\n")
-    return out.getvalue() + b"\n"
+    head = out.getvalue()
+    return b"".join([head[:cut], *rendered, head[cut:], b"\n"])
