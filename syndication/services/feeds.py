@@ -27,7 +27,7 @@ from syndication.feed_catalog import ALL, is_feed_name
 from syndication.models import Article
 from syndication.render.feeds import BUILDERS, FeedLinks, FeedSpec, ItemMemo, feed_updated
 from syndication.slugs import slug_in_url
-from syndication.store.articles import ArticleStore, DecodedRecords
+from syndication.store.articles import ArticleStore, DecodedRecords, FeedHead
 from syndication.store.connection import RedisError
 from syndication.store.feeds import CachedFeed, Document, FeedCache
 
@@ -112,10 +112,17 @@ class FeedService:
 
     def title(self, name: str) -> str | None:
         """The feed's title, or None when no such feed has ever held an article."""
+        if name == ALL or not is_feed_name(name):
+            return self._title(name, None)
+        return self._title(name, self.store.feed_title(name))
+
+    def _title(self, name: str, label: str | None) -> str | None:
+        """The title of feed ``name`` whose stored title is ``label``."""
         if name == ALL:
             return self.publisher.name
-        label = self.store.feed_title(name) if is_feed_name(name) else None
-        return None if label is None else f"{self.publisher.name}: {label}"
+        if label is None or not is_feed_name(name):
+            return None
+        return f"{self.publisher.name}: {label}"
 
     def _spec(
         self, name: str, title: str, fmt: str, page: int | None, pages: int, now: datetime
@@ -218,32 +225,23 @@ class FeedService:
         """Some feeds' documents, stored in one go; the URLs of those whose bytes changed."""
         documents: list[Document] = []
         with self._memo.lock:
-            feeds = [(name, self.title(name)) for name in names]
-            feeds_ids = {
-                name: self.store.feed_ids(name, 0, self.items - 1, newest_first=True)
-                for name, title in feeds
-                if title is not None
-            }
-            wanted = list(dict.fromkeys(i for ids in feeds_ids.values() for i in ids))
+            heads = self.store.feed_heads(names, self.items)
+            titled = [(h, t) for h in heads if (t := self._title(h.name, h.title)) is not None]
+            wanted = list(dict.fromkeys(i for head, _ in titled for i in head.ids))
             records = self._records(wanted, self._memo.decoded)
-            for name, title in feeds:
-                if title is not None:
-                    documents += self._build(name, title, feeds_ids[name], records, now)
+            for head, title in titled:
+                documents += self._build(head, title, records, now)
         stored = self.cache.put_many(documents)
         return [self.url(d.name, d.fmt) for d, new in zip(documents, stored, strict=True) if new]
 
     def _build(
-        self,
-        name: str,
-        title: str,
-        ids: list[str],
-        records: dict[str, Article | Exception],
-        now: datetime,
+        self, head: FeedHead, title: str, records: dict[str, Article | Exception], now: datetime
     ) -> list[Document]:
         """One feed's documents in every format, from ``records``."""
+        name = head.name
         skips = _Skips(name)
-        articles = _pick(ids, records, skips)
-        pages = self._pages(name)
+        articles = _pick(head.ids, records, skips)
+        pages = head.count // self.items
         built = []
         for fmt, (content_type, build) in BUILDERS.items():
             spec = self._spec(name, title, fmt, None, pages, now)

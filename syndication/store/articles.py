@@ -118,6 +118,16 @@ class StoredArticle:
 
 
 @dataclass(frozen=True)
+class FeedHead:
+    """What a feed rebuild reads of one feed's index (``ArticleStore.feed_heads``)."""
+
+    name: str
+    title: str | None
+    ids: list[str]
+    count: int
+
+
+@dataclass(frozen=True)
 class Written:
     """What a write did, and the article as stored (its resolved id and ``feed_date``)."""
 
@@ -643,6 +653,24 @@ class ArticleStore:
         key = self.keys.feed_index(name)
         read = self.r.zrevrange if newest_first else self.r.zrange
         return [m.decode() for m in read(key, start, stop)]
+
+    def feed_heads(self, names: list[str], count: int) -> list[FeedHead]:
+        """Per feed, in one round trip: its stored title (None for ``all``, which has none,
+        and for a feed that never held an article), the ids of its newest ``count`` items
+        (newest first) and how many items it has."""
+        with self.r.pipeline(transaction=False) as pipe:
+            for name in names:
+                key = self.keys.feed_index(name)
+                pipe.hget(self.keys.feed_titles, name)
+                pipe.zrevrange(key, 0, count - 1)
+                pipe.zcard(key)
+            replies = pipe.execute()
+        heads = []
+        for i, name in enumerate(names):
+            label, ids, total = replies[3 * i : 3 * i + 3]
+            title = None if label is None else label.decode()
+            heads.append(FeedHead(name, title, [m.decode() for m in ids], int(total)))
+        return heads
 
     def feed_count(self, name: str) -> int:
         return int(self.r.zcard(self.keys.feed_index(name)))

@@ -23,6 +23,7 @@ import redis
 
 from syndication.clock import Clock, system_clock
 from syndication.store.batch import Batched
+from syndication.store.connection import is_cluster
 from syndication.store.keys import Keys
 
 ENCODINGS = ("br", "gzip", "identity")
@@ -125,10 +126,21 @@ class FeedCache:
                     pipe.hdel(key, "gzip", "br")
                     pipe.hset(key, mapping=_fields(doc, etag, built_at))
             pipe.execute()
-        for doc, new in zip(documents, stored, strict=True):
-            if new:
-                self.r.publish(self.changes, f"{doc.name}.{doc.fmt}")
+        replaced = zip(documents, stored, strict=True)
+        self._announce([f"{d.name}.{d.fmt}" for d, new in replaced if new])
         return stored
+
+    def _announce(self, documents: list[str]) -> None:
+        """One PUBLISH per replaced document, pipelined (one at a time on a Cluster, where a
+        pipeline routes by key and PUBLISH has none)."""
+        if is_cluster(self.r):
+            for doc in documents:
+                self.r.publish(self.changes, doc)
+            return
+        with self.r.pipeline(transaction=False) as pipe:
+            for doc in documents:
+                pipe.publish(self.changes, doc)
+            pipe.execute()
 
     def add_variant(self, name: str, fmt: str, body: bytes, coding: str) -> tuple[bytes, bool]:
         """Compress ``body`` and store the variant if the stored feed is still ``body``;

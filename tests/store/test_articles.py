@@ -285,3 +285,13 @@ def test_decoded_records_are_shared_until_the_bytes_change(redis_client, prefix)
     changed = store.get_each(["one"], decoded)["one"]
     assert changed is not first["one"] and changed.article.title == "Changed"
     assert store.get_each(["one"])["one"] is not changed  # without the memo: decoded anew
+
+
+def test_feed_heads_reads_titles_newest_ids_and_counts_in_one_go(redis_client, prefix):
+    store = ArticleStore(redis_client, prefix)
+    for n in (1, 2, 3):
+        store.put(art(n, id=f"h{n}", topics=["Coca"]), datetime(2026, 11, 26, tzinfo=UTC))
+    all_head, coca, none = store.feed_heads(["all", "topic/coca", "topic/nothing"], 2)
+    assert (all_head.title, all_head.ids, all_head.count) == (None, ["h3", "h2"], 3)
+    assert (coca.title, coca.ids, coca.count) == ("Coca", ["h3", "h2"], 3)
+    assert (none.title, none.ids, none.count) == (None, [], 0)
