@@ -26,6 +26,7 @@ reading, which RFC 4946 §2.5 keeps separate from the links).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 from lxml import etree
 
@@ -39,6 +40,7 @@ from syndication.render.feed_common import (
     alternates,
     archive_links,
     build_skipping,
+    each_item,
     feed_id,
     feed_updated,
     fragment_key,
@@ -136,7 +138,8 @@ def _build_atom(spec: FeedSpec, articles: Sequence[Article], memo: ItemMemo) -> 
     inherits = terms(spec.licence).url is not None
     items = prepare(spec, articles, memo=memo)
     key = fragment_key(spec, "atom", inherits)
-    rendered = render_items(items, articles, key, lambda it: _entry_bytes(it, inherits), memo)
+    render = each_item(partial(_entry_bytes, inherits=inherits))
+    rendered = render_items(items, articles, key, render, memo)
     head = _head(spec, articles)
     cut = len(head) - len(_FEED_END)
     return b"".join([head[:cut], *rendered, head[cut:]])

@@ -580,18 +580,39 @@ def render_items(
     items: Sequence[Item],
     articles: Sequence[Article],
     key: tuple[object, ...],
-    render: Callable[[Item], bytes],
+    render: Callable[[Sequence[Item]], list[bytes]],
     memo: ItemMemo,
 ) -> list[bytes]:
-    """Each item's bytes by ``render``, reused from ``memo`` when this article object has
-    them under ``key``; an item that raises is :class:`ItemFailed` at its index."""
-    out = []
-    for index, (it, article) in enumerate(zip(items, articles, strict=True)):
+    """Each item's bytes: those ``memo`` has for the article object under ``key``, the rest
+    made by one ``render`` call (which raises :class:`ItemFailed` with the index in what it
+    was given; re-raised here with the index in ``items``) and kept."""
+    out = [memo.find(article, key) for article in articles]
+    missing = [index for index, value in enumerate(out) if value is None]
+    if missing:
         try:
-            out.append(memo.get(article, key, partial(render, it)))
-        except Exception as exc:
-            raise ItemFailed(index, exc) from exc
+            made = render([items[index] for index in missing])
+        except ItemFailed as failed:
+            raise ItemFailed(missing[failed.index], failed.cause) from failed.cause
+        for index, value in zip(missing, made, strict=True):
+            memo.keep(articles[index], key, value)
+            out[index] = value
     return out
+
+
+def each_item(render: Callable[[Item], bytes]) -> Callable[[Sequence[Item]], list[bytes]]:
+    """``render`` for one item made a ``render_items`` renderer: :class:`ItemFailed` at the
+    index of the item that raised."""
+
+    def render_all(items: Sequence[Item]) -> list[bytes]:
+        out = []
+        for index, it in enumerate(items):
+            try:
+                out.append(render(it))
+            except Exception as exc:
+                raise ItemFailed(index, exc) from exc
+        return out
+
+    return render_all
 
 
 # --- one bad item never stops a build ---------------------------------------------------

@@ -39,9 +39,19 @@ class ItemMemo:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, article: Article, key: Hashable, make: Callable[[], T]) -> T:
-        """The value made by ``make()`` for ``article`` under ``key``: made now, or the one
-        made before for this same object. An exception from ``make`` is not kept."""
+    def find(self, article: Article, key: Hashable) -> Any:
+        """What was kept for this very ``article`` object under ``key``, else None."""
+        entry = self._entries.get(id(article))
+        if entry is None or entry[0] is not article:
+            return None
+        self._entries.move_to_end(id(article))
+        return entry[1].get(key)
+
+    def keep(self, article: Article, key: Hashable, value: object) -> None:
+        """Keep ``value`` for ``article`` under ``key``."""
+        self._entry(article)[1][key] = value
+
+    def _entry(self, article: Article) -> tuple[Article, dict[Hashable, Any]]:
         slot = id(article)
         entry = self._entries.get(slot)
         if entry is None or entry[0] is not article:
@@ -51,7 +61,12 @@ class ItemMemo:
                 self._entries.popitem(last=False)
         else:
             self._entries.move_to_end(slot)
-        values = entry[1]
+        return entry
+
+    def get(self, article: Article, key: Hashable, make: Callable[[], T]) -> T:
+        """The value made by ``make()`` for ``article`` under ``key``: made now, or the one
+        made before for this same object. An exception from ``make`` is not kept."""
+        values = self._entry(article)[1]
         if key in values:
             value: T = values[key]
             return value

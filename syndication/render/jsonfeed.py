@@ -29,6 +29,7 @@ from syndication.render.feed_common import (
     Item,
     SkipHandler,
     build_skipping,
+    each_item,
     fragment_key,
     iso_utc,
     prepare,
@@ -120,7 +121,8 @@ def _build_json(spec: FeedSpec, articles: Sequence[Article], memo: ItemMemo) -> 
         "attribution": f"{publisher}, {xml_safe(spec.site_url)}/",
     }
     items = prepare(spec, articles, memo=memo)
-    rendered = render_items(items, articles, fragment_key(spec, "json"), _item_bytes, memo)
+    key = fragment_key(spec, "json")
+    rendered = render_items(items, articles, key, each_item(_item_bytes), memo)
     # "items" is the last key and the encoder adds no whitespace: each item's own encoding,
     # joined by commas, is exactly what encoding the whole list would write.
     feed["items"] = []
