@@ -11,8 +11,8 @@ body), dc:creator and category — as a tree, serialised with ``tostring`` (UTF-
 declaration, not indented: our RSS is not indented either). It is the floor for "an RSS
 document of this size from Python", so the ratio says what our builder adds on top: text
 cleaning, the attribution footer, licences, the lead image (enclosure + Media RSS: ~60%
-more elements per item than the reference), archive and hub links — and, for Atom,
-feedgen.
+more elements per item than the reference), archive and hub links — and, for Atom, a
+pretty-printed tree (no longer feedgen).
 
 The runs alternate builder and reference (value, reference, value, …) so drift in the
 machine's speed hits both alike; each row is the median of ``RUNS``. The harness's

@@ -1,10 +1,16 @@
-"""Atom 1.0 (RFC 4287) with feedgen, plus our extensions (``feed_ext``) for its gaps.
+"""Atom 1.0 (RFC 4287) as an lxml tree, serialised by lxml (pretty-printed).
 
-feedgen 1.0 workarounds (FIELD-NOTES): entries are appended (``add_entry`` prepends by
-default); every ``updated`` is set from the items (feedgen defaults to now); entry links go
-through :class:`~syndication.render.feed_ext.EntryExtension` because feedgen drops their
-``rel``/``type`` (#135). Atom never touches feedgen's locale-based RFC 822 formatter: its
-dates are ISO 8601 (RFC 3339).
+It was built with feedgen 1.0 (and extensions for its gaps: entry links lost their
+``rel``/``type``, #135); feedgen's per-call checks and tree building were a third of a
+publish's rebuild. The tree here is the one feedgen made, element for element and attribute
+for attribute (Atom as a plain ``xmlns`` attribute on un-namespaced elements, entries in the
+given order, every date from the items), so the bytes and ETags did not change.
+
+Each entry is serialised on its own, under a root that declares the document's namespaces,
+and cut out with its indentation; the document is the head (the feed without entries,
+serialised the same way) with the entries before ``</feed>``. An entry made for an article
+object is reused from the builder's ``ItemMemo`` (``feed_memo``). lxml escapes every text
+and attribute and refuses what XML cannot carry, in the entry as in the head.
 
 Text stays text: titles, subtitle, summary and rights are Atom text constructs without a
 ``type`` or with ``type="text"`` (RFC 4287 §3.1.1.1), which readers never render as HTML;
@@ -20,10 +26,9 @@ reading, which RFC 4946 §2.5 keeps separate from the links).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from functools import partial
 
-from feedgen.entry import FeedEntry
-from feedgen.feed import FeedGenerator
+from lxml import etree
 
 from syndication.models import Article
 from syndication.render.feed_common import (
@@ -31,101 +36,154 @@ from syndication.render.feed_common import (
     MEDIA_TYPES,
     FeedSpec,
     Item,
-    ItemFailed,
     SkipHandler,
     alternates,
     archive_links,
     build_skipping,
+    each_item,
     feed_id,
     feed_updated,
-    find_failing,
+    fragment_key,
+    media_url_ok,
     prepare,
+    render_items,
     terms,
     xml_safe,
 )
-from syndication.render.feed_ext import NAMESPACE, EntryExtension, FeedExtension
+from syndication.render.feed_ext import FH_NS, MEDIA_NS, add_media
+from syndication.render.feed_memo import ItemMemo
 
 ATOM = MEDIA_TYPES["atom"]
+ATOM_NS = "http://www.w3.org/2005/Atom"
 #: RFC 4946 §2.1: "the license is unspecified", so not inherited from the feed.
 UNSPECIFIED = "http://purl.org/atompub/license#unspecified"
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+_FEED_END = b"</feed>\n"
 
 
 def build_atom(
-    spec: FeedSpec, articles: Sequence[Article], on_skip: SkipHandler | None = None
+    spec: FeedSpec,
+    articles: Sequence[Article],
+    on_skip: SkipHandler | None = None,
+    memo: ItemMemo | None = None,
 ) -> bytes:
     """An Atom feed document: links for self (WebSub needs it), the HTML page, the other
     formats, hubs, RFC 5005 archives and the licence (RFC 4946); per entry the same plus
     ``rights``, full ``content`` with the attribution footer, and the lead image. An entry
-    that cannot be built is left out and reported to ``on_skip``."""
-    return build_skipping(lambda kept: _build_atom(spec, kept), articles, on_skip)
+    that cannot be built is left out and reported to ``on_skip``. Entries already written
+    for these article objects are taken from ``memo`` (see ``feed_memo``)."""
+    memo = ItemMemo() if memo is None else memo
+    return build_skipping(lambda kept: _build_atom(spec, kept, memo), articles, on_skip)
 
 
-def _check_entry(entry: Any) -> None:
-    entry.atom_entry()
+def _root(archive: bool) -> etree._Element:
+    """``<feed>`` as feedgen made it: Atom as a plain ``xmlns`` attribute on un-namespaced
+    elements, the extension namespaces declared first."""
+    nsmap = {"media": MEDIA_NS, "fh": FH_NS} if archive else {"media": MEDIA_NS}
+    return etree.Element("feed", xmlns=ATOM_NS, nsmap=nsmap)
 
 
-def _build_atom(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
-    fg = FeedGenerator()
-    fg.register_extension(NAMESPACE, FeedExtension, EntryExtension, atom=True, rss=False)
-    fg.syn.archive = spec.archive
+def _text(parent: etree._Element, tag: str, text: str, **attrib: str) -> None:
+    etree.SubElement(parent, tag, **attrib).text = text
+
+
+def _link(parent: etree._Element, href: str, rel: str, type: str | None = None) -> None:
+    link = etree.SubElement(parent, "link", href=href, rel=rel)
+    if type:
+        link.set("type", type)
+
+
+def _head(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
+    """The document without entries, pretty-printed (entries go before ``</feed>``)."""
+    feed = _root(spec.archive)
+    language = xml_safe(spec.language) if spec.language else ""
+    if language:
+        feed.set(_XML_LANG, language)
     links = spec.links
-    fg.id(feed_id(spec))
     title = xml_safe(spec.title).strip() or spec.name
-    fg.title(title)
-    description = xml_safe(spec.description)
-    fg.subtitle(description if description.strip() else title)
-    if spec.language:
-        fg.language(xml_safe(spec.language))
-    fg.author(name=xml_safe(spec.publisher).strip() or title)  # RFC 4287 §4.1.1: required
+    if not title:
+        raise ValueError("an Atom feed needs a title")
+    _text(feed, "id", feed_id(spec))
+    _text(feed, "title", title)
+    _text(feed, "updated", feed_updated(articles, spec.as_of).isoformat())
+    author = etree.SubElement(feed, "author")  # RFC 4287 §4.1.1: required
+    _text(author, "name", xml_safe(spec.publisher).strip() or title)
     channel_terms = terms(spec.licence)
-    fg.rights(channel_terms.rights)
-    fg.generator("syndication")
-    fg.updated(feed_updated(articles, spec.as_of))
-    fg.link(href=xml_safe(links.self_url), rel="self", type=ATOM)
-    fg.link(href=xml_safe(links.html_url), rel="alternate", type="text/html")
+    _link(feed, xml_safe(links.self_url), "self", ATOM)
+    _link(feed, xml_safe(links.html_url), "alternate", "text/html")
     for media_type, url in alternates(spec, "atom"):
-        fg.link(href=url, rel="alternate", type=media_type)
+        _link(feed, url, "alternate", media_type)
     for hub in links.hubs:
-        fg.link(href=xml_safe(hub), rel="hub")
+        _link(feed, xml_safe(hub), "hub")
     for rel, url in archive_links(spec):
-        fg.link(href=url, rel=rel, type=ATOM)
+        _link(feed, url, rel, ATOM)
     if channel_terms.url:
-        fg.link(href=channel_terms.url, rel="license")
+        _link(feed, channel_terms.url, "license")
+    _text(feed, "generator", "syndication")
+    if channel_terms.rights:
+        _text(feed, "rights", channel_terms.rights)
+    description = xml_safe(spec.description)
+    _text(feed, "subtitle", description if description.strip() else title)
+    if spec.archive:
+        etree.SubElement(feed, f"{{{FH_NS}}}archive")
+    head: bytes = etree.tostring(
+        etree.ElementTree(feed), pretty_print=True, encoding="UTF-8", xml_declaration=True
+    )
+    if not head.endswith(_FEED_END):
+        raise ValueError("Atom head does not end with </feed>")
+    return head
 
-    entries: list[FeedEntry] = []
-    for index, it in enumerate(prepare(spec, articles)):
-        fe = fg.add_entry(order="append")
-        entries.append(fe)
-        try:
-            _entry(fe, it, inherits=channel_terms.url is not None)
-        except Exception as exc:
-            raise ItemFailed(index, exc) from exc
-    try:
-        return bytes(fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True))
-    except Exception:
-        find_failing(entries, _check_entry)  # raises ItemFailed for the entry at fault
-        raise
+
+def _build_atom(spec: FeedSpec, articles: Sequence[Article], memo: ItemMemo) -> bytes:
+    inherits = terms(spec.licence).url is not None
+    items = prepare(spec, articles, memo=memo)
+    key = fragment_key(spec, "atom", inherits)
+    render = each_item(partial(_entry_bytes, inherits=inherits))
+    rendered = render_items(items, articles, key, render, memo)
+    head = _head(spec, articles)
+    cut = len(head) - len(_FEED_END)
+    return b"".join([head[:cut], *rendered, head[cut:]])
 
 
-def _entry(fe: FeedEntry, it: Item, inherits: bool) -> None:
-    """``inherits``: the feed has a licence link, which an entry without one would take."""
-    fe.id(it.id)
-    fe.title(it.shown_title)
-    fe.updated(it.modified)
-    fe.published(it.published)
+def _entry_bytes(it: Item, inherits: bool) -> bytes:
+    """One ``<entry>`` as the pretty-printed document has it (indented one level, ending in
+    a newline): serialised under a root that declares the document's namespaces."""
+    root = _root(archive=False)
+    _entry(etree.SubElement(root, "entry"), it, inherits)
+    text: bytes = etree.tostring(root, pretty_print=True, encoding="UTF-8")
+    return text[text.index(b">\n") + 2 : -len(_FEED_END)]
+
+
+def _entry(entry: etree._Element, it: Item, inherits: bool) -> None:
+    """``inherits``: the feed has a licence link, which an entry without one would take.
+    The elements in feedgen 1.0's order, so documents keep their bytes (and ETags)."""
+    _text(entry, "id", it.id)
+    _text(entry, "title", it.shown_title)
+    _text(entry, "updated", it.modified.isoformat())
     for author in it.authors:
-        fe.author(name=author)
-    fe.content(it.content_html, type="html")
-    fe.summary(it.summary, type="text")
+        if author:  # Atom requires a name: an empty one is left out
+            _text(etree.SubElement(entry, "author"), "name", author)
+    _text(entry, "content", it.content_html, type="html")
+    summary = etree.SubElement(entry, "summary", type="text")
+    if it.summary:
+        summary.text = it.summary
     for topic in it.topics:
-        fe.category(term=topic)
+        etree.SubElement(entry, "category", term=topic)
     if it.embargoed_until is not None:
-        fe.category(term=EMBARGO_CATEGORY)
-    fe.rights(it.terms.rights)
-    ext: EntryExtension = fe.syn
-    ext.link(it.url, "alternate", "text/html")
+        etree.SubElement(entry, "category", term=EMBARGO_CATEGORY)
+    _text(entry, "published", it.published.isoformat())
+    if it.terms.rights:
+        _text(entry, "rights", it.terms.rights)
+    _entry_link(entry, it.url, "alternate", "text/html")
     if it.terms.url or inherits:
-        ext.link(it.terms.url or UNSPECIFIED, "license")
+        _entry_link(entry, it.terms.url or UNSPECIFIED, "license")
     if it.image is not None:
-        ext.link(it.image.url, "enclosure", it.image.media_type)
-        ext.image(it.image)
+        _entry_link(entry, it.image.url, "enclosure", it.image.media_type)
+        if media_url_ok(it.image.url):
+            add_media(entry, it.image)
+
+
+def _entry_link(entry: etree._Element, href: str, rel: str, type: str | None = None) -> None:
+    link = etree.SubElement(entry, "link", rel=rel, href=href)  # rel first, as before
+    if type:
+        link.set("type", type)

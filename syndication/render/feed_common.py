@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, partial
 from html import escape
 from urllib.parse import urlsplit
 
@@ -28,6 +28,7 @@ from syndication.i18n import N_, SOURCE, translations
 from syndication.identity import feed_item_id
 from syndication.licences import LICENCES, Licence, display_name
 from syndication.models import Article
+from syndication.render.feed_memo import ItemMemo
 
 #: The class of the note of changes, as in partner copies (render/attribution.py).
 CHANGES_CLASS = "syndication-changes"
@@ -536,8 +537,14 @@ def _prepare(
     )
 
 
-def prepare(spec: FeedSpec, articles: Sequence[Article], lxml_checks: bool = False) -> list[Item]:
-    """Clean and derive what the builders need from each article, once per build.
+def prepare(
+    spec: FeedSpec,
+    articles: Sequence[Article],
+    lxml_checks: bool = False,
+    memo: ItemMemo | None = None,
+) -> list[Item]:
+    """Clean and derive what the builders need from each article, once per build (once per
+    article with a ``memo``: an item made for this very article object before is reused).
 
     ``lxml_checks``: the caller writes ``body_html`` with lxml and, when lxml
     raises ``ValueError`` (a character it rejects), falls back to ``xml_safe`` of it. That
@@ -548,13 +555,64 @@ def prepare(spec: FeedSpec, articles: Sequence[Article], lxml_checks: bool = Fal
     """
     host = _host(spec.site_url)
     publisher = xml_safe(spec.publisher)
+    attributed = spec.attributed
+    key = ("item", host, publisher, lxml_checks, attributed)
     items = []
     for index, article in enumerate(articles):
         try:
-            items.append(_prepare(article, host, publisher, lxml_checks, spec.attributed))
+            if memo is None:
+                items.append(_prepare(article, host, publisher, lxml_checks, attributed))
+            else:
+                make = partial(_prepare, article, host, publisher, lxml_checks, attributed)
+                items.append(memo.get(article, key, make))
         except Exception as exc:
             raise ItemFailed(index, exc) from exc
     return items
+
+
+def fragment_key(spec: FeedSpec, fmt: str, *mode: object) -> tuple[object, ...]:
+    """What one format's rendered item depends on besides the article: the prepared item's
+    inputs from the spec, and the format's per-document ``mode`` (e.g. RSS ``dc:rights``)."""
+    return (fmt, _host(spec.site_url), spec.publisher, spec.attributed, *mode)
+
+
+def render_items(
+    items: Sequence[Item],
+    articles: Sequence[Article],
+    key: tuple[object, ...],
+    render: Callable[[Sequence[Item]], list[bytes]],
+    memo: ItemMemo,
+) -> list[bytes]:
+    """Each item's bytes: those ``memo`` has for the article object under ``key``, the rest
+    made by one ``render`` call (which raises :class:`ItemFailed` with the index in what it
+    was given; re-raised here with the index in ``items``) and kept."""
+    out = [memo.find(article, key) for article in articles]
+    missing = [index for index, value in enumerate(out) if value is None]
+    if missing:
+        try:
+            made = render([items[index] for index in missing])
+        except ItemFailed as failed:
+            raise ItemFailed(missing[failed.index], failed.cause) from failed.cause
+        for index, value in zip(missing, made, strict=True):
+            memo.keep(articles[index], key, value)
+            out[index] = value
+    return out
+
+
+def each_item(render: Callable[[Item], bytes]) -> Callable[[Sequence[Item]], list[bytes]]:
+    """``render`` for one item made a ``render_items`` renderer: :class:`ItemFailed` at the
+    index of the item that raised."""
+
+    def render_all(items: Sequence[Item]) -> list[bytes]:
+        out = []
+        for index, it in enumerate(items):
+            try:
+                out.append(render(it))
+            except Exception as exc:
+                raise ItemFailed(index, exc) from exc
+        return out
+
+    return render_all
 
 
 # --- one bad item never stops a build ---------------------------------------------------

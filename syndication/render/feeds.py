@@ -12,8 +12,12 @@ Which writer per format, and why:
   ~1.6× a plain lxml build (FIELD-NOTES), over the 1.5× bench target before any of our
   extensions, and it formats dates through the thread-unsafe ``locale.setlocale``; ours
   measures ~1.4× with a lead image per item (``bench/feed_build.py``).
-- Atom: feedgen (``atom.py``) with extensions for its gaps (``feed_ext.py``): entry links
-  with ``rel``/``type`` (#135), Media RSS credits, RFC 5005 ``fh:archive``.
+- Atom: an lxml tree (``atom.py``), the one feedgen 1.0 made (byte for byte) without its
+  per-call overhead; Media RSS and RFC 5005 ``fh:archive`` from ``feed_ext.py``.
+
+Every builder renders each item on its own and joins the bytes; pass the same ``ItemMemo``
+(``feed_memo.py``) to builds that share articles and each article is prepared and written
+once per format, not once per document (a publish rebuilds ~7 feeds × 3 formats).
 - JSON Feed: the standard library (``jsonfeed.py``).
 """
 
@@ -38,15 +42,21 @@ from syndication.render.feed_common import (
     plain_excerpt,
     xml_safe,
 )
+from syndication.render.feed_memo import ItemMemo
 from syndication.render.jsonfeed import build_json
 from syndication.render.rss import build_rss
 
 
 class Builder(Protocol):
-    """``build(spec, articles)`` or with ``on_skip``: one format's document."""
+    """``build(spec, articles)``, with ``on_skip`` and ``memo`` optional: one format's
+    document."""
 
     def __call__(
-        self, spec: FeedSpec, articles: Sequence[Article], on_skip: SkipHandler | None = None
+        self,
+        spec: FeedSpec,
+        articles: Sequence[Article],
+        on_skip: SkipHandler | None = None,
+        memo: ItemMemo | None = None,
     ) -> bytes: ...
 
 
@@ -64,6 +74,7 @@ __all__ = [
     "Builder",
     "FeedLinks",
     "FeedSpec",
+    "ItemMemo",
     "SkipHandler",
     "attribution_footer",
     "attribution_text",

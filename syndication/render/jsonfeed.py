@@ -27,18 +27,21 @@ from syndication.models import Article
 from syndication.render.feed_common import (
     FeedSpec,
     Item,
-    ItemFailed,
     SkipHandler,
     build_skipping,
-    find_failing,
+    each_item,
+    fragment_key,
     iso_utc,
     prepare,
+    render_items,
     terms,
     xml_safe,
 )
+from syndication.render.feed_memo import ItemMemo
 
 VERSION = "https://jsonfeed.org/version/1.1"
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+_NO_ITEMS = b"[]}"
 
 
 def _item(it: Item) -> dict[str, Any]:
@@ -76,18 +79,27 @@ def _item(it: Item) -> dict[str, Any]:
 
 
 def build_json(
-    spec: FeedSpec, articles: Sequence[Article], on_skip: SkipHandler | None = None
+    spec: FeedSpec,
+    articles: Sequence[Article],
+    on_skip: SkipHandler | None = None,
+    memo: ItemMemo | None = None,
 ) -> bytes:
     """A JSON Feed 1.1 document for ``articles`` (kept in their newest-first order); an
-    item that cannot be built is left out and reported to ``on_skip``."""
-    return build_skipping(lambda kept: _build_json(spec, kept), articles, on_skip)
+    item that cannot be built is left out and reported to ``on_skip``. Items already
+    encoded for these article objects are taken from ``memo`` (see ``feed_memo``)."""
+    memo = ItemMemo() if memo is None else memo
+    return build_skipping(lambda kept: _build_json(spec, kept, memo), articles, on_skip)
 
 
 def _encode(value: Any) -> bytes:
     return _ENCODER.encode(value).encode("utf-8")
 
 
-def _build_json(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
+def _item_bytes(it: Item) -> bytes:
+    return _encode(_item(it))
+
+
+def _build_json(spec: FeedSpec, articles: Sequence[Article], memo: ItemMemo) -> bytes:
     links = spec.links
     publisher = xml_safe(spec.publisher)
     feed: dict[str, Any] = {
@@ -108,15 +120,13 @@ def _build_json(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
         "licence": terms(spec.licence).json(),
         "attribution": f"{publisher}, {xml_safe(spec.site_url)}/",
     }
-    items = []
-    for index, it in enumerate(prepare(spec, articles)):
-        try:
-            items.append(_item(it))
-        except Exception as exc:
-            raise ItemFailed(index, exc) from exc
-    feed["items"] = items
-    try:
-        return _encode(feed) + b"\n"
-    except Exception:
-        find_failing(items, _encode)  # raises ItemFailed for the item at fault
-        raise
+    items = prepare(spec, articles, memo=memo)
+    key = fragment_key(spec, "json")
+    rendered = render_items(items, articles, key, each_item(_item_bytes), memo)
+    # "items" is the last key and the encoder adds no whitespace: each item's own encoding,
+    # joined by commas, is exactly what encoding the whole list would write.
+    feed["items"] = []
+    head = _encode(feed)
+    if not head.endswith(_NO_ITEMS):
+        raise ValueError("JSON Feed head does not end with its items")
+    return b"".join([head[: -len(_NO_ITEMS)], b"[", b",".join(rendered), b"]}\n"])

@@ -13,8 +13,10 @@ which skips escaping ~8 KB of markup per item. Those two keep a feed with lead i
 under the target. lxml still escapes everything and rejects what XML cannot carry, so the writer
 cannot produce a malformed document; full texts are checked by lxml itself
 (``prepare(..., lxml_checks=True)``) instead of scanned twice. Output is one element per
-line at channel level and one item per line, not indented. Atom stays on feedgen
-(``atom.py``).
+line at channel level and one item per line, not indented. Each ``<item>`` is written on its
+own under a root that declares the document's namespaces and cut out; the document is the
+channel's head with the items before ``</channel>``, and an item written for an article
+object is reused from the builder's ``ItemMemo`` (``feed_memo``).
 
 Text reaches a reader as text (RSS Best Practices Profile, "Character Data"): readers
 render ``description`` as HTML, so the plain-text summary and the channel description are
@@ -49,9 +51,11 @@ out of the item (the body still shows it).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 from io import BytesIO
 from typing import Any
 
@@ -72,11 +76,14 @@ from syndication.render.feed_common import (
     build_skipping,
     enclosure_url_ok,
     feed_updated,
+    fragment_key,
     media_url_ok,
     prepare,
+    render_items,
     terms,
     xml_safe,
 )
+from syndication.render.feed_memo import ItemMemo
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
@@ -222,21 +229,52 @@ def _plain_leaf(xf: Writer, tag: str, text: str) -> None:
 
 
 def build_rss(
-    spec: FeedSpec, articles: Sequence[Article], on_skip: SkipHandler | None = None
+    spec: FeedSpec,
+    articles: Sequence[Article],
+    on_skip: SkipHandler | None = None,
+    memo: ItemMemo | None = None,
 ) -> bytes:
     """RSS 2.0 with full text in ``content:encoded``; items in the given (newest-first)
     order; ``lastBuildDate`` from the newest item, so the bytes depend on nothing else.
-    An item that cannot be built is left out and reported to ``on_skip``."""
-    return build_skipping(lambda kept: _build_rss(spec, kept), articles, on_skip)
+    An item that cannot be built is left out and reported to ``on_skip``. Items already
+    written for these article objects are taken from ``memo`` (see ``feed_memo``); without
+    one, every item is written in place (the same bytes)."""
+    return build_skipping(lambda kept: _build_rss(spec, kept, memo), articles, on_skip)
 
 
-def _build_rss(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
+def _items_bytes(items: Sequence[Item], rights: bool) -> list[bytes]:
+    """Each ``<item>`` line as the document has it: written under a root that declares the
+    document's namespaces (so they use the same prefixes and declare none themselves), one
+    writer for all of them, cut at the writer's offsets."""
+    out = BytesIO()
+    ends = []
+    with etree.xmlfile(out, encoding="utf-8") as xf, xf.element("rss", nsmap=_NSMAP):
+        xf.flush()
+        ends.append(out.tell())
+        for index, it in enumerate(items):
+            try:
+                _item(xf, it, rights)
+            except Exception as exc:
+                raise ItemFailed(index, exc) from exc
+            xf.flush()
+            ends.append(out.tell())
+    data = out.getvalue()
+    return [data[start:end] for start, end in itertools.pairwise(ends)]
+
+
+def _build_rss(spec: FeedSpec, articles: Sequence[Article], memo: ItemMemo | None) -> bytes:
+    """Without a memo the items are written in place (one document, no cutting: the
+    bench's single build); with one, each is taken from it or written and kept."""
     nsmap = {**_NSMAP, "fh": FH_NS} if spec.archive else _NSMAP
-    links = spec.links
     channel_terms = terms(spec.licence)
-    items = prepare(spec, articles, lxml_checks=True)
+    items = prepare(spec, articles, lxml_checks=True, memo=memo)
     # An item without a licence URI would inherit the channel's: then no channel licence.
     per_item = channel_terms.url is not None and any(it.terms.url is None for it in items)
+    rendered: list[bytes] = []
+    if memo is not None:
+        key = fragment_key(spec, "rss", per_item)
+        render = partial(_items_bytes, rights=per_item)
+        rendered = render_items(items, articles, key, render, memo)
     out = BytesIO()
     with etree.xmlfile(out, encoding="utf-8") as xf:
         xf.write_declaration()
@@ -244,29 +282,44 @@ def _build_rss(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
             xf.write("\n")
             with xf.element("channel"):
                 xf.write("\n")
-                title = xml_safe(spec.title).strip() or spec.name
-                _plain_leaf(xf, "title", title)
-                _leaf(xf, "link", xml_safe(links.html_url))
-                description = xml_safe(spec.description)  # required, and never blank
-                _leaf(xf, "description", as_html(description if description.strip() else title))
-                _leaf(xf, _ATOM_LINK, href=xml_safe(links.self_url), rel="self", type=_RSS)
-                for hub in links.hubs:
-                    _leaf(xf, _ATOM_LINK, href=xml_safe(hub), rel="hub")
-                for rel, url in archive_links(spec):
-                    _leaf(xf, _ATOM_LINK, href=url, rel=rel, type=_RSS)
-                if spec.archive:
-                    _leaf(xf, _FH_ARCHIVE)
-                if spec.language:
-                    _leaf(xf, "language", xml_safe(spec.language))
-                _plain_leaf(xf, "copyright", MIXED_RIGHTS if per_item else channel_terms.rights)
-                if channel_terms.url and not per_item:
-                    _leaf(xf, _CC_LICENSE, channel_terms.url)
-                _leaf(xf, "generator", "syndication")
-                _leaf(xf, "lastBuildDate", rfc822(feed_updated(articles, spec.as_of)))
-                for index, it in enumerate(items):
-                    try:
-                        _item(xf, it, per_item)
-                    except Exception as exc:
-                        raise ItemFailed(index, exc) from exc
+                _channel(xf, spec, articles, per_item)
+                if memo is None:
+                    _write_items(xf, items, per_item)
+                xf.flush()
+                cut = out.tell()  # the rendered items go here, before </channel>
             xf.write("\n")
-    return out.getvalue() + b"\n"
+    head = out.getvalue()
+    return b"".join([head[:cut], *rendered, head[cut:], b"\n"])
+
+
+def _write_items(xf: Writer, items: Sequence[Item], rights: bool) -> None:
+    for index, it in enumerate(items):
+        try:
+            _item(xf, it, rights)
+        except Exception as exc:
+            raise ItemFailed(index, exc) from exc
+
+
+def _channel(xf: Writer, spec: FeedSpec, articles: Sequence[Article], per_item: bool) -> None:
+    """The channel's own elements, one per line, before the items."""
+    links = spec.links
+    channel_terms = terms(spec.licence)
+    title = xml_safe(spec.title).strip() or spec.name
+    _plain_leaf(xf, "title", title)
+    _leaf(xf, "link", xml_safe(links.html_url))
+    description = xml_safe(spec.description)  # required, and never blank
+    _leaf(xf, "description", as_html(description if description.strip() else title))
+    _leaf(xf, _ATOM_LINK, href=xml_safe(links.self_url), rel="self", type=_RSS)
+    for hub in links.hubs:
+        _leaf(xf, _ATOM_LINK, href=xml_safe(hub), rel="hub")
+    for rel, url in archive_links(spec):
+        _leaf(xf, _ATOM_LINK, href=url, rel=rel, type=_RSS)
+    if spec.archive:
+        _leaf(xf, _FH_ARCHIVE)
+    if spec.language:
+        _leaf(xf, "language", xml_safe(spec.language))
+    _plain_leaf(xf, "copyright", MIXED_RIGHTS if per_item else channel_terms.rights)
+    if channel_terms.url and not per_item:
+        _leaf(xf, _CC_LICENSE, channel_terms.url)
+    _leaf(xf, "generator", "syndication")
+    _leaf(xf, "lastBuildDate", rfc822(feed_updated(articles, spec.as_of)))

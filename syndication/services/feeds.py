@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,15 +25,19 @@ from syndication.config import Publisher
 from syndication.events import Events
 from syndication.feed_catalog import ALL, is_feed_name
 from syndication.models import Article
-from syndication.render.feeds import BUILDERS, FeedLinks, FeedSpec, feed_updated
+from syndication.render.feeds import BUILDERS, FeedLinks, FeedSpec, ItemMemo, feed_updated
 from syndication.slugs import slug_in_url
-from syndication.store.articles import ArticleStore
+from syndication.store.articles import ArticleStore, DecodedRecords, FeedHead
 from syndication.store.connection import RedisError
-from syndication.store.feeds import CachedFeed, FeedCache
+from syndication.store.feeds import CachedFeed, Document, FeedCache
 
 log = logging.getLogger(__name__)
 
 FORMATS = tuple(BUILDERS)
+#: Feeds built and stored together: their records are read in one round trip and their
+#: documents written in one transaction (a publish touches ~7; ``rebuild_all`` every feed,
+#: so a group bounds what one step holds in memory).
+REBUILD_GROUP = 16
 KIND_LABELS = {"topic": "Topic", "author": "Author", "section": "Section", "lang": "Language"}
 
 
@@ -55,6 +60,29 @@ class _Skips:
         return [a for a in articles if a.id not in self.found]
 
 
+def _pick(ids: list[str], records: dict[str, Article | Exception], skips: _Skips) -> list[Article]:
+    """The articles ``ids`` from ``records`` in order; one whose record did not read is
+    left out and noted in ``skips``."""
+    articles = []
+    for article_id in ids:
+        found = records.get(article_id)
+        if isinstance(found, Exception):
+            skips.add("read", article_id, found)
+        elif found is not None:
+            articles.append(found)
+    return articles
+
+
+@dataclass
+class _Memo:
+    """What one process's rebuilds keep for the next: decoded records by their bytes and
+    the items rendered from them. One rebuild uses it at a time (``lock``)."""
+
+    items: ItemMemo = field(default_factory=ItemMemo)
+    decoded: DecodedRecords = field(default_factory=DecodedRecords)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
 @dataclass(frozen=True)
 class FeedInfo:
     name: str
@@ -75,6 +103,7 @@ class FeedService:
     clock: Clock = system_clock  # bounds feed dates (FeedSpec.as_of); items never read it
     # Told the stage ("read" or "build") of each article left out of a feed: /metrics.
     on_skipped: Callable[[str], None] | None = None
+    _memo: _Memo = field(default_factory=_Memo, init=False, repr=False, compare=False)
 
     # -- naming -------------------------------------------------------------------------
     def url(self, name: str, fmt: str, page: int | None = None) -> str:
@@ -83,10 +112,17 @@ class FeedService:
 
     def title(self, name: str) -> str | None:
         """The feed's title, or None when no such feed has ever held an article."""
+        if name == ALL or not is_feed_name(name):
+            return self._title(name, None)
+        return self._title(name, self.store.feed_title(name))
+
+    def _title(self, name: str, label: str | None) -> str | None:
+        """The title of feed ``name`` whose stored title is ``label``."""
         if name == ALL:
             return self.publisher.name
-        label = self.store.feed_title(name) if is_feed_name(name) else None
-        return None if label is None else f"{self.publisher.name}: {label}"
+        if label is None or not is_feed_name(name):
+            return None
+        return f"{self.publisher.name}: {label}"
 
     def _spec(
         self, name: str, title: str, fmt: str, page: int | None, pages: int, now: datetime
@@ -136,24 +172,30 @@ class FeedService:
         (stored before a validation rule, or damaged) is left out, not fatal. Redis errors
         still raise: an outage must fail the rebuild (and keep the feeds marked), never
         build empty feeds."""
+        return _pick(ids, self._records(ids), skips)
+
+    def _records(
+        self, ids: list[str], decoded: DecodedRecords | None = None
+    ) -> dict[str, Article | Exception]:
+        """id → article, or what reading its record raised (a missing record is absent)."""
         try:
-            return [s.article for s in self.store.get_many(ids)]
+            return {i: s.article for i, s in self.store.get_each(ids, decoded).items()}
         except Exception as exc:
             if isinstance(exc, RedisError):
                 raise
             # One record that does not read spoils the batch: read them one by one.
-        articles = []
+        out: dict[str, Article | Exception] = {}
         for article_id in ids:
             try:
-                stored = self.store.get(article_id)
+                stored = self.store.get_each([article_id], decoded).get(article_id)
             except RedisError:
                 raise
             except Exception as exc:
-                skips.add("read", article_id, exc)
+                out[article_id] = exc
                 continue
             if stored is not None:
-                articles.append(stored.article)
-        return articles
+                out[article_id] = stored.article
+        return out
 
     def _report(self, skips: _Skips) -> None:
         for article_id, (stage, reason) in skips.found.items():
@@ -166,29 +208,48 @@ class FeedService:
     def rebuild(self, names: list[str]) -> list[str]:
         """Build every format of each feed; store and announce the documents whose bytes
         changed, and return their URLs. Articles that cannot be read or built are left
-        out (logged and counted); the feed's date comes from the ones that built."""
-        changed: list[str] = []
+        out (logged and counted); the feed's date comes from the ones that built.
+
+        The feeds share most of their articles: each record is read once for all of them,
+        decoded only when its bytes are new to this process, and each article's items are
+        written once per format (``ItemMemo``), here and in the rebuilds that follow."""
         now = self.clock()
-        for name in names:
-            title = self.title(name)
-            if title is None:
-                continue
-            skips = _Skips(name)
-            ids = self.store.feed_ids(name, 0, self.items - 1, newest_first=True)
-            articles = self._read(ids, skips)
-            pages = self._pages(name)
-            built = []
-            for fmt, (content_type, build) in BUILDERS.items():
-                spec = self._spec(name, title, fmt, None, pages, now)
-                built.append((fmt, content_type, build(spec, articles, skips.on_build)))
-            updated = feed_updated(skips.kept(articles), now)
-            for fmt, content_type, body in built:
-                if self.cache.put(name, fmt, body, content_type, updated):
-                    changed.append(self.url(name, fmt))
-            self._report(skips)
+        changed: list[str] = []
+        for start in range(0, len(names), REBUILD_GROUP):
+            changed += self._rebuild_group(names[start : start + REBUILD_GROUP], now)
         if changed:
             self.events.feeds_changed(changed)
         return changed
+
+    def _rebuild_group(self, names: list[str], now: datetime) -> list[str]:
+        """Some feeds' documents, stored in one go; the URLs of those whose bytes changed."""
+        documents: list[Document] = []
+        with self._memo.lock:
+            heads = self.store.feed_heads(names, self.items)
+            titled = [(h, t) for h in heads if (t := self._title(h.name, h.title)) is not None]
+            wanted = list(dict.fromkeys(i for head, _ in titled for i in head.ids))
+            records = self._records(wanted, self._memo.decoded)
+            for head, title in titled:
+                documents += self._build(head, title, records, now)
+        stored = self.cache.put_many(documents)
+        return [self.url(d.name, d.fmt) for d, new in zip(documents, stored, strict=True) if new]
+
+    def _build(
+        self, head: FeedHead, title: str, records: dict[str, Article | Exception], now: datetime
+    ) -> list[Document]:
+        """One feed's documents in every format, from ``records``."""
+        name = head.name
+        skips = _Skips(name)
+        articles = _pick(head.ids, records, skips)
+        pages = head.count // self.items
+        built = []
+        for fmt, (content_type, build) in BUILDERS.items():
+            spec = self._spec(name, title, fmt, None, pages, now)
+            body = build(spec, articles, skips.on_build, self._memo.items)
+            built.append((fmt, content_type, body))
+        updated = feed_updated(skips.kept(articles), now)
+        self._report(skips)
+        return [Document(name, fmt, body, ctype, updated) for fmt, ctype, body in built]
 
     def rebuild_dirty(self) -> list[str]:
         """Rebuild the feeds that changes marked; on failure they stay marked for the retry.

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -114,6 +115,16 @@ class StoredArticle:
         if self.hold is not None:
             out["hold"] = self.hold.to_json()
         return out
+
+
+@dataclass(frozen=True)
+class FeedHead:
+    """What a feed rebuild reads of one feed's index (``ArticleStore.feed_heads``)."""
+
+    name: str
+    title: str | None
+    ids: list[str]
+    count: int
 
 
 @dataclass(frozen=True)
@@ -216,6 +227,18 @@ class ArticleStore:
             return []
         raws = self.r.mget([self.keys.article(i) for i in ids])
         return [_decode(raw) for raw in raws if raw is not None]
+
+    def get_each(
+        self, ids: list[str], decoded: DecodedRecords | None = None
+    ) -> dict[str, StoredArticle]:
+        """The stored articles ``ids`` by the id asked for (a missing one is absent). With
+        ``decoded``, a record read before with the very same bytes is not decoded again:
+        the same object comes back, which the caller must treat as read-only."""
+        if not ids:
+            return {}
+        raws = self.r.mget([self.keys.article(i) for i in ids])
+        decode = _decode if decoded is None else decoded.decode
+        return {i: decode(raw) for i, raw in zip(ids, raws, strict=True) if raw is not None}
 
     def latest_ids(self, limit: int, offset: int = 0, index: str | None = None) -> list[str]:
         """Newest published first; ``index`` is a key from ``keys.index`` (default: all)."""
@@ -631,6 +654,24 @@ class ArticleStore:
         read = self.r.zrevrange if newest_first else self.r.zrange
         return [m.decode() for m in read(key, start, stop)]
 
+    def feed_heads(self, names: list[str], count: int) -> list[FeedHead]:
+        """Per feed, in one round trip: its stored title (None for ``all``, which has none,
+        and for a feed that never held an article), the ids of its newest ``count`` items
+        (newest first) and how many items it has."""
+        with self.r.pipeline(transaction=False) as pipe:
+            for name in names:
+                key = self.keys.feed_index(name)
+                pipe.hget(self.keys.feed_titles, name)
+                pipe.zrevrange(key, 0, count - 1)
+                pipe.zcard(key)
+            replies = pipe.execute()
+        heads = []
+        for i, name in enumerate(names):
+            label, ids, total = replies[3 * i : 3 * i + 3]
+            title = None if label is None else label.decode()
+            heads.append(FeedHead(name, title, [m.decode() for m in ids], int(total)))
+        return heads
+
     def feed_count(self, name: str) -> int:
         return int(self.r.zcard(self.keys.feed_index(name)))
 
@@ -709,6 +750,29 @@ def _encode(
     if hold is not None:
         record["hold"] = hold.to_json()
     return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class DecodedRecords:
+    """Records decoded before, by a digest of their exact bytes (least recently used go
+    past ``size``). Decoding validates the whole article (~0.2 ms for 8 KB of text) and a
+    feed rebuild reads the same records for every feed and every rebuild; an unchanged
+    record now costs a hash. Any change to a record (article, state, hold …) changes its
+    bytes and so misses. The objects are shared: nobody may mutate them. Not thread-safe."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._records: OrderedDict[bytes, StoredArticle] = OrderedDict()
+
+    def decode(self, raw: bytes) -> StoredArticle:
+        digest = hashlib.blake2b(raw, digest_size=32).digest()
+        stored = self._records.get(digest)
+        if stored is not None:
+            self._records.move_to_end(digest)
+            return stored
+        stored = self._records[digest] = _decode(raw)
+        if len(self._records) > self.size:
+            self._records.popitem(last=False)
+        return stored
 
 
 def _decode(raw: bytes, stored: bool = True) -> StoredArticle:

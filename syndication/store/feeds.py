@@ -23,6 +23,7 @@ import redis
 
 from syndication.clock import Clock, system_clock
 from syndication.store.batch import Batched
+from syndication.store.connection import is_cluster
 from syndication.store.keys import Keys
 
 ENCODINGS = ("br", "gzip", "identity")
@@ -100,28 +101,46 @@ class FeedCache:
         on ``changes`` right after the transaction, so it is never heard before it is
         readable (not inside it: a Cluster transaction may not PUBLISH; a crash in between
         loses one announcement, and web processes re-read what they hold within 60 s)."""
-        key = self.keys.feed(name, fmt)
-        etag = strong_etag(body)
-        current = self.r.hget(key, "etag")
-        if current is not None and current.decode() == etag:
-            return False
+        return self.put_many([Document(name, fmt, body, content_type, last_modified)])[0]
+
+    def put_many(self, documents: Sequence[Document]) -> list[bool]:
+        """``put`` for many documents in three steps instead of three per document: one
+        round trip reads every current ETag, one transaction stores every document whose
+        bytes changed (the feed keys share one hash tag, so also on a Cluster), then each
+        change is announced. Returns, per document, whether it was stored."""
+        if not documents:
+            return []
+        keys = [self.keys.feed(d.name, d.fmt) for d in documents]
+        etags = [strong_etag(d.body) for d in documents]
+        with self.r.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hget(key, "etag")
+            current = pipe.execute()
+        stored = [c is None or c.decode() != e for c, e in zip(current, etags, strict=True)]
+        if not any(stored):
+            return stored
+        built_at = self.clock().isoformat()
         with self.r.pipeline() as pipe:  # MULTI: never a new etag beside an old gzip body
-            pipe.hdel(key, "gzip", "br")
-            pipe.hset(
-                key,
-                mapping={
-                    "identity": body,
-                    "etag": etag,
-                    "last_modified": last_modified.isoformat(),
-                    "content_type": content_type,
-                    # When these bytes were built (the operators' "last build"; readers
-                    # see last_modified, the newest item's date).
-                    "built_at": self.clock().isoformat(),
-                },
-            )
+            for doc, key, etag, new in zip(documents, keys, etags, stored, strict=True):
+                if new:
+                    pipe.hdel(key, "gzip", "br")
+                    pipe.hset(key, mapping=_fields(doc, etag, built_at))
             pipe.execute()
-        self.r.publish(self.changes, f"{name}.{fmt}")
-        return True
+        replaced = zip(documents, stored, strict=True)
+        self._announce([f"{d.name}.{d.fmt}" for d, new in replaced if new])
+        return stored
+
+    def _announce(self, documents: list[str]) -> None:
+        """One PUBLISH per replaced document, pipelined (one at a time on a Cluster, where a
+        pipeline routes by key and PUBLISH has none)."""
+        if is_cluster(self.r):
+            for doc in documents:
+                self.r.publish(self.changes, doc)
+            return
+        with self.r.pipeline(transaction=False) as pipe:
+            for doc in documents:
+                pipe.publish(self.changes, doc)
+            pipe.execute()
 
     def add_variant(self, name: str, fmt: str, body: bytes, coding: str) -> tuple[bytes, bool]:
         """Compress ``body`` and store the variant if the stored feed is still ``body``;
@@ -273,6 +292,29 @@ class FeedChangeListener:
 
     async def ping(self) -> None:
         await self._pubsub.ping()
+
+
+@dataclass(frozen=True)
+class Document:
+    """One built feed document, as ``FeedCache.put_many`` stores it."""
+
+    name: str
+    fmt: str
+    body: bytes
+    content_type: str
+    last_modified: datetime
+
+
+def _fields(doc: Document, etag: str, built_at: str) -> dict[str, bytes | str]:
+    return {
+        "identity": doc.body,
+        "etag": etag,
+        "last_modified": doc.last_modified.isoformat(),
+        "content_type": doc.content_type,
+        # When these bytes were built (the operators' "last build"; readers see
+        # last_modified, the newest item's date).
+        "built_at": built_at,
+    }
 
 
 def _date(raw: bytes | None) -> datetime | None:

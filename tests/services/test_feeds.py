@@ -181,3 +181,22 @@ def test_catalog_lists_feeds_with_counts(context):
     assert catalog["topic/coca"].count == 2 and catalog["topic/coca"].title == "Coca"
     assert catalog["topic/mining"].count == 1
     assert catalog["topic/coca"].urls["json"] == "http://testserver/feeds/topic/coca.json"
+
+
+def test_rebuilds_reuse_what_they_read_and_rendered_and_still_see_every_change(context):
+    """Records are decoded once per process and items rendered once per article version:
+    the documents are those a fresh service builds, also after an update and a withdrawal."""
+    for n in range(1, 6):
+        publish(context, n, id=f"s{n}", topics=["Coca"])
+    changed(context)
+    publish(context, 3, id="s3", topics=["Coca"], title="Sample story 3, corrected")
+    changed(context)
+    context.articles.withdraw("s4")
+    changed(context)
+    fresh = Context(context.settings, RecordingEvents(), context.client, clock=context.clock)
+    names = ["all", "topic/coca", "lang/en", "section/brief"]
+    before = {(n, f): doc(context, n, f) for n in names for f in ("rss", "atom", "json")}
+    assert fresh.feeds.rebuild(names) == []  # nothing to change: the same bytes
+    assert {(n, f): doc(fresh, n, f) for n in names for f in ("rss", "atom", "json")} == before
+    assert "Sample story 3, corrected" in titles(context, "topic/coca")
+    assert "Sample story 4" not in titles(context, "all")

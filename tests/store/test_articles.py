@@ -248,3 +248,50 @@ def test_once_tokens_are_claimed_exactly_once_per_purpose(redis_client, prefix):
     for t in threads:
         t.join()
     assert results.count(True) == 1
+
+
+def test_put_many_stores_only_changed_documents_and_announces_each(redis_client, prefix):
+    from syndication.store.feeds import Document, FeedCache
+
+    now = datetime(2026, 11, 26, tzinfo=UTC)
+    cache = FeedCache(redis_client, prefix, clock=lambda: now)
+    docs = [Document("all", fmt, f"<{fmt}/>".encode(), "text/xml", now) for fmt in ("rss", "atom")]
+    assert cache.put_many(docs) == [True, True]
+    cache.add_variant("all", "rss", b"<rss/>", "gzip")
+    pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(cache.changes)
+    pubsub.get_message(timeout=1)
+    again = [docs[0], Document("all", "atom", b"<atom2/>", "text/xml", now)]
+    assert cache.put_many(again) == [False, True]
+    assert cache.get("all", "atom").body == b"<atom2/>"
+    assert cache.get("all", "rss", "gzip") is not None  # unchanged: its variant stays
+    message = pubsub.get_message(timeout=1)
+    assert message is not None and message["data"] == b"all.atom"
+    assert pubsub.get_message(timeout=0.2) is None
+    pubsub.close()
+    assert cache.put_many([]) == []
+
+
+def test_decoded_records_are_shared_until_the_bytes_change(redis_client, prefix):
+    from syndication.store.articles import DecodedRecords
+
+    store = ArticleStore(redis_client, prefix)
+    store.put(art(1, id="one"), datetime(2026, 11, 26, tzinfo=UTC))
+    decoded = DecodedRecords()
+    first = store.get_each(["one", "missing"], decoded)
+    assert list(first) == ["one"]
+    assert store.get_each(["one"], decoded)["one"] is first["one"]
+    store.put(art(1, id="one", title="Changed"), datetime(2026, 11, 26, tzinfo=UTC))
+    changed = store.get_each(["one"], decoded)["one"]
+    assert changed is not first["one"] and changed.article.title == "Changed"
+    assert store.get_each(["one"])["one"] is not changed  # without the memo: decoded anew
+
+
+def test_feed_heads_reads_titles_newest_ids_and_counts_in_one_go(redis_client, prefix):
+    store = ArticleStore(redis_client, prefix)
+    for n in (1, 2, 3):
+        store.put(art(n, id=f"h{n}", topics=["Coca"]), datetime(2026, 11, 26, tzinfo=UTC))
+    all_head, coca, none = store.feed_heads(["all", "topic/coca", "topic/nothing"], 2)
+    assert (all_head.title, all_head.ids, all_head.count) == (None, ["h3", "h2"], 3)
+    assert (coca.title, coca.ids, coca.count) == ("Coca", ["h3", "h2"], 3)
+    assert (none.title, none.ids, none.count) == (None, [], 0)
