@@ -79,6 +79,10 @@ class Sender(Protocol):
         self, mail_from: str, rcpt: str, data: bytes, budget: float, crlf: bool = False
     ) -> SendResult: ...
 
+    def prepare(self, mail_from: str, rcpt: str, budget: float) -> None:
+        """Write the next transaction's envelope ahead (see ``SmtpSender.prepare``)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -212,6 +216,10 @@ class SmtpSender:
         self.pipelining = pipelining
         self._conn: smtplib.SMTP | None = None
         self.connections_opened = 0
+        # An envelope written ahead by ``prepare``: (mail_from, rcpt, deadline). Its replies
+        # are unread; the server may be waiting for the data (354), so the session is only
+        # ever continued by ``send`` for the same envelope, else dropped.
+        self._ahead: tuple[str, str, float] | None = None
 
     # --- the session -----------------------------------------------------------------------
 
@@ -226,6 +234,7 @@ class SmtpSender:
         return conn
 
     def _drop(self) -> None:
+        self._ahead = None
         if self._conn is not None:
             try:
                 self._conn.close()
@@ -233,7 +242,10 @@ class SmtpSender:
                 self._conn = None
 
     def close(self) -> None:
-        """QUIT politely; a dead connection is just dropped."""
+        """QUIT politely; a dead connection is just dropped, and so is one with an envelope
+        written ahead (the server may be reading data: a QUIT would be a line of it)."""
+        if self._ahead is not None:
+            self._drop()
         if self._conn is not None:
             try:
                 self._set_timeout(self._conn, 5.0)
@@ -250,12 +262,49 @@ class SmtpSender:
 
     # --- one transaction -------------------------------------------------------------------
 
+    def prepare(self, mail_from: str, rcpt: str, budget: float) -> None:
+        """Write the next transaction's MAIL, RCPT and DATA now, without waiting for the
+        replies (RFC 2920), so that what the caller does before ``send`` (the ledger's
+        begin, one Redis round trip) overlaps the server's round trip.
+
+        Nothing can be delivered before ``send`` writes the data and its final ``.``: a
+        ``send`` for another envelope, or ``close``, drops the connection instead (a
+        session cut before the final dot delivers nothing). Only on an open session that
+        pipelines; a failure here is left for ``send`` to meet (it reconnects)."""
+        if self._ahead is not None:
+            self._drop()
+        conn = self._conn
+        if conn is None or not self._pipelined(conn):
+            return
+        commands = self._commands(conn, mail_from, rcpt)
+        if isinstance(commands, SendResult):
+            return  # ``send`` refuses the address
+        deadline = time.monotonic() + budget
+        try:
+            self._set_timeout(conn, min(self.timeout, budget))
+            conn.send(commands)
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+            return
+        self._ahead = (mail_from, rcpt, deadline)
+
+    def _take_ahead(self, mail_from: str, rcpt: str, deadline: float) -> tuple[bool, float]:
+        """(the envelope is written already, the transaction's deadline): an envelope
+        written ahead for another transaction ends its session (never its data)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return False, deadline
+        if ahead[:2] != (mail_from, rcpt):
+            self._drop()
+            return False, deadline
+        return True, min(deadline, ahead[2])  # its budget started when it was written
+
     def send(
         self, mail_from: str, rcpt: str, data: bytes, budget: float, crlf: bool = False
     ) -> SendResult:
         """Deliver ``data`` to ``rcpt`` within ``budget`` seconds (see the module docstring);
-        ``crlf`` as in ``dot_stuff``."""
-        deadline = time.monotonic() + budget
+        ``crlf`` as in ``dot_stuff``. Continues the envelope ``prepare`` wrote, if any."""
+        written_ahead, deadline = self._take_ahead(mail_from, rcpt, time.monotonic() + budget)
 
         def left() -> float:
             return min(self.timeout, deadline - time.monotonic())
@@ -273,13 +322,13 @@ class SmtpSender:
 
         written = False
         try:
-            options = ["BODY=8BITMIME"] if conn.has_extn("8bitmime") else []
-            if conn.has_extn("smtputf8") and not (mail_from + rcpt).isascii():
-                options.append("SMTPUTF8")
             self._set_timeout(conn, left())
-            if self._pipelined(conn):
-                refused = self._envelope_pipelined(conn, mail_from, rcpt, options, left)
+            if written_ahead:
+                refused = self._envelope_replies(conn, left)
+            elif self._pipelined(conn):
+                refused = self._envelope_pipelined(conn, mail_from, rcpt, left)
             else:
+                options = self._options(conn, mail_from, rcpt)
                 refused = self._envelope(conn, mail_from, rcpt, options, left)
             if refused is not None:
                 return refused
@@ -308,6 +357,13 @@ class SmtpSender:
             return bool(conn.has_extn("pipelining"))
         return self.pipelining
 
+    @staticmethod
+    def _options(conn: smtplib.SMTP, mail_from: str, rcpt: str) -> list[str]:
+        options = ["BODY=8BITMIME"] if conn.has_extn("8bitmime") else []
+        if conn.has_extn("smtputf8") and not (mail_from + rcpt).isascii():
+            options.append("SMTPUTF8")
+        return options
+
     def _envelope(
         self,
         conn: smtplib.SMTP,
@@ -331,22 +387,28 @@ class SmtpSender:
             return self._failed(conn, _result(code, msg))
         return None
 
-    def _envelope_pipelined(
-        self,
-        conn: smtplib.SMTP,
-        mail_from: str,
-        rcpt: str,
-        options: list[str],
-        left: Callable[[], float],
-    ) -> SendResult | None:
-        """MAIL, RCPT and DATA in one write, then their three replies (RFC 2920 §3.1): two
-        round trips fewer per message. The first refusal decides the outcome."""
+    def _commands(self, conn: smtplib.SMTP, mail_from: str, rcpt: str) -> bytes | SendResult:
+        """MAIL, RCPT and DATA as one write (RFC 2920 §3.1), or why the addresses cannot go."""
         for address in (mail_from, rcpt):
             if "\r" in address or "\n" in address or ">" in address:
                 return SendResult(Outcome.PERMANENT, 0, f"unusable address {address!r}")
-        extra = "".join(f" {o}" for o in options)
-        commands = f"MAIL FROM:<{mail_from}>{extra}\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n"
-        conn.send(commands.encode("utf-8"))
+        extra = "".join(f" {o}" for o in self._options(conn, mail_from, rcpt))
+        return f"MAIL FROM:<{mail_from}>{extra}\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n".encode()
+
+    def _envelope_pipelined(
+        self, conn: smtplib.SMTP, mail_from: str, rcpt: str, left: Callable[[], float]
+    ) -> SendResult | None:
+        """MAIL, RCPT and DATA in one write, then their three replies: two round trips
+        fewer per message."""
+        commands = self._commands(conn, mail_from, rcpt)
+        if isinstance(commands, SendResult):
+            return commands
+        conn.send(commands)
+        return self._envelope_replies(conn, left)
+
+    def _envelope_replies(self, conn: smtplib.SMTP, left: Callable[[], float]) -> SendResult | None:
+        """The replies to a pipelined MAIL, RCPT and DATA; None when the server waits for
+        the data (354). The first refusal decides the outcome."""
         replies = []
         for _ in range(3):
             self._set_timeout(conn, left())
