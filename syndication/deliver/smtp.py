@@ -132,7 +132,9 @@ def open_session(
     probe of ``syndication check``). ``strict_ehlo``: an EHLO answered with anything but
     250 raises (the probe reports it); ``steps`` collects what was done, for the probe's
     message. The connection is closed if any step fails."""
-    context = tls_context or ssl.create_default_context()
+    # Loading the system's CA certificates costs tens of ms: only when TLS is used.
+    tls = target.scheme in ("smtps", "smtp+starttls")
+    context = tls_context or (ssl.create_default_context() if tls else None)
     done = steps if steps is not None else []
     conn: smtplib.SMTP
     if target.scheme == "smtps":
@@ -212,7 +214,7 @@ class SmtpSender:
         self.target = SmtpTarget.parse(url)
         self.timeout = timeout
         self.local_hostname = local_hostname
-        self.tls_context = tls_context or ssl.create_default_context()
+        self.tls_context = tls_context  # None: the default context, made when TLS is used
         self.pipelining = pipelining
         self._conn: smtplib.SMTP | None = None
         self.connections_opened = 0
@@ -224,6 +226,8 @@ class SmtpSender:
     # --- the session -----------------------------------------------------------------------
 
     def _connect(self, timeout: float) -> smtplib.SMTP:
+        if self.tls_context is None and self.target.scheme in ("smtps", "smtp+starttls"):
+            self.tls_context = ssl.create_default_context()  # once, for every reconnect
         conn = open_session(
             self.target,
             timeout,
