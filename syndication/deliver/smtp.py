@@ -35,6 +35,12 @@ _ENHANCED = re.compile(rb"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
 _BARE_EOL = re.compile(rb"\r(?!\n)|(?<!\r)\n")
 
 
+#: An envelope written ahead and not continued within this many seconds is not continued:
+#: the server may have timed its DATA phase out (RFC 5321 §4.5.3.2.6: 5 minutes at least),
+#: and data written then would end ``uncertain`` although nothing could be delivered.
+AHEAD_MAX_AGE = 10.0
+
+
 # The port when the URL names none: submission with STARTTLS (RFC 6409), implicit TLS
 # (RFC 8314), plain SMTP relay (RFC 5321).
 DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
@@ -209,16 +215,20 @@ class SmtpSender:
         local_hostname: str | None = None,
         tls_context: ssl.SSLContext | None = None,
         pipelining: bool | None = None,
+        ahead_max_age: float = AHEAD_MAX_AGE,
     ) -> None:
-        """``pipelining``: None uses RFC 2920 when the server offers it; True/False force."""
+        """``pipelining``: None uses RFC 2920 when the server offers it; True/False force.
+        ``ahead_max_age``: how long an envelope written by ``prepare`` may wait for its
+        ``send`` (``AHEAD_MAX_AGE``)."""
         self.target = SmtpTarget.parse(url)
         self.timeout = timeout
         self.local_hostname = local_hostname
         self.tls_context = tls_context  # None: the default context, made when TLS is used
         self.pipelining = pipelining
+        self.ahead_max_age = ahead_max_age
         self._conn: smtplib.SMTP | None = None
         self.connections_opened = 0
-        # An envelope written ahead by ``prepare``: (mail_from, rcpt, deadline). Its replies
+        # An envelope written ahead by ``prepare``: (mail_from, rcpt, written at). Its replies
         # are unread; the server may be waiting for the data (354), so the session is only
         # ever continued by ``send`` for the same envelope, else dropped.
         self._ahead: tuple[str, str, float] | None = None
@@ -283,32 +293,33 @@ class SmtpSender:
         commands = self._commands(conn, mail_from, rcpt)
         if isinstance(commands, SendResult):
             return  # ``send`` refuses the address
-        deadline = time.monotonic() + budget
         try:
             self._set_timeout(conn, min(self.timeout, budget))
             conn.send(commands)
         except (smtplib.SMTPException, OSError):
             self._drop()
             return
-        self._ahead = (mail_from, rcpt, deadline)
+        self._ahead = (mail_from, rcpt, time.monotonic())
 
-    def _take_ahead(self, mail_from: str, rcpt: str, deadline: float) -> tuple[bool, float]:
+    def _take_ahead(self, mail_from: str, rcpt: str, budget: float) -> tuple[bool, float]:
         """(the envelope is written already, the transaction's deadline): an envelope
-        written ahead for another transaction ends its session (never its data)."""
+        written ahead for another transaction, or too long ago, ends its session (never
+        with its data); the transaction's budget starts when its envelope was written."""
         ahead, self._ahead = self._ahead, None
+        now = time.monotonic()
         if ahead is None:
-            return False, deadline
-        if ahead[:2] != (mail_from, rcpt):
+            return False, now + budget
+        if ahead[:2] != (mail_from, rcpt) or now - ahead[2] > self.ahead_max_age:
             self._drop()
-            return False, deadline
-        return True, min(deadline, ahead[2])  # its budget started when it was written
+            return False, now + budget
+        return True, ahead[2] + budget
 
     def send(
         self, mail_from: str, rcpt: str, data: bytes, budget: float, crlf: bool = False
     ) -> SendResult:
         """Deliver ``data`` to ``rcpt`` within ``budget`` seconds (see the module docstring);
         ``crlf`` as in ``dot_stuff``. Continues the envelope ``prepare`` wrote, if any."""
-        written_ahead, deadline = self._take_ahead(mail_from, rcpt, time.monotonic() + budget)
+        written_ahead, deadline = self._take_ahead(mail_from, rcpt, budget)
 
         def left() -> float:
             return min(self.timeout, deadline - time.monotonic())

@@ -302,6 +302,14 @@ def test_an_envelope_written_ahead_is_sent_only_by_its_own_send(smtp: ScriptedSm
     assert got["ahead@example.org"] == 1 and got["other@example.org"] == 1
     assert "abandoned@example.org" not in got and "closed@example.org" not in got
     assert "gone@example.org" not in got and got["after@example.org"] == 1
+    # Continued only soon enough: the server may time a DATA phase out (minutes), and data
+    # written after that would end uncertain. An older envelope starts a fresh session.
+    stale = SmtpSender(smtp.url, timeout=5, pipelining=True, ahead_max_age=0.0)
+    assert stale.send("n@t", "first3@example.org", body, 5).outcome is Outcome.SENT
+    stale.prepare("n@t", "waited@example.org", 5)
+    assert stale.send("n@t", "waited@example.org", body, 5).outcome is Outcome.SENT
+    assert stale.connections_opened == 2 and smtp.per_recipient()["waited@example.org"] == 1
+    stale.close()
 
 
 def test_dot_stuffing() -> None:
