@@ -35,6 +35,12 @@ _ENHANCED = re.compile(rb"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
 _BARE_EOL = re.compile(rb"\r(?!\n)|(?<!\r)\n")
 
 
+#: An envelope written ahead and not continued within this many seconds is not continued:
+#: the server may have timed its DATA phase out (RFC 5321 §4.5.3.2.6: 5 minutes at least),
+#: and data written then would end ``uncertain`` although nothing could be delivered.
+AHEAD_MAX_AGE = 10.0
+
+
 # The port when the URL names none: submission with STARTTLS (RFC 6409), implicit TLS
 # (RFC 8314), plain SMTP relay (RFC 5321).
 DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
@@ -78,6 +84,10 @@ class Sender(Protocol):
     def send(
         self, mail_from: str, rcpt: str, data: bytes, budget: float, crlf: bool = False
     ) -> SendResult: ...
+
+    def prepare(self, mail_from: str, rcpt: str, budget: float) -> None:
+        """Write the next transaction's envelope ahead (see ``SmtpSender.prepare``)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -128,7 +138,9 @@ def open_session(
     probe of ``syndication check``). ``strict_ehlo``: an EHLO answered with anything but
     250 raises (the probe reports it); ``steps`` collects what was done, for the probe's
     message. The connection is closed if any step fails."""
-    context = tls_context or ssl.create_default_context()
+    # Loading the system's CA certificates costs tens of ms: only when TLS is used.
+    tls = target.scheme in ("smtps", "smtp+starttls")
+    context = tls_context or (ssl.create_default_context() if tls else None)
     done = steps if steps is not None else []
     conn: smtplib.SMTP
     if target.scheme == "smtps":
@@ -203,19 +215,29 @@ class SmtpSender:
         local_hostname: str | None = None,
         tls_context: ssl.SSLContext | None = None,
         pipelining: bool | None = None,
+        ahead_max_age: float = AHEAD_MAX_AGE,
     ) -> None:
-        """``pipelining``: None uses RFC 2920 when the server offers it; True/False force."""
+        """``pipelining``: None uses RFC 2920 when the server offers it; True/False force.
+        ``ahead_max_age``: how long an envelope written by ``prepare`` may wait for its
+        ``send`` (``AHEAD_MAX_AGE``)."""
         self.target = SmtpTarget.parse(url)
         self.timeout = timeout
         self.local_hostname = local_hostname
-        self.tls_context = tls_context or ssl.create_default_context()
+        self.tls_context = tls_context  # None: the default context, made when TLS is used
         self.pipelining = pipelining
+        self.ahead_max_age = ahead_max_age
         self._conn: smtplib.SMTP | None = None
         self.connections_opened = 0
+        # An envelope written ahead by ``prepare``: (mail_from, rcpt, written at). Its replies
+        # are unread; the server may be waiting for the data (354), so the session is only
+        # ever continued by ``send`` for the same envelope, else dropped.
+        self._ahead: tuple[str, str, float] | None = None
 
     # --- the session -----------------------------------------------------------------------
 
     def _connect(self, timeout: float) -> smtplib.SMTP:
+        if self.tls_context is None and self.target.scheme in ("smtps", "smtp+starttls"):
+            self.tls_context = ssl.create_default_context()  # once, for every reconnect
         conn = open_session(
             self.target,
             timeout,
@@ -226,6 +248,7 @@ class SmtpSender:
         return conn
 
     def _drop(self) -> None:
+        self._ahead = None
         if self._conn is not None:
             try:
                 self._conn.close()
@@ -233,7 +256,10 @@ class SmtpSender:
                 self._conn = None
 
     def close(self) -> None:
-        """QUIT politely; a dead connection is just dropped."""
+        """QUIT politely; a dead connection is just dropped, and so is one with an envelope
+        written ahead (the server may be reading data: a QUIT would be a line of it)."""
+        if self._ahead is not None:
+            self._drop()
         if self._conn is not None:
             try:
                 self._set_timeout(self._conn, 5.0)
@@ -250,12 +276,50 @@ class SmtpSender:
 
     # --- one transaction -------------------------------------------------------------------
 
+    def prepare(self, mail_from: str, rcpt: str, budget: float) -> None:
+        """Write the next transaction's MAIL, RCPT and DATA now, without waiting for the
+        replies (RFC 2920), so that what the caller does before ``send`` (the ledger's
+        begin, one Redis round trip) overlaps the server's round trip.
+
+        Nothing can be delivered before ``send`` writes the data and its final ``.``: a
+        ``send`` for another envelope, or ``close``, drops the connection instead (a
+        session cut before the final dot delivers nothing). Only on an open session that
+        pipelines; a failure here is left for ``send`` to meet (it reconnects)."""
+        if self._ahead is not None:
+            self._drop()
+        conn = self._conn
+        if conn is None or not self._pipelined(conn):
+            return
+        commands = self._commands(conn, mail_from, rcpt)
+        if isinstance(commands, SendResult):
+            return  # ``send`` refuses the address
+        try:
+            self._set_timeout(conn, min(self.timeout, budget))
+            conn.send(commands)
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+            return
+        self._ahead = (mail_from, rcpt, time.monotonic())
+
+    def _take_ahead(self, mail_from: str, rcpt: str, budget: float) -> tuple[bool, float]:
+        """(the envelope is written already, the transaction's deadline): an envelope
+        written ahead for another transaction, or too long ago, ends its session (never
+        with its data); the transaction's budget starts when its envelope was written."""
+        ahead, self._ahead = self._ahead, None
+        now = time.monotonic()
+        if ahead is None:
+            return False, now + budget
+        if ahead[:2] != (mail_from, rcpt) or now - ahead[2] > self.ahead_max_age:
+            self._drop()
+            return False, now + budget
+        return True, ahead[2] + budget
+
     def send(
         self, mail_from: str, rcpt: str, data: bytes, budget: float, crlf: bool = False
     ) -> SendResult:
         """Deliver ``data`` to ``rcpt`` within ``budget`` seconds (see the module docstring);
-        ``crlf`` as in ``dot_stuff``."""
-        deadline = time.monotonic() + budget
+        ``crlf`` as in ``dot_stuff``. Continues the envelope ``prepare`` wrote, if any."""
+        written_ahead, deadline = self._take_ahead(mail_from, rcpt, budget)
 
         def left() -> float:
             return min(self.timeout, deadline - time.monotonic())
@@ -273,13 +337,13 @@ class SmtpSender:
 
         written = False
         try:
-            options = ["BODY=8BITMIME"] if conn.has_extn("8bitmime") else []
-            if conn.has_extn("smtputf8") and not (mail_from + rcpt).isascii():
-                options.append("SMTPUTF8")
             self._set_timeout(conn, left())
-            if self._pipelined(conn):
-                refused = self._envelope_pipelined(conn, mail_from, rcpt, options, left)
+            if written_ahead:
+                refused = self._envelope_replies(conn, left)
+            elif self._pipelined(conn):
+                refused = self._envelope_pipelined(conn, mail_from, rcpt, left)
             else:
+                options = self._options(conn, mail_from, rcpt)
                 refused = self._envelope(conn, mail_from, rcpt, options, left)
             if refused is not None:
                 return refused
@@ -308,6 +372,13 @@ class SmtpSender:
             return bool(conn.has_extn("pipelining"))
         return self.pipelining
 
+    @staticmethod
+    def _options(conn: smtplib.SMTP, mail_from: str, rcpt: str) -> list[str]:
+        options = ["BODY=8BITMIME"] if conn.has_extn("8bitmime") else []
+        if conn.has_extn("smtputf8") and not (mail_from + rcpt).isascii():
+            options.append("SMTPUTF8")
+        return options
+
     def _envelope(
         self,
         conn: smtplib.SMTP,
@@ -331,22 +402,28 @@ class SmtpSender:
             return self._failed(conn, _result(code, msg))
         return None
 
-    def _envelope_pipelined(
-        self,
-        conn: smtplib.SMTP,
-        mail_from: str,
-        rcpt: str,
-        options: list[str],
-        left: Callable[[], float],
-    ) -> SendResult | None:
-        """MAIL, RCPT and DATA in one write, then their three replies (RFC 2920 §3.1): two
-        round trips fewer per message. The first refusal decides the outcome."""
+    def _commands(self, conn: smtplib.SMTP, mail_from: str, rcpt: str) -> bytes | SendResult:
+        """MAIL, RCPT and DATA as one write (RFC 2920 §3.1), or why the addresses cannot go."""
         for address in (mail_from, rcpt):
             if "\r" in address or "\n" in address or ">" in address:
                 return SendResult(Outcome.PERMANENT, 0, f"unusable address {address!r}")
-        extra = "".join(f" {o}" for o in options)
-        commands = f"MAIL FROM:<{mail_from}>{extra}\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n"
-        conn.send(commands.encode("utf-8"))
+        extra = "".join(f" {o}" for o in self._options(conn, mail_from, rcpt))
+        return f"MAIL FROM:<{mail_from}>{extra}\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n".encode()
+
+    def _envelope_pipelined(
+        self, conn: smtplib.SMTP, mail_from: str, rcpt: str, left: Callable[[], float]
+    ) -> SendResult | None:
+        """MAIL, RCPT and DATA in one write, then their three replies: two round trips
+        fewer per message."""
+        commands = self._commands(conn, mail_from, rcpt)
+        if isinstance(commands, SendResult):
+            return commands
+        conn.send(commands)
+        return self._envelope_replies(conn, left)
+
+    def _envelope_replies(self, conn: smtplib.SMTP, left: Callable[[], float]) -> SendResult | None:
+        """The replies to a pipelined MAIL, RCPT and DATA; None when the server waits for
+        the data (354). The first refusal decides the outcome."""
         replies = []
         for _ in range(3):
             self._set_timeout(conn, left())

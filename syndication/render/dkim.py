@@ -299,12 +299,19 @@ def _tags(key: DkimKey, timestamp: int, bh: bytes, b: bytes) -> bytes:
     return tags.encode("ascii") + bh + b"; b=" + b
 
 
-def signature_field(key: DkimKey, head: bytes, canonical_body_hash: bytes, timestamp: int) -> bytes:
+def signature_field(
+    key: DkimKey,
+    head: bytes,
+    canonical_body_hash: bytes,
+    timestamp: int,
+    signed: bytes | None = None,
+) -> bytes:
     """``DKIM-Signature: …`` CRLF for a header block (without its final blank line) whose
-    body hashes to ``canonical_body_hash`` (``body_hash``)."""
+    body hashes to ``canonical_body_hash`` (``body_hash``). ``signed``: the block's
+    ``signed_fields`` for ``key.headers`` joined, when the caller has them already."""
     if timestamp < 0:
         raise ValueError("a DKIM timestamp is seconds since 1970")
-    data = b"".join(signed_fields(head, key.headers))
+    data = b"".join(signed_fields(head, key.headers)) if signed is None else signed
     # The signature field itself, relaxed, with an empty b= and no CRLF (§3.7).
     data += b"dkim-signature:" + _tags(key, timestamp, canonical_body_hash, b"")
     signature = base64.b64encode(key.sign_data(data))
@@ -359,4 +366,10 @@ def dkim_sign(
     else:  # the caller's body is canonical already (RelaxedTemplate checked its line ends)
         head = _head(message)
         bh = body_hash(canonical_body)
-    return b"".join(signature_field(k, head, bh, timestamp) for k in keys) + message
+    # Keys that sign the same fields (the default) share one canonicalisation of them.
+    signed: dict[tuple[str, ...], bytes] = {}
+    for k in keys:
+        if k.headers not in signed:
+            signed[k.headers] = b"".join(signed_fields(head, k.headers))
+    fields = [signature_field(k, head, bh, timestamp, signed[k.headers]) for k in keys]
+    return b"".join(fields) + message

@@ -40,6 +40,9 @@ DOT_ATOM = rf"{_ATEXT}(?:\.{_ATEXT})*"
 ADDR_SPEC = re.compile(rf"{DOT_ATOM}@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 _PRINTABLE = re.compile(r"[\x20-\x7e]*")
 _NAME = re.compile(r"[!-9;-~]+")  # RFC 5322 §3.6.8 field-name
+_NAME_OCTETS = re.compile(rb"[!-9;-~]+")
+#: What a header block may hold besides printable ASCII: CR and LF (checked as pairs), HTAB.
+_BAD_OCTET = re.compile(rb"[^\x20-\x7e\r\n\t]")
 #: RFC 2047 §5(3): the only characters a Q-encoded word may hold as they are, anywhere.
 _Q_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
 _Q_PREFIX, _B_PREFIX, _SUFFIX = "=?utf-8?q?", "=?utf-8?b?", "?="
@@ -238,28 +241,34 @@ def check_header_block(data: bytes, names: Sequence[str]) -> None:
     and every ``=?`` starts an encoded word of ours of at most 75 characters.
 
     The last check before sending, whatever happened to the bytes before it (template,
-    serialisation, per-recipient substitution)."""
+    serialisation, per-recipient substitution): run on every message, so it is one pass
+    over the lines, with the encoded words looked at only when there is an ``=?``."""
     end = data.find(b"\r\n\r\n")
     if end < 0:
         raise HeaderError("no blank line after the header fields")
     head = data[:end]
-    if re.search(rb"[^\x20-\x7e\r\n\t]", head):
+    if _BAD_OCTET.search(head):
         raise HeaderError("a control or non-ASCII octet in the header fields")
-    if b"\r" in head.replace(b"\r\n", b"") or b"\n" in head.replace(b"\r\n", b""):
+    crlf = head.count(b"\r\n")
+    if head.count(b"\r") != crlf or head.count(b"\n") != crlf:
         raise HeaderError("a bare CR or LF in the header fields")
-    found: list[str] = []
-    for field in split_fields(head):
-        lines = field.split(b"\r\n")
-        if any(len(line) > MAX_LINE for line in lines):
+    found: list[bytes] = []
+    for line in head.split(b"\r\n"):
+        if len(line) > MAX_LINE:
             raise HeaderError(f"a header line over {MAX_LINE} octets")
-        if any(not line.strip() for line in lines[1:]):
-            raise HeaderError("a header line of white space only")
-        name, colon, _ = field.partition(b":")
-        if not colon or not _NAME.fullmatch(name.decode()):
-            raise HeaderError(f"not a header field: {field[:60]!r}")
-        found.append(name.decode())
-    if [n.lower() for n in found] != [n.lower() for n in names]:
-        raise HeaderError(f"header fields {found} are not the ones written: {list(names)}")
+        if line[:1] in (b" ", b"\t") and found:  # a continuation line of the last field
+            if not line.strip():
+                raise HeaderError("a header line of white space only")
+            continue
+        name, colon, _ = line.partition(b":")
+        if not colon or not _NAME_OCTETS.fullmatch(name):
+            raise HeaderError(f"not a header field: {line[:60]!r}")
+        found.append(name)
+    if [n.lower() for n in found] != [n.lower().encode() for n in names]:
+        shown = [n.decode() for n in found]
+        raise HeaderError(f"header fields {shown} are not the ones written: {list(names)}")
+    if b"=?" not in head:
+        return
     for word in _OUR_EW.findall(head):
         if len(word) > MAX_ENCODED_WORD:
             raise HeaderError(f"an encoded word of {len(word)} characters")

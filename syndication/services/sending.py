@@ -453,6 +453,16 @@ class _Session:
         self.journal.add(*mark)
         return step.status
 
+    def _prepare(self, sender: Sender, rcpt: FrozenRecipient) -> None:
+        """Put the next transaction's envelope on the wire before the ledger step that must
+        precede its data (the begin, or the previous outcome's mark), so the two round trips
+        overlap. Nothing is delivered unless ``send`` follows for the same recipient: any
+        other path (a refused begin, a drain, a pause) drops the SMTP session before data
+        (``SmtpSender.prepare``). Not under a send-rate limit, whose wait comes between."""
+        plan = self.plan
+        if plan.rate is None or plan.rate.unlimited:
+            sender.prepare(plan.envelope_from, rcpt.email, plan.edition.policy.tx_budget_s)
+
     def _send_claimed(self, batch: list[FrozenRecipient], sender: Sender) -> _Cursor | None:
         """Window by window: build, begin (durably), send, mark; stop on a drain, a pause
         or cancel, or a claim that is no longer ours (None). Recipients set aside for
@@ -462,6 +472,7 @@ class _Session:
             window = self._next_window(cursor)
             if not window:
                 continue
+            self._prepare(sender, window[0][0])
             begun = self._begin_window(cursor, window)
             if begun is None or not self._send_window(cursor, begun, sender):
                 return None
@@ -535,6 +546,8 @@ class _Session:
         or the edition is no longer sending: what is left is handed back)."""
         plan = self.plan
         for position, (rcpt, data, crlf) in enumerate(window):
+            if position:
+                self._prepare(sender, rcpt)  # while the previous outcome is marked
             sending = True
             if cursor.prev is not None:
                 sending = self._mark(cursor.prev) == "sending"

@@ -274,6 +274,44 @@ def test_smtp_sender_classifies_and_never_raises(smtp: ScriptedSmtp, pipelining:
     assert down.send("n@t", "ok@example.org", b"x\r\n", 2).outcome is Outcome.TEMPORARY
 
 
+def test_an_envelope_written_ahead_is_sent_only_by_its_own_send(smtp: ScriptedSmtp) -> None:
+    """``prepare`` writes MAIL, RCPT and DATA before the ledger's begin; only ``send`` for
+    the same envelope continues it. Anything else ends the session before any data, so the
+    prepared recipient gets nothing (the server never saw a final dot). aiosmtpd does not
+    announce PIPELINING (it handles it): forced, as it is used with servers that do."""
+    sender = SmtpSender(smtp.url, timeout=5, pipelining=True)
+    body = b"Subject: x\r\n\r\nhi\r\n"
+    assert sender.send("n@t", "first@example.org", body, 5).outcome is Outcome.SENT
+    sender.prepare("n@t", "ahead@example.org", 5)  # continued by its send: one session
+    assert sender.send("n@t", "ahead@example.org", body, 5).outcome is Outcome.SENT
+    assert sender.connections_opened == 1
+    sender.prepare("n@t", "abandoned@example.org", 5)  # its begin was refused, say
+    assert sender.send("n@t", "other@example.org", body, 5).outcome is Outcome.SENT
+    assert sender.connections_opened == 2  # the prepared session was dropped, not used
+    sender.prepare("n@t", "closed@example.org", 5)
+    sender.close()  # no QUIT into a DATA phase: the connection is just closed
+    smtp.script.perm_fail.add("gone@example.org")
+    late = SmtpSender(smtp.url, timeout=5, pipelining=True)
+    assert late.send("n@t", "first2@example.org", body, 5).outcome is Outcome.SENT
+    late.prepare("n@t", "gone@example.org", 5)
+    refused = late.send("n@t", "gone@example.org", body, 5)
+    assert refused.outcome is Outcome.PERMANENT and refused.hard_bounce
+    assert late.send("n@t", "after@example.org", body, 5).outcome is Outcome.SENT
+    late.close()
+    got = smtp.per_recipient()
+    assert got["ahead@example.org"] == 1 and got["other@example.org"] == 1
+    assert "abandoned@example.org" not in got and "closed@example.org" not in got
+    assert "gone@example.org" not in got and got["after@example.org"] == 1
+    # Continued only soon enough: the server may time a DATA phase out (minutes), and data
+    # written after that would end uncertain. An older envelope starts a fresh session.
+    stale = SmtpSender(smtp.url, timeout=5, pipelining=True, ahead_max_age=0.0)
+    assert stale.send("n@t", "first3@example.org", body, 5).outcome is Outcome.SENT
+    stale.prepare("n@t", "waited@example.org", 5)
+    assert stale.send("n@t", "waited@example.org", body, 5).outcome is Outcome.SENT
+    assert stale.connections_opened == 2 and smtp.per_recipient()["waited@example.org"] == 1
+    stale.close()
+
+
 def test_dot_stuffing() -> None:
     assert dot_stuff(b".a\r\nb\r\n.c") == b"..a\r\nb\r\n..c\r\n"
     assert dot_stuff(b"a\n.b\n") == b"a\r\n..b\r\n"

@@ -111,6 +111,9 @@ class SegmentTemplates:
         self._patient = retrying.patient  # Redis reads wait for Redis to come back
         self.cache: Lru[TemplateKey, SegmentTemplate] = Lru(64)
         self._final_revisions: Lru[str, int] = Lru(256)
+        # One build at a time: a process's sender threads all start on the same segments,
+        # and a build (Jinja, MJML, css-inline: tens of ms) is CPU under the GIL anyway.
+        self._building = threading.Lock()
 
     def build(
         self,
@@ -163,6 +166,14 @@ class SegmentTemplates:
         known = self.cache.get(key)
         if known is not None:
             return key, known
+        with self._building:
+            known = self.cache.get(key)  # another thread may have built it meanwhile
+            return (key, known) if known is not None else self._build_segment(edition, segment_id)
+
+    def _build_segment(
+        self, edition: Edition, segment_id: str
+    ) -> tuple[TemplateKey, SegmentTemplate]:
+        """Build the segment's template and cache it (under ``segment``'s lock)."""
         raw = self._patient(lambda: self.editions.segment(edition.id, segment_id))
         if raw is None:
             raise LookupError(f"edition {edition.id} has no segment {segment_id}")
