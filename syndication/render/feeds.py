@@ -12,8 +12,9 @@ Which writer per format, and why:
   ~1.6× a plain lxml build (FIELD-NOTES), over the 1.5× bench target before any of our
   extensions, and it formats dates through the thread-unsafe ``locale.setlocale``; ours
   measures ~1.4× with a lead image per item (``bench/feed_build.py``).
-- Atom: an lxml tree (``atom.py``), the one feedgen 1.0 made (byte for byte) without its
-  per-call overhead; Media RSS and RFC 5005 ``fh:archive`` from ``feed_ext.py``.
+- Atom: feedgen writes the head, the entries are the lxml trees feedgen 1.0 made for them
+  (byte for byte) without its per-entry overhead (``atom.py``); Media RSS and RFC 5005
+  ``fh:archive`` from ``feed_ext.py``.
 
 Every builder renders each item on its own and joins the bytes; pass the same ``ItemMemo``
 (``feed_memo.py``) to builds that share articles and each article is prepared and written
