@@ -156,6 +156,12 @@ class Edition:
         }
 
 
+def encode_entry(email: str, segment: str, token_version: int) -> str:
+    """A frozen entry's JSON, as ``json.dumps`` writes it, without its generic machinery
+    (the freeze writes one per reader)."""
+    return f'{{"e":{_json_str(email)},"s":{_json_str(segment)},"v":{int(token_version)}}}'
+
+
 @dataclass(frozen=True)
 class FrozenRecipient:
     """What a worker needs to send to one recipient, fixed when the edition was created.
@@ -176,9 +182,11 @@ class FrozenRecipient:
     def encode(self) -> str:
         if self.token:
             return json.dumps({"e": self.email, "s": self.segment, "t": self.token})
-        # what json.dumps writes for this dict, without its generic machinery (per entry)
-        email, segment = _json_str(self.email), _json_str(self.segment)
-        return f'{{"e":{email},"s":{segment},"v":{int(self.token_version)}}}'
+        return encode_entry(self.email, self.segment, self.token_version)
+
+    def line(self) -> str:
+        """``id TAB entry``: how ``add_lines`` takes it."""
+        return f"{self.subscriber_id}\t{self.encode()}"
 
     @classmethod
     def decode(cls, subscriber_id: str, raw: bytes | str) -> FrozenRecipient:
@@ -749,20 +757,25 @@ class EditionStore:
         segments: dict[str, str],
     ) -> int:
         """Freeze a chunk of recipients (idempotent: a subscriber is added once); -1 if the
-        edition is no longer being created. One round trip whatever the chunk's size: the
-        script runs per ``ADD_SLICE`` recipients (Lua's ``unpack`` takes at most 8,000
-        values), all of them in one pipeline."""
+        edition is no longer being created. See ``add_lines``."""
+        return self.add_lines(edition_id, [r.line() for r in recipients], segments)
+
+    def add_lines(self, edition_id: str, lines: Sequence[str], segments: dict[str, str]) -> int:
+        """``add_recipients`` for recipients already written as ``id TAB entry`` lines
+        (``FrozenRecipient.line``; the freeze writes them straight from what it read). One
+        round trip whatever the chunk's size: the script runs per ``ADD_SLICE`` lines
+        (Lua's ``unpack`` takes at most 8,000 values), all of them in one pipeline."""
         seg_args: list[str] = [str(len(segments))]
         for seg_id, seg_json in segments.items():
             seg_args += [seg_id, seg_json]
         keys = [self.key(edition_id, p) for p in ("meta", "rcpt", "state", "pending", "segments")]
-        slices = [recipients[i : i + ADD_SLICE] for i in range(0, len(recipients), ADD_SLICE)]
+        slices = [lines[i : i + ADD_SLICE] for i in range(0, len(lines), ADD_SLICE)]
         calls = []
         for n, part in enumerate(slices or [()]):
-            lines = "\n".join(f"{r.subscriber_id}\t{r.encode()}" for r in part)
-            if lines.count("\t") != len(part) or lines.count("\n") != max(len(part) - 1, 0):
+            text = "\n".join(part)
+            if text.count("\t") != len(part) or text.count("\n") != max(len(part) - 1, 0):
                 raise ValueError("a recipient id holds a tab or a line break")  # JSON cannot
-            calls.append([lines, *(seg_args if n == 0 else ["0"])])
+            calls.append([text, *(seg_args if n == 0 else ["0"])])
         try:
             added = self._add_all(keys, calls)
         except redis.exceptions.NoScriptError:

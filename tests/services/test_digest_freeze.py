@@ -14,7 +14,7 @@ import redis
 
 from syndication.config import Settings
 from syndication.services.digests.freezing import freeze
-from syndication.store.editions import EditionStore, FrozenRecipient
+from syndication.store.editions import EditionStore
 from syndication.store.subscriber_mailing import MailingList
 from syndication.store.subscribers import SubscriberStore
 from syndication.tokens import manage_token_of, parse_manage
@@ -76,9 +76,9 @@ def test_a_failing_write_stops_the_freeze_with_its_error(
 ) -> None:
     add_subscribers(redis_client, prefix, 30, now=clock())
     readers = MailingList(SubscriberStore(redis_client, prefix))
-    written: list[FrozenRecipient] = []
+    written: list[str] = []
 
-    def write(chunk: list[FrozenRecipient], segments: dict[str, str]) -> None:
+    def write(chunk: list[str], segments: dict[str, str]) -> None:
         if written:
             raise ConnectionError("Redis went away")
         written.extend(chunk)

@@ -33,7 +33,6 @@ from syndication.store.editions import (
     Edition,
     EditionStatus,
     EditionStore,
-    FrozenRecipient,
     Policy,
 )
 from syndication.store.editorial import EditorialStore
@@ -152,8 +151,8 @@ class EditionCreator:
         stored = self.articles.get_many(list(edition.article_ids))
         articles = newest_first([s.article for s in stored if s.state is State.PUBLISHED])
 
-        def write(chunk: list[FrozenRecipient], segments: dict[str, str]) -> None:
-            self.editions.add_recipients(edition.id, chunk, segments)
+        def write(lines: list[str], segments: dict[str, str]) -> None:
+            self.editions.add_lines(edition.id, lines, segments)
 
         readers = MailingList(self.subscribers)
         freeze(readers, edition.frequency, articles, self.mail.max_articles, write)

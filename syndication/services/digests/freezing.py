@@ -20,27 +20,27 @@ from collections.abc import Callable
 
 from syndication.models import Article
 from syndication.render.digest_selection import SegmentSpec, segment_articles
-from syndication.store.editions import FrozenRecipient
+from syndication.store.editions import encode_entry
 from syndication.store.subscriber_mailing import MailingList
 
 #: Recipients handed to the writer at a time (a few ``ADD_SLICE`` scripts): memory stays flat.
 FREEZE_CHUNK = 5000
 
-Write = Callable[[list[FrozenRecipient], dict[str, str]], object]
+Write = Callable[[list[str], dict[str, str]], object]  # (id TAB entry lines, new segments)
 
 
 class _Writer:
-    """Runs ``write(chunk, segments)`` on its own thread, one chunk queued at most."""
+    """Runs ``write(lines, segments)`` on its own thread, one chunk queued at most."""
 
     def __init__(self, write: Write) -> None:
         self._write = write
-        self._queue: queue.Queue[tuple[list[FrozenRecipient], dict[str, str]] | None]
+        self._queue: queue.Queue[tuple[list[str], dict[str, str]] | None]
         self._queue = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="freeze-writer", daemon=True)
         self._thread.start()
 
-    def put(self, chunk: list[FrozenRecipient], segments: dict[str, str]) -> None:
+    def put(self, chunk: list[str], segments: dict[str, str]) -> None:
         self._raise()
         self._queue.put((chunk, segments))
 
@@ -74,7 +74,7 @@ def freeze(
     """Every mailable reader of ``frequency`` whose segment has articles, written through
     ``write`` in chunks; each distinct (language, topics) is matched to its segment once."""
     segments: dict[tuple[str, str], str | None] = {}  # → segment id, None: nothing for them
-    chunk: list[FrozenRecipient] = []
+    chunk: list[str] = []  # id TAB entry (EditionStore.add_lines)
     new_segments: dict[str, str] = {}
     writer = _Writer(write)
     try:
@@ -88,8 +88,8 @@ def freeze(
             segment = segments[key]
             if segment is None:
                 continue
-            version = reader.token_version
-            chunk.append(FrozenRecipient(reader.id, reader.email, segment, token_version=version))
+            entry = encode_entry(reader.email, segment, reader.token_version)
+            chunk.append(f"{reader.id}\t{entry}")
             if len(chunk) >= chunk_size:
                 writer.put(chunk, new_segments)
                 chunk, new_segments = [], {}
