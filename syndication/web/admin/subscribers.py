@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from syndication.store.subscriber_mailing import MailingList
 from syndication.store.subscribers import (
     FREQUENCIES,
     STATUSES,
@@ -59,11 +60,14 @@ class SearchResult:
 
 
 def segments(store: SubscriberStore) -> list[Segment]:
-    """Active subscribers grouped by (language, frequency, topics), largest first."""
+    """Active subscribers grouped by (language, frequency, topics), largest first; read as
+    an edition's freeze reads them (``MailingList``: five fields, filtered on the server),
+    since the page reads the whole list each time it is opened."""
     counts: Counter[tuple[str, str, tuple[str, ...]]] = Counter()
+    readers = MailingList(store)
     for frequency in FREQUENCIES:
-        for sub in store.iter_active(frequency):
-            counts[(sub.language, sub.frequency, tuple(sorted(sub.topics)))] += 1
+        for reader in readers.iter_mailable(frequency):
+            counts[(reader.language, frequency, tuple(sorted(reader.topics.split())))] += 1
     return [
         Segment(lang, freq, topics, n)
         for (lang, freq, topics), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
