@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import cached_property
+from typing import Any
 
 from celery import Celery
 
@@ -42,14 +43,17 @@ class CeleryEvents:
         self.clock = clock  # picks the instant bucket; Celery times the countdown itself
 
     @cached_property
-    def once(self) -> OnceStore:
-        client = connect(self.settings.need_redis_url(), check=False)
-        return OnceStore(client, self.settings.key_prefix)
+    def _client(self) -> Any:
+        """One connection pool for the flags below, made on first use."""
+        return connect(self.settings.need_redis_url(), check=False)
 
     @cached_property
     def rebuild_queued(self) -> RebuildQueued:
-        client = connect(self.settings.need_redis_url(), check=False)
-        return RebuildQueued(client, self.settings.key_prefix)
+        return RebuildQueued(self._client, self.settings.key_prefix)
+
+    @cached_property
+    def once(self) -> OnceStore:
+        return OnceStore(self._client, self.settings.key_prefix)
 
     def _rebuild(self, article_id: str) -> None:
         if not self.rebuild_queued.claim(article_id, QUEUED_FLAG_SECONDS):

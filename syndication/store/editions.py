@@ -162,6 +162,11 @@ def encode_entry(email: str, segment: str, token_version: int) -> str:
     return f'{{"e":{_json_str(email)},"s":{_json_str(segment)},"v":{int(token_version)}}}'
 
 
+def entry_line(subscriber_id: str, entry: str) -> str:
+    """One recipient as ``add_lines`` takes it: ``id TAB entry``."""
+    return f"{subscriber_id}\t{entry}"
+
+
 @dataclass(frozen=True)
 class FrozenRecipient:
     """What a worker needs to send to one recipient, fixed when the edition was created.
@@ -186,7 +191,7 @@ class FrozenRecipient:
 
     def line(self) -> str:
         """``id TAB entry``: how ``add_lines`` takes it."""
-        return f"{self.subscriber_id}\t{self.encode()}"
+        return entry_line(self.subscriber_id, self.encode())
 
     @classmethod
     def decode(cls, subscriber_id: str, raw: bytes | str) -> FrozenRecipient:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from syndication.models import Article
 from syndication.render.digest_selection import SegmentSpec, segment_articles
-from syndication.store.editions import encode_entry
+from syndication.store.editions import encode_entry, entry_line
 from syndication.store.subscriber_mailing import MailingList
 
 #: Recipients handed to the writer at a time (a few ``ADD_SLICE`` scripts): memory stays flat.
@@ -89,7 +89,7 @@ def freeze(
             if segment is None:
                 continue
             entry = encode_entry(reader.email, segment, reader.token_version)
-            chunk.append(f"{reader.id}\t{entry}")
+            chunk.append(entry_line(reader.id, entry))
             if len(chunk) >= chunk_size:
                 writer.put(chunk, new_segments)
                 chunk, new_segments = [], {}
