@@ -590,20 +590,33 @@ _ADD_RECIPIENTS = """
 -- A chunk in a few variadic commands instead of three per recipient: HSET tells how many
 -- ids are new, so a repeated chunk (a retried creator) adds and counts nobody twice. One
 -- string instead of two arguments a recipient: the client packs one bulk, not thousands.
+-- Lines are split with plain finds, not a pattern (which tests every character against a
+-- class), and the scores are the string '0' (a number is formatted again for every member):
+-- together about a fifth fewer server instructions a recipient, the same keys and values.
 if redis.call('HGET', KEYS[1], 'status') ~= 'creating' then return -1 end
 for i = 3, 2 + 2 * tonumber(ARGV[2]), 2 do
   redis.call('HSETNX', KEYS[5], ARGV[i], ARGV[i + 1])
 end
-local entries, states, scores = {}, {}, {}
-for id, entry in string.gmatch(ARGV[1], '([^\\t\\n]+)\\t([^\\n]+)') do
-  entries[#entries + 1] = id
-  entries[#entries + 1] = entry
-  states[#states + 1] = id
-  states[#states + 1] = 'pending'
-  scores[#scores + 1] = 0
-  scores[#scores + 1] = id
+local text, find, sub = ARGV[1], string.find, string.sub
+local entries, states, scores, n = {}, {}, {}, 0
+local at, size = 1, #text
+while at <= size do
+  local stop = find(text, '\\n', at, true) or size + 1
+  local tab = find(text, '\\t', at, true)
+  -- the id before the line's first tab, the entry after it; neither may be empty
+  if tab and tab > at and tab + 1 < stop then
+    local id = sub(text, at, tab - 1)
+    n = n + 2
+    entries[n - 1] = id
+    entries[n] = sub(text, tab + 1, stop - 1)
+    states[n - 1] = id
+    states[n] = 'pending'
+    scores[n - 1] = '0'
+    scores[n] = id
+  end
+  at = stop + 1
 end
-if #entries == 0 then return 0 end
+if n == 0 then return 0 end
 local added = redis.call('HSET', KEYS[2], unpack(entries))
 redis.call('HSET', KEYS[3], unpack(states))
 redis.call('ZADD', KEYS[4], unpack(scores))
@@ -780,6 +793,8 @@ class EditionStore:
             text = "\n".join(part)
             if text.count("\t") != len(part) or text.count("\n") != max(len(part) - 1, 0):
                 raise ValueError("a recipient id holds a tab or a line break")  # JSON cannot
+            if text.startswith("\t") or "\n\t" in text:
+                raise ValueError("a recipient without an id")  # the script would skip it
             calls.append([text, *(seg_args if n == 0 else ["0"])])
         try:
             added = self._add_all(keys, calls)
