@@ -7,7 +7,6 @@ measured in RSS: RSS also moves with the allocator and the template cache, both 
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import smtplib
 import threading
@@ -15,16 +14,13 @@ import threading
 import redis
 
 from syndication.config import Settings
-from syndication.events import RecordingEvents
-from syndication.services.digests import MailSettings, make_digest_service
-from syndication.store.editions import EditionStatus, Policy
+from syndication.store.editions import EditionStatus
 from tests.support import wait_for
 from tests.support.clock import ManualClock
-from tests.support.digests import add_articles, add_subscribers, send_all
+from tests.support.digests import add_articles, add_subscribers, send_all, smtp_digests
 from tests.support.smtp import ScriptedSmtp
 
 SESSIONS = 3
-FAST = Policy(lease_s=20, tx_budget_s=5, retry_base_s=0.1, retry_max_s=0.5, max_attempts=5)
 
 
 def _run_threads() -> list[str]:
@@ -45,13 +41,7 @@ def test_send_runs_leave_no_threads_pools_connections_or_smtp_sessions(
     clock: ManualClock,
 ) -> None:
     add_subscribers(redis_client, prefix, 40, now=clock())
-    service = make_digest_service(
-        dataclasses.replace(settings, smtp_url=smtp.url),
-        redis_client,
-        RecordingEvents(),
-        mail=MailSettings(connections=SESSIONS, batch=5, policy=FAST),
-        clock=clock,
-    )
+    service = smtp_digests(settings, redis_client, smtp, clock, connections=SESSIONS, batch=5)
     pools: list[int] = []
     for day in range(4):
         when = clock.advance(days=1)

@@ -5,6 +5,8 @@ have read differently (a line without an id)."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
@@ -36,6 +38,7 @@ end
 return added
 """
 
+_examples = itertools.count()
 pieces = st.text('ab1\t\n{}":é ', max_size=8)
 lines = st.lists(pieces, max_size=8)
 
@@ -58,19 +61,20 @@ def _stored(client: redis.Redis, store: EditionStore, eid: str) -> tuple[object,
 def test_add_lines_stores_what_the_pattern_script_stored(
     redis_client: redis.Redis, prefix: str, chunks: list[list[str]]
 ) -> None:
-    redis_client.flushdb()
     store = EditionStore(redis_client, prefix)
     reference = redis_client.register_script(_GMATCH_ADD)
-    store.init("new", "daily", "new", [], Policy(), NOW)
-    store.init("old", "daily", "old", [], Policy(), NOW)
+    # Fresh editions per example: the server is shared, so nothing is flushed.
+    new, old = f"new{next(_examples)}", f"old{next(_examples)}"
+    store.init(new, "daily", new, [], Policy(), NOW)
+    store.init(old, "daily", old, [], Policy(), NOW)
     for chunk in chunks:
         try:
-            added = store.add_lines("new", chunk, {})
+            added = store.add_lines(new, chunk, {})
         except ValueError:
             continue  # refused as a whole: nothing written, nothing to compare
-        keys = [store.key("old", p) for p in ("meta", "rcpt", "state", "pending", "segments")]
+        keys = [store.key(old, p) for p in ("meta", "rcpt", "state", "pending", "segments")]
         assert reference(keys=keys, args=["\n".join(chunk), 0]) == added
-    assert _stored(redis_client, store, "new") == _stored(redis_client, store, "old")
+    assert _stored(redis_client, store, new) == _stored(redis_client, store, old)
 
 
 def test_add_lines_refuses_a_line_without_an_id(store_: EditionStore) -> None:

@@ -75,10 +75,10 @@ def send_all(service: Any, edition_id: str, timeout: float = 60) -> Any:
         raise AssertionError(f"{exc}: edition {edition_id} still sending, {counts}") from None
 
 
-def smtp_digests(settings: Any, client: Any, smtp: Any, clock: Any) -> Any:
+def smtp_digests(settings: Any, client: Any, smtp: Any, clock: Any, **options: Any) -> Any:
     """A Digests that sends through ``smtp`` (a ``ScriptedSmtp``) in this process, one
     connection at a time, with short leases and backoffs; its sending requests are kept
-    (``RecordingEvents``), so only ``send_all`` sends."""
+    (``RecordingEvents``), so only ``send_all`` sends. ``options``: other ``MailSettings``."""
     import dataclasses
 
     from syndication.events import RecordingEvents
@@ -89,7 +89,7 @@ def smtp_digests(settings: Any, client: Any, smtp: Any, clock: Any) -> Any:
     from syndication.store.editions import Policy
 
     fast = Policy(lease_s=20, tx_budget_s=5, retry_base_s=0.1, retry_max_s=0.5, max_attempts=5)
-    mail = MailSettings(connections=1, batch=20, policy=fast)
+    mail = MailSettings(**{"connections": 1, "batch": 20, "policy": fast, **options})
     return make_digest_service(
         dataclasses.replace(settings, smtp_url=smtp.url),
         client,
