@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,15 +12,13 @@ from syndication.deliver.smtp import Outcome, SmtpSender, dot_stuff
 from syndication.events import RecordingEvents
 from syndication.services.digests import (
     Digests,
-    MailSettings,
-    make_digest_service,
     period_of,
 )
 from syndication.store.editions import EditionStatus, EntryState, Policy
 from syndication.store.ratelimit import SendRateLimiter as RateLimiter
 from syndication.store.subscribers import SubscriberStore
 from tests.support.clock import ManualClock
-from tests.support.digests import add_articles, add_subscribers, send_all
+from tests.support.digests import add_articles, add_subscribers, send_all, smtp_digests
 from tests.support.smtp import ScriptedSmtp
 
 FAST = Policy(lease_s=20, tx_budget_s=5, retry_base_s=0.1, retry_max_s=0.5, max_attempts=5)
@@ -34,16 +31,9 @@ def service_for(
     clock: ManualClock,
     **mail: object,
 ) -> Digests:
-    settings = dataclasses.replace(settings, smtp_url=smtp.url)
-    options: dict[str, object] = {"connections": 3, "batch": 20, "policy": FAST}
-    options.update(mail)
-    return make_digest_service(
-        settings,
-        client,
-        RecordingEvents(),
-        mail=MailSettings(**options),  # type: ignore[arg-type]
-        clock=clock,
-    )
+    """``smtp_digests`` with three SMTP sessions unless told otherwise."""
+    result: Digests = smtp_digests(settings, client, smtp, clock, **{"connections": 3, **mail})
+    return result
 
 
 SEGMENTS = (
