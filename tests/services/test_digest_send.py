@@ -14,14 +14,12 @@ from syndication.services.digests import (
     Digests,
     period_of,
 )
-from syndication.store.editions import EditionStatus, EntryState, Policy
+from syndication.store.editions import EditionStatus, EntryState
 from syndication.store.ratelimit import SendRateLimiter as RateLimiter
 from syndication.store.subscribers import SubscriberStore
 from tests.support.clock import ManualClock
 from tests.support.digests import add_articles, add_subscribers, send_all, smtp_digests
 from tests.support.smtp import ScriptedSmtp
-
-FAST = Policy(lease_s=20, tx_budget_s=5, retry_base_s=0.1, retry_max_s=0.5, max_attempts=5)
 
 
 def service_for(
